@@ -1,0 +1,378 @@
+import { z } from "zod";
+import { type Capability, CapabilitySchema, ENDPOINT_CAPABILITY, type Endpoint, EndpointSchema } from "../capabilities";
+import { ClusterStatusSchema } from "../status";
+import { DurationSchema } from "./duration";
+
+/**
+ * The catalog and platform config (`switchyard.config.yaml`). Objects are strict so that a
+ * typo in a key is reported instead of silently ignored.
+ */
+
+const Slug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "use lowercase letters, digits, '-' and '_' (at most 63 characters)");
+
+const GroupList = z.array(z.string().min(1)).default([]);
+
+// ---- engines: how a model server is launched --------------------------------------------
+
+const EngineCommon = {
+  /** Extra command-line arguments for the server. */
+  args: z.array(z.string()).default([]),
+  /** Extra environment variables for the server. */
+  env: z.record(z.string(), z.string()).default({}),
+};
+
+export const SimulatorEngineSchema = z.strictObject({
+  type: z.literal("simulator"),
+  /** Time from start until `/health` answers ready; defaults to the model's expectedLoadTime scaled by `simulator.loadTimeScale`. */
+  loadTime: DurationSchema.optional(),
+  timeToFirstToken: DurationSchema.optional(),
+  tokensPerSecond: z.number().positive().optional(),
+  maxConcurrency: z.int().positive().optional(),
+  embeddingDimensions: z.int().positive().optional(),
+  profile: z.enum(["realistic", "fast"]).optional(),
+  ...EngineCommon,
+});
+
+export const VllmEngineSchema = z.strictObject({
+  type: z.literal("vllm"),
+  /** Weights path or Hugging Face id; defaults to the model id. */
+  weights: z.string().optional(),
+  tensorParallel: z.int().positive().optional(),
+  ...EngineCommon,
+});
+
+export const InfinityEngineSchema = z.strictObject({
+  type: z.literal("infinity"),
+  weights: z.string().optional(),
+  ...EngineCommon,
+});
+
+export const LlamaCppEngineSchema = z.strictObject({
+  type: z.literal("llama-cpp"),
+  /** Path to the GGUF file. */
+  weights: z.string(),
+  ...EngineCommon,
+});
+
+export const OllamaEngineSchema = z.strictObject({
+  type: z.literal("ollama"),
+  /** The Ollama model tag, e.g. `llama3.1:8b`. */
+  tag: z.string(),
+  ...EngineCommon,
+});
+
+export const ExternalEngineSchema = z.strictObject({
+  type: z.literal("external"),
+  /** Base URL of an OpenAI-compatible server someone else runs (ending before `/v1`). */
+  url: z.url(),
+  /** Environment variable holding the API key for it, if it needs one. */
+  apiKeyEnv: z.string().optional(),
+});
+
+export const EngineSchema = z.discriminatedUnion("type", [
+  SimulatorEngineSchema,
+  VllmEngineSchema,
+  InfinityEngineSchema,
+  LlamaCppEngineSchema,
+  OllamaEngineSchema,
+  ExternalEngineSchema,
+]);
+export type EngineSpec = z.infer<typeof EngineSchema>;
+export type EngineType = EngineSpec["type"];
+
+// ---- clusters --------------------------------------------------------------------------
+
+export const NodeSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "use letters, digits, '.', '-' and '_'"),
+  gpus: z.int().nonnegative(),
+  /** Hot nodes hold models that never leave; rotating nodes load dynamic models on demand. */
+  role: z.enum(["hot", "rotating"]),
+});
+export type NodeConfig = z.infer<typeof NodeSchema>;
+
+export const LauncherSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("local") }),
+  z.strictObject({
+    type: z.literal("slurm"),
+    partition: z.string().optional(),
+    account: z.string().optional(),
+    /** Extra `sbatch` arguments, e.g. `--qos=inference`. */
+    sbatchArgs: z.array(z.string()).default([]),
+  }),
+]);
+export type LauncherConfig = z.infer<typeof LauncherSchema>;
+
+/** Endpoints a framework offers when the config does not list them. */
+export const DEFAULT_FRAMEWORK_ENDPOINTS: Readonly<Record<string, readonly Endpoint[]>> = {
+  vllm: ["chat/completions", "completions", "responses", "messages", "embeddings", "batches"],
+  infinity: ["embeddings"],
+  "llama-cpp": ["chat/completions", "completions", "embeddings"],
+  ollama: ["chat/completions", "completions", "embeddings"],
+  api: ["chat/completions"],
+};
+
+export const FrameworkSchema = z
+  .union([Slug, z.strictObject({ name: Slug, endpoints: z.array(EndpointSchema).min(1).optional() })])
+  .transform((value, ctx) => {
+    const name = typeof value === "string" ? value : value.name;
+    const endpoints = (typeof value === "string" ? undefined : value.endpoints) ?? DEFAULT_FRAMEWORK_ENDPOINTS[name];
+    if (!endpoints) {
+      ctx.addIssue({
+        code: "custom",
+        message: `unknown framework '${name}': list its endpoints ({ name: ${name}, endpoints: [...] })`,
+      });
+      return z.NEVER;
+    }
+    return { name, endpoints: [...endpoints] };
+  });
+export type FrameworkConfig = z.output<typeof FrameworkSchema>;
+
+export const ClusterSchema = z.strictObject({
+  name: Slug,
+  displayName: z.string().optional(),
+  status: ClusterStatusSchema.default("active"),
+  /** Shown to users when the cluster is in maintenance or coming soon. */
+  statusReason: z.string().optional(),
+  launcher: LauncherSchema.default({ type: "local" }),
+  nodes: z.array(NodeSchema).default([]),
+  frameworks: z.array(FrameworkSchema).default([]),
+  /** Empty: every signed-in user. */
+  allowedGroups: GroupList,
+  batch: z
+    .strictObject({
+      /** Directories batch input files and output folders must lie in. */
+      allowedDirs: z.array(z.string().min(1)).default([]),
+    })
+    .default({ allowedDirs: [] }),
+});
+export type ClusterConfig = z.output<typeof ClusterSchema>;
+
+// ---- models ----------------------------------------------------------------------------
+
+export const ModelSchema = z.strictObject({
+  id: z.string().min(1).max(256),
+  cluster: Slug,
+  framework: Slug,
+  displayName: z.string().optional(),
+  /** Grouping for the UI (Llama, Qwen, ...). */
+  family: z.string().optional(),
+  capabilities: z.array(CapabilitySchema).min(1, "a model needs at least one capability"),
+  /** Hot models stay loaded on hot nodes; dynamic models load on rotating nodes on demand. */
+  placement: z.enum(["hot", "dynamic"]),
+  /** For hot models: the node to pin to (otherwise the scheduler picks a hot node). */
+  node: z.string().optional(),
+  gpus: z.int().positive().default(1),
+  /** Typical time from start to ready; drives the ETA users see. */
+  expectedLoadTime: DurationSchema.optional(),
+  /** Stop a dynamic model after this long without requests. */
+  idleTtl: DurationSchema.optional(),
+  /** Stop (drain) a dynamic model after this long even when busy. */
+  maxLifetime: DurationSchema.optional(),
+  /** Empty: everyone allowed on the cluster. */
+  allowedGroups: GroupList,
+  /** Context window in tokens (reported as `max_model_len`). */
+  contextLength: z.int().positive().optional(),
+  aliases: z.array(z.string().min(1)).default([]),
+  engine: EngineSchema.default({ type: "simulator", args: [], env: {} }),
+});
+export type ModelConfig = z.output<typeof ModelSchema>;
+
+// ---- the whole file --------------------------------------------------------------------
+
+export const DefaultsSchema = z
+  .strictObject({
+    expectedLoadTime: DurationSchema.default(600),
+    idleTtl: DurationSchema.default(2 * 3600),
+    maxLifetime: DurationSchema.default(24 * 3600),
+  })
+  .default({ expectedLoadTime: 600, idleTtl: 2 * 3600, maxLifetime: 24 * 3600 });
+
+export const SimulatorSettingsSchema = z
+  .strictObject({
+    /** Multiply each model's expected load time by this for the simulator (0.001: 10 min -> 0.6 s). */
+    loadTimeScale: z.number().min(0).max(1).default(1),
+  })
+  .default({ loadTimeScale: 1 });
+
+const RawConfigSchema = z.strictObject({
+  /** The file format version. */
+  version: z.literal(1).default(1),
+  /** The cluster chosen for a model on several clusters when none is live. */
+  defaultCluster: Slug.optional(),
+  defaults: DefaultsSchema,
+  simulator: SimulatorSettingsSchema,
+  clusters: z.array(ClusterSchema).min(1, "at least one cluster is needed"),
+  models: z.array(ModelSchema).default([]),
+});
+type RawConfig = z.output<typeof RawConfigSchema>;
+
+/** A model with every default filled in. */
+export interface ResolvedModel extends ModelConfig {
+  expectedLoadTime: number;
+  idleTtl: number;
+  maxLifetime: number;
+}
+
+export interface SwitchyardConfig extends Omit<RawConfig, "models"> {
+  models: ResolvedModel[];
+}
+
+function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
+  const clusters = new Map<string, ClusterConfig>();
+  config.clusters.forEach((cluster, ci) => {
+    if (clusters.has(cluster.name)) {
+      ctx.addIssue({ code: "custom", path: ["clusters", ci, "name"], message: `duplicate cluster '${cluster.name}'` });
+    }
+    clusters.set(cluster.name, cluster);
+    const nodeNames = new Set<string>();
+    cluster.nodes.forEach((node, ni) => {
+      if (nodeNames.has(node.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["clusters", ci, "nodes", ni, "name"],
+          message: `duplicate node '${node.name}'`,
+        });
+      }
+      nodeNames.add(node.name);
+    });
+    const frameworkNames = new Set<string>();
+    cluster.frameworks.forEach((fw, fi) => {
+      if (frameworkNames.has(fw.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["clusters", ci, "frameworks", fi],
+          message: `duplicate framework '${fw.name}'`,
+        });
+      }
+      frameworkNames.add(fw.name);
+    });
+    if (cluster.status === "active" && cluster.nodes.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["clusters", ci, "nodes"],
+        message: "an active cluster needs at least one node",
+      });
+    }
+  });
+
+  if (config.defaultCluster !== undefined && !clusters.has(config.defaultCluster)) {
+    ctx.addIssue({ code: "custom", path: ["defaultCluster"], message: `unknown cluster '${config.defaultCluster}'` });
+  }
+
+  const seen = new Set<string>();
+  const names = new Map<string, string>(); // id or alias -> model id, to catch alias clashes
+  const hotGpusByNode = new Map<string, number>();
+  config.models.forEach((model, mi) => {
+    const at = (...rest: (string | number)[]) => ["models", mi, ...rest];
+    const key = `${model.cluster}/${model.id}`;
+    if (seen.has(key)) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("id"),
+        message: `model '${model.id}' is listed twice on cluster '${model.cluster}'`,
+      });
+    }
+    seen.add(key);
+    for (const name of [model.id, ...model.aliases]) {
+      const owner = names.get(name);
+      if (owner !== undefined && owner !== model.id) {
+        ctx.addIssue({ code: "custom", path: at("aliases"), message: `'${name}' already names model '${owner}'` });
+      }
+      names.set(name, model.id);
+    }
+    if (new Set(model.capabilities).size !== model.capabilities.length) {
+      ctx.addIssue({ code: "custom", path: at("capabilities"), message: "capabilities are listed twice" });
+    }
+
+    const cluster = clusters.get(model.cluster);
+    if (!cluster) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("cluster"),
+        message: `unknown cluster '${model.cluster}' (clusters: ${[...clusters.keys()].join(", ")})`,
+      });
+      return;
+    }
+    const framework = cluster.frameworks.find((fw) => fw.name === model.framework);
+    if (!framework) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("framework"),
+        message: `cluster '${cluster.name}' has no framework '${model.framework}' (it has: ${cluster.frameworks.map((fw) => fw.name).join(", ") || "none"})`,
+      });
+    } else {
+      const served = new Set<Capability>(framework.endpoints.map((endpoint) => ENDPOINT_CAPABILITY[endpoint]));
+      const needs = model.capabilities.filter((cap) => ["chat", "completions", "embedding"].includes(cap));
+      const missing = needs.filter((cap) => !served.has(cap));
+      if (missing.length > 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: at("framework"),
+          message: `framework '${framework.name}' on '${cluster.name}' has no endpoint for: ${missing.join(", ")}`,
+        });
+      }
+    }
+
+    const role = model.placement === "hot" ? "hot" : "rotating";
+    const candidates = cluster.nodes.filter((node) => node.role === role);
+    if (cluster.status === "active" && candidates.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("placement"),
+        message: `cluster '${cluster.name}' has no ${role} nodes for a ${model.placement} model`,
+      });
+    } else if (candidates.length > 0 && Math.max(...candidates.map((n) => n.gpus)) < model.gpus) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("gpus"),
+        message: `needs ${model.gpus} GPUs but the largest ${role} node of '${cluster.name}' has ${Math.max(...candidates.map((n) => n.gpus))}`,
+      });
+    }
+    if (model.node !== undefined) {
+      const node = cluster.nodes.find((n) => n.name === model.node);
+      if (model.placement !== "hot") {
+        ctx.addIssue({ code: "custom", path: at("node"), message: "only hot models are pinned to a node" });
+      } else if (!node) {
+        ctx.addIssue({
+          code: "custom",
+          path: at("node"),
+          message: `cluster '${cluster.name}' has no node '${model.node}'`,
+        });
+      } else if (node.role !== "hot") {
+        ctx.addIssue({
+          code: "custom",
+          path: at("node"),
+          message: `node '${node.name}' is a rotating node, not a hot one`,
+        });
+      } else {
+        const key = `${cluster.name}/${node.name}`;
+        const used = (hotGpusByNode.get(key) ?? 0) + model.gpus;
+        hotGpusByNode.set(key, used);
+        if (used > node.gpus) {
+          ctx.addIssue({
+            code: "custom",
+            path: at("node"),
+            message: `hot models pinned to '${node.name}' need ${used} GPUs, the node has ${node.gpus}`,
+          });
+        }
+      }
+    }
+  });
+}
+
+export const ConfigSchema = RawConfigSchema.superRefine(checkReferences).transform(
+  (raw): SwitchyardConfig => ({
+    ...raw,
+    models: raw.models.map((model) => ({
+      ...model,
+      expectedLoadTime: model.expectedLoadTime ?? raw.defaults.expectedLoadTime,
+      idleTtl: model.idleTtl ?? raw.defaults.idleTtl,
+      maxLifetime: model.maxLifetime ?? raw.defaults.maxLifetime,
+    })),
+  }),
+);
+
+/** The config as written in the file (before defaults are applied). */
+export type SwitchyardConfigInput = z.input<typeof RawConfigSchema>;

@@ -1,0 +1,359 @@
+import { z } from "zod";
+
+/**
+ * The one error catalogue. Every error a client can see is an entry here: the gateway, the
+ * control plane, the docs and the OpenAPI document all read this table. Messages are
+ * templates: `{name}` is filled from the params given when the error is raised.
+ */
+
+export type OpenAIErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "conflict_error"
+  | "rate_limit_error"
+  | "server_error"
+  | "service_unavailable_error"
+  | "timeout_error";
+
+export interface ErrorDefinition {
+  readonly status: number;
+  readonly type: OpenAIErrorType;
+  readonly message: string;
+  /** What it means and what to do, for the generated docs. */
+  readonly description: string;
+  /** 401s carry `WWW-Authenticate`; `invalid_token` adds RFC 6750's error attribute. */
+  readonly wwwAuthenticate?: "challenge" | "invalid_token";
+}
+
+export const ERROR_CATALOGUE = {
+  // 400
+  invalid_json: {
+    status: 400,
+    type: "invalid_request_error",
+    message: "The request body is not valid JSON: {detail}.",
+    description: "The body could not be parsed as JSON.",
+  },
+  invalid_body: {
+    status: 400,
+    type: "invalid_request_error",
+    message: "The request body must be {expected}.",
+    description: "The body parsed, but is not the kind of JSON value the route takes.",
+  },
+  missing_required_field: {
+    status: 400,
+    type: "invalid_request_error",
+    message: "Missing required field '{param}'.",
+    description: "A field the route requires is absent; `param` names it.",
+  },
+  invalid_field: {
+    status: 400,
+    type: "invalid_request_error",
+    message: "Invalid value for '{param}': {detail}.",
+    description: "A field has the wrong type or an out-of-range value; `param` names it.",
+  },
+  unsupported_content_type: {
+    status: 415,
+    type: "invalid_request_error",
+    message: "Unsupported Content-Type '{contentType}'; send {expected}.",
+    description: "The body was sent with a media type the route does not read.",
+  },
+  // 401
+  missing_credentials: {
+    status: 401,
+    type: "authentication_error",
+    message:
+      "No credentials were sent. Send 'Authorization: Bearer <access token or API key>'; 'sy token' prints a fresh access token.",
+    description: "The request carried no bearer token or API key.",
+    wwwAuthenticate: "challenge",
+  },
+  invalid_token: {
+    status: 401,
+    type: "authentication_error",
+    message: "The access token is not valid: {reason}.",
+    description: "Bad signature, wrong issuer or audience, unknown key, malformed or revoked token.",
+    wwwAuthenticate: "invalid_token",
+  },
+  token_expired: {
+    status: 401,
+    type: "authentication_error",
+    message:
+      "The access token expired at {expiredAt}. Refresh it ('sy token' and the SDK do this by themselves) or log in again with 'sy login'.",
+    description: "The token was valid but has expired; refresh it and retry.",
+    wwwAuthenticate: "invalid_token",
+  },
+  invalid_api_key: {
+    status: 401,
+    type: "authentication_error",
+    message: "The API key is not valid: {reason}.",
+    description: "The API key is unknown, revoked or expired.",
+    wwwAuthenticate: "invalid_token",
+  },
+  // 403
+  model_access_denied: {
+    status: 403,
+    type: "permission_error",
+    message: "You do not have access to model '{model}'; it is limited to the groups: {groups}.",
+    description: "The caller is authenticated but not in a group the model allows.",
+  },
+  cluster_access_denied: {
+    status: 403,
+    type: "permission_error",
+    message: "You do not have access to cluster '{cluster}'; it is limited to the groups: {groups}.",
+    description: "The caller is authenticated but not in a group the cluster allows.",
+  },
+  admin_required: {
+    status: 403,
+    type: "permission_error",
+    message: "This action needs the admin role.",
+    description: "A control-plane action reserved for administrators.",
+  },
+  // 404
+  route_not_found: {
+    status: 404,
+    type: "invalid_request_error",
+    message: "There is no route {method} {path}.",
+    description: "The path does not exist on this server.",
+  },
+  model_not_found: {
+    status: 404,
+    type: "invalid_request_error",
+    message: "The model '{model}' does not exist. GET /v1/models lists the available models.",
+    description: "No model (or alias) with that id is in the catalog.",
+  },
+  model_not_on_cluster: {
+    status: 404,
+    type: "invalid_request_error",
+    message: "The model '{model}' is not served on cluster '{cluster}'; it is served on: {clusters}.",
+    description: "The model exists, but not on the cluster named in the path.",
+  },
+  cluster_not_found: {
+    status: 404,
+    type: "invalid_request_error",
+    message: "There is no cluster '{cluster}'. Known clusters: {clusters}.",
+    description: "The cluster in the path is not in the catalog.",
+  },
+  framework_not_found: {
+    status: 404,
+    type: "invalid_request_error",
+    message: "Cluster '{cluster}' has no framework '{framework}'. Its frameworks: {frameworks}.",
+    description: "The framework in the path is not offered by that cluster.",
+  },
+  batch_not_found: {
+    status: 404,
+    type: "invalid_request_error",
+    message: "There is no batch '{batchId}'.",
+    description: "No batch with that id is visible to the caller.",
+  },
+  file_not_found: {
+    status: 404,
+    type: "invalid_request_error",
+    message: "There is no file '{fileId}'.",
+    description: "No file with that id is visible to the caller.",
+  },
+  resource_not_found: {
+    status: 404,
+    type: "invalid_request_error",
+    message: "There is no {kind} '{id}'.",
+    description: "A user, group, key or deployment named in the request does not exist.",
+  },
+  method_not_allowed: {
+    status: 405,
+    type: "invalid_request_error",
+    message: "{method} is not allowed on {path}; allowed: {allowed}.",
+    description: "The path exists but not for this HTTP method.",
+  },
+  // 409
+  batch_state_conflict: {
+    status: 409,
+    type: "conflict_error",
+    message: "Batch '{batchId}' is {status}; it cannot be {action}.",
+    description: "The batch is in a state where the requested action does not apply.",
+  },
+  already_exists: {
+    status: 409,
+    type: "conflict_error",
+    message: "The {kind} '{id}' already exists.",
+    description: "Creating something whose name is taken.",
+  },
+  // 413
+  payload_too_large: {
+    status: 413,
+    type: "invalid_request_error",
+    message: "The request body is larger than the limit of {limit}.",
+    description: "The body exceeds the configured maximum (10 MB by default).",
+  },
+  // 422
+  capability_not_supported: {
+    status: 422,
+    type: "invalid_request_error",
+    message: "Model '{model}' does not support {capability}. Models that do: {models}.",
+    description:
+      "The model cannot serve this kind of request (embeddings on a chat model, images to a text-only model, tools, batch).",
+  },
+  // 429
+  rate_limit_requests: {
+    status: 429,
+    type: "rate_limit_error",
+    message: "Rate limit reached for {scope}: {limit} requests per minute. Try again in {retryAfter} s.",
+    description: "Too many requests in the current minute; honour `Retry-After`.",
+  },
+  rate_limit_tokens: {
+    status: 429,
+    type: "rate_limit_error",
+    message: "Token limit reached for {scope}: {limit} tokens per minute. Try again in {retryAfter} s.",
+    description: "Too many tokens in the current minute; honour `Retry-After`.",
+  },
+  too_many_attempts: {
+    status: 429,
+    type: "rate_limit_error",
+    message: "Too many failed sign-in attempts. Try again in {retryAfter} s.",
+    description: "Repeated wrong passwords for a user or from an address.",
+  },
+  batch_limit_reached: {
+    status: 429,
+    type: "rate_limit_error",
+    message:
+      "You already have {active} active batch(es), the limit is {limit}: {batchIds}. Wait for it to finish or cancel it.",
+    description: "Only a limited number of batches may be active per user.",
+  },
+  // 5xx
+  model_not_ready: {
+    status: 503,
+    type: "service_unavailable_error",
+    message: "Model '{model}' is {state}{detail}. Retry in {retryAfter} s.",
+    description:
+      "The model is not live yet (queued or starting). The body says its state, queue position and ETA; retry after `Retry-After` seconds.",
+  },
+  cluster_unavailable: {
+    status: 503,
+    type: "service_unavailable_error",
+    message: "Cluster '{cluster}' is not taking requests: {reason}.",
+    description: "The cluster is in maintenance or not yet available.",
+  },
+  service_unavailable: {
+    status: 503,
+    type: "service_unavailable_error",
+    message: "Switchyard cannot serve this request right now: {reason}.",
+    description: "A dependency (database, scheduler) is down; retry later.",
+  },
+  upstream_error: {
+    status: 502,
+    type: "server_error",
+    message: "The model server for '{model}' failed: {detail}.",
+    description: "The model server answered with a 5xx or broke the connection.",
+  },
+  upstream_timeout: {
+    status: 504,
+    type: "timeout_error",
+    message: "The model server for '{model}' did not answer within {timeout}.",
+    description: "The model server took longer than the configured timeout.",
+  },
+  internal_error: {
+    status: 500,
+    type: "server_error",
+    message: "Internal error (request {requestId}); the details are in the server log.",
+    description: "A bug in Switchyard. Never caused by what a client sent.",
+  },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
+
+type Placeholders<S extends string> = S extends `${string}{${infer P}}${infer Rest}` ? P | Placeholders<Rest> : never;
+
+/** The values a code's message template needs, checked at compile time. */
+export type ErrorParams<C extends ErrorCode> = {
+  [K in Placeholders<(typeof ERROR_CATALOGUE)[C]["message"]>]: string | number;
+};
+
+export interface ErrorOptions {
+  /** The request field at fault, OpenAI's `param` (e.g. `messages[0].content`). */
+  param?: string | null;
+  /** Extra top-level fields in the error object (e.g. `model_state`, `retry_after`). */
+  extra?: Record<string, unknown>;
+  /** Seconds; sets the `Retry-After` header and `retry_after` in the body. */
+  retryAfter?: number;
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+export const ErrorBodySchema = z.looseObject({
+  error: z.looseObject({
+    message: z.string(),
+    type: z.string(),
+    param: z.string().nullable(),
+    code: z.string().nullable(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+function fill(template: string, params: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`));
+}
+
+/** A typed error from the catalogue. Handlers throw these; one middleware renders them. */
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: OpenAIErrorType;
+  readonly param: string | null;
+  readonly extra: Record<string, unknown>;
+  readonly retryAfter: number | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, params: Record<string, string | number>, options: ErrorOptions = {}) {
+    const def: ErrorDefinition = ERROR_CATALOGUE[code];
+    super(fill(def.message, params), options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SwitchyardError";
+    this.code = code;
+    this.status = def.status;
+    this.type = def.type;
+    this.param = options.param ?? (typeof params.param === "string" ? params.param : null);
+    this.extra = options.extra ?? {};
+    this.retryAfter = options.retryAfter;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** Build a catalogue error with its params type-checked against the message template. */
+export function sy<C extends ErrorCode>(code: C, params: ErrorParams<C>, options?: ErrorOptions): SwitchyardError {
+  return new SwitchyardError(code, params as Record<string, string | number>, options);
+}
+
+export interface RenderedError {
+  status: number;
+  headers: Record<string, string>;
+  body: ErrorBody;
+}
+
+/** The OpenAI-shaped body and headers for an error. Nothing else writes error JSON. */
+export function renderError(error: SwitchyardError): RenderedError {
+  const def: ErrorDefinition = ERROR_CATALOGUE[error.code];
+  const headers: Record<string, string> = { ...error.headers };
+  const extra: Record<string, unknown> = { ...error.extra };
+  if (error.retryAfter !== undefined) {
+    const seconds = Math.max(1, Math.ceil(error.retryAfter));
+    headers["retry-after"] = String(seconds);
+    extra.retry_after = seconds;
+  }
+  if (def.wwwAuthenticate === "challenge") {
+    headers["www-authenticate"] = 'Bearer realm="switchyard"';
+  } else if (def.wwwAuthenticate === "invalid_token") {
+    headers["www-authenticate"] = `Bearer realm="switchyard", error="invalid_token", error_description="${error.code}"`;
+  }
+  return {
+    status: error.status,
+    headers,
+    body: {
+      error: { message: error.message, type: error.type, param: error.param, code: error.code, ...extra },
+    },
+  };
+}
+
+/** Anything thrown that is not a SwitchyardError is a bug: it becomes `internal_error`. */
+export function asSwitchyardError(error: unknown, requestId = "unknown"): SwitchyardError {
+  if (error instanceof SwitchyardError) return error;
+  return new SwitchyardError("internal_error", { requestId }, { cause: error });
+}

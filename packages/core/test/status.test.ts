@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { canTransition, DEPLOYMENT_STATES, formatDuration, modelStatusOf, parseDuration } from "../src";
+
+describe("model status from deployment states", () => {
+  it.each([
+    [[], "offline"],
+    [["failed"], "offline"],
+    [["draining"], "offline"],
+    [["queued"], "queued"],
+    [["queued", "starting"], "starting"],
+    [["starting", "live", "failed"], "live"],
+    [["draining", "live"], "live"],
+  ] as const)("%j -> %s", (states, status) => {
+    expect(modelStatusOf(states)).toBe(status);
+  });
+});
+
+describe("deployment state machine", () => {
+  it("follows offline -> queued -> starting -> live -> draining -> offline", () => {
+    const path = ["offline", "queued", "starting", "live", "draining", "offline"] as const;
+    for (let i = 1; i < path.length; i++) expect(canTransition(path[i - 1]!, path[i]!)).toBe(true);
+  });
+  it("lets any state fail except from failed itself, and never jumps offline -> live", () => {
+    for (const state of DEPLOYMENT_STATES) expect(canTransition(state, "failed")).toBe(state !== "failed");
+    expect(canTransition("offline", "live")).toBe(false);
+    expect(canTransition("draining", "live")).toBe(false);
+  });
+});
+
+describe("durations", () => {
+  it.each([
+    ["500ms", 0.5],
+    ["30s", 30],
+    ["10m", 600],
+    ["2h", 7200],
+    ["1d", 86400],
+    [90, 90],
+    ["soon", undefined],
+    ["-5s", undefined],
+  ] as const)("%s -> %s", (input, seconds) => {
+    expect(parseDuration(input)).toBe(seconds);
+  });
+  it("formats for people", () => {
+    expect(formatDuration(7200)).toBe("2h");
+    expect(formatDuration(90)).toBe("1m30s");
+    expect(formatDuration(0.25)).toBe("250ms");
+  });
+});
