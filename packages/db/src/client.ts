@@ -1,0 +1,197 @@
+import { accessSync, constants, mkdirSync } from "node:fs";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { DatabaseOpenError } from "./errors";
+import { PrismaClient } from "./generated/prisma/client";
+import { type DataDirLock, lockDataDir } from "./lock";
+import { type MigrationReport, migrate } from "./migrate";
+import { pgliteSession, pgSession, type SqlSession } from "./sql";
+
+export type DatabaseOptions =
+  | {
+      driver: "pglite";
+      /** The data dir (PGlite keeps its files in `<dataDir>/pgdata`); omit for an in-memory database. */
+      dataDir?: string;
+      /** Names the holder in the data dir's lock file, for other commands' messages. */
+      command?: string;
+    }
+  | { driver: "postgres"; url: string; poolSize?: number };
+
+export interface Database {
+  readonly prisma: PrismaClient;
+  readonly driver: "pglite" | "postgres";
+  /** Where the data is, without secrets: a directory, or host:port/database. */
+  readonly location: string;
+  readonly lock: DataDirLock | undefined;
+  /** Apply pending migrations (idempotent). */
+  migrate(): Promise<MigrationReport>;
+  /** Raw SQL outside Prisma (PGlite: the same instance; PostgreSQL: a dedicated connection). */
+  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /** Whether the database answers a trivial query within the timeout. */
+  ping(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL when DATABASE_URL is set, otherwise PGlite in the data dir. */
+export function databaseOptions(input: {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  command?: string;
+}): DatabaseOptions {
+  if (input.databaseUrl) return { driver: "postgres", url: input.databaseUrl };
+  return { driver: "pglite", dataDir: input.dataDir, command: input.command ?? "switchyard" };
+}
+
+/** `postgresql://user:secret@db:5432/app` -> `db:5432/app`. */
+export function describePostgresUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname || "localhost"}:${parsed.port || "5432"}${parsed.pathname || "/"}`;
+  } catch {
+    return "(unparseable DATABASE_URL)";
+  }
+}
+
+function postgresError(error: unknown, where: string): DatabaseOpenError {
+  const err = error as NodeJS.ErrnoException & { code?: string; message: string };
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: "connection refused (is PostgreSQL running there?)",
+    ENOTFOUND: "host not found",
+    EAI_AGAIN: "host name lookup failed",
+    ETIMEDOUT: "connection timed out",
+    EHOSTUNREACH: "host unreachable",
+    "3D000": "the database does not exist (create it first)",
+    "28P01": "password authentication failed",
+    "28000": "the server refused the user",
+  };
+  const reason = (err.code && reasons[err.code]) || err.message.split("\n")[0] || String(error);
+  return new DatabaseOpenError(`cannot connect to PostgreSQL at ${where}: ${reason}`, { cause: error });
+}
+
+async function openPostgres(url: string, poolSize = 10): Promise<Database> {
+  const where = describePostgresUrl(url);
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new DatabaseOpenError(`DATABASE_URL must be a postgresql:// URL (got ${url.split(":")[0]}:...)`);
+  }
+  // Connect once up front so a wrong URL fails now, with a message naming the host.
+  const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  probe.on("error", () => {}); // a dropped idle connection must not crash the process
+  try {
+    await probe.connect();
+  } catch (error) {
+    await probe.end().catch(() => {});
+    throw postgresError(error, where);
+  }
+  await probe.end();
+
+  // Our own pool, so an idle connection dropped by the server (restart, failover) is an event
+  // we absorb, not an unhandled 'error' that kills the process.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+  pool.on("error", () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const withSession = async <T>(fn: (session: SqlSession) => Promise<T>): Promise<T> => {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+    } catch (error) {
+      throw postgresError(error, where);
+    }
+    try {
+      return await fn(pgSession(client));
+    } finally {
+      await client.end().catch(() => {});
+    }
+  };
+  let closed = false;
+  return {
+    prisma,
+    driver: "postgres",
+    location: where,
+    lock: undefined,
+    migrate: () => withSession((session) => migrate(session)),
+    withSession,
+    ping: (timeoutMs) => pingPrisma(prisma, timeoutMs),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await prisma.$disconnect();
+      await pool.end().catch(() => {});
+    },
+  };
+}
+
+async function openPglite(dataDir: string | undefined, command: string): Promise<Database> {
+  let lock: DataDirLock | undefined;
+  let pgdata: string | undefined;
+  if (dataDir !== undefined) {
+    const dir = path.resolve(dataDir);
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "error";
+      throw new DatabaseOpenError(
+        `the data dir ${dir} cannot be created or written (${code}); pick another with --data-dir`,
+        {
+          cause: error,
+        },
+      );
+    }
+    lock = lockDataDir(dir, command);
+    pgdata = path.join(dir, "pgdata");
+  }
+  let pglite: PGlite;
+  try {
+    pglite = new PGlite(pgdata);
+    await pglite.waitReady;
+  } catch (error) {
+    lock?.release();
+    throw new DatabaseOpenError(
+      `cannot open the embedded database in ${pgdata ?? "memory"}: ${(error as Error).message ?? error}`,
+      { cause: error },
+    );
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  let closed = false;
+  return {
+    prisma,
+    driver: "pglite",
+    location: pgdata ?? "memory",
+    lock,
+    migrate: () => migrate(pgliteSession(pglite)),
+    withSession: (fn) => fn(pgliteSession(pglite)),
+    ping: (timeoutMs) => pingPrisma(prisma, timeoutMs),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await prisma.$disconnect();
+      // $disconnect does not close PGlite; an unclosed PGlite leaves the data dir unclean.
+      await pglite.close();
+      lock?.release();
+    },
+  };
+}
+
+async function pingPrisma(prisma: PrismaClient, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([prisma.$queryRaw`SELECT 1`.then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Open the database (without migrating; call `migrate()`), failing with one clear line. */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.driver === "postgres") return openPostgres(options.url, options.poolSize);
+  return openPglite(options.dataDir, options.command ?? "switchyard");
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { type Database, openDatabase } from "./client";
+
+/**
+ * Real databases for tests: a fresh in-memory PGlite, and a fresh PostgreSQL database per
+ * test file (created on the server at SWITCHYARD_TEST_POSTGRES_URL, dropped afterwards).
+ * With SWITCHYARD_REQUIRE_SERVICES=1 (CI) an unreachable PostgreSQL fails the run instead of
+ * skipping the PostgreSQL half.
+ */
+
+export const TEST_POSTGRES_URL =
+  process.env.SWITCHYARD_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+
+export const servicesRequired = process.env.SWITCHYARD_REQUIRE_SERVICES === "1";
+
+export type TestDriver = "pglite" | "postgres";
+
+let availability: Promise<string | undefined> | undefined;
+
+/** Undefined when PostgreSQL answers; otherwise why not. */
+function postgresProblem(): Promise<string | undefined> {
+  availability ??= (async () => {
+    const client = new pg.Client({ connectionString: TEST_POSTGRES_URL, connectionTimeoutMillis: 3000 });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      return undefined;
+    } catch (error) {
+      return (error as Error).message || String(error);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  })();
+  return availability;
+}
+
+/**
+ * The drivers to run a suite on. PostgreSQL is left out (with a warning) only when it is
+ * unreachable and services are not required; when required, this throws.
+ */
+export async function testDrivers(): Promise<TestDriver[]> {
+  const problem = await postgresProblem();
+  if (!problem) return ["pglite", "postgres"];
+  const message = `PostgreSQL at ${TEST_POSTGRES_URL} is not reachable (${problem})`;
+  if (servicesRequired) throw new Error(`${message}; SWITCHYARD_REQUIRE_SERVICES=1 forbids skipping`);
+  console.warn(`${message}: running the PGlite half only`);
+  return ["pglite"];
+}
+
+export interface TestPostgresDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+/** A new empty database on the test server, with a URL pointing at it. */
+export async function createPostgresDatabase(prefix = "sy_test"): Promise<TestPostgresDatabase> {
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(TEST_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+export interface TestDatabase extends Database {
+  /** For PostgreSQL: the URL of this test's own database. */
+  url?: string;
+}
+
+/** A migrated, empty database on the given driver; `close()` also drops a PostgreSQL one. */
+export async function openTestDatabase(driver: TestDriver, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  if (driver === "pglite") {
+    const db = await openDatabase({ driver: "pglite" });
+    if (options.migrate ?? true) await db.migrate();
+    return db;
+  }
+  const created = await createPostgresDatabase();
+  const db = await openDatabase({ driver: "postgres", url: created.url, poolSize: 4 });
+  if (options.migrate ?? true) await db.migrate();
+  return {
+    ...db,
+    url: created.url,
+    async close() {
+      await db.close();
+      await created.drop();
+    },
+  };
+}
