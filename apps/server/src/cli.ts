@@ -1,0 +1,56 @@
+import { DatabaseOpenError, DataDirLockedError } from "@switchyard/db";
+import { Command, CommanderError } from "commander";
+import { CliError, type CliIO, EXIT, processIO } from "./cli-io";
+import { registerConfig } from "./commands/config";
+import { registerMigrate } from "./commands/migrate";
+import { registerServe } from "./commands/serve";
+import { ConfigError } from "./config";
+import { VERSION } from "./context";
+import { ListenError } from "./server";
+
+export function buildProgram(io: CliIO): Command {
+  const program = new Command("switchyard")
+    .description("Switchyard: one OpenAI-compatible front door to the models on a GPU cluster")
+    .version(VERSION, "-v, --version")
+    .exitOverride()
+    .showHelpAfterError()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+  program.addHelpText("after", "\nExit codes: 0 success, 1 failure, 2 usage error.\n");
+  registerServe(program, io);
+  registerMigrate(program, io);
+  registerConfig(program, io);
+  return program;
+}
+
+function explain(error: unknown): string {
+  if (error instanceof DataDirLockedError) {
+    const where = error.holder.url ? ` at ${error.holder.url}` : "";
+    return `${error.message}. Stop it first, or use the running server${where} (it migrated the database at start).`;
+  }
+  return (error as Error).message;
+}
+
+/** Run the CLI; resolves with the exit code (serve resolves after shutdown). */
+export async function runCli(argv: string[], io: CliIO = processIO): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version "fail" with exit code 0; everything else commander rejects is usage.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (
+      error instanceof CliError ||
+      error instanceof ConfigError ||
+      error instanceof DatabaseOpenError ||
+      error instanceof ListenError
+    ) {
+      io.err(`switchyard: ${explain(error)}\n`);
+      return error instanceof CliError ? error.exitCode : EXIT.failure;
+    }
+    io.err(`switchyard: unexpected error: ${(error as Error)?.stack ?? error}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,38 @@
+import { createRequire } from "node:module";
+import { type Clock, type SwitchyardConfig, systemClock } from "@switchyard/core";
+import type { Database } from "@switchyard/db";
+import type { Logger } from "./logger";
+import type { Metrics } from "./metrics";
+
+const require = createRequire(import.meta.url);
+export const VERSION: string = (require("../package.json") as { version: string }).version;
+
+/**
+ * Everything a process needs, built once at start-up and passed down. Capabilities that vary
+ * (database driver now; cache, launcher and rate limiter as they land) are chosen here, in one
+ * place, from config and environment.
+ */
+export interface AppContext {
+  config: SwitchyardConfig;
+  /** Where the config came from: a file path or the built-in catalog. */
+  configSource: string;
+  db: Database;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  version: string;
+  /** Epoch ms when the process started serving. */
+  startedAt: number;
+}
+
+export function buildContext(parts: {
+  config: SwitchyardConfig;
+  configSource: string;
+  db: Database;
+  logger: Logger;
+  metrics: Metrics;
+  clock?: Clock;
+}): AppContext {
+  const clock = parts.clock ?? systemClock;
+  return { ...parts, clock, version: VERSION, startedAt: clock.now() };
+}

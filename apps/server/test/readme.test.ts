@@ -1,0 +1,19 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+
+const root = new URL("../../../", import.meta.url);
+const readme = readFileSync(new URL("README.md", root), "utf8");
+const ci = readFileSync(new URL(".ci/run", root), "utf8");
+const commands = [...readme.matchAll(/```sh\n([^\n]+)\n```/g)].map((m) => m[1]);
+
+describe("the README's promises", () => {
+  it("starts with the serve command, then the test command", () => {
+    expect(commands[0]).toMatch(/pnpm install && pnpm switchyard serve$/);
+    expect(commands[1]).toMatch(/pnpm install && pnpm test$/);
+  });
+
+  it("is what CI runs", () => {
+    expect(ci).toContain(`\n${commands[1]}\n`);
+    expect(ci).toMatch(/SWITCHYARD_REQUIRE_SERVICES=1/);
+  });
+});
