@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { accessGuard, registerAuthRoutes } from "@switchyard/auth";
+import { errorHandler, notFound, RouteTable } from "@switchyard/http";
 import express, { type Express, type RequestHandler } from "express";
 import type { AppContext } from "../context";
-import { errorHandler, notFound } from "./errors";
 import { registerModelRoutes } from "./models";
-import { RouteTable } from "./routes";
 
 /** `x-request-id` accepted (when sane) or made, returned, and put on the request's log line. */
 function requestContext(ctx: AppContext): RequestHandler {
@@ -18,8 +18,16 @@ function requestContext(ctx: AppContext): RequestHandler {
       const route = String(res.locals.route ?? "unmatched");
       ctx.metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
       ctx.metrics.httpDuration.observe({ route, method: req.method }, seconds);
+      const principal = res.locals.principal as { username?: string } | undefined;
       ctx.logger.info(
-        { requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+        {
+          requestId,
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1e4) / 10,
+          ...(principal?.username ? { user: principal.username } : {}),
+        },
         "request",
       );
     });
@@ -32,7 +40,7 @@ export function createApp(ctx: AppContext): { app: Express; routes: RouteTable }
   app.disable("x-powered-by");
   app.set("etag", false);
   app.set("query parser", "simple");
-  const routes = new RouteTable();
+  const routes = new RouteTable(accessGuard(ctx.auth));
   const router = express.Router();
   app.use(requestContext(ctx));
 
@@ -51,11 +59,18 @@ export function createApp(ctx: AppContext): { app: Express; routes: RouteTable }
   );
   routes.add(
     router,
-    { method: "GET", path: "/metrics", access: "public", summary: "Prometheus metrics" },
+    {
+      method: "GET",
+      path: "/metrics",
+      access: ctx.config.auth.publicMetrics ? "public" : "admin",
+      scope: "admin",
+      summary: "Prometheus metrics",
+    },
     async (_req, res) => {
       res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
     },
   );
+  registerAuthRoutes(router, routes, ctx.auth);
   registerModelRoutes(router, routes, ctx);
 
   app.use(router);

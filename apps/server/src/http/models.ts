@@ -1,3 +1,4 @@
+import { canUseModel, modelAccessProblem, type Principal, principalOf } from "@switchyard/auth";
 import {
   type ModelList,
   type ModelObject,
@@ -7,9 +8,9 @@ import {
   sy,
 } from "@switchyard/core";
 import { type ModelRuntime, modelRuntimes } from "@switchyard/db";
+import type { RouteTable } from "@switchyard/http";
 import type { Router } from "express";
 import type { AppContext } from "../context";
-import type { RouteTable } from "./routes";
 
 /** `meta-llama/Meta-Llama-3.1-8B-Instruct` -> `meta-llama`, as Hugging Face ids name their owner. */
 function ownerOf(model: ResolvedModel): string {
@@ -53,14 +54,17 @@ function describe(model: ResolvedModel, runtime: ModelRuntime | undefined, nowMs
   };
 }
 
-/** The whole catalog, in config order, with each model's status read from the database. */
-export async function listModels(ctx: AppContext): Promise<ModelList> {
+/** The catalog the principal may use, in config order, with each model's status from the database. */
+export async function listModels(ctx: AppContext, principal: Principal): Promise<ModelList> {
   const runtimes = await modelRuntimes(ctx.db.prisma);
   const now = ctx.clock.now();
-  const data = ctx.config.models.map((model) => describe(model, runtimes.get(`${model.cluster}/${model.id}`), now));
-  const counts: Record<ModelStatus, number> = { live: 0, starting: 0, queued: 0, offline: 0 };
-  for (const entry of data) counts[entry.status]++;
-  for (const [status, count] of Object.entries(counts)) ctx.metrics.modelsByStatus.set({ status }, count);
+  const clusters = new Map(ctx.config.clusters.map((c) => [c.name, c]));
+  const data = ctx.config.models
+    .filter((model) => {
+      const cluster = clusters.get(model.cluster);
+      return cluster !== undefined && canUseModel(principal, cluster, model);
+    })
+    .map((model) => describe(model, runtimes.get(`${model.cluster}/${model.id}`), now));
   return { object: "list", data };
 }
 
@@ -69,7 +73,7 @@ export function registerModelRoutes(router: Router, routes: RouteTable, ctx: App
     router,
     { method: "GET", path: "/v1/models", access: "user", summary: "List every model with its status" },
     async (_req, res) => {
-      res.json(await listModels(ctx));
+      res.json(await listModels(ctx, principalOf(res)));
     },
   );
   routes.add(
@@ -78,10 +82,13 @@ export function registerModelRoutes(router: Router, routes: RouteTable, ctx: App
     async (req, res) => {
       const raw = (req.params as { id: string | string[] }).id;
       const id = Array.isArray(raw) ? raw.join("/") : raw;
-      const list = await listModels(ctx);
-      const found = list.data.find((m) => m.id === id || m.aliases.includes(id));
-      if (!found) throw sy("model_not_found", { model: id });
-      res.json(found);
+      const model = ctx.config.models.find((m) => m.id === id || m.aliases.includes(id));
+      const cluster = ctx.config.clusters.find((c) => c.name === model?.cluster);
+      if (!model || !cluster) throw sy("model_not_found", { model: id });
+      const problem = modelAccessProblem(principalOf(res), cluster, model);
+      if (problem) throw problem;
+      const runtimes = await modelRuntimes(ctx.db.prisma);
+      res.json(describe(model, runtimes.get(`${model.cluster}/${model.id}`), ctx.clock.now()));
     },
   );
 }

@@ -1,6 +1,6 @@
 import { renderError, SwitchyardError, sy } from "@switchyard/core";
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
-import type { Logger } from "../logger";
+import type { Logger } from "pino";
 import type { RouteTable } from "./routes";
 
 /** The only place error JSON is written: the catalogue's OpenAI-shaped body and headers. */

@@ -1,0 +1,83 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { sy } from "@switchyard/core";
+import express from "express";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { errorHandler, notFound, RouteTable, readFormOrJson } from "../src";
+
+describe("the route table", () => {
+  it("refuses a protected route when no access guard is set", () => {
+    const table = new RouteTable();
+    const router = express.Router();
+    table.add(router, { method: "GET", path: "/open", access: "public", summary: "" }, () => {});
+    expect(() => table.add(router, { method: "GET", path: "/closed", access: "user", summary: "" }, () => {})).toThrow(
+      /needs user access but no access guard is set/,
+    );
+    expect(() => table.setGuard(() => undefined)).not.toThrow();
+  });
+
+  describe("over HTTP", () => {
+    let url: string;
+    const server = createServer();
+    beforeAll(async () => {
+      const app = express();
+      const router = express.Router();
+      const table = new RouteTable(() => (req, _res, next) => {
+        if (req.headers.authorization !== "Bearer ok") throw sy("missing_credentials", {});
+        next();
+      });
+      table.add(router, { method: "GET", path: "/things/:id", access: "user", summary: "" }, (req, res) => {
+        res.json({ id: req.params.id });
+      });
+      table.add(router, { method: "POST", path: "/form", access: "public", summary: "" }, async (req, res) => {
+        res.json(await readFormOrJson(req, 100));
+      });
+      app.use(router);
+      app.use(notFound(table));
+      app.use(errorHandler(pino({ level: "silent" })));
+      server.on("request", app);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it("guards protected routes and answers in the OpenAI error shape", async () => {
+      const denied = await fetch(`${url}/things/7`);
+      expect(denied.status).toBe(401);
+      expect(await denied.json()).toMatchObject({
+        error: { code: "missing_credentials", type: "authentication_error" },
+      });
+      const ok = await fetch(`${url}/things/7`, { headers: { authorization: "Bearer ok" } });
+      expect(await ok.json()).toEqual({ id: "7" });
+    });
+
+    it("answers 405 with Allow for a known path, 404 for an unknown one", async () => {
+      const wrong = await fetch(`${url}/things/7`, { method: "PUT" });
+      expect(wrong.status).toBe(405);
+      expect(wrong.headers.get("allow")).toBe("GET");
+      expect((await fetch(`${url}/nothing`)).status).toBe(404);
+    });
+
+    it("reads form and JSON bodies with a size cap and clear errors", async () => {
+      const form = await fetch(`${url}/form`, { method: "POST", body: new URLSearchParams({ a: "1" }) });
+      expect(await form.json()).toEqual({ a: "1" });
+      const json = await fetch(`${url}/form`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"a":2}',
+      });
+      expect(await json.json()).toEqual({ a: "2" });
+      const big = await fetch(`${url}/form`, { method: "POST", body: "x".repeat(500) });
+      expect(big.status).toBe(413);
+      const xml = await fetch(`${url}/form`, { method: "POST", headers: { "content-type": "text/xml" }, body: "<a/>" });
+      expect(xml.status).toBe(415);
+      const bad = await fetch(`${url}/form`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "[1]",
+      });
+      expect(await bad.json()).toMatchObject({ error: { code: "invalid_body" } });
+    });
+  });
+});
