@@ -103,6 +103,12 @@ export const ERROR_CATALOGUE = {
     message: "You do not have access to cluster '{cluster}'; it is limited to the groups: {groups}.",
     description: "The caller is authenticated but not in a group the cluster allows.",
   },
+  insufficient_scope: {
+    status: 403,
+    type: "permission_error",
+    message: "This API key is not scoped for {scope}; create a key with that scope.",
+    description: "An API key was used on a route outside its scopes (inference, batch, admin).",
+  },
   admin_required: {
     status: 403,
     type: "permission_error",

@@ -106,3 +106,32 @@ export async function openTestDatabase(driver: TestDriver, options: { migrate?: 
     },
   };
 }
+
+export const TEST_REDIS_URL = process.env.SWITCHYARD_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/**
+ * Whether Redis answers at SWITCHYARD_TEST_REDIS_URL. Unreachable: false (with a warning), or
+ * a thrown error when SWITCHYARD_REQUIRE_SERVICES=1.
+ */
+export async function redisAvailable(): Promise<boolean> {
+  const url = new URL(TEST_REDIS_URL);
+  const { createConnection } = await import("node:net");
+  const reachable = await new Promise<boolean>((resolve) => {
+    const socket = createConnection({ host: url.hostname, port: Number(url.port || 6379) });
+    socket.setTimeout(2000);
+    socket.once("connect", () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(false));
+  });
+  if (reachable) return true;
+  const message = `Redis at ${TEST_REDIS_URL} is not reachable`;
+  if (servicesRequired) throw new Error(`${message}; SWITCHYARD_REQUIRE_SERVICES=1 forbids skipping`);
+  console.warn(`${message}: skipping the Redis tests`);
+  return false;
+}

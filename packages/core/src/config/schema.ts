@@ -196,6 +196,69 @@ export const SimulatorSettingsSchema = z
   })
   .default({ loadTimeScale: 1 });
 
+// ---- authentication ------------------------------------------------------------------
+
+export const OidcIssuerSchema = z.strictObject({
+  /** The issuer URL, exactly as it appears in its tokens' `iss`. */
+  issuer: z.url(),
+  /** Shown on the dashboard's sign-in button. */
+  displayName: z.string().optional(),
+  /** The `aud` its access tokens must carry for Switchyard. */
+  audience: z.string().min(1),
+  /** JWKS location; default: the issuer's discovery document. */
+  jwksUri: z.url().optional(),
+  /** RFC 7662 introspection for opaque tokens. */
+  introspection: z
+    .strictObject({
+      endpoint: z.url(),
+      clientId: z.string().min(1),
+      /** Environment variable holding the client secret (never the secret itself). */
+      clientSecretEnv: z.string().min(1),
+    })
+    .optional(),
+  /** Claim that lists the user's groups (synced to Switchyard groups). */
+  groupsClaim: z.string().default("groups"),
+  /** Claim used as the username when the user is first seen. */
+  usernameClaim: z.string().default("preferred_username"),
+  /** Cache verified and introspected tokens at most this long. */
+  cacheTtl: DurationSchema.default(300),
+});
+export type OidcIssuerConfig = z.output<typeof OidcIssuerSchema>;
+
+const AUTH_DEFAULTS = {
+  accessTokenTtl: 48 * 3600,
+  refreshLifetime: 7 * 86400,
+  deviceCodeTtl: 600,
+  devicePollInterval: 5,
+  principalCacheTtl: 5,
+  loginAttempts: { max: 5, window: 900 },
+  publicMetrics: true,
+  oidc: [],
+};
+
+export const AuthSchema = z
+  .strictObject({
+    /** The public URL tokens are issued for (`iss`); default: the URL `serve` listens on. Set it when several instances share a load balancer. */
+    issuer: z.url().optional(),
+    /** Access token lifetime (the reference service: 48 h). */
+    accessTokenTtl: DurationSchema.default(AUTH_DEFAULTS.accessTokenTtl),
+    /** Refresh works until this long after the last interactive login (absolute, not sliding). */
+    refreshLifetime: DurationSchema.default(AUTH_DEFAULTS.refreshLifetime),
+    deviceCodeTtl: DurationSchema.default(AUTH_DEFAULTS.deviceCodeTtl),
+    devicePollInterval: DurationSchema.default(AUTH_DEFAULTS.devicePollInterval),
+    /** How long a resolved credential is trusted before it is checked again (revocations take effect within it). */
+    principalCacheTtl: DurationSchema.default(AUTH_DEFAULTS.principalCacheTtl),
+    /** Failed sign-ins allowed per user and per address within the window before 429. */
+    loginAttempts: z
+      .strictObject({ max: z.int().positive().default(5), window: DurationSchema.default(900) })
+      .default(AUTH_DEFAULTS.loginAttempts),
+    /** Serve /metrics without credentials (for a scraper on a private network). */
+    publicMetrics: z.boolean().default(true),
+    oidc: z.array(OidcIssuerSchema).default([]),
+  })
+  .default(AUTH_DEFAULTS);
+export type AuthConfig = z.output<typeof AuthSchema>;
+
 const RawConfigSchema = z.strictObject({
   /** The file format version. */
   version: z.literal(1).default(1),
@@ -203,6 +266,7 @@ const RawConfigSchema = z.strictObject({
   defaultCluster: Slug.optional(),
   defaults: DefaultsSchema,
   simulator: SimulatorSettingsSchema,
+  auth: AuthSchema,
   clusters: z.array(ClusterSchema).min(1, "at least one cluster is needed"),
   models: z.array(ModelSchema).default([]),
 });
