@@ -1,0 +1,145 @@
+import { sy } from "@switchyard/core";
+import type { PrismaClientOrTransaction } from "@switchyard/db";
+import type { RouteScope } from "@switchyard/http";
+import { randomToken, sha256Hex } from "./crypto";
+
+export const API_KEY_PREFIX = "sy_";
+export const DEFAULT_KEY_SCOPES: RouteScope[] = ["inference", "batch"];
+
+export interface ApiKeyView {
+  id: string;
+  name: string | null;
+  user: string;
+  prefix: string;
+  scopes: string[];
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+export function isApiKey(credential: string): boolean {
+  return credential.startsWith(API_KEY_PREFIX);
+}
+
+/** SHA-256 is right for keys: 256 random bits cannot be guessed, so no slow hash is needed. */
+export function apiKeyHash(key: string): string {
+  return sha256Hex(key);
+}
+
+export async function createApiKey(
+  db: PrismaClientOrTransaction,
+  input: { userId: string; name?: string | undefined; expiresAt?: Date | undefined; scopes?: RouteScope[] },
+): Promise<{ key: string; view: ApiKeyView }> {
+  const key = `${API_KEY_PREFIX}${randomToken(32)}`; // 256 bits
+  const row = await db.apiKey.create({
+    data: {
+      id: `key_${randomToken(12)}`,
+      userId: input.userId,
+      name: input.name ?? null,
+      prefix: key.slice(0, 8),
+      hash: apiKeyHash(key),
+      scopes: input.scopes ?? DEFAULT_KEY_SCOPES,
+      expiresAt: input.expiresAt ?? null,
+    },
+    include: { user: true },
+  });
+  return { key, view: toView(row) };
+}
+
+function toView(row: {
+  id: string;
+  name: string | null;
+  prefix: string;
+  scopes: string[];
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+  user: { username: string };
+}): ApiKeyView {
+  return {
+    id: row.id,
+    name: row.name,
+    user: row.user.username,
+    prefix: row.prefix,
+    scopes: row.scopes,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    lastUsedAt: row.lastUsedAt,
+  };
+}
+
+export async function listApiKeys(
+  db: PrismaClientOrTransaction,
+  filter: { userId?: string } = {},
+): Promise<ApiKeyView[]> {
+  const rows = await db.apiKey.findMany({
+    where: filter.userId ? { userId: filter.userId } : {},
+    orderBy: { createdAt: "asc" },
+    include: { user: true },
+  });
+  return rows.map(toView);
+}
+
+/** Revoke a key; with `userId`, only that user's own key. Returns the revoked key's view. */
+export async function revokeApiKey(
+  db: PrismaClientOrTransaction,
+  keyId: string,
+  now: Date,
+  filter: { userId?: string } = {},
+): Promise<ApiKeyView> {
+  const row = await db.apiKey.findFirst({ where: { id: keyId, ...(filter.userId ? { userId: filter.userId } : {}) } });
+  if (!row) throw sy("resource_not_found", { kind: "API key", id: keyId });
+  const updated = await db.apiKey.update({
+    where: { id: keyId },
+    data: { revokedAt: row.revokedAt ?? now },
+    include: { user: true },
+  });
+  return toView(updated);
+}
+
+/**
+ * Last-used times are kept in memory and written in one batch every few seconds, so using a
+ * key never costs a database write on the request path.
+ */
+export class LastUsedTracker {
+  private pending = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: PrismaClientOrTransaction,
+    private readonly intervalMs = 15_000,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.flush(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  touch(keyId: string, at: number): void {
+    this.pending.set(keyId, at);
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    // Group by timestamp second so one UPDATE covers many keys used in the same second.
+    const bySecond = new Map<number, string[]>();
+    for (const [id, at] of batch) {
+      const second = Math.floor(at / 1000) * 1000;
+      bySecond.set(second, [...(bySecond.get(second) ?? []), id]);
+    }
+    for (const [second, ids] of bySecond) {
+      await this.db.apiKey.updateMany({ where: { id: { in: ids } }, data: { lastUsedAt: new Date(second) } });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}

@@ -1,0 +1,18 @@
+export * from "./api-keys";
+export { hashPassword, normalizeUserCode, verifyPassword } from "./crypto";
+export type { DeviceCodeResponse } from "./device-flow";
+export { accessGuard, principalOf } from "./guard";
+export { registerAuthRoutes } from "./http/routes";
+export { OAuthError } from "./oauth-error";
+export * from "./policy";
+export { ALL_SCOPES, hasScope, type Principal, type Role } from "./principal";
+export {
+  AUDIENCE,
+  type AuthDeps,
+  AuthService,
+  credentialFrom,
+  DEFAULT_CLIENT_ID,
+  provisionExternalUser,
+  type TokenResponse,
+} from "./service";
+export * from "./users";

@@ -1,0 +1,38 @@
+import { type ClusterConfig, type ModelConfig, type SwitchyardError, sy } from "@switchyard/core";
+import type { Principal } from "./principal";
+
+function allowed(principal: Principal, groups: readonly string[]): boolean {
+  return groups.length === 0 || principal.role === "admin" || groups.some((g) => principal.groups.includes(g));
+}
+
+/** Why the principal may not use this model on this cluster (403), or undefined when it may. */
+export function modelAccessProblem(
+  principal: Principal,
+  cluster: Pick<ClusterConfig, "name" | "allowedGroups">,
+  model: Pick<ModelConfig, "id" | "allowedGroups">,
+): SwitchyardError | undefined {
+  if (!allowed(principal, cluster.allowedGroups)) {
+    return sy("cluster_access_denied", { cluster: cluster.name, groups: cluster.allowedGroups.join(", ") });
+  }
+  if (!allowed(principal, model.allowedGroups)) {
+    return sy("model_access_denied", { model: model.id, groups: model.allowedGroups.join(", ") });
+  }
+  return undefined;
+}
+
+export function canUseModel(
+  principal: Principal,
+  cluster: Pick<ClusterConfig, "name" | "allowedGroups">,
+  model: Pick<ModelConfig, "id" | "allowedGroups">,
+): boolean {
+  return modelAccessProblem(principal, cluster, model) === undefined;
+}
+
+export function assertModelAccess(
+  principal: Principal,
+  cluster: Pick<ClusterConfig, "name" | "allowedGroups">,
+  model: Pick<ModelConfig, "id" | "allowedGroups">,
+): void {
+  const problem = modelAccessProblem(principal, cluster, model);
+  if (problem) throw problem;
+}

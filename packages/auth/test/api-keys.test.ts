@@ -1,0 +1,153 @@
+import { testDrivers } from "@switchyard/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiKey } from "../src";
+import { addUser, call, type Harness, PASSWORD, passwordGrant, post, startHarness } from "./harness";
+
+const drivers = await testDrivers();
+
+describe.each(drivers)("API keys on %s", (driver) => {
+  let h: Harness;
+  let token: string;
+  beforeAll(async () => {
+    h = await startHarness(driver);
+    await addUser(h, "svc-owner", { groups: ["physics"] });
+    token = String((await passwordGrant(h, "svc-owner")).body.access_token);
+  });
+  afterAll(() => h.close());
+
+  const createKey = (body: Record<string, unknown>, bearer = token) =>
+    call(h, "/v1/keys", bearer, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  it("creates a key shown once, usable as a bearer or x-api-key, listed without its secret", async () => {
+    const created = await createKey({ name: "pipeline" });
+    expect(created.status).toBe(201);
+    const key = String(created.body.key);
+    expect(key).toMatch(/^sy_[A-Za-z0-9_-]{43}$/); // 256 random bits
+    expect(created.body).toMatchObject({
+      object: "api_key",
+      name: "pipeline",
+      scopes: ["inference", "batch"],
+      expires_at: null,
+    });
+    expect(created.headers.get("cache-control")).toBe("no-store");
+
+    const me = await call(h, "/v1/me", key);
+    expect(me.body).toMatchObject({
+      username: "svc-owner",
+      authenticated_via: "api_key",
+      api_key_id: created.body.id,
+      groups: ["physics"],
+    });
+    const viaHeader = await call(h, "/v1/protected", undefined, { headers: { "x-api-key": key } });
+    expect(viaHeader.status).toBe(200);
+
+    const listed = await call(h, "/v1/keys", token);
+    const entry = listed.body.data.find((k: { id: string }) => k.id === created.body.id);
+    expect(entry).toMatchObject({ prefix: key.slice(0, 8), name: "pipeline" });
+    expect(JSON.stringify(listed.body)).not.toContain(key);
+    const stored = await h.db.prisma.apiKey.findUniqueOrThrow({ where: { id: String(created.body.id) } });
+    expect(stored.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(stored)).not.toContain(key.slice(3));
+  });
+
+  it("stops working everywhere within the cache TTL once revoked", async () => {
+    const created = await createKey({ name: "short-lived" });
+    const key = String(created.body.key);
+    expect((await call(h, "/v1/protected", key)).status).toBe(200);
+    const revoked = await call(h, `/v1/keys/${created.body.id}`, token, { method: "DELETE" });
+    expect(revoked.body.revoked_at).not.toBeNull();
+    // This instance forgets at once; others within principalCacheTtl (5 s).
+    const after = await call(h, "/v1/protected", key);
+    expect(after.status).toBe(401);
+    expect(after.body.error).toMatchObject({ code: "invalid_api_key" });
+    expect(after.body.error.message).toMatch(/revoked/);
+  });
+
+  it("a revocation made elsewhere (another instance, the CLI) applies after the cache TTL", async () => {
+    const { key, view } = await createApiKey(h.db.prisma, {
+      userId: (await h.db.prisma.user.findUniqueOrThrow({ where: { username: "svc-owner" } })).id,
+    });
+    expect((await call(h, "/v1/protected", key)).status).toBe(200);
+    await h.db.prisma.apiKey.update({ where: { id: view.id }, data: { revokedAt: new Date() } });
+    expect((await call(h, "/v1/protected", key)).status).toBe(200); // still cached
+    h.clock.advance(5_001);
+    expect((await call(h, "/v1/protected", key)).status).toBe(401);
+  });
+
+  it("expires keys with expires_days", async () => {
+    const created = await createKey({ name: "week", expires_days: 7 });
+    const key = String(created.body.key);
+    expect((await call(h, "/v1/protected", key)).status).toBe(200);
+    h.clock.advance(7 * 86_400_000 + 1000);
+    const expired = await call(h, "/v1/protected", key);
+    expect(expired.status).toBe(401);
+    expect(expired.body.error.message).toMatch(/expired at/);
+    token = String((await passwordGrant(h, "svc-owner")).body.access_token);
+  });
+
+  it("limits a key to its scopes and never lets a key grant more than its creator has", async () => {
+    const batchOnly = String((await createKey({ scopes: ["batch"] })).body.key);
+    expect((await call(h, "/v1/batch-thing", batchOnly, { method: "POST" })).status).toBe(200);
+    const denied = await call(h, "/v1/protected", batchOnly);
+    expect(denied.status).toBe(403);
+    expect(denied.body.error).toMatchObject({ code: "insufficient_scope", type: "permission_error" });
+    // A batch key cannot manage keys at all; a keys-scoped key cannot mint an inference key.
+    expect((await createKey({ scopes: ["batch"] }, batchOnly)).status).toBe(403);
+    const keysOnly = String((await createKey({ scopes: ["keys"] })).body.key);
+    expect((await createKey({ scopes: ["inference"] }, keysOnly)).body.error).toMatchObject({
+      code: "insufficient_scope",
+    });
+    // A non-admin cannot create an admin-scoped key.
+    expect((await createKey({ scopes: ["admin"] })).status).toBe(403);
+  });
+
+  it("rejects bad key requests with OpenAI-shaped 400s", async () => {
+    expect((await createKey({ expires_days: 0 })).body.error).toMatchObject({
+      code: "invalid_field",
+      param: "expires_days",
+    });
+    expect((await createKey({ scopes: ["everything"] })).body.error).toMatchObject({
+      code: "invalid_field",
+      param: "scopes",
+    });
+    expect((await createKey({ name: 5 })).body.error).toMatchObject({ param: "name" });
+    const notJson = await call(h, "/v1/keys", token, { method: "POST", body: "{" });
+    expect(notJson.body.error).toMatchObject({ code: "invalid_json" });
+    const unknown = await call(h, "/v1/keys/key_nope", token, { method: "DELETE" });
+    expect(unknown.status).toBe(404);
+  });
+
+  it("records last use without a database write per request", async () => {
+    const created = await createKey({ name: "counted" });
+    const key = String(created.body.key);
+    for (let i = 0; i < 20; i++) await call(h, "/v1/protected", key);
+    const before = await h.db.prisma.apiKey.findUniqueOrThrow({ where: { id: String(created.body.id) } });
+    expect(before.lastUsedAt).toBeNull();
+    await h.auth.lastUsed.flush();
+    const after = await h.db.prisma.apiKey.findUniqueOrThrow({ where: { id: String(created.body.id) } });
+    expect(after.lastUsedAt).not.toBeNull();
+  });
+
+  it("never writes a password, token or key into the logs", async () => {
+    const grant = await passwordGrant(h, "svc-owner");
+    const key = String((await createKey({ name: "secret-check" })).body.key);
+    await call(h, "/v1/protected", key);
+    await call(h, "/v1/protected", "sy_definitely_not_valid_key_material_0000000000");
+    await post(`${h.url}/auth/token`, { grant_type: "refresh_token", refresh_token: String(grant.body.refresh_token) });
+    await passwordGrant(h, "svc-owner", "wrong-password-xyz");
+    const logs = h.logs.join("\n");
+    for (const secret of [
+      PASSWORD,
+      "wrong-password-xyz",
+      key,
+      String(grant.body.access_token),
+      String(grant.body.refresh_token),
+    ]) {
+      expect(logs).not.toContain(secret);
+    }
+  });
+});

@@ -1,0 +1,61 @@
+import { openTestDatabase, redisAvailable, TEST_REDIS_URL, testDrivers } from "@switchyard/db/testing";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addUser, call, type Harness, passwordGrant, startHarness } from "./harness";
+
+const withRedis = await redisAvailable();
+const drivers = await testDrivers();
+
+describe.runIf(withRedis)("two instances sharing PostgreSQL-or-PGlite and Redis", () => {
+  const driver = drivers.includes("postgres") ? "postgres" : "pglite";
+  let a: Harness;
+  let b: Harness;
+  let redisA: Redis;
+  let redisB: Redis;
+  const user = `redis-${Date.now().toString(36)}`;
+
+  beforeAll(async () => {
+    redisA = new Redis(TEST_REDIS_URL);
+    redisB = new Redis(TEST_REDIS_URL);
+    const db = await openTestDatabase(driver);
+    a = await startHarness(driver, { db, redis: redisA, settings: { principalCacheTtl: "1h" } });
+    b = await startHarness(driver, { db, redis: redisB, settings: { principalCacheTtl: "1h" }, clock: a.clock });
+    await addUser(a, user);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await a.db.close();
+    redisA.disconnect();
+    redisB.disconnect();
+  });
+
+  it("a key revoked on one instance stops working on the other at once, despite a long cache TTL", async () => {
+    const token = String((await passwordGrant(a, user)).body.access_token);
+    const created = await call(a, "/v1/keys", token, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    const key = String(created.body.key);
+    expect((await call(b, "/v1/protected", key)).status).toBe(200); // now cached on b for an hour
+    await call(a, `/v1/keys/${created.body.id}`, token, { method: "DELETE" });
+    // The invalidation travels through Redis pub/sub; give it a moment.
+    let status = 200;
+    for (let i = 0; i < 20 && status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      status = (await call(b, "/v1/protected", key)).status;
+    }
+    expect(status).toBe(401);
+  });
+
+  it("counts failed sign-ins across instances", async () => {
+    const victim = `${user}-t`;
+    await addUser(a, victim);
+    for (let i = 0; i < 3; i++) await passwordGrant(a, victim, "wrong");
+    for (let i = 0; i < 2; i++) await passwordGrant(b, victim, "wrong");
+    const blocked = await passwordGrant(a, victim);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+});
