@@ -1,11 +1,14 @@
+import { SwitchyardError } from "@switchyard/core";
 import { DatabaseOpenError, DataDirLockedError } from "@switchyard/db";
 import { Command, CommanderError } from "commander";
 import { CliError, type CliIO, EXIT, processIO } from "./cli-io";
+import { registerAdmin } from "./commands/admin";
 import { registerConfig } from "./commands/config";
 import { registerMigrate } from "./commands/migrate";
 import { registerServe } from "./commands/serve";
 import { ConfigError } from "./config";
 import { VERSION } from "./context";
+import { RedisConnectError } from "./redis";
 import { ListenError } from "./server";
 
 export function buildProgram(io: CliIO): Command {
@@ -19,6 +22,7 @@ export function buildProgram(io: CliIO): Command {
   registerServe(program, io);
   registerMigrate(program, io);
   registerConfig(program, io);
+  registerAdmin(program, io);
   return program;
 }
 
@@ -45,7 +49,9 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
       error instanceof CliError ||
       error instanceof ConfigError ||
       error instanceof DatabaseOpenError ||
-      error instanceof ListenError
+      error instanceof ListenError ||
+      error instanceof RedisConnectError ||
+      error instanceof SwitchyardError
     ) {
       io.err(`switchyard: ${explain(error)}\n`);
       return error instanceof CliError ? error.exitCode : EXIT.failure;

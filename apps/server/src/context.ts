@@ -1,6 +1,8 @@
 import { createRequire } from "node:module";
+import type { AuthService } from "@switchyard/auth";
 import { type Clock, type SwitchyardConfig, systemClock } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
+import type { Redis } from "ioredis";
 import type { Logger } from "./logger";
 import type { Metrics } from "./metrics";
 
@@ -9,8 +11,8 @@ export const VERSION: string = (require("../package.json") as { version: string 
 
 /**
  * Everything a process needs, built once at start-up and passed down. Capabilities that vary
- * (database driver now; cache, launcher and rate limiter as they land) are chosen here, in one
- * place, from config and environment.
+ * (database driver, Redis or memory for shared state; launcher and rate limiter as they land)
+ * are chosen here, in one place, from config and environment.
  */
 export interface AppContext {
   config: SwitchyardConfig;
@@ -20,19 +22,17 @@ export interface AppContext {
   logger: Logger;
   metrics: Metrics;
   clock: Clock;
+  auth: AuthService;
+  /** Shared state across instances, when REDIS_URL is set. */
+  redis: Redis | undefined;
   version: string;
   /** Epoch ms when the process started serving. */
   startedAt: number;
 }
 
-export function buildContext(parts: {
-  config: SwitchyardConfig;
-  configSource: string;
-  db: Database;
-  logger: Logger;
-  metrics: Metrics;
-  clock?: Clock;
-}): AppContext {
+export function buildContext(
+  parts: Omit<AppContext, "version" | "startedAt" | "clock"> & { clock?: Clock },
+): AppContext {
   const clock = parts.clock ?? systemClock;
   return { ...parts, clock, version: VERSION, startedAt: clock.now() };
 }

@@ -1,11 +1,10 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
 /** One registry per process context (not prom-client's global), so tests can run several servers. */
 export interface Metrics {
   registry: Registry;
   httpRequests: Counter<"route" | "method" | "status">;
   httpDuration: Histogram<"route" | "method">;
-  modelsByStatus: Gauge<"status">;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -24,12 +23,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: "HTTP request duration by route pattern",
       labelNames: ["route", "method"],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-      registers: [registry],
-    }),
-    modelsByStatus: new Gauge({
-      name: "switchyard_models",
-      help: "Catalog models by user-facing status (as of the last listing)",
-      labelNames: ["status"],
       registers: [registry],
     }),
   };

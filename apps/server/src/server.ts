@@ -1,12 +1,16 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { AuthService, ensureBootstrapAdmin } from "@switchyard/auth";
 import type { Clock } from "@switchyard/core";
 import { databaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
+import type { RouteTable } from "@switchyard/http";
+import type { Redis } from "ioredis";
 import { loadConfig } from "./config";
 import { type AppContext, buildContext } from "./context";
 import { createApp } from "./http/app";
 import { createLogger, type Logger } from "./logger";
 import { createMetrics } from "./metrics";
+import { connectRedis } from "./redis";
 
 export interface ServeOptions {
   port: number;
@@ -16,11 +20,15 @@ export interface ServeOptions {
   configFile?: string | undefined;
   /** PostgreSQL URL; otherwise DATABASE_URL, otherwise embedded PGlite in the data dir. */
   databaseUrl?: string | undefined;
+  /** Redis URL; otherwise REDIS_URL, otherwise in-memory shared state. */
+  redisUrl?: string | undefined;
   /** Use an in-memory PGlite instead of the data dir (tests). */
   inMemoryDatabase?: boolean;
   logger?: Logger;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
+  /** Told once when the first start creates the `admin` user (the password is shown only then). */
+  onAdminCreated?: (admin: { username: string; password: string; generated: boolean }) => void;
 }
 
 export interface RunningServer {
@@ -28,6 +36,8 @@ export interface RunningServer {
   port: number;
   ctx: AppContext;
   server: Server;
+  /** Every route the server has (the auth matrix and OpenAPI walk it). */
+  routes: RouteTable;
   /** Stop accepting, finish in-flight requests (up to a grace period), close the database. */
   close(): Promise<void>;
 }
@@ -67,37 +77,76 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const began = Date.now();
   const { config, source } = await loadConfig(options.configFile, env);
   const databaseUrl = options.databaseUrl ?? env.DATABASE_URL;
+  const redisUrl = options.redisUrl ?? env.REDIS_URL;
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
+  };
+
   const db = await openDatabase(
     options.inMemoryDatabase
       ? { driver: "pglite" }
       : databaseOptions({ dataDir: options.dataDir, databaseUrl, command: "switchyard serve" }),
   );
+  cleanup.push(() => db.close());
   try {
     const report = await db.migrate();
     for (const name of report.modified) {
       logger.warn({ migration: name }, "an applied migration's file changed since it was applied");
     }
     await syncCatalog(db.prisma, config);
+
+    let redis: Redis | undefined;
+    if (redisUrl) {
+      redis = await connectRedis(redisUrl);
+      redis.on("error", (error) => logger.warn({ err: error }, "Redis connection error"));
+      const connected = redis;
+      cleanup.push(() => connected.quit());
+    }
+
+    let publicUrl: string | undefined;
+    const clock = options.clock;
+    const auth = await AuthService.create({
+      db: db.prisma,
+      settings: config.auth,
+      clock: clock ?? { now: () => Date.now() },
+      logger,
+      issuer: () => (config.auth.issuer ?? publicUrl ?? "http://switchyard.invalid").replace(/\/$/, ""),
+      redis,
+      env,
+    });
+    cleanup.push(() => auth.close());
+    const admin = await ensureBootstrapAdmin(db.prisma, env.SWITCHYARD_ADMIN_PASSWORD);
+    if (admin) {
+      logger.info({ username: admin.username, passwordGenerated: admin.generated }, "created the first admin user");
+      options.onAdminCreated?.(admin);
+    }
+
     const ctx = buildContext({
       config,
       configSource: source,
       db,
       logger,
       metrics: createMetrics(),
-      ...(options.clock ? { clock: options.clock } : {}),
+      auth,
+      redis,
+      ...(clock ? { clock } : {}),
     });
-    const { app } = createApp(ctx);
+    const { app, routes } = createApp(ctx);
     const server = createServer(app);
     server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
     await listen(server, options.port, options.host);
     const { port } = server.address() as AddressInfo;
     const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host;
     const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${port}`;
+    publicUrl = url;
     db.lock?.setUrl(url);
     logger.info(
       {
         url,
+        issuer: auth.issuer(),
         database: `${db.driver} ${db.location}`,
+        sharedState: redis ? "redis" : "memory",
         migrationsApplied: report.applied.length,
         config: source,
         models: config.models.length,
@@ -115,14 +164,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         const grace = setTimeout(() => server.closeAllConnections(), 5000);
         await stopped;
         clearTimeout(grace);
-        await db.close();
+        await closeAll();
         logger.info("switchyard stopped");
       })();
       return closing;
     };
-    return { url, port, ctx, server, close };
+    return { url, port, ctx, server, routes, close };
   } catch (error) {
-    await db.close();
+    await closeAll();
     throw error;
   }
 }

@@ -12,3 +12,16 @@ export function memoryLogger() {
   });
   return { logger: createLogger({ level: "info", pretty: false, destination }), lines };
 }
+
+export const ADMIN_PASSWORD = "admin-password-for-tests";
+
+/** An access token from the password grant (the built-in issuer), for tests that call protected routes. */
+export async function passwordToken(baseUrl: string, username = "admin", password = ADMIN_PASSWORD): Promise<string> {
+  const res = await fetch(`${baseUrl}/auth/token`, {
+    method: "POST",
+    body: new URLSearchParams({ grant_type: "password", username, password }),
+  });
+  const body = (await res.json()) as { access_token?: string; error?: string };
+  if (!body.access_token) throw new Error(`password grant failed: ${JSON.stringify(body)}`);
+  return body.access_token;
+}

@@ -2,13 +2,14 @@ import { ErrorBodySchema, ModelListSchema, ModelObjectSchema } from "@switchyard
 import { createPostgresDatabase, type TestPostgresDatabase, testDrivers } from "@switchyard/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
-import { memoryLogger } from "./helpers";
+import { ADMIN_PASSWORD, memoryLogger, passwordToken } from "./helpers";
 
 const drivers = await testDrivers();
 
 describe.each(drivers)("switchyard serve on %s", (driver) => {
   let server: RunningServer;
   let pg: TestPostgresDatabase | undefined;
+  let token: string;
   const log = memoryLogger();
 
   beforeAll(async () => {
@@ -20,15 +21,17 @@ describe.each(drivers)("switchyard serve on %s", (driver) => {
       inMemoryDatabase: driver === "pglite",
       databaseUrl: pg?.url,
       logger: log.logger,
-      env: {},
+      env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
     });
+    token = await passwordToken(server.url);
   });
   afterAll(async () => {
     await server?.close();
     await pg?.drop();
   });
 
-  const get = (path: string, init?: RequestInit) => fetch(`${server.url}${path}`, init);
+  const get = (path: string, init?: RequestInit) =>
+    fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init?.headers } });
 
   it("answers /health with the database's state", async () => {
     const res = await get("/health");

@@ -18,12 +18,23 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
     dataDir: resolveDataDir(flags.dataDir),
     configFile: flags.config,
     env: io.env,
+    onAdminCreated: (admin) => {
+      // Shown once, on the terminal only (never through the logger).
+      io.err(
+        admin.generated
+          ? `\nCreated the first admin user 'admin' with password: ${admin.password}\n(shown only now; set SWITCHYARD_ADMIN_PASSWORD before the first start to choose it)\n`
+          : "\nCreated the first admin user 'admin' with the password from SWITCHYARD_ADMIN_PASSWORD.\n",
+      );
+    },
   });
+  const url = running.url;
   io.err(
-    `\nSwitchyard is up: ${running.url}\n` +
-      `  models:  curl ${running.url}/v1/models\n` +
-      `  health:  curl ${running.url}/health\n` +
-      "  stop:    Ctrl-C\n\n",
+    `\nSwitchyard is up: ${url}\n` +
+      `  sign in:  curl -s ${url}/auth/token -d grant_type=password -d username=admin -d password=... | jq -r .access_token\n` +
+      `  models:   curl -H "Authorization: Bearer $TOKEN" ${url}/v1/models\n` +
+      `  devices:  ${url}/device (approves 'sy login')\n` +
+      `  health:   curl ${url}/health\n` +
+      "  stop:     Ctrl-C\n\n",
   );
   await new Promise<void>((resolve) => {
     let stopping = false;
