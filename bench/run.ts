@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Row, Suite } from "./lib";
+import { auth } from "./suites/auth";
 import { catalog } from "./suites/catalog";
 import { validation } from "./suites/validation";
 
@@ -10,7 +11,7 @@ import { validation } from "./suites/validation";
  * `pnpm bench [suite...]`: runs each suite (every case beside its baseline, same run, same
  * machine), writes bench/results/<suite>.json and the Markdown table in docs/benchmarks.md.
  */
-const SUITES: Suite[] = [validation, catalog];
+const SUITES: Suite[] = [validation, catalog, auth];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, "results");
