@@ -79,12 +79,15 @@ export function planChoice(options: SimulatorOptions, request: GenerationRequest
     return finish(plan);
   }
 
-  const wanted = request.ignoreEos && Number.isFinite(request.limit) ? budget : natural;
+  // With ignore_eos the answer runs until max_tokens, like vLLM's (finish_reason "length").
+  const runsToLimit = request.ignoreEos && Number.isFinite(request.limit);
+  const wanted = runsToLimit ? budget : natural;
   const count = Math.min(wanted, budget);
   const content = new LoremStream(random).take(count);
-  if (count === wanted) endSentence(content); // a natural end
+  const endedByItself = count === wanted && !runsToLimit;
+  if (endedByItself) endSentence(content);
   plan.content = content;
-  plan.finishReason = count < wanted ? "length" : "stop";
+  plan.finishReason = endedByItself ? "stop" : "length";
   applyStop(plan, request.stop);
   return finish(plan);
 }

@@ -49,6 +49,8 @@ export interface RunningSimulator {
   metricsText(): string;
   /** Stop listening and drop every connection (in-flight requests count as cancelled). */
   close(): Promise<void>;
+  /** `await using sim = await startSimulator(...)` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export class SimulatorListenError extends Error {
@@ -458,6 +460,17 @@ export async function startSimulator(
     timers.add(timer);
   }
 
+  const close = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) {
+        stopEverything();
+        resolve();
+        return;
+      }
+      server.once("close", () => resolve());
+      stopEverything();
+    });
+
   return {
     url,
     host: options.host,
@@ -469,15 +482,7 @@ export async function startSimulator(
     queueDepth: () => slots.queueDepth,
     metrics: () => metrics.snapshot(),
     metricsText: () => metrics.render(),
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!server.listening) {
-          stopEverything();
-          resolve();
-          return;
-        }
-        server.once("close", () => resolve());
-        stopEverything();
-      }),
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
