@@ -4,6 +4,7 @@ import { CliError, type CliIO, EXIT, processIO } from "./cli-io";
 import { registerConfig } from "./commands/config";
 import { registerMigrate } from "./commands/migrate";
 import { registerServe } from "./commands/serve";
+import { registerSimulator } from "./commands/simulator";
 import { ConfigError } from "./config";
 import { VERSION } from "./context";
 import { ListenError } from "./server";
@@ -19,6 +20,7 @@ export function buildProgram(io: CliIO): Command {
   registerServe(program, io);
   registerMigrate(program, io);
   registerConfig(program, io);
+  registerSimulator(program, io);
   return program;
 }
 
