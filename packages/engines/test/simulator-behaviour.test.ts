@@ -88,7 +88,7 @@ describe("concurrency", () => {
       maxConcurrency: 1,
       timeToFirstToken: 0,
       tokensPerSecond: 50,
-      answerTokens: { min: 10, max: 10 }, // ~180 ms each
+      answerTokens: { min: 20, max: 20 }, // ~380 ms each, so the second surely arrives while the first runs
     });
     const client = openai(sim);
     const finished: number[] = [];
@@ -107,10 +107,10 @@ describe("concurrency", () => {
     expect(metricValue(text, "simulator_requests_in_flight")).toBe(1);
 
     const answers = await both;
-    expect(answers.every((a) => a.usage!.completion_tokens === 10)).toBe(true);
+    expect(answers.every((a) => a.usage!.completion_tokens === 20)).toBe(true);
     finished.sort((a, b) => a - b);
     expect(finished[0]!).toBeGreaterThanOrEqual(150);
-    expect(finished[1]! - finished[0]!).toBeGreaterThanOrEqual(150); // the second waited for the first
+    expect(finished[1]! - finished[0]!).toBeGreaterThanOrEqual(300); // the second waited for the first
     expect(sim.queueDepth()).toBe(0);
     expect(sim.inFlight()).toBe(0);
   });
