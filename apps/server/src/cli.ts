@@ -6,6 +6,7 @@ import { registerAdmin } from "./commands/admin";
 import { registerConfig } from "./commands/config";
 import { registerMigrate } from "./commands/migrate";
 import { registerServe } from "./commands/serve";
+import { registerSimulator } from "./commands/simulator";
 import { ConfigError } from "./config";
 import { VERSION } from "./context";
 import { RedisConnectError } from "./redis";
@@ -23,6 +24,7 @@ export function buildProgram(io: CliIO): Command {
   registerMigrate(program, io);
   registerConfig(program, io);
   registerAdmin(program, io);
+  registerSimulator(program, io);
   return program;
 }
 

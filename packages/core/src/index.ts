@@ -10,6 +10,8 @@ export * from "./openai/chat";
 export * from "./openai/common";
 export * from "./openai/completions";
 export * from "./openai/embeddings";
+export * from "./openai/messages";
 export * from "./openai/models";
+export * from "./openai/responses";
 export * from "./status";
 export * from "./validation";
