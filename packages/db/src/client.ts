@@ -10,6 +10,12 @@ import { type DataDirLock, lockDataDir } from "./lock";
 import { type MigrationReport, migrate } from "./migrate";
 import { pgliteSession, pgSession, type SqlSession } from "./sql";
 
+export interface LeaderLock {
+  /** Resolves when the lock is lost (the connection dropped); never for PGlite. */
+  lost: Promise<void>;
+  release(): Promise<void>;
+}
+
 export type DatabaseOptions =
   | {
       driver: "pglite";
@@ -30,6 +36,12 @@ export interface Database {
   migrate(): Promise<MigrationReport>;
   /** Raw SQL outside Prisma (PGlite: the same instance; PostgreSQL: a dedicated connection). */
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * Try to become the holder of a named lock for as long as this process (and its dedicated
+   * connection) lives: a PostgreSQL session advisory lock, so exactly one process leads.
+   * With PGlite, which one process owns, the lock is always granted.
+   */
+  tryLeaderLock(key: number): Promise<LeaderLock | undefined>;
   /** Whether the database answers a trivial query within the timeout. */
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
@@ -114,6 +126,33 @@ async function openPostgres(url: string, poolSize = 10): Promise<Database> {
     lock: undefined,
     migrate: () => withSession((session) => migrate(session)),
     withSession,
+    async tryLeaderLock(key) {
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+      let markLost: () => void = () => {};
+      const lost = new Promise<void>((resolve) => {
+        markLost = resolve;
+      });
+      client.on("error", () => markLost());
+      client.on("end", () => markLost());
+      try {
+        await client.connect();
+        const rows = await client.query<{ held: boolean }>("SELECT pg_try_advisory_lock($1) AS held", [key]);
+        if (rows.rows[0]?.held) {
+          return {
+            lost,
+            async release() {
+              await client.query("SELECT pg_advisory_unlock($1)", [key]).catch(() => {});
+              await client.end().catch(() => {});
+            },
+          };
+        }
+      } catch (error) {
+        await client.end().catch(() => {});
+        throw postgresError(error, where);
+      }
+      await client.end().catch(() => {});
+      return undefined;
+    },
     ping: (timeoutMs) => pingPrisma(prisma, timeoutMs),
     async close() {
       if (closed) return;
@@ -164,6 +203,8 @@ async function openPglite(dataDir: string | undefined, command: string): Promise
     lock,
     migrate: () => migrate(pgliteSession(pglite)),
     withSession: (fn) => fn(pgliteSession(pglite)),
+    // One process owns a PGlite database, so it always leads.
+    tryLeaderLock: async () => ({ lost: new Promise<void>(() => {}), release: async () => {} }),
     ping: (timeoutMs) => pingPrisma(prisma, timeoutMs),
     async close() {
       if (closed) return;

@@ -1,4 +1,11 @@
-export { type Database, type DatabaseOptions, databaseOptions, describePostgresUrl, openDatabase } from "./client";
+export {
+  type Database,
+  type DatabaseOptions,
+  databaseOptions,
+  describePostgresUrl,
+  type LeaderLock,
+  openDatabase,
+} from "./client";
 export { DatabaseOpenError, type DataDirHolder, DataDirLockedError } from "./errors";
 export { Prisma, PrismaClient } from "./generated/prisma/client";
 export * from "./generated/prisma/enums";

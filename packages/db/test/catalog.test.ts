@@ -1,6 +1,6 @@
 import { defaultConfigInput, type SwitchyardConfig, validateConfig } from "@switchyard/core";
 import { describe, expect, it } from "vitest";
-import { modelRuntimes, syncCatalog } from "../src";
+import { syncCatalog } from "../src";
 import { openTestDatabase, testDrivers } from "../src/testing";
 
 const drivers = await testDrivers();
@@ -21,9 +21,14 @@ describe.each(drivers)("catalog sync on %s", (driver) => {
       expect(await db.prisma.cluster.count()).toBe(2);
       expect(await db.prisma.node.count({ where: { clusterName: "sophia" } })).toBe(8);
       expect(await db.prisma.model.count()).toBe(config.models.length);
-      const runtimes = await modelRuntimes(db.prisma);
-      expect(runtimes.size).toBe(config.models.length);
-      expect(runtimes.get("sophia/openai/gpt-oss-120b")).toMatchObject({ clusterStatus: "active", deployments: [] });
+      const gptOss = await db.prisma.model.findFirstOrThrow({ where: { name: "openai/gpt-oss-120b" } });
+      expect(gptOss).toMatchObject({
+        clusterName: "sophia",
+        placement: "hot",
+        gpus: 4,
+        contextLength: 131072,
+        inCatalog: true,
+      });
     } finally {
       await db.close();
     }
@@ -37,48 +42,30 @@ describe.each(drivers)("catalog sync on %s", (driver) => {
       const smaller = { ...config, models: config.models.filter((m) => m.id !== "Qwen/QwQ-32B") };
       await syncCatalog(db.prisma, smaller);
       expect(await db.prisma.model.count()).toBe(config.models.length);
-      const runtimes = await modelRuntimes(db.prisma);
-      expect(runtimes.has("sophia/Qwen/QwQ-32B")).toBe(false);
+      const inCatalog = async () =>
+        (await db.prisma.model.findFirstOrThrow({ where: { name: "Qwen/QwQ-32B" } })).inCatalog;
+      expect(await inCatalog()).toBe(false);
       await syncCatalog(db.prisma, config);
-      expect((await modelRuntimes(db.prisma)).has("sophia/Qwen/QwQ-32B")).toBe(true);
+      expect(await inCatalog()).toBe(true);
     } finally {
       await db.close();
     }
   });
 
-  it("reports active deployments and an operator's maintenance window", async () => {
+  it("keeps an operator's maintenance window across a restart's sync", async () => {
     const db = await openTestDatabase(driver);
     try {
       await syncCatalog(db.prisma, defaultConfig());
-      const model = await db.prisma.model.findFirstOrThrow({ where: { name: "Qwen/Qwen2.5-7B-Instruct" } });
-      const node = await db.prisma.node.findFirstOrThrow({ where: { name: "sophia-gpu-06" } });
-      await db.prisma.deployment.createMany({
-        data: [
-          {
-            id: "dep_a",
-            modelId: model.id,
-            clusterName: "sophia",
-            nodeId: node.id,
-            state: "starting",
-            launcher: "local",
-            gpus: 1,
-            startedAt: new Date(),
-          },
-          { id: "dep_b", modelId: model.id, clusterName: "sophia", state: "offline", launcher: "local", gpus: 1 },
-        ],
-      });
-      let runtime = (await modelRuntimes(db.prisma)).get("sophia/Qwen/Qwen2.5-7B-Instruct");
-      expect(runtime?.deployments).toEqual([
-        expect.objectContaining({ id: "dep_a", state: "starting", nodeName: "sophia-gpu-06" }),
-      ]);
-
       await db.prisma.cluster.update({
         where: { name: "sophia" },
         data: { maintenanceSince: new Date(), maintenanceReason: "GPU firmware" },
       });
-      await syncCatalog(db.prisma, defaultConfig()); // a restart does not end maintenance
-      runtime = (await modelRuntimes(db.prisma)).get("sophia/Qwen/Qwen2.5-7B-Instruct");
-      expect(runtime).toMatchObject({ clusterStatus: "maintenance", clusterStatusReason: "GPU firmware" });
+      await syncCatalog(db.prisma, defaultConfig());
+      expect(await db.prisma.cluster.findUniqueOrThrow({ where: { name: "sophia" } })).toMatchObject({
+        status: "active",
+        maintenanceReason: "GPU firmware",
+        maintenanceSince: expect.any(Date),
+      });
     } finally {
       await db.close();
     }

@@ -100,6 +100,10 @@ export const LauncherSchema = z.discriminatedUnion("type", [
     account: z.string().optional(),
     /** Extra `sbatch` arguments, e.g. `--qos=inference`. */
     sbatchArgs: z.array(z.string()).default([]),
+    /** Pass the chosen node with `--nodelist` (the config's node names are Slurm's); otherwise Slurm places the job. */
+    pinNodes: z.boolean().default(false),
+    /** Directory on storage shared with the compute nodes for job scripts and endpoint files; default `<data-dir>/slurm`. */
+    stateDir: z.string().optional(),
   }),
 ]);
 export type LauncherConfig = z.infer<typeof LauncherSchema>;
@@ -196,6 +200,45 @@ export const SimulatorSettingsSchema = z
   })
   .default({ loadTimeScale: 1 });
 
+// ---- scheduling ----------------------------------------------------------------------
+
+const SCHEDULER_DEFAULTS = {
+  tickInterval: 0.25,
+  healthInterval: 5,
+  healthFailures: 3,
+  startTimeoutFactor: 3,
+  minStartTimeout: 60,
+  restartBackoff: { initial: 1, max: 60 },
+  busyWindow: 30,
+  drainTimeout: 300,
+  stopGrace: 10,
+};
+
+export const SchedulerSettingsSchema = z
+  .strictObject({
+    /** How often the scheduler reconciles (launches, readiness, TTLs, the queue). */
+    tickInterval: DurationSchema.default(SCHEDULER_DEFAULTS.tickInterval),
+    /** How often live servers are health-checked. */
+    healthInterval: DurationSchema.default(SCHEDULER_DEFAULTS.healthInterval),
+    /** Failed checks in a row before a live server stops taking traffic. */
+    healthFailures: z.int().positive().default(SCHEDULER_DEFAULTS.healthFailures),
+    /** A server not ready within max(minStartTimeout, factor x its expected load time) has failed. */
+    startTimeoutFactor: z.number().positive().default(SCHEDULER_DEFAULTS.startTimeoutFactor),
+    minStartTimeout: DurationSchema.default(SCHEDULER_DEFAULTS.minStartTimeout),
+    /** Hot models that die are restarted after initial, 2x, 4x ... up to max. */
+    restartBackoff: z
+      .strictObject({ initial: DurationSchema.default(1), max: DurationSchema.default(60) })
+      .default(SCHEDULER_DEFAULTS.restartBackoff),
+    /** A deployment used within this window is busy: never evicted. */
+    busyWindow: DurationSchema.default(SCHEDULER_DEFAULTS.busyWindow),
+    /** How long draining waits for in-flight requests before stopping anyway. */
+    drainTimeout: DurationSchema.default(SCHEDULER_DEFAULTS.drainTimeout),
+    /** SIGTERM, then SIGKILL after this (local processes; Slurm uses its own KillWait). */
+    stopGrace: DurationSchema.default(SCHEDULER_DEFAULTS.stopGrace),
+  })
+  .default(SCHEDULER_DEFAULTS);
+export type SchedulerSettings = z.output<typeof SchedulerSettingsSchema>;
+
 // ---- authentication ------------------------------------------------------------------
 
 export const OidcIssuerSchema = z.strictObject({
@@ -266,6 +309,7 @@ const RawConfigSchema = z.strictObject({
   defaultCluster: Slug.optional(),
   defaults: DefaultsSchema,
   simulator: SimulatorSettingsSchema,
+  scheduler: SchedulerSettingsSchema,
   auth: AuthSchema,
   clusters: z.array(ClusterSchema).min(1, "at least one cluster is needed"),
   models: z.array(ModelSchema).default([]),

@@ -1,4 +1,4 @@
-import type { DeploymentState, SwitchyardConfig } from "@switchyard/core";
+import type { SwitchyardConfig } from "@switchyard/core";
 import type { PrismaClientOrTransaction } from "../types";
 
 /**
@@ -57,72 +57,4 @@ export async function syncCatalog(db: PrismaClientOrTransaction, config: Switchy
   });
   const gone = existing.filter((m) => !keep.has(`${m.clusterName}/${m.name}`)).map((m) => m.id);
   if (gone.length > 0) await db.model.updateMany({ where: { id: { in: gone } }, data: { inCatalog: false } });
-}
-
-export interface ActiveDeployment {
-  id: string;
-  state: DeploymentState;
-  stateReason: string | null;
-  nodeName: string | null;
-  queuedAt: Date | null;
-  startedAt: Date | null;
-  liveAt: Date | null;
-}
-
-export interface ModelRuntime {
-  cluster: string;
-  model: string;
-  clusterStatus: "active" | "maintenance" | "coming_soon";
-  clusterStatusReason: string | null;
-  pinned: boolean;
-  createdAt: Date;
-  deployments: ActiveDeployment[];
-}
-
-/** Every catalog model with its deployments that are not offline, keyed `cluster/model`. */
-export async function modelRuntimes(db: PrismaClientOrTransaction): Promise<Map<string, ModelRuntime>> {
-  const rows = await db.model.findMany({
-    where: { inCatalog: true },
-    select: {
-      name: true,
-      clusterName: true,
-      pinned: true,
-      createdAt: true,
-      cluster: { select: { status: true, statusReason: true, maintenanceSince: true, maintenanceReason: true } },
-      deployments: {
-        where: { state: { not: "offline" } },
-        select: {
-          id: true,
-          state: true,
-          stateReason: true,
-          queuedAt: true,
-          startedAt: true,
-          liveAt: true,
-          node: { select: { name: true } },
-        },
-      },
-    },
-  });
-  return new Map(
-    rows.map((row) => [
-      `${row.clusterName}/${row.name}`,
-      {
-        cluster: row.clusterName,
-        model: row.name,
-        clusterStatus: row.cluster.maintenanceSince ? "maintenance" : row.cluster.status,
-        clusterStatusReason: row.cluster.maintenanceSince ? row.cluster.maintenanceReason : row.cluster.statusReason,
-        pinned: row.pinned,
-        createdAt: row.createdAt,
-        deployments: row.deployments.map((d) => ({
-          id: d.id,
-          state: d.state,
-          stateReason: d.stateReason,
-          nodeName: d.node?.name ?? null,
-          queuedAt: d.queuedAt,
-          startedAt: d.startedAt,
-          liveAt: d.liveAt,
-        })),
-      },
-    ]),
-  );
 }

@@ -163,7 +163,7 @@ export function simulatorAdapter(options: EngineAdapterOptions = {}): EngineAdap
       if (!options.switchyardBin) {
         throw new Error("launching the simulator needs the path of the switchyard binary (switchyardBin)");
       }
-      const loadTime = engine.loadTime ?? model.expectedLoadTime * (options.loadTimeScale ?? 1);
+      const loadTime = expectedReadySeconds(model, options);
       const argv = [
         options.nodePath ?? process.execPath,
         options.switchyardBin,
@@ -194,6 +194,20 @@ export function simulatorAdapter(options: EngineAdapterOptions = {}): EngineAdap
     readiness: () => HEALTH_200,
     upstreamModelName: (model) => model.id,
   };
+}
+
+/**
+ * Seconds from launch until the model's server should be ready: what users are told as ETA and
+ * what start timeouts scale with. The simulator loads in its `loadTime`, or the model's expected
+ * load time scaled by `loadTimeScale`; real engines take the expected load time.
+ */
+export function expectedReadySeconds(
+  model: ResolvedModel,
+  options: Pick<EngineAdapterOptions, "loadTimeScale"> = {},
+): number {
+  if (model.engine.type === "simulator")
+    return model.engine.loadTime ?? model.expectedLoadTime * (options.loadTimeScale ?? 1);
+  return model.expectedLoadTime;
 }
 
 /** One adapter per engine type. */

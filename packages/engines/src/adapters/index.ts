@@ -1,6 +1,7 @@
 export {
   adapterFor,
   engineAdapters,
+  expectedReadySeconds,
   externalAdapter,
   infinityAdapter,
   llamaCppAdapter,

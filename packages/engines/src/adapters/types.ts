@@ -3,7 +3,11 @@ import type { EngineSpec, EngineType, ResolvedModel } from "@switchyard/core";
 /** Where a model server is to listen (the launcher picks a node-local host and a free port). */
 export interface LaunchTarget {
   host: string;
-  port: number;
+  /**
+   * The port, or a shell variable reference (e.g. `$SY_PORT`) for launchers that choose the
+   * port where the job runs (Slurm); such a launcher quotes it as a variable in its script.
+   */
+  port: number | string;
 }
 
 /** How to run a model's server: a process to start, or an external URL that is already serving. */
