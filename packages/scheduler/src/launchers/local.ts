@@ -1,0 +1,151 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, openSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { adapterFor, type EngineAdapterOptions } from "@switchyard/engines";
+import type { Logger } from "pino";
+import type { JobObservation, LaunchedJob, Launcher, LaunchRequest } from "../launcher";
+import { tailFile } from "../logs";
+
+/** A free TCP port on the loopback interface. */
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Child {
+  process: ChildProcess;
+  jobId: string;
+  baseUrl: string;
+  logPath: string;
+  exit?: { code: number | null; signal: NodeJS.Signals | null };
+  exited: Promise<void>;
+}
+
+/** Is `pid` a server we started for `deploymentId` (its environment says so)? */
+export function isOurProcess(pid: number, deploymentId: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "utf8")
+      .split("\0")
+      .includes(`SWITCHYARD_DEPLOYMENT_ID=${deploymentId}`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Model servers as child processes of this machine, on free loopback ports, logging to
+ * `<logDir>/<deployment>.log`. An exit is seen at once. Stopping sends SIGTERM, then SIGKILL
+ * after the grace period.
+ */
+export class LocalLauncher implements Launcher {
+  readonly kind = "local" as const;
+  private readonly children = new Map<string, Child>();
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(
+    private readonly options: {
+      logDir: string;
+      engines: EngineAdapterOptions;
+      stopGraceMs: number;
+      logger: Logger;
+    },
+  ) {
+    mkdirSync(options.logDir, { recursive: true });
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  async launch(request: LaunchRequest): Promise<LaunchedJob> {
+    const adapter = adapterFor(request.model, this.options.engines);
+    const port = await freePort();
+    const plan = adapter.launch(request.model, { host: "127.0.0.1", port });
+    if (plan.kind === "external") {
+      return { jobId: "external", baseUrl: plan.baseUrl, logPath: "" };
+    }
+    const logPath = path.join(this.options.logDir, `${request.deploymentId}.log`);
+    const log = openSync(logPath, "a");
+    const [command, ...args] = plan.argv as [string, ...string[]];
+    const child = spawn(command, args, {
+      env: {
+        ...process.env,
+        ...plan.env,
+        SWITCHYARD_DEPLOYMENT_ID: request.deploymentId,
+        SWITCHYARD_NODE: request.node.name,
+      },
+      stdio: ["ignore", log, log],
+    });
+    let markExited: () => void = () => {};
+    const entry: Child = {
+      process: child,
+      jobId: String(child.pid ?? "spawn-failed"),
+      baseUrl: plan.baseUrl,
+      logPath,
+      exited: new Promise<void>((resolve) => {
+        markExited = resolve;
+      }),
+    };
+    const ended = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (entry.exit) return;
+      entry.exit = { code, signal };
+      markExited();
+      for (const listener of this.listeners) listener();
+    };
+    child.once("exit", ended);
+    child.once("error", (error) => {
+      this.options.logger.warn({ deployment: request.deploymentId, err: error }, "model server failed to start");
+      ended(null, null);
+    });
+    this.children.set(request.deploymentId, entry);
+    return { jobId: entry.jobId, baseUrl: plan.baseUrl, logPath };
+  }
+
+  async observe(): Promise<JobObservation[]> {
+    return [...this.children.entries()].map(([deploymentId, child]) => {
+      if (!child.exit)
+        return { deploymentId, jobId: child.jobId, phase: "running" as const, baseUrl: child.baseUrl, node: "local" };
+      const how = child.exit.signal ? `killed by ${child.exit.signal}` : `exit code ${child.exit.code ?? "unknown"}`;
+      return { deploymentId, jobId: child.jobId, phase: "exited" as const, reason: `the server exited (${how})` };
+    });
+  }
+
+  async stop(deploymentId: string, jobId: string): Promise<void> {
+    const child = this.children.get(deploymentId);
+    if (!child) {
+      // A server left by an earlier run of this process (crash): kill it only if it is ours.
+      const pid = Number(jobId);
+      if (Number.isInteger(pid) && pid > 0 && isOurProcess(pid, deploymentId)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      return;
+    }
+    if (!child.exit) {
+      child.process.kill("SIGTERM");
+      const timer = setTimeout(() => child.process.kill("SIGKILL"), this.options.stopGraceMs);
+      await child.exited;
+      clearTimeout(timer);
+    }
+    this.children.delete(deploymentId);
+  }
+
+  async tail(deploymentId: string, lines = 15): Promise<string> {
+    const logPath = this.children.get(deploymentId)?.logPath ?? path.join(this.options.logDir, `${deploymentId}.log`);
+    return tailFile(logPath, lines);
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.children.entries()].map(([id, child]) => this.stop(id, child.jobId)));
+  }
+}

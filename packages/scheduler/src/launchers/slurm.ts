@@ -1,0 +1,231 @@
+import { execFile } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import type { LauncherConfig } from "@switchyard/core";
+import { adapterFor, type EngineAdapterOptions } from "@switchyard/engines";
+import type { Logger } from "pino";
+import type { JobObservation, LaunchedJob, Launcher, LaunchRequest } from "../launcher";
+import { tailFile } from "../logs";
+
+const run = promisify(execFile);
+
+/** Slurm job names carry the deployment id, so a restarted scheduler finds its jobs again. */
+export const JOB_PREFIX = "sy-";
+const PORT_VARIABLE = "$SY_PORT";
+
+export class SlurmError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "SlurmError";
+  }
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const PENDING_STATES = new Set(["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "RESIZING", "SUSPENDED"]);
+const RUNNING_STATES = new Set(["RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"]);
+
+interface Endpoint {
+  host: string;
+  port: number;
+  node?: string;
+}
+
+/**
+ * Model servers as Slurm jobs: `sbatch --parsable` with the deployment id in `--job-name`
+ * (`sy-<id>`) and `--comment`, GPUs with `--gres=gpu:N`. The job script picks a free port on
+ * its node, writes `{host, port}` to `<stateDir>/<id>.endpoint.json` (storage shared with the
+ * compute nodes), then runs the engine. States come from `squeue`; stop is `scancel`.
+ */
+export class SlurmLauncher implements Launcher {
+  readonly kind = "slurm" as const;
+  private readonly submitted = new Map<string, { jobId: string; logPath: string }>();
+  private readonly user = userInfo().username;
+
+  constructor(
+    private readonly options: {
+      stateDir: string;
+      config: Extract<LauncherConfig, { type: "slurm" }>;
+      engines: EngineAdapterOptions;
+      logger: Logger;
+      /** Node.js on the compute nodes (default: this process's, which a shared install provides). */
+      nodePath?: string;
+    },
+  ) {
+    mkdirSync(options.stateDir, { recursive: true });
+  }
+
+  onChange(): void {
+    // Slurm has no push notifications here; the scheduler polls observe() every tick.
+  }
+
+  private file(deploymentId: string, suffix: string): string {
+    return path.join(this.options.stateDir, `${deploymentId}${suffix}`);
+  }
+
+  /** The job script: find a port, publish the endpoint, become the engine. */
+  script(request: LaunchRequest): string {
+    const adapter = adapterFor(request.model, this.options.engines);
+    const plan = adapter.launch(request.model, { host: "0.0.0.0", port: PORT_VARIABLE });
+    if (plan.kind === "external")
+      throw new SlurmError(`model ${request.model.id} is served externally; nothing to submit`);
+    const node = this.options.nodePath ?? process.execPath;
+    const endpoint = this.file(request.deploymentId, ".endpoint.json");
+    const findPort = `const s=require("net").createServer().listen(0,"0.0.0.0",()=>{process.stdout.write(String(s.address().port));s.close()})`;
+    const argv = plan.argv.map((arg) => (arg === PORT_VARIABLE ? `"${PORT_VARIABLE}"` : shellQuote(arg))).join(" ");
+    const env = Object.entries(plan.env).map(([k, v]) => shellQuote(`${k}=${v}`));
+    return [
+      "#!/bin/bash",
+      `# Switchyard deployment ${request.deploymentId}: ${request.model.id} on ${request.cluster}.`,
+      "# Written by the scheduler for this one job; it is safe to read, there is no need to edit it.",
+      "set -eu",
+      `export SWITCHYARD_DEPLOYMENT_ID=${shellQuote(request.deploymentId)}`,
+      `SY_PORT=$(${shellQuote(node)} -e ${shellQuote(findPort)})`,
+      `SY_HOST=$(hostname -I 2>/dev/null | awk '{print $1}')`,
+      `SY_HOST=\${SY_HOST:-$(hostname)}`,
+      `printf '{"host":"%s","port":%s,"node":"%s"}\\n' "$SY_HOST" "$SY_PORT" "$(hostname)" > ${shellQuote(`${endpoint}.tmp`)}`,
+      `mv ${shellQuote(`${endpoint}.tmp`)} ${shellQuote(endpoint)}`,
+      `echo "switchyard: serving ${request.model.id} on $SY_HOST:$SY_PORT (job \${SLURM_JOB_ID:-?})"`,
+      `exec env ${[...env, argv].join(" ")}`,
+      "",
+    ].join("\n");
+  }
+
+  /** The `sbatch` arguments for a request (without the script path). */
+  sbatchArgs(request: LaunchRequest, logPath: string): string[] {
+    const { config } = this.options;
+    const args = [
+      "--parsable",
+      `--job-name=${JOB_PREFIX}${request.deploymentId}`,
+      `--comment=${request.deploymentId}`,
+      `--output=${logPath}`,
+      `--chdir=${this.options.stateDir}`,
+    ];
+    if (request.gpus > 0) args.push(`--gres=gpu:${request.gpus}`);
+    if (config.partition) args.push(`--partition=${config.partition}`);
+    if (config.account) args.push(`--account=${config.account}`);
+    if (config.pinNodes) args.push(`--nodelist=${request.node.name}`);
+    args.push(...config.sbatchArgs);
+    return args;
+  }
+
+  async launch(request: LaunchRequest): Promise<LaunchedJob> {
+    const scriptPath = this.file(request.deploymentId, ".sh");
+    const logPath = this.file(request.deploymentId, ".log");
+    rmSync(this.file(request.deploymentId, ".endpoint.json"), { force: true });
+    writeFileSync(scriptPath, this.script(request));
+    chmodSync(scriptPath, 0o755);
+    let stdout: string;
+    try {
+      ({ stdout } = await run("sbatch", [...this.sbatchArgs(request, logPath), scriptPath], { timeout: 30_000 }));
+    } catch (error) {
+      const err = error as { stderr?: string; message: string; code?: string };
+      const detail =
+        err.code === "ENOENT" ? "sbatch is not installed on this machine" : (err.stderr || err.message).trim();
+      throw new SlurmError(`sbatch failed: ${detail}`, { cause: error });
+    }
+    const jobId = stdout.trim().split(";")[0] ?? "";
+    if (!/^\d+$/.test(jobId)) throw new SlurmError(`sbatch answered '${stdout.trim()}' instead of a job id`);
+    this.submitted.set(request.deploymentId, { jobId, logPath });
+    return { jobId, logPath };
+  }
+
+  private endpoint(deploymentId: string): Endpoint | undefined {
+    try {
+      return JSON.parse(readFileSync(this.file(deploymentId, ".endpoint.json"), "utf8")) as Endpoint;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async observe(): Promise<JobObservation[]> {
+    let stdout: string;
+    try {
+      ({ stdout } = await run("squeue", ["-h", "-t", "all", "-u", this.user, "-o", "%i|%j|%T|%N|%k|%r"], {
+        timeout: 30_000,
+      }));
+    } catch (error) {
+      throw new SlurmError(
+        `squeue failed: ${((error as { stderr?: string }).stderr ?? (error as Error).message).trim()}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const seen = new Map<string, JobObservation>();
+    for (const line of stdout.split("\n")) {
+      const [jobId, name, state, nodes, comment, reason] = line.split("|");
+      if (!jobId || !name?.startsWith(JOB_PREFIX)) continue;
+      const deploymentId = comment && comment !== "(null)" ? comment : name.slice(JOB_PREFIX.length);
+      const previous = seen.get(deploymentId);
+      // A requeued or resubmitted job: the newest (highest id) wins.
+      if (previous && Number(previous.jobId) > Number(jobId)) continue;
+      let observation: JobObservation;
+      if (PENDING_STATES.has(state ?? "")) {
+        observation = {
+          deploymentId,
+          jobId,
+          phase: "pending",
+          reason: reason && reason !== "None" ? reason : "waiting in the queue",
+        };
+      } else if (RUNNING_STATES.has(state ?? "")) {
+        const endpoint = this.endpoint(deploymentId);
+        observation = {
+          deploymentId,
+          jobId,
+          phase: "running",
+          ...(nodes ? { node: nodes } : {}),
+          ...(endpoint
+            ? {
+                baseUrl: `http://${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`,
+              }
+            : {}),
+        };
+      } else {
+        observation = {
+          deploymentId,
+          jobId,
+          phase: "exited",
+          reason: `the Slurm job ended (${state?.toLowerCase() ?? "unknown"})`,
+        };
+      }
+      seen.set(deploymentId, observation);
+    }
+    for (const [deploymentId, job] of this.submitted) {
+      if (!seen.has(deploymentId)) {
+        seen.set(deploymentId, {
+          deploymentId,
+          jobId: job.jobId,
+          phase: "exited",
+          reason: "the Slurm job left the queue",
+        });
+      }
+    }
+    return [...seen.values()];
+  }
+
+  async stop(deploymentId: string, jobId: string): Promise<void> {
+    try {
+      await run("scancel", [jobId], { timeout: 30_000 });
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr ?? "";
+      // An already finished job is not an error.
+      if (!/Invalid job id|already completing or completed/i.test(stderr)) {
+        throw new SlurmError(`scancel ${jobId} failed: ${stderr.trim() || (error as Error).message}`, { cause: error });
+      }
+    }
+    this.submitted.delete(deploymentId);
+  }
+
+  async tail(deploymentId: string, lines = 15): Promise<string> {
+    return tailFile(this.file(deploymentId, ".log"), lines);
+  }
+
+  async shutdown(): Promise<void> {
+    // Jobs keep running; the next scheduler start adopts them by name.
+  }
+}

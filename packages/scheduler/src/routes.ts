@@ -1,0 +1,116 @@
+import { modelAccessProblem, principalOf } from "@switchyard/auth";
+import { type SwitchyardConfig, sy } from "@switchyard/core";
+import type { Database } from "@switchyard/db";
+import type { RouteTable } from "@switchyard/http";
+import type { Router } from "express";
+import type { Scheduler } from "./scheduler";
+import { jobsView, listEndpoints, modelObject, visibleModels } from "./views";
+
+export interface SchedulerRouteDeps {
+  config: SwitchyardConfig;
+  scheduler: Scheduler;
+  db: Database;
+}
+
+/** Model rows' creation times (OpenAI's `created`), loaded once. */
+async function createdTimes(db: Database): Promise<Map<string, number>> {
+  const rows = await db.prisma.model.findMany({ select: { clusterName: true, name: true, createdAt: true } });
+  return new Map(rows.map((r) => [`${r.clusterName}/${r.name}`, Math.floor(r.createdAt.getTime() / 1000)]));
+}
+
+export function findCluster(config: SwitchyardConfig, name: string) {
+  const cluster = config.clusters.find((c) => c.name === name);
+  if (!cluster)
+    throw sy("cluster_not_found", { cluster: name, clusters: config.clusters.map((c) => c.name).join(", ") });
+  return cluster;
+}
+
+export function findFramework(config: SwitchyardConfig, clusterName: string, name: string) {
+  const cluster = findCluster(config, clusterName);
+  const framework = cluster.frameworks.find((f) => f.name === name);
+  if (!framework) {
+    throw sy("framework_not_found", {
+      cluster: cluster.name,
+      framework: name,
+      frameworks: cluster.frameworks.map((f) => f.name).join(", "),
+    });
+  }
+  return { cluster, framework };
+}
+
+/** The model list, one model, the jobs view and the endpoint list: read from the scheduler's state. */
+export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps: SchedulerRouteDeps): void {
+  const { config, scheduler } = deps;
+  let created: Promise<Map<string, number>> | undefined;
+  const createdOf = async (cluster: string, id: string) => {
+    created ??= createdTimes(deps.db);
+    return (await created).get(`${cluster}/${id}`) ?? 0;
+  };
+
+  routes.add(
+    router,
+    { method: "GET", path: "/v1/models", access: "user", summary: "Every model you may use, with its status" },
+    async (_req, res) => {
+      const models = visibleModels(config, principalOf(res));
+      const data = await Promise.all(
+        models.map(async (m) => modelObject(scheduler, m, await createdOf(m.cluster, m.id))),
+      );
+      res.json({ object: "list", data });
+    },
+  );
+  routes.add(
+    router,
+    { method: "GET", path: "/v1/models/*id", access: "user", summary: "One model (ids contain '/') or alias" },
+    async (req, res) => {
+      const raw = (req.params as { id: string | string[] }).id;
+      const id = Array.isArray(raw) ? raw.join("/") : raw;
+      const model = config.models.find((m) => m.id === id || m.aliases.includes(id));
+      const cluster = config.clusters.find((c) => c.name === model?.cluster);
+      if (!model || !cluster) throw sy("model_not_found", { model: id });
+      const problem = modelAccessProblem(principalOf(res), cluster, model);
+      if (problem) throw problem;
+      res.json(modelObject(scheduler, model, await createdOf(model.cluster, model.id)));
+    },
+  );
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/resource_server/:cluster/:framework/v1/models",
+      access: "user",
+      summary: "Models of one cluster and framework",
+    },
+    async (req, res) => {
+      const { cluster } = findFramework(config, String(req.params.cluster), String(req.params.framework));
+      const models = visibleModels(config, principalOf(res), cluster.name, String(req.params.framework));
+      const data = await Promise.all(
+        models.map(async (m) => modelObject(scheduler, m, await createdOf(m.cluster, m.id))),
+      );
+      res.json({ object: "list", data });
+    },
+  );
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/resource_server/list-endpoints",
+      access: "user",
+      summary: "Clusters, frameworks, models and endpoint paths",
+    },
+    (_req, res) => {
+      res.json(listEndpoints(config, scheduler, principalOf(res)));
+    },
+  );
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/resource_server/:cluster/jobs",
+      access: "user",
+      summary: "What runs, waits and failed on a cluster",
+    },
+    (req, res) => {
+      res.json(jobsView(scheduler, findCluster(config, String(req.params.cluster))));
+    },
+  );
+}

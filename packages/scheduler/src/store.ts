@@ -1,0 +1,223 @@
+import { randomBytes } from "node:crypto";
+import { canTransition, type DeploymentState } from "@switchyard/core";
+import type { Prisma, PrismaClient } from "@switchyard/db";
+
+/** A deployment as the scheduler keeps it in memory (a copy of its row). */
+export interface DeploymentRecord {
+  id: string;
+  modelId: string;
+  cluster: string;
+  nodeName: string | null;
+  state: DeploymentState;
+  stateReason: string | null;
+  launcher: string;
+  jobId: string | null;
+  host: string | null;
+  port: number | null;
+  gpus: number;
+  version: number;
+  restartCount: number;
+  busyUntil: Date | null;
+  logPath: string | null;
+  queuedAt: Date | null;
+  startedAt: Date | null;
+  liveAt: Date | null;
+  drainingAt: Date | null;
+  lastRequestAt: Date | null;
+  createdAt: Date;
+}
+
+const SELECT = {
+  id: true,
+  modelId: true,
+  clusterName: true,
+  state: true,
+  stateReason: true,
+  launcher: true,
+  jobId: true,
+  host: true,
+  port: true,
+  gpus: true,
+  version: true,
+  restartCount: true,
+  busyUntil: true,
+  logPath: true,
+  queuedAt: true,
+  startedAt: true,
+  liveAt: true,
+  drainingAt: true,
+  lastRequestAt: true,
+  createdAt: true,
+  node: { select: { name: true } },
+} as const;
+
+type Row = Prisma.DeploymentGetPayload<{ select: typeof SELECT }>;
+
+function toRecord(row: Row): DeploymentRecord {
+  const { clusterName, node, ...rest } = row;
+  return { ...rest, cluster: clusterName, nodeName: node?.name ?? null };
+}
+
+export class TransitionConflict extends Error {
+  constructor(id: string) {
+    super(`deployment ${id} changed meanwhile`);
+    this.name = "TransitionConflict";
+  }
+}
+
+/** The only code that writes deployments: every state change is a compare-and-set plus a history row. */
+export class DeploymentStore {
+  private nodeIds = new Map<string, string>(); // cluster/node -> node row id
+
+  constructor(private readonly db: PrismaClient) {}
+
+  async init(): Promise<void> {
+    const nodes = await this.db.node.findMany({ select: { id: true, name: true, clusterName: true } });
+    this.nodeIds = new Map(nodes.map((n) => [`${n.clusterName}/${n.name}`, n.id]));
+  }
+
+  /** Deployments that hold or want resources, plus failures of the last hour (for reasons and views). */
+  async active(since: Date): Promise<DeploymentRecord[]> {
+    const rows = await this.db.deployment.findMany({
+      where: {
+        OR: [
+          { state: { in: ["queued", "starting", "live", "draining"] } },
+          { state: "failed", updatedAt: { gte: since } },
+        ],
+      },
+      select: SELECT,
+      orderBy: { createdAt: "asc" },
+    });
+    return rows.map(toRecord);
+  }
+
+  async get(id: string): Promise<DeploymentRecord | undefined> {
+    const row = await this.db.deployment.findUnique({ where: { id }, select: SELECT });
+    return row ? toRecord(row) : undefined;
+  }
+
+  /**
+   * A new queued deployment for a model, unless one is already queued, starting or live (the
+   * partial unique index decides, across processes): then that one is returned.
+   */
+  async enqueue(input: {
+    modelId: string;
+    cluster: string;
+    launcher: string;
+    gpus: number;
+    cause: string;
+    now: Date;
+  }): Promise<{
+    record: DeploymentRecord;
+    created: boolean;
+  }> {
+    const id = `dep_${randomBytes(8).toString("hex")}`;
+    try {
+      await this.db.$transaction([
+        this.db.deployment.create({
+          data: {
+            id,
+            modelId: input.modelId,
+            clusterName: input.cluster,
+            state: "queued",
+            launcher: input.launcher,
+            gpus: input.gpus,
+            queuedAt: input.now,
+            createdAt: input.now,
+          },
+        }),
+        this.db.deploymentTransition.create({
+          data: { deploymentId: id, fromState: "offline", toState: "queued", cause: input.cause, at: input.now },
+        }),
+      ]);
+      return { record: (await this.get(id)) as DeploymentRecord, created: true };
+    } catch (error) {
+      const existing = await this.db.deployment.findFirst({
+        where: { modelId: input.modelId, state: { in: ["queued", "starting", "live"] } },
+        select: SELECT,
+      });
+      if (existing) return { record: toRecord(existing), created: false };
+      throw error;
+    }
+  }
+
+  /** Move a deployment to a new state if nobody else moved it first. */
+  async transition(
+    record: DeploymentRecord,
+    to: DeploymentState,
+    cause: string,
+    now: Date,
+    fields: Partial<{
+      node: string | null;
+      jobId: string | null;
+      host: string | null;
+      port: number | null;
+      logPath: string | null;
+      stateReason: string | null;
+      restartCount: number;
+    }> = {},
+  ): Promise<DeploymentRecord> {
+    if (!canTransition(record.state, to))
+      throw new Error(`illegal transition ${record.state} -> ${to} for ${record.id}`);
+    const stamps: Record<string, Date> = {};
+    if (to === "starting" && !record.startedAt) stamps.startedAt = now;
+    if (to === "live") stamps.liveAt = now;
+    if (to === "draining") stamps.drainingAt = now;
+    if (to === "offline" || to === "failed") stamps.stoppedAt = now;
+    const { node, ...rest } = fields;
+    const data: Prisma.DeploymentUncheckedUpdateManyInput = {
+      state: to,
+      version: { increment: 1 },
+      stateReason:
+        fields.stateReason === undefined ? (to === "failed" || to === "draining" ? cause : null) : fields.stateReason,
+      ...rest,
+      ...stamps,
+    };
+    if (node !== undefined)
+      data.nodeId = node === null ? null : (this.nodeIds.get(`${record.cluster}/${node}`) ?? null);
+    await this.db.$transaction(async (tx) => {
+      const updated = await tx.deployment.updateMany({ where: { id: record.id, version: record.version }, data });
+      if (updated.count !== 1) throw new TransitionConflict(record.id);
+      await tx.deploymentTransition.create({
+        data: { deploymentId: record.id, fromState: record.state, toState: to, cause, at: now },
+      });
+    });
+    return (await this.get(record.id)) as DeploymentRecord;
+  }
+
+  /** Facts that are not a state change: a Slurm job's id and pending reason, the address it published. */
+  async annotate(
+    record: DeploymentRecord,
+    fields: Partial<{
+      stateReason: string | null;
+      jobId: string;
+      logPath: string;
+      node: string;
+      host: string | null;
+      port: number | null;
+    }>,
+  ): Promise<DeploymentRecord> {
+    const { node, ...rest } = fields;
+    const data: Prisma.DeploymentUncheckedUpdateManyInput = { ...rest, version: { increment: 1 } };
+    if (node !== undefined) data.nodeId = this.nodeIds.get(`${record.cluster}/${node}`) ?? null;
+    const updated = await this.db.deployment.updateMany({ where: { id: record.id, version: record.version }, data });
+    if (updated.count !== 1) throw new TransitionConflict(record.id);
+    return (await this.get(record.id)) as DeploymentRecord;
+  }
+
+  async recordUse(uses: Map<string, Date>, models: Map<string, Date>): Promise<void> {
+    for (const [id, at] of uses) await this.db.deployment.updateMany({ where: { id }, data: { lastRequestAt: at } });
+    for (const [id, at] of models) await this.db.model.updateMany({ where: { id }, data: { lastRequestAt: at } });
+  }
+
+  async lease(id: string, until: Date): Promise<void> {
+    await this.db.deployment.updateMany({ where: { id }, data: { busyUntil: until } });
+  }
+
+  async transitions(deploymentIds: string[]) {
+    return this.db.deploymentTransition.findMany({
+      where: { deploymentId: { in: deploymentIds } },
+      orderBy: { id: "asc" },
+    });
+  }
+}

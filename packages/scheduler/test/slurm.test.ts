@@ -1,0 +1,138 @@
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type Harness, slurmAvailable, startHarness, until } from "./harness";
+
+const withSlurm = slurmAvailable();
+
+function ourJobs(): { id: string; name: string; state: string }[] {
+  const out = execFileSync("squeue", ["-h", "-o", "%i|%j|%T"], { encoding: "utf8" });
+  return out
+    .split("\n")
+    .filter((line) => line.includes("|sy-"))
+    .map((line) => {
+      const [id, name, state] = line.split("|") as [string, string, string];
+      return { id, name, state };
+    });
+}
+
+describe.runIf(withSlurm)("Slurm specifics", () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it("submits with the deployment id in the job name and comment, and GPUs as GRES", async () => {
+    h = await startHarness("slurm");
+    await until(h, () => h!.scheduler.availability("lab", "org/hot").status === "live", "hot live");
+    const id = h.scheduler.availability("lab", "org/hot").deploymentId!;
+    const record = h.scheduler.deployments().find((d) => d.id === id)!;
+    const job = execFileSync("scontrol", ["show", "job", record.jobId!], { encoding: "utf8" });
+    expect(job).toMatch(new RegExp(`JobName=sy-${id}`));
+    expect(job).toMatch(new RegExp(`Comment=${id}`));
+    expect(job).toMatch(/TresPerNode=(gres:)?gpu:1/);
+  });
+
+  it("shows Slurm's pending reason when the GPUs are used up", async () => {
+    // Switchyard's own accounting allows 16 GPUs; the Slurm node has 8. The hot model takes one,
+    // so of eight 1-GPU dynamic models one has to wait in Slurm's queue.
+    const dynamic = Array.from({ length: 8 }, (_, i) => ({
+      id: `org/small-${i}`,
+      cluster: "lab",
+      framework: "vllm",
+      capabilities: ["chat" as const],
+      placement: "dynamic" as const,
+      gpus: 1,
+      engine: { type: "simulator" as const, loadTime: "200ms", profile: "fast" as const },
+    }));
+    h = await startHarness("slurm", {
+      clusters: [
+        {
+          name: "lab",
+          launcher: { type: "slurm", stateDir: "unused" },
+          nodes: [
+            { name: "hot-1", gpus: 8, role: "hot" },
+            { name: "rot-1", gpus: 8, role: "rotating" },
+            { name: "rot-2", gpus: 8, role: "rotating" },
+          ],
+          frameworks: ["vllm"],
+        },
+      ],
+      models: [
+        {
+          id: "org/hot",
+          cluster: "lab",
+          framework: "vllm",
+          capabilities: ["chat"],
+          placement: "hot",
+          node: "hot-1",
+          gpus: 1,
+          engine: { type: "simulator", loadTime: "200ms", profile: "fast" },
+        },
+        ...dynamic,
+      ],
+    });
+    await until(h, () => h!.scheduler.availability("lab", "org/hot").status === "live", "hot live");
+    for (const model of dynamic) await h.scheduler.ensureLive("lab", model.id);
+    const waiting = () =>
+      dynamic.map((m) => h!.scheduler.availability("lab", m.id)).filter((a) => a.status === "queued");
+    await until(
+      h,
+      () => {
+        const live = dynamic.filter((m) => h!.scheduler.availability("lab", m.id).status === "live").length;
+        return live === 7 && waiting().length === 1 && /waiting in Slurm: Resources/.test(waiting()[0]?.reason ?? "");
+      },
+      "seven live, one pending for Resources",
+      { timeoutMs: 60_000 },
+    );
+    expect(waiting()[0]).toMatchObject({ queuePosition: 1, reason: "waiting in Slurm: Resources" });
+    expect(ourJobs().filter((j) => j.state === "PENDING")).toHaveLength(1);
+  });
+
+  it("adopts its jobs after a restart, cancels orphans, never duplicates", async () => {
+    h = await startHarness("slurm");
+    await h.scheduler.ensureLive("lab", "org/dyn-a");
+    await until(
+      h,
+      () => ["org/hot", "org/dyn-a"].every((m) => h!.scheduler.availability("lab", m).status === "live"),
+      "both live",
+    );
+    const before = ["org/hot", "org/dyn-a"].map((m) => h!.scheduler.availability("lab", m).deploymentId);
+    const jobsBefore = ourJobs()
+      .filter((j) => j.state === "RUNNING")
+      .map((j) => j.id)
+      .sort();
+    expect(jobsBefore).toHaveLength(2);
+
+    // The scheduler goes away (its Slurm jobs keep running); meanwhile a stray job appears.
+    await h.scheduler.close();
+    const stray = path.join(h.dir, "stray.sh");
+    writeFileSync(stray, "#!/bin/bash\nsleep 300\n");
+    const strayId = execFileSync(
+      "sbatch",
+      ["--parsable", "--job-name=sy-dep_stray", "--comment=dep_stray", `--output=${h.dir}/stray.log`, stray],
+      {
+        encoding: "utf8",
+      },
+    ).trim();
+
+    const again = await h.restart();
+    await until(
+      h,
+      () => !ourJobs().some((j) => j.id === strayId && ["RUNNING", "PENDING"].includes(j.state)),
+      "the stray job cancelled",
+    );
+    await again.tick();
+    const after = ["org/hot", "org/dyn-a"].map((m) => again.availability("lab", m));
+    expect(after.map((a) => a.status)).toEqual(["live", "live"]);
+    expect(after.map((a) => a.deploymentId)).toEqual(before);
+    const jobsAfter = ourJobs()
+      .filter((j) => j.state === "RUNNING")
+      .map((j) => j.id)
+      .sort();
+    expect(jobsAfter).toEqual(jobsBefore);
+    expect(await h.db.prisma.deployment.count()).toBe(2);
+  });
+});
