@@ -5,13 +5,14 @@ import { fileURLToPath } from "node:url";
 import type { Row, Suite } from "./lib";
 import { auth } from "./suites/auth";
 import { catalog } from "./suites/catalog";
+import { coldStart } from "./suites/cold-start";
 import { validation } from "./suites/validation";
 
 /**
  * `pnpm bench [suite...]`: runs each suite (every case beside its baseline, same run, same
  * machine), writes bench/results/<suite>.json and the Markdown table in docs/benchmarks.md.
  */
-const SUITES: Suite[] = [validation, catalog, auth];
+const SUITES: Suite[] = [validation, catalog, auth, coldStart];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, "results");

@@ -1,11 +1,14 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, startServer } from "@switchyard/server";
 import { closedLoop, type Row, round, type Suite } from "../lib";
 
-/** `GET /v1/models` (catalog + statuses from the database) next to `GET /health` on one server. */
+/** `GET /v1/models` (catalog, access policy, statuses from the scheduler) next to `GET /health` (a database ping). */
 export const catalog: Suite = {
   name: "catalog",
-  description: "GET /v1/models vs GET /health on the embedded server (in-memory PGlite), 8 in flight",
+  description: "GET /v1/models (authenticated) vs GET /health on the embedded server (in-memory PGlite), 8 in flight",
   async run() {
     const quiet = createLogger({
       level: "warn",
@@ -15,14 +18,21 @@ export const catalog: Suite = {
     const server = await startServer({
       port: 0,
       host: "127.0.0.1",
-      dataDir: "unused",
+      dataDir: mkdtempSync(path.join(tmpdir(), "sy-bench-")),
       inMemoryDatabase: true,
+      schedulerAutoTick: false,
       logger: quiet,
-      env: {},
+      env: { SWITCHYARD_ADMIN_PASSWORD: "bench-password" },
     });
     try {
-      const get = (path: string) => async () => {
-        const res = await fetch(`${server.url}${path}`);
+      const grant = await fetch(`${server.url}/auth/token`, {
+        method: "POST",
+        body: new URLSearchParams({ grant_type: "password", username: "admin", password: "bench-password" }),
+      });
+      const { access_token: token } = (await grant.json()) as { access_token: string };
+      const get = (route: string) => async () => {
+        const res = await fetch(`${server.url}${route}`, { headers: { authorization: `Bearer ${token}` } });
+        if (!res.ok) throw new Error(`${route}: ${res.status}`);
         await res.arrayBuffer();
       };
       await closedLoop(get("/health"), 300, 8);

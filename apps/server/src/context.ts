@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import type { AuthService } from "@switchyard/auth";
 import { type Clock, type SwitchyardConfig, systemClock } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
+import type { Scheduler } from "@switchyard/scheduler";
 import type { Redis } from "ioredis";
 import type { Logger } from "./logger";
 import type { Metrics } from "./metrics";
@@ -23,6 +24,7 @@ export interface AppContext {
   metrics: Metrics;
   clock: Clock;
   auth: AuthService;
+  scheduler: Scheduler;
   /** Shared state across instances, when REDIS_URL is set. */
   redis: Redis | undefined;
   version: string;

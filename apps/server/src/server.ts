@@ -4,10 +4,12 @@ import { AuthService, ensureBootstrapAdmin } from "@switchyard/auth";
 import type { Clock } from "@switchyard/core";
 import { databaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
+import { Scheduler } from "@switchyard/scheduler";
 import type { Redis } from "ioredis";
 import { loadConfig } from "./config";
 import { type AppContext, buildContext } from "./context";
 import { createApp } from "./http/app";
+import { createLaunchers, engineOptions } from "./launchers";
 import { createLogger, type Logger } from "./logger";
 import { createMetrics } from "./metrics";
 import { connectRedis } from "./redis";
@@ -24,6 +26,8 @@ export interface ServeOptions {
   redisUrl?: string | undefined;
   /** Use an in-memory PGlite instead of the data dir (tests). */
   inMemoryDatabase?: boolean;
+  /** Run the scheduler's loop on its timer (default); tests that drive it call `ctx.scheduler.tick()`. */
+  schedulerAutoTick?: boolean;
   logger?: Logger;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
@@ -122,13 +126,28 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       options.onAdminCreated?.(admin);
     }
 
+    const metrics = createMetrics();
+    const scheduler = new Scheduler({
+      db,
+      config,
+      clock: clock ?? { now: () => Date.now() },
+      logger: logger.child({ component: "scheduler" }),
+      launchers: createLaunchers(config, options.dataDir, logger),
+      engines: engineOptions(config),
+      registry: metrics.registry,
+      autoTick: options.schedulerAutoTick ?? true,
+    });
+    await scheduler.start();
+    cleanup.push(() => scheduler.close());
+
     const ctx = buildContext({
       config,
       configSource: source,
       db,
       logger,
-      metrics: createMetrics(),
+      metrics,
       auth,
+      scheduler,
       redis,
       ...(clock ? { clock } : {}),
     });

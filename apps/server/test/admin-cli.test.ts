@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,9 +52,22 @@ async function me(url: string, key: string) {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+// One small hot model, so each serve here launches one simulator rather than the catalog's ten.
+const SMALL_CONFIG = path.join(temp, "small.yaml");
+writeFileSync(
+  SMALL_CONFIG,
+  `clusters:
+  - name: lab
+    nodes: [{ name: n1, gpus: 1, role: hot }]
+    frameworks: [vllm]
+models:
+  - { id: org/chat, cluster: lab, framework: vllm, capabilities: [chat], placement: hot, node: n1, engine: { type: simulator, loadTime: 100ms } }
+`,
+);
+
 describe("admin commands on the embedded data dir", () => {
   const dataDir = path.join(temp, "embedded");
-  const db = ["--data-dir", dataDir];
+  const db = ["--data-dir", dataDir, "--config", SMALL_CONFIG];
 
   it("creates users, groups and keys while serve is stopped; the key works once it runs", async () => {
     const created = await run(
@@ -140,7 +153,7 @@ describe("admin commands on the embedded data dir", () => {
 
   it("creates the first admin once, showing a generated password only on the terminal", async () => {
     const fresh = path.join(temp, "fresh");
-    const first = serve(["--data-dir", fresh]);
+    const first = serve(["--data-dir", fresh, "--config", SMALL_CONFIG]);
     const url = await first.url;
     first.child.kill("SIGTERM");
     await first.exited;
@@ -150,7 +163,7 @@ describe("admin commands on the embedded data dir", () => {
     expect(stdout).toContain("created the first admin user");
     expect(stdout).not.toContain(String(password));
 
-    const second = serve(["--data-dir", fresh]);
+    const second = serve(["--data-dir", fresh, "--config", SMALL_CONFIG]);
     const url2 = await second.url;
     try {
       expect(second.output().stderr).not.toContain("Created the first admin");
@@ -170,8 +183,12 @@ describe("admin commands on the embedded data dir", () => {
 describe.runIf(drivers.includes("postgres"))("admin commands on PostgreSQL", () => {
   it("work while a server runs on the same database", async () => {
     const pg = await createPostgresDatabase();
-    const env = { DATABASE_URL: pg.url, SWITCHYARD_ADMIN_PASSWORD: "admin-password-pg" };
-    const server = serve([], env);
+    const env = {
+      DATABASE_URL: pg.url,
+      SWITCHYARD_ADMIN_PASSWORD: "admin-password-pg",
+      SWITCHYARD_CONFIG: SMALL_CONFIG,
+    };
+    const server = serve(["--data-dir", path.join(temp, "pg")], env);
     try {
       const url = await server.url;
       expect((await run(["users", "create", "carol", "--password", "carol-secret-1"], env)).code).toBe(0);

@@ -3,7 +3,7 @@ import { ErrorBodySchema, ManualClock, ModelListSchema } from "@switchyard/core"
 import { createPostgresDatabase, type TestPostgresDatabase, testDrivers } from "@switchyard/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
-import { ADMIN_PASSWORD, memoryLogger, passwordToken } from "./helpers";
+import { ADMIN_PASSWORD, memoryLogger, passwordToken, tempDataDir } from "./helpers";
 
 const drivers = await testDrivers();
 
@@ -28,7 +28,8 @@ describe.each(drivers)("authentication and authorization of the server on %s", (
     server = await startServer({
       port: 0,
       host: "127.0.0.1",
-      dataDir: "unused",
+      dataDir: tempDataDir(),
+      schedulerAutoTick: false,
       inMemoryDatabase: driver === "pglite",
       databaseUrl: pg?.url,
       logger: log.logger,

@@ -159,7 +159,7 @@ describe("the switchyard command", () => {
   });
 
   it("says when the port is taken", async () => {
-    const first = serve(["--data-dir", path.join(temp, "d-port")]);
+    const first = serve(["--data-dir", path.join(temp, "d-port"), "--config", writeFile("port.yaml", GOOD_CONFIG)]);
     const url = await first.url;
     const port = new URL(url).port;
     const second = await run(["serve", "--port", port, "--data-dir", path.join(temp, "d-port2")]);

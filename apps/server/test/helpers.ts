@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Writable } from "node:stream";
 import { createLogger } from "../src/logger";
 
@@ -24,4 +27,9 @@ export async function passwordToken(baseUrl: string, username = "admin", passwor
   const body = (await res.json()) as { access_token?: string; error?: string };
   if (!body.access_token) throw new Error(`password grant failed: ${JSON.stringify(body)}`);
   return body.access_token;
+}
+
+/** A fresh directory for a test server's data (logs of launched servers go there). */
+export function tempDataDir(): string {
+  return mkdtempSync(path.join(tmpdir(), "sy-server-"));
 }

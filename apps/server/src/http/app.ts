@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { accessGuard, registerAuthRoutes } from "@switchyard/auth";
 import { errorHandler, notFound, RouteTable } from "@switchyard/http";
+import { registerSchedulerRoutes } from "@switchyard/scheduler";
 import express, { type Express, type RequestHandler } from "express";
 import type { AppContext } from "../context";
-import { registerModelRoutes } from "./models";
 
 /** `x-request-id` accepted (when sane) or made, returned, and put on the request's log line. */
 function requestContext(ctx: AppContext): RequestHandler {
@@ -71,7 +71,7 @@ export function createApp(ctx: AppContext): { app: Express; routes: RouteTable }
     },
   );
   registerAuthRoutes(router, routes, ctx.auth);
-  registerModelRoutes(router, routes, ctx);
+  registerSchedulerRoutes(router, routes, { config: ctx.config, scheduler: ctx.scheduler, db: ctx.db });
 
   app.use(router);
   app.use(notFound(routes));

@@ -1,0 +1,47 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { SwitchyardConfig } from "@switchyard/core";
+import type { EngineAdapterOptions } from "@switchyard/engines";
+import { type Launcher, LocalLauncher, SlurmLauncher } from "@switchyard/scheduler";
+import type { Logger } from "./logger";
+
+/** The `switchyard` executable, which launches the simulator (`switchyard simulator ...`). */
+export const SWITCHYARD_BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+
+/** One launcher per cluster that runs anything, chosen by its `launcher.type` (the one place that decides). */
+export function createLaunchers(config: SwitchyardConfig, dataDir: string, logger: Logger): Map<string, Launcher> {
+  const engines: EngineAdapterOptions = {
+    switchyardBin: SWITCHYARD_BIN,
+    loadTimeScale: config.simulator.loadTimeScale,
+  };
+  const launchers = new Map<string, Launcher>();
+  for (const cluster of config.clusters) {
+    if (cluster.status === "coming_soon") continue;
+    if (cluster.launcher.type === "local") {
+      launchers.set(
+        cluster.name,
+        new LocalLauncher({
+          logDir: path.join(dataDir, "logs"),
+          engines,
+          stopGraceMs: config.scheduler.stopGrace * 1000,
+          logger: logger.child({ cluster: cluster.name }),
+        }),
+      );
+    } else {
+      launchers.set(
+        cluster.name,
+        new SlurmLauncher({
+          stateDir: cluster.launcher.stateDir ?? path.join(dataDir, "slurm"),
+          config: cluster.launcher,
+          engines,
+          logger: logger.child({ cluster: cluster.name }),
+        }),
+      );
+    }
+  }
+  return launchers;
+}
+
+export function engineOptions(config: SwitchyardConfig): EngineAdapterOptions {
+  return { switchyardBin: SWITCHYARD_BIN, loadTimeScale: config.simulator.loadTimeScale };
+}
