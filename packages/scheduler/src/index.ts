@@ -3,6 +3,13 @@ export { freePort, isOurProcess, LocalLauncher } from "./launchers/local";
 export { JOB_PREFIX, SlurmError, SlurmLauncher } from "./launchers/slurm";
 export * from "./placement";
 export { findCluster, findFramework, registerSchedulerRoutes, type SchedulerRouteDeps } from "./routes";
-export { type Availability, LEADER_LOCK_KEY, modelKey, Scheduler, type SchedulerDeps } from "./scheduler";
+export {
+  type Availability,
+  type DeploymentEvent,
+  LEADER_LOCK_KEY,
+  modelKey,
+  Scheduler,
+  type SchedulerDeps,
+} from "./scheduler";
 export type { DeploymentRecord } from "./store";
 export { jobsView, listEndpoints, modelObject, visibleModels } from "./views";

@@ -18,6 +18,17 @@ import { type DeploymentRecord, DeploymentStore, TransitionConflict } from "./st
 /** The PostgreSQL advisory lock key of the scheduler leader. */
 export const LEADER_LOCK_KEY = 7_370_001;
 
+/** A deployment changed state (the dashboard's live updates). */
+export interface DeploymentEvent {
+  deploymentId: string;
+  cluster: string;
+  model: string | null;
+  from: DeploymentRecord["state"];
+  to: DeploymentRecord["state"];
+  cause: string;
+  at: string;
+}
+
 /** What a caller learns about a model it wants to use. */
 export interface Availability {
   model: string;
@@ -91,9 +102,10 @@ export class Scheduler {
   private readonly startingSince = new Map<string, number>();
   private readonly checking = new Set<string>();
   private readonly stopping = new Set<string>();
-  private readonly restart = new Map<string, { failures: number; notBefore: number }>();
+  private readonly restartBackoff = new Map<string, { failures: number; notBefore: number }>();
   private readonly evictingFor = new Map<string, Set<string>>();
   private readonly starts = new Map<string, Promise<void>>();
+  private readonly listeners = new Set<(event: DeploymentEvent) => void>();
   private readonly gauge: Gauge<"cluster" | "state"> | undefined;
   private readonly launches: Counter<"cluster" | "outcome"> | undefined;
 
@@ -422,6 +434,84 @@ export class Scheduler {
     this.wake();
   }
 
+  /** Listen to state changes of this process's decisions (returns the unsubscribe function). */
+  subscribe(listener: (event: DeploymentEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: DeploymentEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.deps.logger.warn({ err: error }, "scheduler: a change listener failed");
+      }
+    }
+  }
+
+  // ---- operator actions (the control plane calls these) --------------------------------
+
+  /** Start a model now (as a request would): its state, queue position and ETA. */
+  startModel(cluster: string, model: string): Promise<Availability> {
+    return this.ensureLive(cluster, model);
+  }
+
+  /** Drain and stop a model's active deployment; false when it had none. */
+  async stopModel(cluster: string, model: string, cause = "stopped by an operator"): Promise<boolean> {
+    const entry = this.entry(cluster, model);
+    if (!entry) return false;
+    const active = this.deploymentsOf(entry).filter((d) => ["queued", "starting", "live"].includes(d.state));
+    for (const record of active) await this.drain(record.id, cause);
+    return active.length > 0;
+  }
+
+  /** Stop the model's deployment, then start a fresh one once it is gone. */
+  async restartModel(cluster: string, model: string, cause = "restarted by an operator"): Promise<Availability> {
+    const entry = this.entry(cluster, model);
+    if (!entry) return this.availability(cluster, model);
+    await this.stopModel(cluster, model, cause);
+    const deadline = Date.now() + this.deps.config.scheduler.drainTimeout * 1000 + 30_000;
+    while (this.deploymentsOf(entry).some((d) => ["queued", "starting", "live", "draining"].includes(d.state))) {
+      if (Date.now() > deadline) break;
+      await this.tick();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return this.ensureLive(cluster, model);
+  }
+
+  /** Keep a model loaded (no idle stop, no eviction, no lifetime limit), or let it go again. */
+  async setPinned(cluster: string, model: string, pinned: boolean): Promise<void> {
+    const entry = this.entry(cluster, model);
+    if (!entry) return;
+    await this.deps.db.prisma.model.update({ where: { id: entry.rowId }, data: { pinned } });
+    if (pinned) this.pinned.add(entry.rowId);
+    else this.pinned.delete(entry.rowId);
+  }
+
+  isPinned(cluster: string, model: string): boolean {
+    const entry = this.entry(cluster, model);
+    return entry ? this.pinned.has(entry.rowId) : false;
+  }
+
+  /** Put a cluster in maintenance (requests get 503, nothing starts there) or end it (null). */
+  async setMaintenance(cluster: string, reason: string | null): Promise<void> {
+    await this.deps.db.prisma.cluster.update({
+      where: { name: cluster },
+      data:
+        reason === null
+          ? { maintenanceSince: null, maintenanceReason: null }
+          : { maintenanceSince: new Date(this.now), maintenanceReason: reason },
+    });
+    await this.refresh();
+    this.wake();
+  }
+
+  /** A deployment's state history, oldest first. */
+  history(deploymentIds: string[]) {
+    return this.store.transitions(deploymentIds);
+  }
+
   /** Every deployment known now, for the jobs view. */
   deployments(): DeploymentRecord[] {
     return [...this.snapshot.values()];
@@ -524,6 +614,15 @@ export class Scheduler {
       if (to === "starting") this.startingSince.set(updated.id, now.getTime());
       if (to !== "live") this.healthFailures.delete(updated.id);
       this.deps.logger.info({ deployment: record.id, from: record.state, to, cause }, "scheduler: deployment state");
+      this.emit({
+        deploymentId: record.id,
+        cluster: record.cluster,
+        model: this.modelOf(record)?.id ?? null,
+        from: record.state,
+        to,
+        cause,
+        at: now.toISOString(),
+      });
       return updated;
     } catch (error) {
       if (error instanceof TransitionConflict) return undefined;
@@ -542,10 +641,10 @@ export class Scheduler {
     if (launcher && record.jobId) await launcher.stop(record.id, record.jobId).catch(() => {});
     await this.move(record, "failed", `${reason}${await this.lastLines(record)}`, now);
     if (entry?.config.placement === "hot") {
-      const previous = this.restart.get(entry.key)?.failures ?? 0;
+      const previous = this.restartBackoff.get(entry.key)?.failures ?? 0;
       const { initial, max } = this.deps.config.scheduler.restartBackoff;
       const delay = Math.min(max, initial * 2 ** previous) * 1000;
-      this.restart.set(entry.key, { failures: previous + 1, notBefore: this.now + delay });
+      this.restartBackoff.set(entry.key, { failures: previous + 1, notBefore: this.now + delay });
       this.deps.logger.warn(
         { model: entry.config.id, retryInMs: delay },
         "scheduler: hot model failed; restarting after backoff",
@@ -624,7 +723,7 @@ export class Scheduler {
             if (ready.ready) {
               await this.move(record, "live", "ready", new Date(this.now));
               const entry = this.byRowId.get(record.modelId);
-              if (entry) this.restart.delete(entry.key);
+              if (entry) this.restartBackoff.delete(entry.key);
               return;
             }
           } finally {
@@ -728,7 +827,7 @@ export class Scheduler {
       )
         continue;
       if (this.deploymentsOf(entry).some((d) => ACTIVE_STATES.has(d.state))) continue;
-      const backoff = this.restart.get(entry.key);
+      const backoff = this.restartBackoff.get(entry.key);
       if (backoff && this.now < backoff.notBefore) continue;
       await this.enqueue(entry, backoff ? `restarting a hot model (attempt ${backoff.failures + 1})` : "hot model");
     }

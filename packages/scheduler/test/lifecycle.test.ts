@@ -202,3 +202,43 @@ describe.each(kinds)("the deployment lifecycle with the %s launcher", (kind) => 
     expect(await h.db.prisma.deployment.count({ where: { modelId: model.id } })).toBe(0);
   });
 });
+
+describe("operator actions", () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it("start, stop, restart, pin and maintenance, each seen as change events", async () => {
+    h = await startHarness("local");
+    const events: string[] = [];
+    h.scheduler.subscribe((e) => events.push(`${e.model}:${e.from}->${e.to}`));
+    await h.scheduler.startModel("lab", "org/dyn-a");
+    await until(h, () => h!.scheduler.availability("lab", "org/dyn-a").status === "live", "started");
+    expect(events).toEqual(expect.arrayContaining(["org/dyn-a:queued->starting", "org/dyn-a:starting->live"]));
+
+    const first = h.scheduler.availability("lab", "org/dyn-a").deploymentId;
+    const restarted = await h.scheduler.restartModel("lab", "org/dyn-a");
+    expect(restarted.deploymentId).not.toBe(first);
+    await until(h, () => h!.scheduler.availability("lab", "org/dyn-a").status === "live", "live after restart");
+
+    await h.scheduler.setPinned("lab", "org/dyn-a", true);
+    expect(h.scheduler.isPinned("lab", "org/dyn-a")).toBe(true);
+    h.clock.advance(3 * 3_600_000);
+    await h.scheduler.tick();
+    expect(h.scheduler.availability("lab", "org/dyn-a").status).toBe("live"); // pinned: no idle stop
+
+    expect(await h.scheduler.stopModel("lab", "org/dyn-a")).toBe(true);
+    await until(h, () => h!.scheduler.availability("lab", "org/dyn-a").status === "offline", "stopped");
+    expect(events).toContain("org/dyn-a:live->draining");
+
+    await h.scheduler.setMaintenance("lab", "power work");
+    expect(h.scheduler.availability("lab", "org/hot")).toMatchObject({
+      status: "offline",
+      reason: "cluster lab is in maintenance: power work",
+    });
+    await h.scheduler.setMaintenance("lab", null);
+    expect(h.scheduler.availability("lab", "org/hot").status).toBe("live");
+  });
+});
