@@ -1,5 +1,6 @@
+import type { IncomingHttpHeaders } from "node:http";
 import { sy } from "@switchyard/core";
-import type { AccessGuard } from "@switchyard/http";
+import type { AccessGuard, RouteSpec } from "@switchyard/http";
 import type { Response } from "express";
 import { hasScope, type Principal } from "./principal";
 import type { AuthService } from "./service";
@@ -12,19 +13,28 @@ export function principalOf(res: Response): Principal {
 }
 
 /**
- * The route table's access guard: resolves the caller once (cached), then checks the route's
- * access level (401 without valid credentials, 403 for a non-admin on an admin route) and the
- * API key's scope.
+ * Who may call a route with these headers: resolves the caller once (cached), then checks the
+ * route's access level (401 without valid credentials, 403 for a non-admin on an admin route)
+ * and the API key's scope. The route guard and the gateway's fast path both call this.
  */
+export async function admit(
+  auth: AuthService,
+  spec: Pick<RouteSpec, "access" | "scope">,
+  headers: IncomingHttpHeaders,
+): Promise<Principal> {
+  const principal = await auth.authenticate(headers.authorization, headers["x-api-key"]);
+  if (spec.access === "admin" && principal.role !== "admin") throw sy("admin_required", {});
+  const scope = spec.scope ?? "inference";
+  if (!hasScope(principal, scope)) throw sy("insufficient_scope", { scope });
+  return principal;
+}
+
+/** The route table's access guard: `admit`, then the principal is on `res.locals`. */
 export function accessGuard(auth: AuthService): AccessGuard {
   return (spec) => {
     if (spec.access === "public") return undefined;
-    const scope = spec.scope ?? "inference";
     return async (req, res, next) => {
-      const principal = await auth.authenticate(req.headers.authorization, req.headers["x-api-key"]);
-      if (spec.access === "admin" && principal.role !== "admin") throw sy("admin_required", {});
-      if (!hasScope(principal, scope)) throw sy("insufficient_scope", { scope });
-      res.locals.principal = principal;
+      res.locals.principal = await admit(auth, spec, req.headers);
       next();
     };
   };

@@ -1,7 +1,7 @@
 export * from "./api-keys";
 export { hashPassword, normalizeUserCode, verifyPassword } from "./crypto";
 export type { DeviceCodeResponse } from "./device-flow";
-export { accessGuard, principalOf } from "./guard";
+export { accessGuard, admit, principalOf } from "./guard";
 export { registerAuthRoutes } from "./http/routes";
 export { OAuthError } from "./oauth-error";
 export * from "./policy";

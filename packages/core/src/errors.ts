@@ -244,6 +244,13 @@ export const ERROR_CATALOGUE = {
     message: "Switchyard cannot serve this request right now: {reason}.",
     description: "A dependency (database, scheduler) is down; retry later.",
   },
+  model_server_rejected: {
+    status: 400,
+    type: "invalid_request_error",
+    message: "The model server for '{model}' refused the request: {detail}.",
+    description:
+      "The model server answered with a 4xx (the same status is returned) that was not already in the OpenAI shape, e.g. a prompt longer than the context window.",
+  },
   upstream_error: {
     status: 502,
     type: "server_error",
@@ -283,6 +290,8 @@ export interface ErrorOptions {
   retryAfter?: number;
   headers?: Record<string, string>;
   cause?: unknown;
+  /** Only for errors that relay a model server's own 4xx status. */
+  status?: number;
 }
 
 export const ErrorBodySchema = z.looseObject({
@@ -314,7 +323,7 @@ export class SwitchyardError extends Error {
     super(fill(def.message, params), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SwitchyardError";
     this.code = code;
-    this.status = def.status;
+    this.status = options.status ?? def.status;
     this.type = def.type;
     this.param = options.param ?? (typeof params.param === "string" ? params.param : null);
     this.extra = options.extra ?? {};

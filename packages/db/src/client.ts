@@ -34,6 +34,11 @@ export interface Database {
   readonly lock: DataDirLock | undefined;
   /** Apply pending migrations (idempotent). */
   migrate(): Promise<MigrationReport>;
+  /**
+   * One parameterised statement outside Prisma, for bulk writes where Prisma's per-row cost
+   * matters (usage records): PGlite's own instance, or the PostgreSQL pool.
+   */
+  execute(sql: string, params: unknown[]): Promise<number>;
   /** Raw SQL outside Prisma (PGlite: the same instance; PostgreSQL: a dedicated connection). */
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /**
@@ -125,6 +130,10 @@ async function openPostgres(url: string, poolSize = 10): Promise<Database> {
     location: where,
     lock: undefined,
     migrate: () => withSession((session) => migrate(session)),
+    async execute(sql, params) {
+      const result = await pool.query(sql, params);
+      return result.rowCount ?? 0;
+    },
     withSession,
     async tryLeaderLock(key) {
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
@@ -202,6 +211,10 @@ async function openPglite(dataDir: string | undefined, command: string): Promise
     location: pgdata ?? "memory",
     lock,
     migrate: () => migrate(pgliteSession(pglite)),
+    async execute(sql, params) {
+      const result = await pglite.query(sql, params);
+      return result.affectedRows ?? 0;
+    },
     withSession: (fn) => fn(pgliteSession(pglite)),
     // One process owns a PGlite database, so it always leads.
     tryLeaderLock: async () => ({ lost: new Promise<void>(() => {}), release: async () => {} }),

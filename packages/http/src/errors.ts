@@ -1,12 +1,23 @@
+import type { ServerResponse } from "node:http";
 import { renderError, SwitchyardError, sy } from "@switchyard/core";
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
 import type { RouteTable } from "./routes";
 
 /** The only place error JSON is written: the catalogue's OpenAI-shaped body and headers. */
-export function sendError(res: Response, error: SwitchyardError): void {
+export function sendError(res: ServerResponse | Response, error: SwitchyardError): void {
   const rendered = renderError(error);
-  res.status(rendered.status).set(rendered.headers).json(rendered.body);
+  const body = JSON.stringify(rendered.body);
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  for (const [name, value] of Object.entries(rendered.headers)) res.setHeader(name, value);
+  res.writeHead(rendered.status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
 }
 
 /** Unknown path: 404; known path, other method: 405 with `Allow`. */

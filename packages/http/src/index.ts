@@ -1,3 +1,4 @@
 export * from "./body";
 export * from "./errors";
+export * from "./observe";
 export * from "./routes";

@@ -266,8 +266,24 @@ export class Scheduler {
     return this.models.get(modelKey(cluster, model));
   }
 
+  /** Deployments by model row id, rebuilt after the snapshot changes (acquire() runs per request). */
+  private byModel: Map<string, DeploymentRecord[]> | undefined;
+
+  private remember(record: DeploymentRecord): void {
+    this.snapshot.set(record.id, record);
+    this.byModel = undefined;
+  }
+
   private deploymentsOf(entry: ModelEntry): DeploymentRecord[] {
-    return [...this.snapshot.values()].filter((d) => d.modelId === entry.rowId);
+    if (!this.byModel) {
+      this.byModel = new Map();
+      for (const record of this.snapshot.values()) {
+        const list = this.byModel.get(record.modelId);
+        if (list) list.push(record);
+        else this.byModel.set(record.modelId, [record]);
+      }
+    }
+    return this.byModel.get(entry.rowId) ?? [];
   }
 
   /** The load time to expect from this model's engine here (the simulator's is scaled down). */
@@ -373,7 +389,7 @@ export class Scheduler {
       cause,
       now: new Date(this.now),
     });
-    this.snapshot.set(record.id, record);
+    this.remember(record);
     if (created)
       this.deps.logger.info({ deployment: record.id, model: entry.config.id, cause }, "scheduler: queued a deployment");
   }
@@ -591,6 +607,7 @@ export class Scheduler {
   private async refresh(): Promise<void> {
     const records = await this.store.active(new Date(this.now - 3_600_000));
     this.snapshot = new Map(records.map((r) => [r.id, r]));
+    this.byModel = undefined;
     const pinned = await this.deps.db.prisma.model.findMany({ where: { pinned: true }, select: { id: true } });
     this.pinned = new Set(pinned.map((p) => p.id));
     const down = await this.deps.db.prisma.cluster.findMany({
@@ -610,7 +627,7 @@ export class Scheduler {
   ): Promise<DeploymentRecord | undefined> {
     try {
       const updated = await this.store.transition(record, to, cause, now, fields);
-      this.snapshot.set(updated.id, updated);
+      this.remember(updated);
       if (to === "starting") this.startingSince.set(updated.id, now.getTime());
       if (to !== "live") this.healthFailures.delete(updated.id);
       this.deps.logger.info({ deployment: record.id, from: record.state, to, cause }, "scheduler: deployment state");
@@ -678,7 +695,7 @@ export class Scheduler {
         const reason = `waiting in Slurm: ${seen.reason ?? "pending"}`;
         if (record.stateReason !== reason) {
           const updated = await this.store.annotate(record, { stateReason: reason }).catch(() => undefined);
-          if (updated) this.snapshot.set(updated.id, updated);
+          if (updated) this.remember(updated);
         }
         continue;
       }
@@ -699,7 +716,7 @@ export class Scheduler {
           );
         } else if (endpoint && (record.host !== host || record.port !== port) && record.state === "starting") {
           const updated = await this.store.annotate(record, { host, port }).catch(() => undefined);
-          if (updated) this.snapshot.set(updated.id, updated);
+          if (updated) this.remember(updated);
         }
       }
     }
@@ -891,7 +908,7 @@ export class Scheduler {
       const reason = `waiting for ${model.gpus} free GPU${model.gpus === 1 ? "" : "s"} on ${role}`;
       if (record.stateReason !== reason) {
         const updated = await this.store.annotate(record, { stateReason: reason }).catch(() => undefined);
-        if (updated) this.snapshot.set(updated.id, updated);
+        if (updated) this.remember(updated);
       }
     }
   }
@@ -932,7 +949,7 @@ export class Scheduler {
           logPath: job.logPath,
           stateReason: `submitted to Slurm as job ${job.jobId}`,
         });
-        this.snapshot.set(updated.id, updated);
+        this.remember(updated);
       }
     } catch (error) {
       this.launches?.inc({ cluster: cluster.name, outcome: "failed" });

@@ -239,6 +239,52 @@ export const SchedulerSettingsSchema = z
   .default(SCHEDULER_DEFAULTS);
 export type SchedulerSettings = z.output<typeof SchedulerSettingsSchema>;
 
+// ---- the gateway ---------------------------------------------------------------------
+
+const LimitSchema = z.strictObject({
+  requestsPerMinute: z.int().positive().optional(),
+  tokensPerMinute: z.int().positive().optional(),
+});
+export type LimitConfig = z.output<typeof LimitSchema>;
+
+const GATEWAY_DEFAULTS = {
+  maxBodyBytes: 10 * 1024 * 1024,
+  holdSeconds: 30,
+  upstreamTimeout: 600,
+  connectTimeout: 10,
+  limits: {
+    user: { requestsPerMinute: 600, tokensPerMinute: 60_000 },
+    model: { tokensPerMinute: 100_000 },
+    models: {},
+    groups: {},
+  },
+};
+
+export const GatewaySettingsSchema = z
+  .strictObject({
+    /** Largest request body accepted (413 beyond). */
+    maxBodyBytes: z.int().positive().default(GATEWAY_DEFAULTS.maxBodyBytes),
+    /** How long a request for a model that is not live waits for it before 503 + Retry-After. */
+    holdSeconds: z.number().min(0).max(600).default(GATEWAY_DEFAULTS.holdSeconds),
+    /** Longest wait for a model server's answer (504 beyond); streams: between chunks. */
+    upstreamTimeout: DurationSchema.default(GATEWAY_DEFAULTS.upstreamTimeout),
+    connectTimeout: DurationSchema.default(GATEWAY_DEFAULTS.connectTimeout),
+    limits: z
+      .strictObject({
+        /** Per user (the reference: 60k tokens per minute). */
+        user: LimitSchema.default(GATEWAY_DEFAULTS.limits.user),
+        /** Per model, all users together (the reference: 100k tokens per minute). */
+        model: LimitSchema.default(GATEWAY_DEFAULTS.limits.model),
+        /** Per-model overrides of `model`, by model id. */
+        models: z.record(z.string(), LimitSchema).default({}),
+        /** Per-group overrides of `user`; a user in several groups gets the most generous. */
+        groups: z.record(z.string(), LimitSchema).default({}),
+      })
+      .default(GATEWAY_DEFAULTS.limits),
+  })
+  .default(GATEWAY_DEFAULTS);
+export type GatewaySettings = z.output<typeof GatewaySettingsSchema>;
+
 // ---- authentication ------------------------------------------------------------------
 
 export const OidcIssuerSchema = z.strictObject({
@@ -310,6 +356,7 @@ const RawConfigSchema = z.strictObject({
   defaults: DefaultsSchema,
   simulator: SimulatorSettingsSchema,
   scheduler: SchedulerSettingsSchema,
+  gateway: GatewaySettingsSchema,
   auth: AuthSchema,
   clusters: z.array(ClusterSchema).min(1, "at least one cluster is needed"),
   models: z.array(ModelSchema).default([]),
