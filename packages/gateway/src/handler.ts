@@ -1,0 +1,420 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Principal } from "@switchyard/auth";
+import { type GatewaySettings, parseOrThrow, renderError, SwitchyardError, sy } from "@switchyard/core";
+import type { EngineAdapterOptions } from "@switchyard/engines";
+import { formatBytes, type RequestFacts, sendError } from "@switchyard/http";
+import type { Availability, Scheduler } from "@switchyard/scheduler";
+import type { Logger } from "pino";
+import { errors as undiciErrors } from "undici";
+import { BufferedExchange, StreamingExchange } from "./exchange";
+import type { KindSpec } from "./kinds";
+import { estimateTokens, type RateLimits } from "./limits";
+import type { GatewayMetrics } from "./metrics";
+import type { ModelResolver, Target } from "./resolve";
+import { type TokenUsage, usageFromBuffer } from "./sse";
+import type { Upstreams } from "./upstream";
+import type { UsageRecorder } from "./usage";
+
+export interface GatewayDeps {
+  settings: GatewaySettings;
+  scheduler: Scheduler;
+  resolver: ModelResolver;
+  limits: RateLimits;
+  usage: UsageRecorder;
+  upstreams: Upstreams;
+  metrics: GatewayMetrics;
+  engines: EngineAdapterOptions;
+  logger: Logger;
+}
+
+/** Collects a request body with a size cap (events, not an async iterator: cheaper per request). */
+class BodyReader {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  readonly done: Promise<Buffer>;
+  private resolve!: (body: Buffer) => void;
+  private reject!: (error: unknown) => void;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly max: number,
+  ) {
+    this.done = new Promise<Buffer>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    req.on("data", this.onData);
+    req.once("end", this.onEnd);
+    req.once("error", this.onError);
+  }
+
+  private readonly onData = (chunk: Buffer) => {
+    this.size += chunk.length;
+    if (this.size > this.max) {
+      this.detach();
+      this.req.resume(); // drain the rest, then answer 413
+      this.reject(sy("payload_too_large", { limit: formatBytes(this.max) }));
+      return;
+    }
+    this.chunks.push(chunk);
+  };
+
+  private readonly onEnd = () => {
+    this.detach();
+    this.resolve(this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks));
+  };
+
+  private readonly onError = (error: unknown) => {
+    this.detach();
+    this.reject(error);
+  };
+
+  private detach(): void {
+    this.req.off("data", this.onData);
+    this.req.off("end", this.onEnd);
+    this.req.off("error", this.onError);
+  }
+}
+
+/** Read the whole body, refusing more than `max` bytes (413), before reading when the length says so. */
+export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"]);
+  if (declared > max) return Promise.reject(sy("payload_too_large", { limit: formatBytes(max) }));
+  return new BodyReader(req, max).done;
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw sy("invalid_body", { expected: "a JSON object" });
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch (error) {
+    throw sy("invalid_json", { detail: (error as Error).message.replace(/^Unexpected/, "unexpected") });
+  }
+}
+
+function notReady(target: Target, availability: Availability): SwitchyardError {
+  const eta = availability.etaSeconds;
+  let detail = "";
+  if (availability.status === "queued") {
+    detail = ` (position ${availability.queuePosition ?? "?"} in the queue${eta !== null ? `, ready in about ${Math.ceil(eta)} s once it starts` : ""}${availability.reason ? `; ${availability.reason}` : ""})`;
+  } else if (availability.status === "starting") {
+    detail = eta !== null ? ` (loading, about ${Math.ceil(eta)} s to go)` : " (loading)";
+  } else if (availability.reason) {
+    detail = ` (${availability.reason})`;
+  }
+  const retryAfter = Math.min(60, Math.max(1, Math.ceil(eta ?? 10)));
+  return sy(
+    "model_not_ready",
+    { model: target.model.id, state: availability.status, detail, retryAfter },
+    {
+      retryAfter,
+      extra: {
+        model_state: availability.status,
+        queue_position: availability.queuePosition,
+        eta_seconds: availability.etaSeconds,
+      },
+    },
+  );
+}
+
+/**
+ * A live replica for the target, or (for a cold model) start it and hold the request up to
+ * `holdSeconds`; undefined when it is still not live (the caller answers 503 with its state).
+ */
+async function holdFor(
+  deps: GatewayDeps,
+  target: Target,
+  gone: () => boolean,
+): Promise<{ replica?: ReturnType<Scheduler["acquire"]>; availability: Availability }> {
+  const { scheduler } = deps;
+  const cluster = target.cluster.name;
+  const model = target.model.id;
+  let replica: ReturnType<Scheduler["acquire"]>;
+  let availability = await scheduler.ensureLive(cluster, model);
+  const deadline = Date.now() + deps.settings.holdSeconds * 1000;
+  for (;;) {
+    replica = scheduler.acquire(cluster, model);
+    if (replica) return { replica, availability };
+    availability = scheduler.availability(cluster, model);
+    if (scheduler.clusterProblem(target.cluster)) return { availability };
+    if (availability.status === "offline") availability = await scheduler.ensureLive(cluster, model);
+    if (Date.now() >= deadline || gone()) return { availability };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function isConnectFailure(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return (
+    error instanceof undiciErrors.ConnectTimeoutError ||
+    code === "ECONNREFUSED" ||
+    code === "ECONNRESET" ||
+    code === "EPIPE" ||
+    code === "UND_ERR_SOCKET" ||
+    code === "UND_ERR_CLOSED"
+  );
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
+}
+
+/** A model server's own 4xx: passed on as it is when already OpenAI-shaped, else wrapped. */
+function upstreamClientError(status: number, text: string, model: string): SwitchyardError | { raw: string } {
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } };
+    if (parsed && typeof parsed.error === "object" && typeof parsed.error?.message === "string") return { raw: text };
+    const message = (parsed as { message?: unknown })?.message;
+    if (typeof message === "string") return sy("model_server_rejected", { model, detail: message }, { status });
+  } catch {
+    // not JSON
+  }
+  return sy("model_server_rejected", { model, detail: text.slice(0, 500) || `HTTP ${status}` }, { status });
+}
+
+interface Outcome {
+  status: number;
+  usage: TokenUsage | undefined;
+  ttftMs: number | null;
+}
+
+/**
+ * One inference request, end to end: body (10 MB cap), JSON, validation, model, access,
+ * capabilities, limits, a live replica (or the cold-start hold), the proxy (the client's own
+ * bytes forwarded unless something must change), usage and metrics.
+ */
+export async function serveInference(
+  req: IncomingMessage,
+  res: ServerResponse,
+  spec: KindSpec,
+  path: { cluster: string; framework: string } | undefined,
+  principal: Principal,
+  facts: RequestFacts,
+  deps: GatewayDeps,
+): Promise<void> {
+  const started = performance.now();
+  const body = await readBody(req, deps.settings.maxBodyBytes);
+  const parsed = parseJson(body);
+  const request = parseOrThrow(spec.schema, parsed) as Record<string, unknown> & {
+    model: string;
+    stream?: boolean | null;
+  };
+  const target = deps.resolver.resolve(request.model, path);
+  facts.model = target.model.id;
+  deps.resolver.authorize(principal, target);
+  deps.resolver.checkCapabilities(spec, request, target, principal);
+  const problem = deps.scheduler.clusterProblem(target.cluster);
+  if (problem)
+    throw sy("cluster_unavailable", { cluster: target.cluster.name, reason: problem.replace(/^cluster \S+ is /, "") });
+
+  const charge = await deps.limits.charge(
+    { id: principal.userId, groups: principal.groups },
+    target.model.id,
+    estimateTokens(body.length, request, spec.kind !== "embeddings"),
+  );
+  for (const [name, value] of Object.entries(charge.headers)) res.setHeader(name, value);
+  if (target.reroutedFrom) res.setHeader("x-switchyard-routed-framework", target.model.framework);
+
+  let replica = deps.scheduler.acquire(target.cluster.name, target.model.id);
+  if (!replica) {
+    // Cold: start it and hold the request (up to holdSeconds) rather than fail at once.
+    const gone = () => res.destroyed && !res.writableFinished;
+    const held = await holdFor(deps, target, gone);
+    if (!held.replica) {
+      await deps.limits.settle(charge, 0);
+      throw notReady(target, held.availability);
+    }
+    replica = held.replica;
+  }
+
+  const leave = deps.metrics.enter(target.model.id);
+  const stream = spec.streams && request.stream === true;
+  // Ask for usage in streams the client did not ask it for (to account for it), and send the
+  // server the model name it knows; otherwise forward the client's own bytes untouched.
+  const upstreamName = target.upstreamName;
+  const streamOptions = request.stream_options as { include_usage?: boolean } | null | undefined;
+  const injectUsage =
+    stream && (spec.kind === "chat" || spec.kind === "completions") && streamOptions?.include_usage !== true;
+  const renamed = request.model !== upstreamName;
+  const payload =
+    injectUsage || renamed
+      ? Buffer.from(
+          JSON.stringify({
+            ...(parsed as object),
+            model: upstreamName,
+            ...(injectUsage ? { stream_options: { ...(streamOptions ?? {}), include_usage: true } } : {}),
+          }),
+        )
+      : body;
+
+  let outcome: Outcome = { status: 0, usage: undefined, ttftMs: null };
+  let current = replica;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        outcome = await proxy(
+          req,
+          res,
+          spec,
+          target,
+          current.baseUrl,
+          payload,
+          stream,
+          injectUsage,
+          started,
+          deps,
+          facts,
+        );
+        break;
+      } catch (error) {
+        // A connection that failed before any byte reached the client is tried once more.
+        if (attempt === 0 && isConnectFailure(error) && !res.headersSent && !res.destroyed) {
+          current.release();
+          const again = deps.scheduler.acquire(target.cluster.name, target.model.id);
+          if (again) {
+            current = again;
+            continue;
+          }
+        }
+        throw error;
+      }
+    }
+  } catch (error) {
+    const clientGone = res.destroyed && !res.writableFinished;
+    if (clientGone) {
+      outcome = { status: 499, usage: outcome.usage, ttftMs: outcome.ttftMs };
+    } else if (isTimeout(error)) {
+      throw sy(
+        "upstream_timeout",
+        { model: target.model.id, timeout: `${deps.settings.upstreamTimeout} s` },
+        { cause: error },
+      );
+    } else if (error instanceof SwitchyardError) {
+      outcome.status = error.status;
+      throw error;
+    } else {
+      throw sy(
+        "upstream_error",
+        { model: target.model.id, detail: (error as Error).message || "connection failed" },
+        { cause: error },
+      );
+    }
+  } finally {
+    current.release();
+    leave();
+    const usage = outcome.usage ?? NO_USAGE;
+    const status = outcome.status || (res.destroyed && !res.writableFinished ? 499 : res.statusCode);
+    void deps.limits.settle(charge, usage.prompt + usage.completion).catch(() => {});
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics.finished(
+      spec.kind,
+      target.model.id,
+      status,
+      seconds,
+      outcome.ttftMs === null ? null : outcome.ttftMs / 1000,
+      usage.prompt,
+      usage.completion,
+    );
+    deps.usage.record({
+      at: new Date(),
+      requestId: facts.requestId,
+      userId: principal.userId,
+      apiKeyId: principal.keyId ?? null,
+      model: target.model.id,
+      cluster: target.cluster.name,
+      route: spec.path,
+      status,
+      promptTokens: usage.prompt,
+      completionTokens: usage.completion,
+      latencyMs: Math.round(seconds * 1000),
+      ttftMs: outcome.ttftMs === null ? null : Math.round(outcome.ttftMs),
+      stream,
+    });
+    facts.log = { tokens: usage.prompt + usage.completion, ...(stream ? { stream: true } : {}) };
+  }
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+const NO_USAGE: TokenUsage = { prompt: 0, completion: 0 };
+
+async function proxy(
+  req: IncomingMessage,
+  res: ServerResponse,
+  spec: KindSpec,
+  target: Target,
+  baseUrl: string,
+  payload: Buffer,
+  stream: boolean,
+  stripUsage: boolean,
+  started: number,
+  deps: GatewayDeps,
+  facts: RequestFacts,
+): Promise<Outcome> {
+  const exchange = stream ? new StreamingExchange(started, res, spec.kind, stripUsage) : new BufferedExchange(started);
+  const onClose = () => {
+    if (!res.writableFinished) exchange.abort(new Error("the client went away"));
+  };
+  res.once("close", onClose);
+  try {
+    deps.upstreams.pool(baseUrl).dispatch(
+      {
+        path: spec.upstreamPath,
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "content-length": String(payload.length),
+          accept: stream ? "text/event-stream" : "application/json",
+          "x-request-id": facts.requestId,
+        },
+        body: payload,
+      },
+      exchange,
+    );
+    try {
+      await exchange.done;
+    } catch (error) {
+      if (exchange instanceof StreamingExchange && exchange.started200 && !res.destroyed && !res.writableEnded) {
+        // The stream already started: end it with an error event the client can see.
+        const failure = isTimeout(error)
+          ? sy("upstream_timeout", { model: target.model.id, timeout: `${deps.settings.upstreamTimeout} s` })
+          : sy("upstream_error", { model: target.model.id, detail: (error as Error).message || "the stream broke" });
+        res.write(`data: ${JSON.stringify(renderError(failure).body)}\n\n`);
+        res.end();
+        deps.logger.warn({ requestId: facts.requestId, err: error }, "upstream failed mid-stream");
+        return { status: failure.status, usage: exchange.usage, ttftMs: exchange.firstByteAt };
+      }
+      throw error;
+    }
+    const status = exchange.statusCode;
+    if (status !== 200) {
+      const text = (exchange instanceof StreamingExchange ? exchange.errorBody : exchange.body).toString("utf8");
+      if (status >= 500) {
+        throw sy("upstream_error", { model: target.model.id, detail: `HTTP ${status}: ${text.slice(0, 300)}` });
+      }
+      const rejected = upstreamClientError(status, text, target.model.id);
+      if (rejected instanceof SwitchyardError) throw rejected;
+      res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(rejected.raw) });
+      res.end(rejected.raw);
+      return { status, usage: undefined, ttftMs: null };
+    }
+    if (exchange instanceof StreamingExchange)
+      return { status: 200, usage: exchange.usage, ttftMs: exchange.firstByteAt };
+    const answer = exchange.body;
+    res.writeHead(200, JSON_HEADERS);
+    res.end(answer);
+    return { status: 200, usage: usageFromBuffer(spec.kind, answer), ttftMs: exchange.firstByteAt };
+  } finally {
+    res.off("close", onClose);
+    if (!req.readableEnded) req.resume();
+  }
+}
+
+/** Errors in the fast path are rendered exactly as the Express error middleware would. */
+export function answerError(res: ServerResponse, error: unknown, facts: RequestFacts, logger: Logger): void {
+  if (error instanceof SwitchyardError) {
+    sendError(res, error);
+    return;
+  }
+  logger.error({ err: error, requestId: facts.requestId }, "unhandled error");
+  sendError(res, new SwitchyardError("internal_error", { requestId: facts.requestId }, { cause: error }));
+}

@@ -1,0 +1,130 @@
+import type { ApiKind } from "./kinds";
+
+export interface TokenUsage {
+  prompt: number;
+  completion: number;
+}
+
+function numberAfter(text: string, key: string, from: number): number | undefined {
+  const at = text.indexOf(`"${key}"`, from);
+  if (at < 0) return undefined;
+  const match = /^\s*:\s*(\d+)/.exec(text.slice(at + key.length + 2, at + key.length + 40));
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * The token counts of a complete JSON answer, read from its `usage` object without parsing the
+ * whole body (answers can be large; only two numbers are needed).
+ */
+export function usageFromJson(kind: ApiKind, text: string): TokenUsage | undefined {
+  const at = text.lastIndexOf('"usage"');
+  if (at < 0) return undefined;
+  if (kind === "responses" || kind === "messages") {
+    const prompt = numberAfter(text, "input_tokens", at);
+    const completion = numberAfter(text, "output_tokens", at);
+    return prompt === undefined && completion === undefined
+      ? undefined
+      : { prompt: prompt ?? 0, completion: completion ?? 0 };
+  }
+  const prompt = numberAfter(text, "prompt_tokens", at);
+  if (prompt === undefined) return undefined;
+  return { prompt, completion: numberAfter(text, "completion_tokens", at) ?? 0 };
+}
+
+const USAGE_KEY = Buffer.from('"usage"');
+
+/** `usageFromJson` on raw bytes: only the tail from the `usage` key on is decoded. */
+export function usageFromBuffer(kind: ApiKind, body: Buffer): TokenUsage | undefined {
+  const at = body.lastIndexOf(USAGE_KEY);
+  if (at < 0) return undefined;
+  return usageFromJson(kind, body.toString("latin1", at, Math.min(body.length, at + 400)));
+}
+
+const EVENT_END = Buffer.from("\n\n");
+const EVENT_END_CRLF = Buffer.from("\r\n\r\n");
+const USAGE_ONLY = Buffer.from('"choices":[]');
+const USAGE = Buffer.from('"usage":{');
+
+/**
+ * Passes a model server's server-sent events to the client as they arrive, on event
+ * boundaries (bytes, never re-encoded), while reading the token usage out of them. When
+ * Switchyard asked for usage the client did not (to account for it), the usage-only event is
+ * taken out of what the client sees.
+ */
+export class StreamRelay {
+  private pending: Buffer | undefined;
+  private inputTokens = 0;
+  usage: TokenUsage | undefined;
+
+  constructor(
+    private readonly kind: ApiKind,
+    private readonly stripUsageEvent: boolean,
+  ) {}
+
+  /** Bytes to send now (complete events), or undefined when there is nothing yet. */
+  push(chunk: Buffer): Buffer | undefined {
+    const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    let cut = -1;
+    let sep = 0;
+    for (const marker of [EVENT_END, EVENT_END_CRLF]) {
+      const at = data.lastIndexOf(marker);
+      if (at >= 0 && at + marker.length > cut + sep) {
+        cut = at;
+        sep = marker.length;
+      }
+    }
+    if (cut < 0) {
+      this.pending = data;
+      return undefined;
+    }
+    const complete = data.subarray(0, cut + sep);
+    this.pending = cut + sep < data.length ? Buffer.from(data.subarray(cut + sep)) : undefined;
+    return this.inspect(complete);
+  }
+
+  /** What is left when the upstream ends (an event without its final blank line). */
+  end(): Buffer | undefined {
+    const rest = this.pending;
+    this.pending = undefined;
+    return rest && rest.length > 0 ? this.inspect(rest) : undefined;
+  }
+
+  private inspect(events: Buffer): Buffer | undefined {
+    if (!events.includes(USAGE) && !(this.kind === "messages" && events.includes("message_start"))) return events;
+    if (this.kind === "chat" || this.kind === "completions") {
+      if (!this.stripUsageEvent) {
+        this.usage = usageFromJson(this.kind, events.toString("utf8")) ?? this.usage;
+        return events;
+      }
+      // Split into single events and drop the usage-only one(s).
+      const kept: Buffer[] = [];
+      let start = 0;
+      while (start < events.length) {
+        let end = events.indexOf(EVENT_END, start);
+        end = end < 0 ? events.length : end + EVENT_END.length;
+        const event = events.subarray(start, end);
+        if (event.includes(USAGE_ONLY) && event.includes(USAGE)) {
+          this.usage = usageFromJson(this.kind, event.toString("utf8")) ?? this.usage;
+        } else {
+          kept.push(event);
+        }
+        start = end;
+      }
+      return kept.length === 0 ? undefined : kept.length === 1 ? kept[0] : Buffer.concat(kept);
+    }
+    const text = events.toString("utf8");
+    if (this.kind === "messages") {
+      const start = text.indexOf("message_start");
+      if (start >= 0) this.inputTokens = numberAfter(text, "input_tokens", start) ?? this.inputTokens;
+      const delta = text.lastIndexOf("message_delta");
+      if (delta >= 0) {
+        const output = numberAfter(text, "output_tokens", delta);
+        if (output !== undefined) this.usage = { prompt: this.inputTokens, completion: output };
+      }
+      if (!this.usage && this.inputTokens > 0) this.usage = { prompt: this.inputTokens, completion: 0 };
+      return events;
+    }
+    this.usage = usageFromJson(this.kind, text) ?? this.usage;
+    return events;
+  }
+}

@@ -1,0 +1,102 @@
+import type { Database } from "@switchyard/db";
+import type { Logger } from "pino";
+import type { Counter } from "prom-client";
+
+/** One inference request, as accounted. */
+export interface UsageRecord {
+  at: Date;
+  requestId: string;
+  userId: string | null;
+  apiKeyId: string | null;
+  model: string;
+  cluster: string;
+  route: string;
+  status: number;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+  ttftMs: number | null;
+  stream: boolean;
+}
+
+const INSERT = `INSERT INTO "usage_records"
+  ("at", "requestId", "userId", "apiKeyId", "model", "clusterName", "route", "status", "promptTokens", "completionTokens", "latencyMs", "ttftMs", "stream")
+SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::bool[])`;
+
+/**
+ * Usage records are kept in memory and written in one statement every few seconds (and at
+ * shutdown): never a database write per request. If the database falls behind, the buffer is
+ * capped and what does not fit is counted as dropped (and logged), never silently lost.
+ */
+export class UsageRecorder {
+  private buffer: UsageRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+    private readonly dropped?: Counter,
+    private readonly options = { intervalMs: 2000, maxBuffered: 200_000, batchSize: 5000 },
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.flush(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  record(entry: UsageRecord): void {
+    if (this.buffer.length >= this.options.maxBuffered) {
+      this.dropped?.inc();
+      if (this.buffer.length === this.options.maxBuffered)
+        this.logger.warn("usage buffer full: the database is not keeping up");
+      return;
+    }
+    this.buffer.push(entry);
+  }
+
+  /** Write everything buffered so far (one statement per batch); concurrent calls share one run. */
+  flush(): Promise<void> {
+    // `.finally` runs after the promise settles, so the reset can never happen before the
+    // assignment (an async body with nothing to await would otherwise finish first).
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.splice(0, this.options.batchSize);
+      try {
+        await this.db.execute(INSERT, [
+          batch.map((r) => r.at.toISOString()),
+          batch.map((r) => r.requestId),
+          batch.map((r) => r.userId),
+          batch.map((r) => r.apiKeyId),
+          batch.map((r) => r.model),
+          batch.map((r) => r.cluster),
+          batch.map((r) => r.route),
+          batch.map((r) => r.status),
+          batch.map((r) => r.promptTokens),
+          batch.map((r) => r.completionTokens),
+          batch.map((r) => r.latencyMs),
+          batch.map((r) => r.ttftMs),
+          batch.map((r) => r.stream),
+        ]);
+      } catch (error) {
+        // Put the batch back for the next attempt; the cap bounds memory meanwhile.
+        this.buffer.unshift(...batch.slice(0, Math.max(0, this.options.maxBuffered - this.buffer.length)));
+        this.logger.warn({ err: error, pending: this.buffer.length }, "could not write usage records; will retry");
+        return;
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flushing;
+    await this.flush();
+  }
+}

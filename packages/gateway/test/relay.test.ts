@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { StreamRelay, usageFromBuffer, usageFromJson } from "../src";
+
+const event = (data: unknown) => `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
+const chunk = (content: string) => event({ choices: [{ index: 0, delta: { content } }], usage: null });
+const usage = event({ choices: [], usage: { prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 } });
+
+function relayAll(relay: StreamRelay, pieces: string[]): string {
+  let out = "";
+  for (const piece of pieces) out += relay.push(Buffer.from(piece))?.toString() ?? "";
+  out += relay.end()?.toString() ?? "";
+  return out;
+}
+
+describe("the stream relay", () => {
+  it("passes events through unchanged and reads the usage the client asked for", () => {
+    const relay = new StreamRelay("chat", false);
+    const stream = chunk("Hel") + chunk("lo") + usage + event("[DONE]");
+    expect(relayAll(relay, [stream])).toBe(stream);
+    expect(relay.usage).toEqual({ prompt: 11, completion: 3 });
+  });
+
+  it("takes out the usage event Switchyard asked for, even split across chunks", () => {
+    const relay = new StreamRelay("chat", true);
+    const stream = chunk("Hel") + chunk("lo") + usage + event("[DONE]");
+    const pieces = [
+      stream.slice(0, 7),
+      stream.slice(7, 90),
+      stream.slice(90, stream.length - 20),
+      stream.slice(stream.length - 20),
+    ];
+    expect(relayAll(relay, pieces)).toBe(chunk("Hel") + chunk("lo") + event("[DONE]"));
+    expect(relay.usage).toEqual({ prompt: 11, completion: 3 });
+  });
+
+  it("holds a partial event until it is complete, never splitting multi-byte characters", () => {
+    const relay = new StreamRelay("chat", false);
+    const text = chunk("naïve ☃");
+    const bytes = Buffer.from(text);
+    const first = relay.push(bytes.subarray(0, bytes.length - 4));
+    expect(first).toBeUndefined();
+    expect(relay.push(bytes.subarray(bytes.length - 4))?.toString()).toBe(text);
+  });
+
+  it("reads usage from the Responses and Messages event streams", () => {
+    const responses = new StreamRelay("responses", false);
+    relayAll(responses, [
+      `event: response.output_text.delta\n${event({ delta: "hi" })}`,
+      `event: response.completed\n${event({ response: { usage: { input_tokens: 5, output_tokens: 2, total_tokens: 7 } } })}`,
+    ]);
+    expect(responses.usage).toEqual({ prompt: 5, completion: 2 });
+    const messages = new StreamRelay("messages", false);
+    relayAll(messages, [
+      `event: message_start\n${event({ type: "message_start", message: { usage: { input_tokens: 9, output_tokens: 1 } } })}`,
+      `event: message_delta\n${event({ type: "message_delta", usage: { output_tokens: 4 } })}`,
+    ]);
+    expect(messages.usage).toEqual({ prompt: 9, completion: 4 });
+  });
+});
+
+describe("usage in complete answers", () => {
+  it("reads OpenAI's and Anthropic's field names from the usage object only", () => {
+    const answer = JSON.stringify({
+      choices: [{ message: { content: '"prompt_tokens": 999' } }],
+      usage: { prompt_tokens: 12, completion_tokens: 4 },
+    });
+    expect(usageFromJson("chat", answer)).toEqual({ prompt: 12, completion: 4 });
+    expect(usageFromBuffer("chat", Buffer.from(answer))).toEqual({ prompt: 12, completion: 4 });
+    expect(
+      usageFromJson("embeddings", JSON.stringify({ data: [], usage: { prompt_tokens: 3, total_tokens: 3 } })),
+    ).toEqual({ prompt: 3, completion: 0 });
+    expect(usageFromJson("messages", JSON.stringify({ usage: { input_tokens: 2, output_tokens: 6 } }))).toEqual({
+      prompt: 2,
+      completion: 6,
+    });
+    expect(usageFromJson("chat", JSON.stringify({ choices: [] }))).toBeUndefined();
+  });
+});
