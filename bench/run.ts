@@ -6,13 +6,14 @@ import type { Row, Suite } from "./lib";
 import { auth } from "./suites/auth";
 import { catalog } from "./suites/catalog";
 import { coldStart } from "./suites/cold-start";
+import { gateway } from "./suites/gateway";
 import { validation } from "./suites/validation";
 
 /**
  * `pnpm bench [suite...]`: runs each suite (every case beside its baseline, same run, same
  * machine), writes bench/results/<suite>.json and the Markdown table in docs/benchmarks.md.
  */
-const SUITES: Suite[] = [validation, catalog, auth, coldStart];
+const SUITES: Suite[] = [validation, catalog, auth, coldStart, gateway];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, "results");

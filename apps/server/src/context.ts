@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import type { AuthService } from "@switchyard/auth";
 import { type Clock, type SwitchyardConfig, systemClock } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
+import type { Gateway } from "@switchyard/gateway";
 import type { Scheduler } from "@switchyard/scheduler";
 import type { Redis } from "ioredis";
 import type { Logger } from "./logger";
@@ -21,10 +22,13 @@ export interface AppContext {
   configSource: string;
   db: Database;
   logger: Logger;
+  /** The one line per request (no redaction pass: its fields are chosen by the server). */
+  accessLog: Logger;
   metrics: Metrics;
   clock: Clock;
   auth: AuthService;
   scheduler: Scheduler;
+  gateway: Gateway;
   /** Shared state across instances, when REDIS_URL is set. */
   redis: Redis | undefined;
   version: string;

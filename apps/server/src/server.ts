@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { AuthService, ensureBootstrapAdmin } from "@switchyard/auth";
 import type { Clock } from "@switchyard/core";
 import { databaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
+import { Gateway } from "@switchyard/gateway";
 import type { RouteTable } from "@switchyard/http";
 import { Scheduler } from "@switchyard/scheduler";
 import type { Redis } from "ioredis";
@@ -10,7 +11,7 @@ import { loadConfig } from "./config";
 import { type AppContext, buildContext } from "./context";
 import { createApp } from "./http/app";
 import { createLaunchers, engineOptions } from "./launchers";
-import { createLogger, type Logger } from "./logger";
+import { createLoggers, type Logger } from "./logger";
 import { createMetrics } from "./metrics";
 import { connectRedis } from "./redis";
 
@@ -28,6 +29,7 @@ export interface ServeOptions {
   inMemoryDatabase?: boolean;
   /** Run the scheduler's loop on its timer (default); tests that drive it call `ctx.scheduler.tick()`. */
   schedulerAutoTick?: boolean;
+  /** One logger for everything (tests); by default a buffered JSON (or pretty) logger pair. */
   logger?: Logger;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
@@ -77,7 +79,10 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 /** Migrate, build the context, start HTTP. Used by `switchyard serve` and by tests (port 0). */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const env = options.env ?? process.env;
-  const logger = options.logger ?? createLogger();
+  const loggers = options.logger
+    ? { logger: options.logger, access: options.logger, flush: async () => options.logger?.flush() }
+    : createLoggers();
+  const { logger } = loggers;
   const began = Date.now();
   const { config, source } = await loadConfig(options.configFile, env);
   const databaseUrl = options.databaseUrl ?? env.DATABASE_URL;
@@ -139,20 +144,38 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
     await scheduler.start();
     cleanup.push(() => scheduler.close());
+    const gateway = new Gateway({
+      config,
+      scheduler,
+      auth,
+      db,
+      logger,
+      accessLog: loggers.access,
+      registry: metrics.registry,
+      requestMetrics: metrics,
+      engines: engineOptions(config),
+      redis,
+    });
+    cleanup.push(() => gateway.close());
 
     const ctx = buildContext({
       config,
       configSource: source,
       db,
       logger,
+      accessLog: loggers.access,
       metrics,
       auth,
       scheduler,
+      gateway,
       redis,
       ...(clock ? { clock } : {}),
     });
     const { app, routes } = createApp(ctx);
-    const server = createServer(app);
+    // Inference requests take the gateway's lean path; everything else goes through Express.
+    const server = createServer((req, res) => {
+      if (!gateway.dispatch(req, res)) app(req, res);
+    });
     server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
     await listen(server, options.port, options.host);
     const { port } = server.address() as AddressInfo;
@@ -185,6 +208,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         clearTimeout(grace);
         await closeAll();
         logger.info("switchyard stopped");
+        await loggers.flush();
       })();
       return closing;
     };

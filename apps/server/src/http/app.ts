@@ -1,35 +1,20 @@
-import { randomUUID } from "node:crypto";
 import { accessGuard, registerAuthRoutes } from "@switchyard/auth";
-import { errorHandler, notFound, RouteTable } from "@switchyard/http";
+import { buildOpenApi } from "@switchyard/gateway";
+import { errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import { registerSchedulerRoutes } from "@switchyard/scheduler";
 import express, { type Express, type RequestHandler } from "express";
 import type { AppContext } from "../context";
 
-/** `x-request-id` accepted (when sane) or made, returned, and put on the request's log line. */
+/** One log line and the HTTP metrics per request, with its request id (shared with the gateway's fast path). */
 function requestContext(ctx: AppContext): RequestHandler {
   return (req, res, next) => {
-    const given = req.headers["x-request-id"];
-    const requestId = typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-    res.locals.requestId = requestId;
-    res.setHeader("x-request-id", requestId);
-    const start = process.hrtime.bigint();
-    res.on("finish", () => {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const route = String(res.locals.route ?? "unmatched");
-      ctx.metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
-      ctx.metrics.httpDuration.observe({ route, method: req.method }, seconds);
+    const facts = observeRequest(req, res, { logger: ctx.accessLog, metrics: ctx.metrics });
+    res.locals.requestId = facts.requestId;
+    res.locals.facts = facts;
+    res.once("finish", () => {
+      facts.route = String(res.locals.route ?? "unmatched");
       const principal = res.locals.principal as { username?: string } | undefined;
-      ctx.logger.info(
-        {
-          requestId,
-          method: req.method,
-          path: req.path,
-          status: res.statusCode,
-          ms: Math.round(seconds * 1e4) / 10,
-          ...(principal?.username ? { user: principal.username } : {}),
-        },
-        "request",
-      );
+      if (principal?.username) facts.user = principal.username;
     });
     next();
   };
@@ -72,6 +57,21 @@ export function createApp(ctx: AppContext): { app: Express; routes: RouteTable }
   );
   registerAuthRoutes(router, routes, ctx.auth);
   registerSchedulerRoutes(router, routes, { config: ctx.config, scheduler: ctx.scheduler, db: ctx.db });
+  ctx.gateway.register(router, routes);
+  let openapi: string | undefined;
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/openapi.json",
+      access: "public",
+      summary: "The OpenAPI 3.1 document of every route (generated)",
+    },
+    (_req, res) => {
+      openapi ??= JSON.stringify(buildOpenApi(routes.routes, ctx.version));
+      res.type("json").send(openapi);
+    },
+  );
 
   app.use(router);
   app.use(notFound(routes));

@@ -1,0 +1,332 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createPostgresDatabase } from "@switchyard/db/testing";
+import { freePort } from "@switchyard/scheduler";
+import { type Row, round, type Suite } from "../lib";
+import { type LoadResult, loadTest } from "../load";
+import { child, PORTKEY, SWITCHYARD_BIN, startNginx, stop, toolsAvailable, waitFor } from "../procs";
+import { wrk } from "../wrk";
+
+const MODEL = "bench/model";
+const STREAM_MODEL = "bench/stream";
+const BODY = JSON.stringify({
+  model: MODEL,
+  messages: [{ role: "user", content: "Say hi to the benchmark" }],
+  max_tokens: 16,
+});
+
+interface System {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** Stream timings: time to the first content chunk and the gaps between chunks, over many streams. */
+async function streamTimings(
+  system: System,
+  model: string,
+  streams: number,
+  concurrency: number,
+): Promise<{ ttft: number[]; gaps: number[] }> {
+  const ttft: number[] = [];
+  const gaps: number[] = [];
+  let next = 0;
+  const body = JSON.stringify({
+    model,
+    stream: true,
+    max_tokens: 24,
+    ignore_eos: true,
+    messages: [{ role: "user", content: "stream" }],
+  });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < streams) {
+        next++;
+        const start = performance.now();
+        const res = await fetch(system.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...system.headers },
+          body,
+        });
+        if (!res.ok || !res.body) throw new Error(`${system.name}: ${res.status} ${await res.text()}`);
+        const reader = res.body.getReader();
+        let last: number | undefined;
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          const now = performance.now();
+          const text = new TextDecoder().decode(value);
+          const events = text.split("\n\n").filter((e) => e.includes('"content":"') && !e.includes('"content":""'));
+          for (let i = 0; i < events.length; i++) {
+            if (last === undefined) ttft.push(now - start);
+            else gaps.push(i === 0 ? now - last : 0);
+            last = now;
+          }
+        }
+      }
+    }),
+  );
+  return { ttft, gaps };
+}
+
+function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+/**
+ * The same model server (the simulator) reached four ways in one run: directly, through nginx
+ * (plain reverse proxy), through Switchyard (API key auth, rate limits, metrics, usage and a
+ * log line per request, PostgreSQL), and through the Portkey gateway. Saturation with wrk
+ * (1 thread, 32 connections), latency at a fixed 1,000 req/s with autocannon, and streaming
+ * (first token and gaps between chunks) with a paced simulator.
+ */
+export const gateway: Suite = {
+  name: "gateway",
+  description: "simulator direct vs nginx vs Switchyard vs Portkey: saturation, fixed 1,000 req/s, streaming",
+  async run() {
+    const missing = toolsAvailable();
+    if (missing) throw new Error(missing);
+    const dir = mkdtempSync(path.join(tmpdir(), "sy-bench-gw-"));
+    mkdirSync(path.join(dir, "data"));
+    const [simPort, streamSimPort, nginxPort, syPort, portkeyPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const procs = [];
+    const pg = await createPostgresDatabase("sy_bench");
+    try {
+      // Two upstreams: the fast profile (answers at once) and a paced one for the streaming numbers.
+      procs.push(
+        child(process.execPath, [
+          SWITCHYARD_BIN,
+          "simulator",
+          "--model",
+          MODEL,
+          "--port",
+          String(simPort),
+          "--profile",
+          "fast",
+          "--log-level",
+          "silent",
+        ]),
+      );
+      procs.push(
+        child(process.execPath, [
+          SWITCHYARD_BIN,
+          "simulator",
+          "--model",
+          STREAM_MODEL,
+          "--port",
+          String(streamSimPort),
+          "--ttft",
+          "20ms",
+          "--tokens-per-second",
+          "100",
+          "--log-level",
+          "silent",
+        ]),
+      );
+      await waitFor(`http://127.0.0.1:${simPort}/health`);
+      await waitFor(`http://127.0.0.1:${streamSimPort}/health`);
+      procs.push(startNginx(dir, nginxPort, simPort));
+      procs.push(child(process.execPath, [PORTKEY, `--port=${portkeyPort}`, "--headless"]));
+      const config = path.join(dir, "bench.yaml");
+      writeFileSync(
+        config,
+        `gateway:
+  limits:
+    user: { requestsPerMinute: 100000000, tokensPerMinute: 1000000000000 }
+    model: { requestsPerMinute: 100000000, tokensPerMinute: 1000000000000 }
+clusters:
+  - name: bench
+    nodes: [{ name: n1, gpus: 2, role: hot }]
+    frameworks: [vllm]
+models:
+  - { id: ${MODEL}, cluster: bench, framework: vllm, capabilities: [chat, completions], placement: hot, node: n1, engine: { type: external, url: "http://127.0.0.1:${simPort}" } }
+  - { id: ${STREAM_MODEL}, cluster: bench, framework: vllm, capabilities: [chat], placement: hot, node: n1, engine: { type: external, url: "http://127.0.0.1:${streamSimPort}" } }
+`,
+      );
+      procs.push(
+        child(
+          process.execPath,
+          [SWITCHYARD_BIN, "serve", "--port", String(syPort), "--data-dir", path.join(dir, "data"), "--config", config],
+          {
+            DATABASE_URL: pg.url,
+            SWITCHYARD_ADMIN_PASSWORD: "bench-admin-password",
+            SWITCHYARD_LOG_FORMAT: "json",
+            SWITCHYARD_LOG_LEVEL: "info",
+          },
+        ),
+      );
+      const sy = `http://127.0.0.1:${syPort}`;
+      await waitFor(`${sy}/health`);
+      await waitFor(`http://127.0.0.1:${portkeyPort}/`);
+      const grant = await fetch(`${sy}/auth/token`, {
+        method: "POST",
+        body: new URLSearchParams({ grant_type: "password", username: "admin", password: "bench-admin-password" }),
+      });
+      const { access_token: token } = (await grant.json()) as { access_token: string };
+      const created = await fetch(`${sy}/v1/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "bench", scopes: ["inference"] }),
+      });
+      const { key } = (await created.json()) as { key: string };
+      await waitFor(`${sy}/v1/models/${MODEL}`, { headers: { authorization: `Bearer ${key}` } });
+      for (let i = 0; i < 100; i++) {
+        const models = (await (
+          await fetch(`${sy}/v1/models`, { headers: { authorization: `Bearer ${key}` } })
+        ).json()) as { data: { status: string }[] };
+        if (models.data.every((m) => m.status === "live")) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+
+      const systems: System[] = [
+        { name: "direct", url: `http://127.0.0.1:${simPort}/v1/chat/completions`, headers: {} },
+        { name: "nginx", url: `http://127.0.0.1:${nginxPort}/v1/chat/completions`, headers: {} },
+        { name: "switchyard", url: `${sy}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } },
+        {
+          name: "portkey",
+          url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
+          headers: {
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": `http://127.0.0.1:${simPort}/v1`,
+            authorization: "Bearer unused",
+          },
+        },
+      ];
+      for (const system of systems) {
+        const res = await fetch(system.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...system.headers },
+          body: BODY,
+        });
+        if (!res.ok) throw new Error(`${system.name} does not answer: ${res.status} ${await res.text()}`);
+      }
+
+      // Saturation: warm each up, then two interleaved rounds averaged.
+      for (const s of systems) await wrk({ url: s.url, body: BODY, headers: s.headers, seconds: 2, dir });
+      const saturation = new Map<string, { rps: number[]; p50: number[]; p99: number[]; errors: number }>();
+      for (let round = 0; round < 2; round++) {
+        for (const s of systems) {
+          const r = await wrk({ url: s.url, body: BODY, headers: s.headers, seconds: 8, dir });
+          const entry = saturation.get(s.name) ?? { rps: [], p50: [], p99: [], errors: 0 };
+          entry.rps.push(r.requestsPerSecond);
+          entry.p50.push(r.p50);
+          entry.p99.push(r.p99);
+          entry.errors += r.errors;
+          saturation.set(s.name, entry);
+        }
+      }
+      const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+      const rps = (name: string) => mean(saturation.get(name)?.rps ?? [Number.NaN]);
+
+      // Fixed 1,000 req/s: what each hop adds to latency.
+      const fixed = new Map<string, LoadResult>();
+      for (const s of systems) {
+        fixed.set(
+          s.name,
+          await loadTest({
+            url: s.url,
+            method: "POST",
+            body: BODY,
+            headers: { "content-type": "application/json", ...s.headers },
+            rate: 1000,
+            connections: 32,
+            durationSeconds: 8,
+          }),
+        );
+      }
+
+      // Streaming (paced simulator: 20 ms to the first token, 100 tokens/s).
+      const streamSystems: System[] = [
+        { name: "direct", url: `http://127.0.0.1:${streamSimPort}/v1/chat/completions`, headers: {} },
+        { name: "switchyard", url: `${sy}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } },
+      ];
+      const streaming = new Map<string, { ttft: number[]; gaps: number[] }>();
+      for (const s of streamSystems) streaming.set(s.name, await streamTimings(s, STREAM_MODEL, 200, 20));
+
+      const rows: Row[] = [];
+      const base = { suite: "gateway", metric: "req/s", unit: "req/s" };
+      for (const name of ["nginx", "switchyard", "portkey"]) {
+        const entry = saturation.get(name)!;
+        rows.push({
+          ...base,
+          case: `${name} at saturation`,
+          baseline: "direct to the simulator",
+          value: round(rps(name), 0),
+          baselineValue: round(rps("direct"), 0),
+          ratio: round(rps(name) / rps("direct"), 3),
+          note: `p50 ${round(mean(entry.p50))} ms, p99 ${round(mean(entry.p99))} ms${entry.errors ? `, ${entry.errors} errors` : ""}`,
+        });
+      }
+      rows.push({
+        ...base,
+        case: "switchyard at saturation",
+        baseline: "nginx at saturation",
+        value: round(rps("switchyard"), 0),
+        baselineValue: round(rps("nginx"), 0),
+        ratio: round(rps("switchyard") / rps("nginx"), 3),
+        note: "target >= 0.5",
+      });
+      rows.push({
+        ...base,
+        case: "switchyard at saturation",
+        baseline: "portkey at saturation",
+        value: round(rps("switchyard"), 0),
+        baselineValue: round(rps("portkey"), 0),
+        ratio: round(rps("switchyard") / rps("portkey"), 2),
+        note: "target >= 12",
+      });
+      const direct = fixed.get("direct")!;
+      for (const name of ["nginx", "switchyard", "portkey"]) {
+        const r = fixed.get(name)!;
+        rows.push({
+          suite: "gateway",
+          case: `${name} at 1,000 req/s`,
+          baseline: "direct at 1,000 req/s",
+          metric: "added ms (p50 / p99)",
+          unit: "ms",
+          value: round(r.p50 - direct.p50, 2),
+          baselineValue: round(direct.p50, 2),
+          ratio: round(r.p99 - direct.p99, 2),
+          note: `p50 ${r.p50} ms vs ${direct.p50}; p99 ${r.p99} ms vs ${direct.p99}${name === "switchyard" ? " (targets: +1 ms p50, +5 ms p99)" : ""}${r.non2xx ? `; ${r.non2xx} non-2xx` : ""}`,
+        });
+      }
+      const sd = streaming.get("direct")!;
+      const ss = streaming.get("switchyard")!;
+      rows.push({
+        suite: "gateway",
+        case: "switchyard stream: first token",
+        baseline: "direct stream: first token",
+        metric: "ms (p50)",
+        unit: "ms",
+        value: round(percentile(ss.ttft, 0.5), 2),
+        baselineValue: round(percentile(sd.ttft, 0.5), 2),
+        ratio: round(percentile(ss.ttft, 0.5) - percentile(sd.ttft, 0.5), 2),
+        note: `added p50 ${round(percentile(ss.ttft, 0.5) - percentile(sd.ttft, 0.5), 2)} ms, p99 ${round(percentile(ss.ttft, 0.99) - percentile(sd.ttft, 0.99), 2)} ms (target <= 2 ms)`,
+      });
+      rows.push({
+        suite: "gateway",
+        case: "switchyard stream: gap between chunks",
+        baseline: "direct stream: gap between chunks",
+        metric: "ms (p99)",
+        unit: "ms",
+        value: round(percentile(ss.gaps, 0.99), 2),
+        baselineValue: round(percentile(sd.gaps, 0.99), 2),
+        ratio: round(percentile(ss.gaps, 0.99) - percentile(sd.gaps, 0.99), 2),
+        note: `added p99 per chunk ${round(percentile(ss.gaps, 0.99) - percentile(sd.gaps, 0.99), 2)} ms (target <= 1 ms); 200 streams x 24 tokens, 20 at a time`,
+      });
+      return rows;
+    } finally {
+      for (const proc of procs.reverse()) await stop(proc);
+      await pg.drop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
