@@ -41,6 +41,18 @@ async function runSimulator(flags: SimulatorFlags, command: Command, io: CliIO):
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // Launched by Switchyard's local launcher: do not outlive it (a crash or kill -9 of the
+    // server, a test run cut short), or the server would come back to find stray processes.
+    const parent = Number(io.env.SWITCHYARD_PARENT_PID);
+    if (Number.isInteger(parent) && parent > 1) {
+      const watch = setInterval(() => {
+        if (process.ppid !== parent) {
+          clearInterval(watch);
+          onSignal();
+        }
+      }, 1000);
+      watch.unref();
+    }
   });
 }
 

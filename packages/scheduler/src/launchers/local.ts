@@ -80,6 +80,9 @@ export class LocalLauncher implements Launcher {
         ...plan.env,
         SWITCHYARD_DEPLOYMENT_ID: request.deploymentId,
         SWITCHYARD_NODE: request.node.name,
+        // The simulator exits when this process goes away (real engines are stopped at shutdown
+        // and, after a crash, by the next start).
+        SWITCHYARD_PARENT_PID: String(process.pid),
       },
       stdio: ["ignore", log, log],
     });
