@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const SWITCHYARD_BIN = fileURLToPath(new URL("../apps/server/bin/switchyard.mjs", import.meta.url));
+export const NODE_PROXY = fileURLToPath(new URL("baselines/node-proxy.mjs", import.meta.url));
 export const PORTKEY = fileURLToPath(
   new URL("node_modules/@portkey-ai/gateway/build/start-server.js", import.meta.url),
 );

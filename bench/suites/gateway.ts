@@ -5,7 +5,7 @@ import { createPostgresDatabase } from "@switchyard/db/testing";
 import { freePort } from "@switchyard/scheduler";
 import { type Row, round, type Suite } from "../lib";
 import { type LoadResult, loadTest } from "../load";
-import { child, PORTKEY, SWITCHYARD_BIN, startNginx, stop, toolsAvailable, waitFor } from "../procs";
+import { child, NODE_PROXY, PORTKEY, SWITCHYARD_BIN, startNginx, stop, toolsAvailable, waitFor } from "../procs";
 import { wrk } from "../wrk";
 
 const MODEL = "bench/model";
@@ -90,7 +90,8 @@ export const gateway: Suite = {
     if (missing) throw new Error(missing);
     const dir = mkdtempSync(path.join(tmpdir(), "sy-bench-gw-"));
     mkdirSync(path.join(dir, "data"));
-    const [simPort, streamSimPort, nginxPort, syPort, portkeyPort] = await Promise.all([
+    const [simPort, streamSimPort, nginxPort, syPort, portkeyPort, nodePort] = await Promise.all([
+      freePort(),
       freePort(),
       freePort(),
       freePort(),
@@ -134,6 +135,7 @@ export const gateway: Suite = {
       await waitFor(`http://127.0.0.1:${simPort}/health`);
       await waitFor(`http://127.0.0.1:${streamSimPort}/health`);
       procs.push(startNginx(dir, nginxPort, simPort));
+      procs.push(child(process.execPath, [NODE_PROXY, String(nodePort), `http://127.0.0.1:${simPort}`]));
       procs.push(child(process.execPath, [PORTKEY, `--port=${portkeyPort}`, "--headless"]));
       const config = path.join(dir, "bench.yaml");
       writeFileSync(
@@ -189,6 +191,7 @@ models:
       const systems: System[] = [
         { name: "direct", url: `http://127.0.0.1:${simPort}/v1/chat/completions`, headers: {} },
         { name: "nginx", url: `http://127.0.0.1:${nginxPort}/v1/chat/completions`, headers: {} },
+        { name: "node-proxy", url: `http://127.0.0.1:${nodePort}/v1/chat/completions`, headers: {} },
         { name: "switchyard", url: `${sy}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } },
         {
           name: "portkey",
@@ -253,7 +256,7 @@ models:
 
       const rows: Row[] = [];
       const base = { suite: "gateway", metric: "req/s", unit: "req/s" };
-      for (const name of ["nginx", "switchyard", "portkey"]) {
+      for (const name of ["nginx", "node-proxy", "switchyard", "portkey"]) {
         const entry = saturation.get(name)!;
         rows.push({
           ...base,
@@ -273,6 +276,15 @@ models:
         baselineValue: round(rps("nginx"), 0),
         ratio: round(rps("switchyard") / rps("nginx"), 3),
         note: "target >= 0.5",
+      });
+      rows.push({
+        ...base,
+        case: "switchyard at saturation",
+        baseline: "node-proxy at saturation (node:http + undici, nothing else)",
+        value: round(rps("switchyard"), 0),
+        baselineValue: round(rps("node-proxy"), 0),
+        ratio: round(rps("switchyard") / rps("node-proxy"), 3),
+        note: "what auth, validation, limits, routing, usage, metrics and logs cost on top of Node itself",
       });
       rows.push({
         ...base,
