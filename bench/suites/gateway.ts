@@ -4,7 +4,7 @@ import path from "node:path";
 import { createPostgresDatabase } from "@switchyard/db/testing";
 import { freePort } from "@switchyard/scheduler";
 import { type Row, round, type Suite } from "../lib";
-import { type LoadResult, loadTest } from "../load";
+import { type PacedResult, pacedLoad } from "../load";
 import { child, NODE_PROXY, PORTKEY, SWITCHYARD_BIN, startNginx, stop, toolsAvailable, waitFor } from "../procs";
 import { wrk } from "../wrk";
 
@@ -79,7 +79,7 @@ function percentile(values: number[], q: number): number {
  * The same model server (the simulator) reached four ways in one run: directly, through nginx
  * (plain reverse proxy), through Switchyard (API key auth, rate limits, metrics, usage and a
  * log line per request, PostgreSQL), and through the Portkey gateway. Saturation with wrk
- * (1 thread, 32 connections), latency at a fixed 1,000 req/s with autocannon, and streaming
+ * (1 thread, 32 connections), latency at an evenly paced 1,000 req/s (bench/baselines/paced.mjs), and streaming
  * (first token and gaps between chunks) with a paced simulator.
  */
 export const gateway: Suite = {
@@ -229,19 +229,18 @@ models:
       const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
       const rps = (name: string) => mean(saturation.get(name)?.rps ?? [Number.NaN]);
 
-      // Fixed 1,000 req/s: what each hop adds to latency.
-      const fixed = new Map<string, LoadResult>();
+      // A steady 1,000 req/s (evenly paced, open loop): what each hop adds to latency.
+      const fixed = new Map<string, PacedResult>();
       for (const s of systems) {
         fixed.set(
           s.name,
-          await loadTest({
+          await pacedLoad({
             url: s.url,
             method: "POST",
             body: BODY,
             headers: { "content-type": "application/json", ...s.headers },
             rate: 1000,
-            connections: 32,
-            durationSeconds: 8,
+            seconds: 8,
           }),
         );
       }
@@ -307,7 +306,7 @@ models:
           value: round(r.p50 - direct.p50, 2),
           baselineValue: round(direct.p50, 2),
           ratio: round(r.p99 - direct.p99, 2),
-          note: `p50 ${r.p50} ms vs ${direct.p50}; p99 ${r.p99} ms vs ${direct.p99}${name === "switchyard" ? " (targets: +1 ms p50, +5 ms p99)" : ""}${r.non2xx ? `; ${r.non2xx} non-2xx` : ""}`,
+          note: `p50 ${r.p50} ms vs ${direct.p50}; p99 ${r.p99} ms vs ${direct.p99}${name === "switchyard" ? " (targets: +1 ms p50, +5 ms p99)" : ""}${r.errors ? `; ${r.errors} errors` : ""}`,
         });
       }
       const sd = streaming.get("direct")!;

@@ -39,6 +39,12 @@ export interface Database {
    * matters (usage records): PGlite's own instance, or the PostgreSQL pool.
    */
   execute(sql: string, params: unknown[]): Promise<number>;
+  /**
+   * One parameterised read outside Prisma, for loops that run several times a second (the
+   * scheduler's reconcile pass): Prisma's query compiler costs milliseconds of CPU per call,
+   * a raw read a tenth of that. Rows come back as the driver parses them (Date for timestamptz).
+   */
+  query<T extends Record<string, unknown>>(sql: string, params: unknown[]): Promise<T[]>;
   /** Raw SQL outside Prisma (PGlite: the same instance; PostgreSQL: a dedicated connection). */
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /**
@@ -134,6 +140,9 @@ async function openPostgres(url: string, poolSize = 10): Promise<Database> {
       const result = await pool.query(sql, params);
       return result.rowCount ?? 0;
     },
+    async query<T extends Record<string, unknown>>(sql: string, params: unknown[]) {
+      return (await pool.query(sql, params)).rows as T[];
+    },
     withSession,
     async tryLeaderLock(key) {
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
@@ -214,6 +223,9 @@ async function openPglite(dataDir: string | undefined, command: string): Promise
     async execute(sql, params) {
       const result = await pglite.query(sql, params);
       return result.affectedRows ?? 0;
+    },
+    async query<T extends Record<string, unknown>>(sql: string, params: unknown[]) {
+      return (await pglite.query<T>(sql, params)).rows;
     },
     withSession: (fn) => fn(pgliteSession(pglite)),
     // One process owns a PGlite database, so it always leads.

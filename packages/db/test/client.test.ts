@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DatabaseOpenError, DataDirLockedError, dataDirHolder, openDatabase } from "../src";
-import { TEST_POSTGRES_URL, testDrivers } from "../src/testing";
+import { openTestDatabase, TEST_POSTGRES_URL, testDrivers } from "../src/testing";
 
 const drivers = await testDrivers();
 const dirs: string[] = [];
@@ -118,5 +118,26 @@ describe.each(drivers)("health on %s", (driver) => {
     expect(await db.ping()).toBe(true);
     await db.close();
     expect(await db.ping(500)).toBe(false);
+  });
+});
+
+describe.each(drivers)("raw reads and writes outside Prisma (%s)", (driver) => {
+  it("query returns rows as the driver parses them; execute returns the affected count", async () => {
+    const db = await openTestDatabase(driver);
+    try {
+      await db.prisma.cluster.create({ data: { name: "raw", launcher: "local" } });
+      const since = new Date("2020-01-01T00:00:00Z");
+      expect(await db.execute(`UPDATE "clusters" SET "maintenanceSince" = $1 WHERE "name" = $2`, [since, "raw"])).toBe(
+        1,
+      );
+      const rows = await db.query<{ name: string; maintenanceSince: Date }>(
+        `SELECT "name", "maintenanceSince" FROM "clusters" WHERE "maintenanceSince" IS NOT NULL`,
+        [],
+      );
+      expect(rows).toEqual([{ name: "raw", maintenanceSince: since }]);
+      expect(rows[0]?.maintenanceSince).toBeInstanceOf(Date);
+    } finally {
+      await db.close();
+    }
   });
 });

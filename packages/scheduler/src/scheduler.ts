@@ -66,6 +66,8 @@ interface ModelEntry {
 }
 
 const ACTIVE_STATES = new Set(["queued", "starting", "live"]);
+const OPERATOR_FLAGS = `SELECT 'pinned' AS "kind", "id"::text AS "key", NULL AS "reason" FROM "models" WHERE "pinned"
+UNION ALL SELECT 'maintenance', "name", "maintenanceReason" FROM "clusters" WHERE "maintenanceSince" IS NOT NULL`;
 
 export function modelKey(cluster: string, model: string): string {
   return `${cluster}/${model}`;
@@ -110,7 +112,7 @@ export class Scheduler {
   private readonly launches: Counter<"cluster" | "outcome"> | undefined;
 
   constructor(private readonly deps: SchedulerDeps) {
-    this.store = new DeploymentStore(deps.db.prisma);
+    this.store = new DeploymentStore(deps.db);
     if (deps.registry) {
       this.gauge = new Gauge({
         name: "switchyard_deployments",
@@ -608,13 +610,10 @@ export class Scheduler {
     const records = await this.store.active(new Date(this.now - 3_600_000));
     this.snapshot = new Map(records.map((r) => [r.id, r]));
     this.byModel = undefined;
-    const pinned = await this.deps.db.prisma.model.findMany({ where: { pinned: true }, select: { id: true } });
-    this.pinned = new Set(pinned.map((p) => p.id));
-    const down = await this.deps.db.prisma.cluster.findMany({
-      where: { maintenanceSince: { not: null } },
-      select: { name: true, maintenanceReason: true },
-    });
-    this.maintenance = new Map(down.map((c) => [c.name, c.maintenanceReason ?? ""]));
+    // Pinned models and clusters in maintenance in one raw read (this runs on every pass).
+    const flags = await this.deps.db.query<{ kind: string; key: string; reason: string | null }>(OPERATOR_FLAGS, []);
+    this.pinned = new Set(flags.filter((f) => f.kind === "pinned").map((f) => f.key));
+    this.maintenance = new Map(flags.filter((f) => f.kind === "maintenance").map((f) => [f.key, f.reason ?? ""]));
   }
 
   /** A state change that tolerates losing a race (the next pass sees the winner's result). */
