@@ -1,5 +1,6 @@
 export * from "./capabilities";
 export * from "./clock";
+export * from "./control-plane";
 export * from "./config/default-catalog";
 export * from "./config/duration";
 export * from "./config/parse";
