@@ -8,6 +8,7 @@ import { Scheduler } from "@switchyard/scheduler";
 import type { Redis } from "ioredis";
 import { loadConfig } from "./config";
 import { type AppContext, buildContext } from "./context";
+import { Dashboard, DEFAULT_DASHBOARD_DIR } from "./dashboard";
 import { createApp } from "./http/app";
 import { createLaunchers, engineOptions } from "./launchers";
 import { createLogger, type Logger } from "./logger";
@@ -31,6 +32,10 @@ export interface ServeOptions {
   logger?: Logger;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
+  /** The dashboard's built files; default apps/admin/dist of this checkout. */
+  dashboardDir?: string;
+  /** Build the dashboard in the background when its files are missing or older than its sources (`serve` does). */
+  buildDashboard?: boolean;
   /** Told once when the first start creates the `admin` user (the password is shown only then). */
   onAdminCreated?: (admin: { username: string; password: string; generated: boolean }) => void;
 }
@@ -42,6 +47,7 @@ export interface RunningServer {
   server: Server;
   /** Every route the server has (the auth matrix and OpenAPI walk it). */
   routes: RouteTable;
+  dashboard: Dashboard;
   /** Stop accepting, finish in-flight requests (up to a grace period), close the database. */
   close(): Promise<void>;
 }
@@ -151,7 +157,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       redis,
       ...(clock ? { clock } : {}),
     });
-    const { app, routes } = createApp(ctx);
+    const dashboard = new Dashboard(options.dashboardDir ?? DEFAULT_DASHBOARD_DIR, logger);
+    cleanup.push(async () => dashboard.close());
+    const { app, routes } = createApp(ctx, { dashboard });
     const server = createServer(app);
     server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
     await listen(server, options.port, options.host);
@@ -174,6 +182,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       },
       `switchyard ${ctx.version} listening on ${url}`,
     );
+    if (options.buildDashboard) void dashboard.buildIfStale();
 
     let closing: Promise<void> | undefined;
     const close = () => {
@@ -188,7 +197,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       })();
       return closing;
     };
-    return { url, port, ctx, server, routes, close };
+    return { url, port, ctx, server, routes, dashboard, close };
   } catch (error) {
     await closeAll();
     throw error;

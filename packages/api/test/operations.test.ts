@@ -94,7 +94,7 @@ describe.each(drivers)("operating the cluster through the control plane on %s", 
     expect(started).toMatchObject({ cluster: "lab", model: "org/dyn", deploymentId: expect.stringMatching(/^dep_/) });
     expect(["queued", "starting", "live"]).toContain(started.status);
     await reading;
-    expect(events.filter((e) => e.model === "org/dyn").map((e) => e.to)).toEqual(["starting", "live"]);
+    expect(events.filter((e) => e.model === "org/dyn").map((e) => e.to)).toEqual(["queued", "starting", "live"]);
     expect(await status("org/dyn")).toBe("live");
 
     const history = await user.models.history({ cluster: "lab", model: "org/dyn" });

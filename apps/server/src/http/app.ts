@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { registerControlPlaneRoutes } from "@switchyard/api";
 import { accessGuard, registerAuthRoutes } from "@switchyard/auth";
 import { errorHandler, notFound, RouteTable } from "@switchyard/http";
 import { registerSchedulerRoutes } from "@switchyard/scheduler";
 import express, { type Express, type RequestHandler } from "express";
 import type { AppContext } from "../context";
+import { type Dashboard, registerDashboardRoutes } from "../dashboard";
 
 /** `x-request-id` accepted (when sane) or made, returned, and put on the request's log line. */
 function requestContext(ctx: AppContext): RequestHandler {
@@ -35,7 +37,10 @@ function requestContext(ctx: AppContext): RequestHandler {
   };
 }
 
-export function createApp(ctx: AppContext): { app: Express; routes: RouteTable } {
+export function createApp(
+  ctx: AppContext,
+  options: { dashboard?: Dashboard } = {},
+): { app: Express; routes: RouteTable } {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -72,6 +77,8 @@ export function createApp(ctx: AppContext): { app: Express; routes: RouteTable }
   );
   registerAuthRoutes(router, routes, ctx.auth);
   registerSchedulerRoutes(router, routes, { config: ctx.config, scheduler: ctx.scheduler, db: ctx.db });
+  registerControlPlaneRoutes(router, routes, ctx);
+  if (options.dashboard) registerDashboardRoutes(router, routes, options.dashboard);
 
   app.use(router);
   app.use(notFound(routes));
