@@ -195,7 +195,7 @@ export type DeploymentEventView = z.infer<typeof DeploymentEventSchema>;
 
 // ---- jobs (the reference service's jobs view) ------------------------------------------
 
-const JobEntrySchema = z.looseObject({
+const JobEntrySchema = z.object({
   job_id: z.string(),
   models: z.array(z.string()),
   framework: z.string().nullable(),
@@ -430,6 +430,8 @@ export const AuditListInputSchema = z
       .optional(),
     action: z.string().max(100).optional(),
     actor: UsernameSchema.optional(),
+    /** Sent by tRPC's infinite queries; pages always go from newest to oldest. */
+    direction: z.enum(["forward", "backward"]).optional(),
   })
   .default({ limit: 50 });
 export const AuditPageSchema = z.object({ entries: z.array(AuditEntrySchema), nextCursor: z.string().nullable() });
