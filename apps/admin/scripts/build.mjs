@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = path.join(root, "dist");
 const stampFile = ".build-hash";
-const inputs = ["index.html", "vite.config.ts", "package.json", "tsconfig.json", "src", "public"];
+const inputs = ["index.html", "vite.config.ts", "package.json", "tsconfig.json", "scripts/build.mjs", "src", "public"];
 
 function files(entry) {
   const full = path.join(root, entry);
@@ -35,6 +35,8 @@ function sourceHash() {
   return hash.digest("hex");
 }
 
+// A production bundle whatever the caller's environment says (vitest sets NODE_ENV=test).
+process.env.NODE_ENV = "production";
 const hash = sourceHash();
 const stamp = path.join(dist, stampFile);
 if (process.argv.includes("--if-stale") && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === hash) {

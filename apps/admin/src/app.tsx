@@ -147,9 +147,11 @@ export function App() {
   const signedIn = useSignedIn();
   const { path } = useLocation();
   const queryClient = useQueryClient();
+  const wasSignedIn = useRef(signedIn);
   useEffect(() => {
-    // Another identity must never see the previous one's cached data.
-    if (!signedIn) queryClient.clear();
+    // After signing out, the next identity must never see the previous one's cached data.
+    if (wasSignedIn.current && !signedIn) queryClient.clear();
+    wasSignedIn.current = signedIn;
   }, [signedIn, queryClient]);
   if (path === "/auth/callback") return <CallbackPage />;
   if (!signedIn) return <SignInPage />;

@@ -74,6 +74,34 @@ describe.skipIf(!enabled)("the admin dashboard in a browser", () => {
     await screenshot(admin, "overview");
   });
 
+  it("refreshes an access token about to expire with the refresh token, staying signed in", async () => {
+    const read = () => admin.evaluate(() => JSON.parse(sessionStorage.getItem("switchyard.session") ?? "null"));
+    const before = await read();
+    expect(before).toMatchObject({ provider: { kind: "password" }, refreshToken: expect.stringMatching(/^syr_/) });
+    // Pretend 48 hours went by: the token has 30 s left, within the refresh margin.
+    await admin.evaluate(() => {
+      const stored = JSON.parse(sessionStorage.getItem("switchyard.session") ?? "{}");
+      stored.expiresAt = Date.now() + 30_000;
+      sessionStorage.setItem("switchyard.session", JSON.stringify(stored));
+    });
+    await admin.reload();
+    await admin.locator('[data-node="lab-hot-1"]').waitFor();
+    const after = await read();
+    expect(after.accessToken).not.toBe(before.accessToken);
+    expect(after.refreshToken).not.toBe(before.refreshToken); // rotated
+    expect(after.expiresAt).toBeGreaterThan(Date.now() + 47 * 3_600_000);
+    // The old refresh token is spent: presenting it again is refused.
+    const reuse = await fetch(`${server.url}/auth/token`, {
+      method: "POST",
+      body: new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: before.refreshToken,
+        client_id: "sy-dashboard",
+      }),
+    });
+    expect(reuse.status).toBe(400);
+  });
+
   it("shows a dynamic model go Offline -> Starting -> Live on the overview without a reload", async () => {
     await admin.evaluate(() => {
       (window as unknown as { notReloaded: boolean }).notReloaded = true;
