@@ -3,9 +3,21 @@
 // With --if-stale (what `switchyard serve` and the browser tests run) nothing happens when
 // dist/ was built from exactly the current sources: a hash of every input file is kept in
 // dist/.build-hash. The build goes to a fresh directory that replaces dist/ whole, so a server
-// serving the previous build never sees a half-written one.
+// serving the previous build never sees a half-written one; a lock file makes concurrent
+// builders (serve and the browser tests, started together) take turns.
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -39,9 +51,52 @@ function sourceHash() {
 process.env.NODE_ENV = "production";
 const hash = sourceHash();
 const stamp = path.join(dist, stampFile);
-if (process.argv.includes("--if-stale") && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === hash) {
+const upToDate = () =>
+  process.argv.includes("--if-stale") && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === hash;
+if (upToDate()) {
   console.log("dashboard: up to date");
   process.exit(0);
+}
+
+const lock = path.join(root, ".build.lock");
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}
+async function acquireLock() {
+  const deadline = Date.now() + 5 * 60_000;
+  while (Date.now() < deadline) {
+    try {
+      const fd = openSync(lock, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch (error) {
+      if (error.code !== "EEXIST") throw error;
+      const holder = Number(readFileSync(lock, "utf8") || 0);
+      if (holder > 0 && !alive(holder))
+        rmSync(lock, { force: true }); // left by a build that was killed
+      else await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new Error("another dashboard build has held the lock for 5 minutes");
+}
+await acquireLock();
+process.on("exit", () => {
+  if (existsSync(lock) && readFileSync(lock, "utf8") === String(process.pid)) rmSync(lock, { force: true });
+});
+if (upToDate()) {
+  console.log("dashboard: up to date (built meanwhile by another process)");
+  process.exit(0);
+}
+// Directories left by builds that were killed midway (a server stopped while building).
+for (const entry of readdirSync(root)) {
+  const match = /^dist-(?:next|previous)-(\d+)$/.exec(entry);
+  if (match && !alive(Number(match[1]))) rmSync(path.join(root, entry), { recursive: true, force: true });
 }
 
 const started = Date.now();
