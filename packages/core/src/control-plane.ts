@@ -429,7 +429,8 @@ export const AuditListInputSchema = z
       .regex(/^\d{1,19}$/)
       .optional(),
     action: z.string().max(100).optional(),
-    actor: UsernameSchema.optional(),
+    /** A username, or `cli:<account>` for changes made with the server's admin commands. */
+    actor: z.string().min(1).max(100).optional(),
     /** Sent by tRPC's infinite queries; pages always go from newest to oldest. */
     direction: z.enum(["forward", "backward"]).optional(),
   })

@@ -11,7 +11,7 @@ export function AuditPage() {
   const input = {
     limit: 50,
     ...(action.trim() ? { action: action.trim() } : {}),
-    ...(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(actor.trim()) ? { actor: actor.trim() } : {}),
+    ...(actor.trim() ? { actor: actor.trim() } : {}),
   };
   const pages = useInfiniteQuery(
     trpc.audit.list.infiniteQueryOptions(input, { getNextPageParam: (last) => last.nextCursor ?? undefined }),
