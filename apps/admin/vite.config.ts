@@ -9,7 +9,7 @@ export default defineConfig({
   base: "/admin/",
   plugins: [react()],
   build: {
-    outDir: process.env.SWITCHYARD_ADMIN_OUT_DIR ?? "dist",
+    outDir: "dist",
     emptyOutDir: true,
     chunkSizeWarningLimit: 1200,
   },

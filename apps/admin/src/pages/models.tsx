@@ -78,14 +78,16 @@ function Actions({ model, onDone }: { model: Model; onDone: (message: string, ok
           Stop
         </ConfirmButton>
       )}
-      <ConfirmButton
-        className="button"
-        disabled={busy}
-        confirmLabel="Confirm restart"
-        onConfirm={() => restart.mutate(ref)}
-      >
-        Restart
-      </ConfirmButton>
+      {active && (
+        <ConfirmButton
+          className="button"
+          disabled={busy}
+          confirmLabel="Confirm restart"
+          onConfirm={() => restart.mutate(ref)}
+        >
+          Restart
+        </ConfirmButton>
+      )}
       {model.pinned ? (
         <button type="button" className="button" disabled={busy} onClick={() => unpin.mutate(ref)}>
           Unpin

@@ -45,7 +45,9 @@ function NodeCard({ node }: { node: NodeView }) {
         <ul className="deployments">
           {node.deployments.map((d) => (
             <li key={d.deploymentId} data-model={d.model ?? ""}>
-              <span className="model-name">{d.model ?? d.deploymentId}</span>
+              <span className="model-name" title={d.model ?? d.deploymentId}>
+                {d.model ?? d.deploymentId}
+              </span>
               <StatusBadge status={d.state} />
             </li>
           ))}
