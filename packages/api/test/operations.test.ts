@@ -208,5 +208,10 @@ describe.each(drivers)("operating the cluster through the control plane on %s", 
       switchyard: "model_access_denied",
     });
     await expectError(user.jobs.list({ cluster: "nowhere" }), "NOT_FOUND", { switchyard: "cluster_not_found" });
+    await expectError(user.jobs.list({} as never), "BAD_REQUEST", { message: /Missing required field 'cluster'/ });
+    await expectError(user.nodes.list({ cluster: 7 } as never), "BAD_REQUEST", {
+      message: /Invalid value for 'cluster': expected a string, got an integer/,
+    });
+    await expectError(admin.deployments.list({ state: "asleep" } as never), "BAD_REQUEST", { message: /'state'/ });
   });
 });

@@ -113,6 +113,9 @@ describe.each(drivers)("people and credentials through the control plane on %s",
     await expectError(admin.groups.addMember({ group: "physics", username: "ghost" }), "NOT_FOUND", {
       message: /There is no user 'ghost'/,
     });
+    await expectError(admin.groups.addMember({ group: "no spaces", username: "ada" }), "BAD_REQUEST", {
+      message: /Invalid value for 'group'/,
+    });
     const actions = (await admin.audit.list({ action: "groups." })).entries.map((e) => e.action);
     expect(actions).toEqual(["groups.removeMember", "groups.addMember"]);
   });
