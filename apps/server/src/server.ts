@@ -9,6 +9,7 @@ import { Scheduler } from "@switchyard/scheduler";
 import type { Redis } from "ioredis";
 import { loadConfig } from "./config";
 import { type AppContext, buildContext } from "./context";
+import { Dashboard, DEFAULT_DASHBOARD_DIR } from "./dashboard";
 import { createApp } from "./http/app";
 import { createLaunchers, engineOptions } from "./launchers";
 import { createLoggers, type Logger } from "./logger";
@@ -33,6 +34,10 @@ export interface ServeOptions {
   logger?: Logger;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
+  /** The dashboard's built files; default apps/admin/dist of this checkout. */
+  dashboardDir?: string;
+  /** Build the dashboard in the background when its files are missing or older than its sources (`serve` does). */
+  buildDashboard?: boolean;
   /** Told once when the first start creates the `admin` user (the password is shown only then). */
   onAdminCreated?: (admin: { username: string; password: string; generated: boolean }) => void;
 }
@@ -44,6 +49,7 @@ export interface RunningServer {
   server: Server;
   /** Every route the server has (the auth matrix and OpenAPI walk it). */
   routes: RouteTable;
+  dashboard: Dashboard;
   /** Stop accepting, finish in-flight requests (up to a grace period), close the database. */
   close(): Promise<void>;
 }
@@ -171,7 +177,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       redis,
       ...(clock ? { clock } : {}),
     });
-    const { app, routes } = createApp(ctx);
+    const dashboard = new Dashboard(options.dashboardDir ?? DEFAULT_DASHBOARD_DIR, logger);
+    cleanup.push(async () => dashboard.close());
+    const { app, routes } = createApp(ctx, { dashboard });
     // Inference requests take the gateway's lean path; everything else goes through Express.
     const server = createServer((req, res) => {
       if (!gateway.dispatch(req, res)) app(req, res);
@@ -197,6 +205,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       },
       `switchyard ${ctx.version} listening on ${url}`,
     );
+    if (options.buildDashboard) void dashboard.buildIfStale();
 
     let closing: Promise<void> | undefined;
     const close = () => {
@@ -212,7 +221,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       })();
       return closing;
     };
-    return { url, port, ctx, server, routes, close };
+    return { url, port, ctx, server, routes, dashboard, close };
   } catch (error) {
     await closeAll();
     throw error;

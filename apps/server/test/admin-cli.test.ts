@@ -126,6 +126,27 @@ describe("admin commands on the embedded data dir", () => {
         status: 200,
         body: { username: "alice", groups: ["auroragpt", "physics"] },
       });
+      // What the commands changed is in the control plane's audit log, attributed to the CLI.
+      const bobPassword = /password: (\S+)/.exec(generated.stdout)?.[1] ?? "";
+      const token = (
+        (await (
+          await fetch(`${url}/auth/token`, {
+            method: "POST",
+            body: new URLSearchParams({ grant_type: "password", username: "bob", password: bobPassword }),
+          })
+        ).json()) as { access_token: string }
+      ).access_token;
+      const audit = (await (
+        await fetch(`${url}/trpc/audit.list`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as {
+        result: { data: { entries: { action: string; target: { id: string }; actor: { via: string } }[] } };
+      };
+      expect(audit.result.data.entries.map((e) => `${e.actor.via} ${e.action} ${e.target.id}`)).toEqual([
+        `cli keys.create ${json.id}`,
+        "cli groups.addMember auroragpt",
+        "cli users.create bob",
+        "cli users.create alice",
+      ]);
       // While serve holds the data dir, admin commands say what to do instead.
       const blocked = await run(["keys", "create", "--user", "alice", ...db]);
       expect(blocked.code).toBe(1);

@@ -115,6 +115,12 @@ export const ERROR_CATALOGUE = {
     message: "This action needs the admin role.",
     description: "A control-plane action reserved for administrators.",
   },
+  interactive_session_required: {
+    status: 403,
+    type: "permission_error",
+    message: "{action} needs a signed-in session (password or single sign-on), not an API key.",
+    description: "Approving a device login with an API key would turn a scoped key into a full token.",
+  },
   // 404
   route_not_found: {
     status: 404,
@@ -182,6 +188,12 @@ export const ERROR_CATALOGUE = {
     type: "conflict_error",
     message: "The {kind} '{id}' already exists.",
     description: "Creating something whose name is taken.",
+  },
+  last_admin: {
+    status: 409,
+    type: "conflict_error",
+    message: "'{username}' is the last admin; make another user an admin first.",
+    description: "Taking the admin role from the only admin would lock everyone out of the control plane.",
   },
   // 413
   payload_too_large: {

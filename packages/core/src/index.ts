@@ -4,6 +4,7 @@ export * from "./config/default-catalog";
 export * from "./config/duration";
 export * from "./config/parse";
 export * from "./config/schema";
+export * from "./control-plane";
 export * from "./docs";
 export * from "./errors";
 export * from "./openai/chat";

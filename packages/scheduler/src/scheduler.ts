@@ -392,8 +392,19 @@ export class Scheduler {
       now: new Date(this.now),
     });
     this.remember(record);
-    if (created)
+    if (created) {
       this.deps.logger.info({ deployment: record.id, model: entry.config.id, cause }, "scheduler: queued a deployment");
+      // The first step of every deployment is a change too (a dashboard shows "Queued" at once).
+      this.emit({
+        deploymentId: record.id,
+        cluster: record.cluster,
+        model: entry.config.id,
+        from: "offline",
+        to: "queued",
+        cause,
+        at: (record.queuedAt ?? new Date(this.now)).toISOString(),
+      });
+    }
   }
 
   /**

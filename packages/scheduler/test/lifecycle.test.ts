@@ -216,7 +216,9 @@ describe("operator actions", () => {
     h.scheduler.subscribe((e) => events.push(`${e.model}:${e.from}->${e.to}`));
     await h.scheduler.startModel("lab", "org/dyn-a");
     await until(h, () => h!.scheduler.availability("lab", "org/dyn-a").status === "live", "started");
-    expect(events).toEqual(expect.arrayContaining(["org/dyn-a:queued->starting", "org/dyn-a:starting->live"]));
+    expect(events).toEqual(
+      expect.arrayContaining(["org/dyn-a:offline->queued", "org/dyn-a:queued->starting", "org/dyn-a:starting->live"]),
+    );
 
     const first = h.scheduler.availability("lab", "org/dyn-a").deploymentId;
     const restarted = await h.scheduler.restartModel("lab", "org/dyn-a");

@@ -1,4 +1,6 @@
+import { userInfo } from "node:os";
 import { createInterface } from "node:readline";
+import { recordAudit } from "@switchyard/api";
 import {
   addGroupMember,
   createApiKey,
@@ -62,6 +64,26 @@ async function withDatabase<T>(
   }
 }
 
+/** The control plane's audit log also records what operators change from the command line. */
+async function audit(
+  db: Database,
+  action: string,
+  target: { type: string; id: string },
+  details?: Record<string, unknown>,
+): Promise<void> {
+  let who = "unknown";
+  try {
+    who = userInfo().username;
+  } catch {
+    // no passwd entry for this uid (containers): keep "unknown"
+  }
+  await recordAudit(
+    db.prisma,
+    { userId: null, username: `cli:${who}`, via: "cli" },
+    { action, target, ...(details ? { details } : {}), at: new Date() },
+  );
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   return `${rows
@@ -113,9 +135,25 @@ export function registerAdmin(program: Command, io: CliIO): void {
       const given = flags.passwordStdin ? await readStdinLine() : flags.password;
       if (given !== undefined && given.length < 8) throw new CliError("the password must have at least 8 characters");
       const password = given ?? randomPassword();
-      const user = await withDatabase(flags, io, "users create", (db) =>
-        createUser(db.prisma, { username: name, password, role: flags.admin ? "admin" : "user", groups: flags.group }),
-      );
+      const user = await withDatabase(flags, io, "users create", async (db) => {
+        const created = await createUser(db.prisma, {
+          username: name,
+          password,
+          role: flags.admin ? "admin" : "user",
+          groups: flags.group,
+        });
+        await audit(
+          db,
+          "users.create",
+          { type: "user", id: created.username },
+          {
+            role: created.role,
+            groups: created.groups,
+            passwordGenerated: given === undefined,
+          },
+        );
+        return created;
+      });
       io.out(
         `created user ${user.username} (${user.role}${user.groups.length ? `; groups: ${user.groups.join(", ")}` : ""})\n`,
       );
@@ -146,7 +184,10 @@ export function registerAdmin(program: Command, io: CliIO): void {
       .argument("<group>")
       .argument("<user>"),
   ).action(async (group: string, user: string, flags: DbFlags) => {
-    await withDatabase(flags, io, "groups add-member", (db) => addGroupMember(db.prisma, group, user));
+    await withDatabase(flags, io, "groups add-member", async (db) => {
+      await addGroupMember(db.prisma, group, user);
+      await audit(db, "groups.addMember", { type: "group", id: group }, { username: user });
+    });
     io.out(`${user} is now in group ${group}\n`);
   });
 
@@ -176,12 +217,23 @@ export function registerAdmin(program: Command, io: CliIO): void {
           );
         if (flags.scope?.includes("admin") && user.role !== "admin")
           throw new CliError(`${flags.user} is not an admin; an admin-scoped key needs the admin role`);
-        return createApiKey(db.prisma, {
+        const key = await createApiKey(db.prisma, {
           userId: user.id,
           name: flags.name,
           expiresAt: flags.expiresDays ? new Date(Date.now() + flags.expiresDays * 86_400_000) : undefined,
           ...(flags.scope ? { scopes: flags.scope as ("inference" | "batch" | "keys" | "admin")[] } : {}),
         });
+        await audit(
+          db,
+          "keys.create",
+          { type: "api_key", id: key.view.id },
+          {
+            owner: key.view.user,
+            name: key.view.name,
+            scopes: key.view.scopes,
+          },
+        );
+        return key;
       });
       if (flags.json) {
         io.out(
@@ -233,7 +285,11 @@ export function registerAdmin(program: Command, io: CliIO): void {
       .description("revoke an API key (effective everywhere within seconds)")
       .argument("<id>", "key id (key_...)"),
   ).action(async (id: string, flags: DbFlags) => {
-    const view = await withDatabase(flags, io, "keys revoke", (db) => revokeApiKey(db.prisma, id, new Date()));
+    const view = await withDatabase(flags, io, "keys revoke", async (db) => {
+      const revoked = await revokeApiKey(db.prisma, id, new Date());
+      await audit(db, "keys.revoke", { type: "api_key", id: revoked.id }, { owner: revoked.user, name: revoked.name });
+      return revoked;
+    });
     io.out(`revoked ${view.id} (${view.user})\n`);
   });
 }

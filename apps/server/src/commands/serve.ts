@@ -18,6 +18,7 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
     dataDir: resolveDataDir(flags.dataDir),
     configFile: flags.config,
     env: io.env,
+    buildDashboard: true,
     onAdminCreated: (admin) => {
       // Shown once, on the terminal only (never through the logger).
       io.err(
@@ -30,6 +31,7 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
   const url = running.url;
   io.err(
     `\nSwitchyard is up: ${url}\n` +
+      `  dashboard: ${url}/admin (sign in as admin)\n` +
       `  sign in:  curl -s ${url}/auth/token -d grant_type=password -d username=admin -d password=... | jq -r .access_token\n` +
       `  models:   curl -H "Authorization: Bearer $TOKEN" ${url}/v1/models\n` +
       `  devices:  ${url}/device (approves 'sy login')\n` +

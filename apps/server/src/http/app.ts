@@ -1,9 +1,11 @@
+import { registerControlPlaneRoutes } from "@switchyard/api";
 import { accessGuard, registerAuthRoutes } from "@switchyard/auth";
 import { buildOpenApi } from "@switchyard/gateway";
 import { errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import { registerSchedulerRoutes } from "@switchyard/scheduler";
 import express, { type Express, type RequestHandler } from "express";
 import type { AppContext } from "../context";
+import { type Dashboard, registerDashboardRoutes } from "../dashboard";
 
 /** One log line and the HTTP metrics per request, with its request id (shared with the gateway's fast path). */
 function requestContext(ctx: AppContext): RequestHandler {
@@ -20,7 +22,10 @@ function requestContext(ctx: AppContext): RequestHandler {
   };
 }
 
-export function createApp(ctx: AppContext): { app: Express; routes: RouteTable } {
+export function createApp(
+  ctx: AppContext,
+  options: { dashboard?: Dashboard } = {},
+): { app: Express; routes: RouteTable } {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -58,6 +63,8 @@ export function createApp(ctx: AppContext): { app: Express; routes: RouteTable }
   registerAuthRoutes(router, routes, ctx.auth);
   registerSchedulerRoutes(router, routes, { config: ctx.config, scheduler: ctx.scheduler, db: ctx.db });
   ctx.gateway.register(router, routes);
+  registerControlPlaneRoutes(router, routes, ctx);
+  if (options.dashboard) registerDashboardRoutes(router, routes, options.dashboard);
   let openapi: string | undefined;
   routes.add(
     router,

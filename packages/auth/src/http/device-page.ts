@@ -39,7 +39,8 @@ export function deviceForm(options: { userCode?: string; error?: string; client?
   <input id="password" name="password" type="password" autocomplete="current-password" required>
   <div class="buttons"><button type="submit" name="action" value="approve">Approve</button>
   <button type="submit" name="action" value="deny">Deny</button></div>
-</form>`,
+</form>
+<p><small>Signed in to the dashboard already? <a href="/admin/device${options.userCode ? `?user_code=${encodeURIComponent(options.userCode)}` : ""}">Approve it there</a> without typing your password.</small></p>`,
   );
 }
 

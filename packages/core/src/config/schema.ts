@@ -311,6 +311,18 @@ export const OidcIssuerSchema = z.strictObject({
   usernameClaim: z.string().default("preferred_username"),
   /** Cache verified and introspected tokens at most this long. */
   cacheTtl: DurationSchema.default(300),
+  /**
+   * Offer "Sign in with <displayName>" on the dashboard: the authorization code flow with PKCE,
+   * as a public client registered at the provider with the redirect URI `<public URL>/admin/auth/callback`.
+   */
+  dashboard: z
+    .strictObject({
+      clientId: z.string().min(1),
+      scope: z.string().default("openid profile"),
+      /** RFC 8707 resource indicator to ask for, for providers that choose the token's audience from it. */
+      resource: z.url().optional(),
+    })
+    .optional(),
 });
 export type OidcIssuerConfig = z.output<typeof OidcIssuerSchema>;
 

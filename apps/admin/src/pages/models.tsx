@@ -1,0 +1,250 @@
+import type { AppRouter } from "@switchyard/api";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
+import { useState } from "react";
+import { Capabilities, ConfirmButton, Notice, PageHeader, QueryView, StatusBadge } from "../components/ui";
+import { eta, formatTime } from "../format";
+import { errorMessage, useTRPC } from "../trpc";
+
+type Model = inferRouterOutputs<AppRouter>["models"]["list"][number];
+type Filter = "all" | "live" | "starting" | "queued" | "offline";
+
+const FILTERS: { value: Filter; label: string }[] = [
+  { value: "live", label: "Live" },
+  { value: "starting", label: "Starting" },
+  { value: "queued", label: "Queued" },
+  { value: "offline", label: "Offline" },
+  { value: "all", label: "All" },
+];
+
+function statusDetail(model: Model): string {
+  if (model.status === "queued") {
+    return `#${model.queuePosition ?? "?"} in queue${model.etaSeconds !== null ? `, about ${eta(model.etaSeconds)}` : ""}`;
+  }
+  if (model.status === "starting" && model.etaSeconds !== null) return `ready in about ${eta(model.etaSeconds)}`;
+  return model.reason ?? "";
+}
+
+function History({ model }: { model: Model }) {
+  const trpc = useTRPC();
+  const history = useQuery(trpc.models.history.queryOptions({ cluster: model.cluster, model: model.id, limit: 50 }));
+  return (
+    <QueryView query={history} what="its history" empty="No transitions yet: this model has never been started.">
+      {(transitions) => (
+        <ol className="history">
+          {transitions.map((t) => (
+            <li key={`${t.deploymentId}-${t.at}-${t.to}`}>
+              <time dateTime={t.at}>{formatTime(t.at)}</time>
+              <StatusBadge status={t.from} /> → <StatusBadge status={t.to} />
+              <span className="cause">{t.cause}</span>
+              <code className="muted small">{t.deploymentId}</code>
+            </li>
+          ))}
+        </ol>
+      )}
+    </QueryView>
+  );
+}
+
+function Actions({ model, onDone }: { model: Model; onDone: (message: string, ok: boolean) => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const ref = { cluster: model.cluster, model: model.id };
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.models.list.queryKey() });
+  const options = (verb: string) => ({
+    onSuccess: () => {
+      onDone(`${verb}: ${model.id}`, true);
+      return refresh();
+    },
+    onError: (error: unknown) => onDone(errorMessage(error), false),
+  });
+  const start = useMutation(trpc.deployments.start.mutationOptions(options("Starting")));
+  const stop = useMutation(trpc.deployments.stop.mutationOptions(options("Stopping")));
+  const restart = useMutation(trpc.deployments.restart.mutationOptions(options("Restarting")));
+  const pin = useMutation(trpc.deployments.pin.mutationOptions(options("Pinned")));
+  const unpin = useMutation(trpc.deployments.unpin.mutationOptions(options("Unpinned")));
+  const drain = useMutation(trpc.deployments.drain.mutationOptions(options("Draining")));
+  const busy = [start, stop, restart, pin, unpin, drain].some((m) => m.isPending);
+  const active = model.status !== "offline";
+  return (
+    <div className="actions" data-testid="model-actions">
+      {!active && (
+        <button type="button" className="button button-primary" disabled={busy} onClick={() => start.mutate(ref)}>
+          Start
+        </button>
+      )}
+      {active && (
+        <ConfirmButton disabled={busy} confirmLabel="Confirm stop" onConfirm={() => stop.mutate(ref)}>
+          Stop
+        </ConfirmButton>
+      )}
+      {active && (
+        <ConfirmButton
+          className="button"
+          disabled={busy}
+          confirmLabel="Confirm restart"
+          onConfirm={() => restart.mutate(ref)}
+        >
+          Restart
+        </ConfirmButton>
+      )}
+      {model.pinned ? (
+        <button type="button" className="button" disabled={busy} onClick={() => unpin.mutate(ref)}>
+          Unpin
+        </button>
+      ) : (
+        <button type="button" className="button" disabled={busy} onClick={() => pin.mutate(ref)}>
+          Pin
+        </button>
+      )}
+      {model.deploymentId && (
+        <ConfirmButton
+          className="button"
+          disabled={busy}
+          confirmLabel="Confirm drain"
+          onConfirm={() => drain.mutate({ deploymentId: model.deploymentId as string })}
+        >
+          Drain
+        </ConfirmButton>
+      )}
+    </div>
+  );
+}
+
+export function ModelsPage({ admin }: { admin: boolean }) {
+  const trpc = useTRPC();
+  const [filter, setFilter] = useState<Filter>("all");
+  const [search, setSearch] = useState("");
+  const [open, setOpen] = useState<string | null>(null);
+  const [message, setMessage] = useState<{ text: string; ok: boolean } | null>(null);
+  // Every model, filtered here, so the filter buttons can show counts; refetched often while something moves.
+  const models = useQuery(
+    trpc.models.list.queryOptions(
+      { status: "all" },
+      {
+        refetchInterval: (query) =>
+          query.state.data?.some((m) => m.status === "starting" || m.status === "queued") ? 2_000 : 15_000,
+      },
+    ),
+  );
+  const counts = (list: Model[]) =>
+    Object.fromEntries(
+      FILTERS.map((f) => [f.value, list.filter((m) => f.value === "all" || m.status === f.value).length]),
+    );
+
+  return (
+    <>
+      <PageHeader title="Models">
+        <input
+          type="search"
+          className="search"
+          placeholder="Search models"
+          aria-label="Search models"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+        />
+      </PageHeader>
+      {message && <Notice kind={message.ok ? "ok" : "error"}>{message.text}</Notice>}
+      <QueryView query={models} what="models" empty="No models are available to you.">
+        {(list) => {
+          const n = counts(list);
+          const needle = search.trim().toLowerCase();
+          const shown = list.filter(
+            (m) =>
+              (filter === "all" || m.status === filter) &&
+              (!needle ||
+                m.id.toLowerCase().includes(needle) ||
+                m.aliases.some((a) => a.toLowerCase().includes(needle)) ||
+                (m.family ?? "").toLowerCase().includes(needle)),
+          );
+          return (
+            <>
+              <fieldset className="filters">
+                <legend className="visually-hidden">Filter by status</legend>
+                {FILTERS.map((f) => (
+                  <button
+                    key={f.value}
+                    type="button"
+                    className={`chip${filter === f.value ? " selected" : ""}`}
+                    aria-pressed={filter === f.value}
+                    onClick={() => setFilter(f.value)}
+                  >
+                    {f.label} <span className="count">{n[f.value]}</span>
+                  </button>
+                ))}
+              </fieldset>
+              {shown.length === 0 ? (
+                <p className="state state-empty">No {filter === "all" ? "" : `${filter} `}models match.</p>
+              ) : (
+                <table className="table models">
+                  <thead>
+                    <tr>
+                      <th>Model</th>
+                      <th>Capabilities</th>
+                      <th>Status</th>
+                      <th>Where</th>
+                      {admin && <th>Actions</th>}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {shown.map((model) => {
+                      const key = `${model.cluster}/${model.id}`;
+                      return [
+                        <tr key={key} data-model={model.id}>
+                          <td data-label="Model">
+                            <button
+                              type="button"
+                              className="link"
+                              aria-expanded={open === key}
+                              onClick={() => setOpen(open === key ? null : key)}
+                              title="Show its transitions"
+                            >
+                              {model.id}
+                            </button>
+                            {model.pinned && <span className="tag">pinned</span>}
+                            <div className="muted small">
+                              {model.family ?? model.framework} · {model.placement}
+                              {model.contextLength ? ` · ${Math.round(model.contextLength / 1024)}k context` : ""}
+                              {model.aliases.length > 0 ? ` · ${model.aliases.join(", ")}` : ""}
+                            </div>
+                          </td>
+                          <td data-label="Capabilities">
+                            <Capabilities marks={model.marks} capabilities={model.capabilities} />
+                          </td>
+                          <td data-label="Status">
+                            <StatusBadge status={model.status} />
+                            <div className="muted small status-detail">{statusDetail(model)}</div>
+                          </td>
+                          <td data-label="Where" className="small">
+                            {model.cluster}
+                            {model.node ? ` / ${model.node}` : ""}
+                            <div className="muted">
+                              {model.gpus} GPU{model.gpus === 1 ? "" : "s"} · {model.engine}
+                            </div>
+                          </td>
+                          {admin && (
+                            <td data-label="Actions">
+                              <Actions model={model} onDone={(text, ok) => setMessage({ text, ok })} />
+                            </td>
+                          )}
+                        </tr>,
+                        open === key && (
+                          <tr key={`${key}-history`} className="history-row">
+                            <td colSpan={admin ? 5 : 4}>
+                              <h3>Transitions of {model.id}</h3>
+                              <History model={model} />
+                            </td>
+                          </tr>
+                        ),
+                      ];
+                    })}
+                  </tbody>
+                </table>
+              )}
+            </>
+          );
+        }}
+      </QueryView>
+    </>
+  );
+}

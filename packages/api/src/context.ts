@@ -1,0 +1,47 @@
+import type { AuthService, Principal } from "@switchyard/auth";
+import { type Clock, type SwitchyardConfig, SwitchyardError } from "@switchyard/core";
+import type { Database } from "@switchyard/db";
+import type { Scheduler } from "@switchyard/scheduler";
+import type { Logger } from "pino";
+
+/** What the control plane needs from the process (a subset of the server's AppContext). */
+export interface ApiDeps {
+  config: SwitchyardConfig;
+  db: Database;
+  auth: AuthService;
+  scheduler: Scheduler;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** One call's context: the process's parts and who is calling. */
+export interface ApiContext {
+  deps: ApiDeps;
+  /** Undefined without valid credentials; `authError` then says what was wrong. */
+  principal: Principal | undefined;
+  authError: SwitchyardError | undefined;
+}
+
+/**
+ * Resolve the caller through the auth package (cached there). Missing or bad credentials do
+ * not fail here: public procedures still work, protected ones answer 401 with the reason.
+ */
+export async function contextFromCredentials(
+  deps: ApiDeps,
+  authorization: string | undefined,
+  apiKeyHeader?: string | string[],
+): Promise<ApiContext> {
+  try {
+    const principal = await deps.auth.authenticate(authorization, apiKeyHeader);
+    return { deps, principal, authError: undefined };
+  } catch (error) {
+    if (error instanceof SwitchyardError && error.status === 401)
+      return { deps, principal: undefined, authError: error };
+    throw error;
+  }
+}
+
+/** A context for a known principal (tests and in-process callers use it with `createCaller`). */
+export function contextFor(deps: ApiDeps, principal: Principal | undefined): ApiContext {
+  return { deps, principal, authError: undefined };
+}

@@ -1,0 +1,52 @@
+import { sy } from "@switchyard/core";
+import { type RouteTable, sendError } from "@switchyard/http";
+import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
+import type { Router } from "express";
+import { type ApiDeps, contextFromCredentials } from "./context";
+import { appRouter } from "./root";
+
+/** Where the control plane is mounted. */
+export const TRPC_PREFIX = "/trpc";
+
+/**
+ * Mount the control plane at /trpc (queries and subscriptions over GET, mutations over POST;
+ * `/trpc/a,b?batch=1` batches). The routes are public in the route table because access is
+ * decided per procedure (public, signed-in, keys scope, admin) by the same AuthService the
+ * table's guard uses: one path serves procedures of every level, and the event stream
+ * (EventSource cannot send headers) carries its token in tRPC's `connectionParams`.
+ */
+export function registerControlPlaneRoutes(router: Router, routes: RouteTable, deps: ApiDeps): void {
+  const handler = async (
+    req: Parameters<Parameters<Router["get"]>[1]>[0],
+    res: Parameters<Parameters<Router["get"]>[1]>[1],
+  ) => {
+    const raw = (req.params as { procedure?: string | string[] }).procedure;
+    const path = Array.isArray(raw) ? raw.join("/") : (raw ?? "");
+    if (path === "") {
+      sendError(res, sy("route_not_found", { method: req.method, path: req.path }));
+      return;
+    }
+    await nodeHTTPRequestHandler({
+      router: appRouter,
+      req,
+      res,
+      path,
+      createContext: ({ info }) => {
+        const token = info.connectionParams?.token;
+        const authorization = req.headers.authorization ?? (token ? `Bearer ${token}` : undefined);
+        return contextFromCredentials(deps, authorization, req.headers["x-api-key"]);
+      },
+      onError: ({ error, path: procedure }) => {
+        if (error.code === "INTERNAL_SERVER_ERROR") {
+          deps.logger.error(
+            { err: error.cause ?? error, procedure, requestId: res.locals.requestId },
+            "control plane: procedure failed",
+          );
+        }
+      },
+    });
+  };
+  const summary = "Control plane (tRPC); each procedure checks its own access";
+  routes.add(router, { method: "GET", path: `${TRPC_PREFIX}/*procedure`, access: "public", summary }, handler);
+  routes.add(router, { method: "POST", path: `${TRPC_PREFIX}/*procedure`, access: "public", summary }, handler);
+}

@@ -1,0 +1,90 @@
+import { type ApiKeyView, createApiKey, hasScope, listApiKeys, revokeApiKey } from "@switchyard/auth";
+import {
+  type ApiKeySummary,
+  ApiKeySummarySchema,
+  CreateKeyInputSchema,
+  CreateKeyOutputSchema,
+  KeyIdInputSchema,
+  KeysListInputSchema,
+  sy,
+} from "@switchyard/core";
+import { z } from "zod";
+import { audit, iso } from "../helpers";
+import { router, scopedProcedure } from "../trpc";
+
+const keysProcedure = scopedProcedure("keys");
+
+function keySummary(view: ApiKeyView): ApiKeySummary {
+  return {
+    id: view.id,
+    name: view.name,
+    user: view.user,
+    prefix: view.prefix,
+    scopes: view.scopes,
+    createdAt: view.createdAt.toISOString(),
+    expiresAt: iso(view.expiresAt),
+    revokedAt: iso(view.revokedAt),
+    lastUsedAt: iso(view.lastUsedAt),
+  };
+}
+
+export const keysRouter = router({
+  /** The caller's own API keys; an admin may ask for everyone's (`all: true`). */
+  list: keysProcedure
+    .input(KeysListInputSchema)
+    .output(z.array(ApiKeySummarySchema))
+    .query(async ({ ctx, input }) => {
+      if (input.all && ctx.principal.role !== "admin") throw sy("admin_required", {});
+      const keys = await listApiKeys(ctx.deps.db.prisma, input.all ? {} : { userId: ctx.principal.userId });
+      return keys.filter((k) => input.includeRevoked || k.revokedAt === null).map(keySummary);
+    }),
+
+  /** A new key for the caller, returned this once (only its hash is kept). */
+  create: keysProcedure
+    .input(CreateKeyInputSchema)
+    .output(CreateKeyOutputSchema)
+    .mutation(async ({ ctx, input }) => {
+      const scopes = [...new Set(input.scopes)];
+      for (const scope of scopes) {
+        // A key never grants more than its creator holds; `admin` needs the role too.
+        if (!hasScope(ctx.principal, scope) || (scope === "admin" && ctx.principal.role !== "admin")) {
+          throw sy("insufficient_scope", { scope });
+        }
+      }
+      const expiresAt =
+        input.expiresDays === undefined ? undefined : new Date(ctx.deps.clock.now() + input.expiresDays * 86_400_000);
+      const { key, view } = await createApiKey(ctx.deps.db.prisma, {
+        userId: ctx.principal.userId,
+        name: input.name,
+        expiresAt,
+        scopes,
+      });
+      await audit(
+        ctx,
+        "keys.create",
+        { type: "api_key", id: view.id },
+        {
+          name: view.name,
+          scopes,
+          expiresAt: iso(view.expiresAt),
+        },
+      );
+      return { key, apiKey: keySummary(view) };
+    }),
+
+  /** Revoke one of the caller's keys (an admin: anyone's). Takes effect everywhere at once. */
+  revoke: keysProcedure
+    .input(KeyIdInputSchema)
+    .output(ApiKeySummarySchema)
+    .mutation(async ({ ctx, input }) => {
+      const view = await revokeApiKey(
+        ctx.deps.db.prisma,
+        input.id,
+        new Date(ctx.deps.clock.now()),
+        ctx.principal.role === "admin" ? {} : { userId: ctx.principal.userId },
+      );
+      await ctx.deps.auth.credentialsChanged();
+      await audit(ctx, "keys.revoke", { type: "api_key", id: view.id }, { owner: view.user, name: view.name });
+      return keySummary(view);
+    }),
+});

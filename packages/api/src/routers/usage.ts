@@ -1,0 +1,239 @@
+import type { Principal } from "@switchyard/auth";
+import {
+  LatencyInputSchema,
+  LatencySchema,
+  sy,
+  TopUserSchema,
+  TopUsersInputSchema,
+  type UsageBucket,
+  UsageTimeseriesInputSchema,
+  UsageTimeseriesSchema,
+  type UsageTotals,
+} from "@switchyard/core";
+import { Prisma } from "@switchyard/db";
+import { z } from "zod";
+import type { ApiDeps } from "../context";
+import { adminProcedure, protectedProcedure, router } from "../trpc";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const MAX_SPAN: Record<UsageBucket, number> = { hour: 31 * DAY, day: 400 * DAY };
+
+interface Window {
+  from: Date;
+  to: Date;
+}
+
+/** The window asked for, with defaults (24 h of hours, 30 days of days) and limits on its size. */
+function resolveWindow(deps: ApiDeps, input: { from?: string; to?: string }, bucket: UsageBucket): Window {
+  const to = input.to ? new Date(input.to) : new Date(deps.clock.now());
+  const from = input.from ? new Date(input.from) : new Date(to.getTime() - (bucket === "hour" ? DAY : 30 * DAY));
+  if (from.getTime() >= to.getTime()) throw sy("invalid_field", { param: "from", detail: "must be before 'to'" });
+  if (to.getTime() - from.getTime() > MAX_SPAN[bucket]) {
+    throw sy("invalid_field", {
+      param: "from",
+      detail: `a window of ${bucket}s spans at most ${MAX_SPAN[bucket] / DAY} days; use bucket 'day' or a shorter window`,
+    });
+  }
+  return { from, to };
+}
+
+/** Non-admins only ever see their own requests. */
+function scopeFilter(principal: Principal, model?: string): Prisma.Sql {
+  const parts: Prisma.Sql[] = [];
+  if (principal.role !== "admin") parts.push(Prisma.sql`AND "userId" = ${principal.userId}::uuid`);
+  if (model) parts.push(Prisma.sql`AND "model" = ${model}`);
+  return parts.length === 0 ? Prisma.empty : Prisma.join(parts, " ");
+}
+
+function bucketStart(at: number, bucket: UsageBucket): number {
+  return Math.floor(at / (bucket === "hour" ? HOUR : DAY)) * (bucket === "hour" ? HOUR : DAY);
+}
+
+const zero = (): UsageTotals => ({ requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 });
+
+function add(into: UsageTotals, row: UsageTotals): void {
+  into.requests += row.requests;
+  into.errors += row.errors;
+  into.promptTokens += row.promptTokens;
+  into.completionTokens += row.completionTokens;
+  into.totalTokens += row.totalTokens;
+}
+
+async function usernames(deps: ApiDeps, ids: string[]): Promise<Map<string, string>> {
+  const valid = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+  if (valid.length === 0) return new Map();
+  const users = await deps.db.prisma.user.findMany({
+    where: { id: { in: valid } },
+    select: { id: true, username: true },
+  });
+  return new Map(users.map((u) => [u.id, u.username]));
+}
+
+interface Row {
+  bucket: string;
+  key: string | null;
+  requests: number;
+  errors: number;
+  prompt: number;
+  completion: number;
+}
+
+export const usageRouter = router({
+  /**
+   * Requests and tokens per hour or day, one series per model or user (the largest `limit`,
+   * the rest summed as `other`). Non-admins see their own usage only.
+   */
+  timeseries: protectedProcedure
+    .input(UsageTimeseriesInputSchema)
+    .output(UsageTimeseriesSchema)
+    .query(async ({ ctx, input }) => {
+      const { from, to } = resolveWindow(ctx.deps, input, input.bucket);
+      const key =
+        input.groupBy === "model"
+          ? Prisma.sql`"model"`
+          : input.groupBy === "user"
+            ? Prisma.sql`"userId"::text`
+            : Prisma.sql`'all'`;
+      const rows = await ctx.deps.db.prisma.$queryRaw<Row[]>`
+        SELECT to_char(date_trunc(${input.bucket}, "at" AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS".000Z"') AS "bucket",
+               ${key} AS "key",
+               count(*)::float8 AS "requests",
+               (count(*) FILTER (WHERE "status" >= 400))::float8 AS "errors",
+               coalesce(sum("promptTokens"), 0)::float8 AS "prompt",
+               coalesce(sum("completionTokens"), 0)::float8 AS "completion"
+        FROM "usage_records"
+        WHERE "at" >= ${from} AND "at" < ${to} ${scopeFilter(ctx.principal, input.model)}
+        GROUP BY 1, 2`;
+
+      const buckets: string[] = [];
+      const step = input.bucket === "hour" ? HOUR : DAY;
+      for (let at = bucketStart(from.getTime(), input.bucket); at < to.getTime(); at += step) {
+        buckets.push(new Date(at).toISOString());
+      }
+      const index = new Map(buckets.map((b, i) => [b, i]));
+      const perKey = new Map<string, { totals: UsageTotals; points: UsageTotals[] }>();
+      const totals = zero();
+      for (const row of rows) {
+        const i = index.get(row.bucket);
+        if (i === undefined) continue;
+        const name = row.key ?? "unknown";
+        let entry = perKey.get(name);
+        if (!entry) {
+          entry = { totals: zero(), points: buckets.map(zero) };
+          perKey.set(name, entry);
+        }
+        const value: UsageTotals = {
+          requests: row.requests,
+          errors: row.errors,
+          promptTokens: row.prompt,
+          completionTokens: row.completion,
+          totalTokens: row.prompt + row.completion,
+        };
+        add(entry.points[i]!, value);
+        add(entry.totals, value);
+        add(totals, value);
+      }
+      const ranked = [...perKey.entries()].sort(
+        (a, b) => b[1].totals.totalTokens - a[1].totals.totalTokens || b[1].totals.requests - a[1].totals.requests,
+      );
+      const shown = ranked.slice(0, input.limit);
+      const rest = ranked.slice(input.limit);
+      if (rest.length > 0) {
+        const other = { totals: zero(), points: buckets.map(zero) };
+        for (const [, entry] of rest) {
+          add(other.totals, entry.totals);
+          entry.points.forEach((p, i) => {
+            add(other.points[i]!, p);
+          });
+        }
+        shown.push([`other (${rest.length})`, other]);
+      }
+      const names = input.groupBy === "user" ? await usernames(ctx.deps, [...perKey.keys()]) : new Map();
+      return {
+        from: from.toISOString(),
+        to: to.toISOString(),
+        bucket: input.bucket,
+        groupBy: input.groupBy,
+        buckets,
+        totals,
+        series: shown.map(([k, entry]) => ({
+          key: k,
+          label: names.get(k) ?? k,
+          totals: entry.totals,
+          points: entry.points.map((p, i) => ({ ...p, at: buckets[i]! })),
+        })),
+      };
+    }),
+
+  /** The heaviest users of a window, by tokens then requests. */
+  topUsers: adminProcedure
+    .input(TopUsersInputSchema)
+    .output(z.array(TopUserSchema))
+    .query(async ({ ctx, input }) => {
+      const { from, to } = resolveWindow(ctx.deps, input, "day");
+      const rows = await ctx.deps.db.prisma.$queryRaw<
+        (Omit<Row, "bucket" | "key"> & { userId: string | null; lastAt: Date })[]
+      >`
+        SELECT "userId"::text AS "userId",
+               count(*)::float8 AS "requests",
+               (count(*) FILTER (WHERE "status" >= 400))::float8 AS "errors",
+               coalesce(sum("promptTokens"), 0)::float8 AS "prompt",
+               coalesce(sum("completionTokens"), 0)::float8 AS "completion",
+               max("at") AS "lastAt"
+        FROM "usage_records"
+        WHERE "at" >= ${from} AND "at" < ${to}
+        GROUP BY 1
+        ORDER BY coalesce(sum("promptTokens"), 0) + coalesce(sum("completionTokens"), 0) DESC, count(*) DESC
+        LIMIT ${input.limit}`;
+      const names = await usernames(
+        ctx.deps,
+        rows.flatMap((r) => (r.userId ? [r.userId] : [])),
+      );
+      return rows.map((r) => ({
+        userId: r.userId,
+        username: (r.userId && names.get(r.userId)) || "(unknown user)",
+        requests: r.requests,
+        errors: r.errors,
+        promptTokens: r.prompt,
+        completionTokens: r.completion,
+        totalTokens: r.prompt + r.completion,
+        lastAt: new Date(r.lastAt).toISOString(),
+      }));
+    }),
+
+  /** Latency percentiles of successful requests (status below 400), overall and per model. */
+  latency: protectedProcedure
+    .input(LatencyInputSchema)
+    .output(LatencySchema)
+    .query(async ({ ctx, input }) => {
+      const { from, to } = resolveWindow(ctx.deps, input, "day");
+      const rows = await ctx.deps.db.prisma.$queryRaw<
+        { model: string | null; count: number; p50: number | null; p95: number | null; p99: number | null }[]
+      >`
+        SELECT CASE WHEN GROUPING("model") = 1 THEN NULL ELSE "model" END AS "model",
+               count(*)::float8 AS "count",
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY "latencyMs")::float8 AS "p50",
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY "latencyMs")::float8 AS "p95",
+               percentile_cont(0.99) WITHIN GROUP (ORDER BY "latencyMs")::float8 AS "p99"
+        FROM "usage_records"
+        WHERE "at" >= ${from} AND "at" < ${to} AND "status" < 400 ${scopeFilter(ctx.principal, input.model)}
+        GROUP BY ROLLUP ("model")`;
+      const overall = rows.find((r) => r.model === null);
+      const round = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
+      return {
+        from: from.toISOString(),
+        to: to.toISOString(),
+        overall: {
+          count: overall?.count ?? 0,
+          p50: round(overall?.p50 ?? null),
+          p95: round(overall?.p95 ?? null),
+          p99: round(overall?.p99 ?? null),
+        },
+        byModel: rows
+          .filter((r): r is typeof r & { model: string } => r.model !== null)
+          .sort((a, b) => b.count - a.count)
+          .map((r) => ({ model: r.model, count: r.count, p50: round(r.p50), p95: round(r.p95), p99: round(r.p99) })),
+      };
+    }),
+});

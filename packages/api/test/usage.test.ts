@@ -1,0 +1,152 @@
+import { testDrivers } from "@switchyard/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, startHarness } from "./harness";
+
+const drivers = await testDrivers();
+
+const HOUR = 3_600_000;
+
+/**
+ * Usage as the gateway will record it (one usage_records row per request); these tests insert
+ * rows directly, at fixed times in the past, so buckets and percentiles are known exactly.
+ */
+describe.each(drivers)("usage and latency on %s", (driver) => {
+  let h: Harness;
+  let admin: Awaited<ReturnType<Harness["as"]>>;
+  let user: Awaited<ReturnType<Harness["as"]>>;
+  // Two whole hours ending at the last full hour, so the window is fixed whatever the time now.
+  const end = Math.floor(Date.now() / HOUR) * HOUR;
+  const from = new Date(end - 2 * HOUR).toISOString();
+  const to = new Date(end).toISOString();
+
+  beforeAll(async () => {
+    h = await startHarness(driver);
+    admin = await h.as(h.tokens.admin);
+    user = await h.as(h.tokens.user);
+    const ids = Object.fromEntries(
+      (await h.db.prisma.user.findMany({ select: { id: true, username: true } })).map((u) => [u.username, u.id]),
+    );
+    const rows = [];
+    // ada: 100 requests to org/hot in the first hour, latencies 1..100 ms, 10 + 20 tokens each.
+    for (let i = 1; i <= 100; i++) {
+      rows.push({
+        at: new Date(end - 2 * HOUR + i * 1000),
+        requestId: `r${i}`,
+        userId: ids.ada!,
+        model: "org/hot",
+        clusterName: "lab",
+        route: "/v1/chat/completions",
+        status: 200,
+        promptTokens: 10,
+        completionTokens: 20,
+        latencyMs: i,
+      });
+    }
+    // grace: 10 requests to org/dyn in the second hour (one failed), 1000 ms each, 500 tokens each.
+    for (let i = 1; i <= 10; i++) {
+      rows.push({
+        at: new Date(end - HOUR + i * 1000),
+        requestId: `g${i}`,
+        userId: ids.grace!,
+        model: "org/dyn",
+        clusterName: "lab",
+        route: "/v1/chat/completions",
+        status: i === 10 ? 503 : 200,
+        promptTokens: 200,
+        completionTokens: 300,
+        latencyMs: 1000,
+      });
+    }
+    // Outside the window: ignored.
+    rows.push({ ...rows[0]!, at: new Date(end + 1000), requestId: "late" });
+    await h.db.prisma.usageRecord.createMany({ data: rows });
+  });
+  afterAll(() => h?.close());
+
+  it("buckets requests and tokens by hour and model, zeros included", async () => {
+    const series = await admin.usage.timeseries({ from, to, bucket: "hour", groupBy: "model" });
+    expect(series.buckets).toEqual([from, new Date(end - HOUR).toISOString()]);
+    expect(series.totals).toEqual({
+      requests: 110,
+      errors: 1,
+      promptTokens: 3000,
+      completionTokens: 5000,
+      totalTokens: 8000,
+    });
+    // Ranked by tokens: org/dyn (5000) before org/hot (3000).
+    expect(series.series.map((s) => [s.key, s.points.map((p) => p.requests)])).toEqual([
+      ["org/dyn", [0, 10]],
+      ["org/hot", [100, 0]],
+    ]);
+    expect(series.series[1]!.points[0]).toMatchObject({
+      promptTokens: 1000,
+      completionTokens: 2000,
+      totalTokens: 3000,
+    });
+  });
+
+  it("groups by user with usernames, by day, and sums the rest into 'other'", async () => {
+    const byUser = await admin.usage.timeseries({ from, to, groupBy: "user" });
+    expect(byUser.series.map((s) => [s.label, s.totals.requests])).toEqual([
+      ["grace", 10],
+      ["ada", 100],
+    ]);
+    const limited = await admin.usage.timeseries({ from, to, groupBy: "user", limit: 1 });
+    expect(limited.series.map((s) => [s.key, s.totals.requests])).toEqual([
+      [byUser.series[0]!.key, 10],
+      ["other (1)", 100],
+    ]);
+    const daily = await admin.usage.timeseries({ bucket: "day", groupBy: "none", to });
+    expect(daily.buckets.length).toBeGreaterThanOrEqual(30); // 30 days, 31 buckets unless midnight-aligned
+    expect(daily.buckets.length).toBeLessThanOrEqual(31);
+    expect(daily.series).toHaveLength(1);
+    expect(daily.series[0]!.totals.requests).toBe(110);
+  });
+
+  it("shows a non-admin their own usage only", async () => {
+    const own = await user.usage.timeseries({ from, to, groupBy: "model" });
+    expect(own.totals.requests).toBe(100);
+    expect(own.series.map((s) => s.key)).toEqual(["org/hot"]);
+    const latency = await user.usage.latency({ from, to });
+    expect(latency.overall.count).toBe(100);
+  });
+
+  it("ranks the top users by tokens (admins only)", async () => {
+    const top = await admin.usage.topUsers({ from, to });
+    expect(top.map((u) => [u.username, u.requests, u.totalTokens, u.errors])).toEqual([
+      ["grace", 10, 5000, 1],
+      ["ada", 100, 3000, 0],
+    ]);
+    expect(top[1]!.lastAt).toBe(new Date(end - 2 * HOUR + 100_000).toISOString());
+    await expectError(user.usage.topUsers({ from, to }), "FORBIDDEN", { switchyard: "admin_required" });
+  });
+
+  it("computes p50, p95 and p99 latency of successful requests, overall and per model", async () => {
+    const latency = await admin.usage.latency({ from, to });
+    // 109 successes: 100 at 1..100 ms and 9 at 1000 ms.
+    expect(latency.overall.count).toBe(109);
+    expect(latency.overall.p50).toBe(55);
+    expect(latency.byModel).toEqual([
+      { model: "org/hot", count: 100, p50: 50.5, p95: expect.closeTo(95.05, 1), p99: 99 },
+      { model: "org/dyn", count: 9, p50: 1000, p95: 1000, p99: 1000 },
+    ]);
+    const one = await admin.usage.latency({ from, to, model: "org/hot" });
+    expect(one.byModel.map((m) => m.model)).toEqual(["org/hot"]);
+    const empty = await admin.usage.latency({ from: to, to: new Date(end + HOUR).toISOString(), model: "org/dyn" });
+    expect(empty.overall).toEqual({ count: 0, p50: null, p95: null, p99: null });
+  });
+
+  it("refuses windows that are backwards, too long for the bucket, or not timestamps", async () => {
+    await expectError(admin.usage.timeseries({ from: to, to: from }), "BAD_REQUEST", {
+      switchyard: "invalid_field",
+      message: /Invalid value for 'from': must be before 'to'/,
+    });
+    await expectError(
+      admin.usage.timeseries({ from: new Date(end - 60 * 24 * HOUR).toISOString(), to, bucket: "hour" }),
+      "BAD_REQUEST",
+      { message: /spans at most 31 days; use bucket 'day'/ },
+    );
+    await expectError(admin.usage.timeseries({ from: "yesterday" }), "BAD_REQUEST", { message: /'from'/ });
+    await expectError(admin.usage.timeseries({ groupBy: "cluster" as never }), "BAD_REQUEST", { message: /'groupBy'/ });
+  });
+});

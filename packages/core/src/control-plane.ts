@@ -1,0 +1,438 @@
+import { z } from "zod";
+import { CapabilitySchema } from "./capabilities";
+import { ClusterStatusSchema, DeploymentStateSchema, ModelStatusFilterSchema, ModelStatusSchema } from "./status";
+
+/**
+ * The control plane's contract (the tRPC procedures of packages/api, used by the dashboard and
+ * the SDK): inputs are strict so a misspelt field is a 400 naming it, outputs are plain JSON
+ * (timestamps as ISO 8601 strings, no transformer needed on the wire).
+ */
+
+const Timestamp = z.string().describe("ISO 8601 timestamp");
+const Name = z.string().trim().min(1).max(256);
+
+export const UsernameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, "use 1-64 letters, digits, '.', '_', '@' or '-'");
+export const GroupNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, "use 1-64 letters, digits, '.', '_', ':' or '-'");
+export const RoleSchema = z.enum(["user", "admin"]);
+
+export const API_KEY_SCOPES = ["inference", "batch", "keys", "admin"] as const;
+export const ApiKeyScopeSchema = z.enum(API_KEY_SCOPES);
+
+/** A model on a cluster, as operator actions name it. */
+export const ModelRefSchema = z.strictObject({ cluster: Name, model: Name });
+export type ModelRef = z.infer<typeof ModelRefSchema>;
+
+// ---- session ---------------------------------------------------------------------------
+
+export const SessionSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  role: RoleSchema,
+  groups: z.array(z.string()),
+  via: z.enum(["access_token", "api_key", "oidc"]),
+  scopes: z.array(ApiKeyScopeSchema),
+  expiresAt: Timestamp.nullable(),
+});
+export type Session = z.infer<typeof SessionSchema>;
+
+export const SignInOptionsSchema = z.object({
+  /** The password grant at POST /auth/token. */
+  password: z.boolean(),
+  /** Providers the dashboard can sign in with (authorization code + PKCE). */
+  oidc: z.array(
+    z.object({
+      issuer: z.string(),
+      displayName: z.string(),
+      clientId: z.string(),
+      scope: z.string(),
+      /** The `resource` parameter to ask for (RFC 8707), when the provider needs one for the audience. */
+      resource: z.string().nullable(),
+    }),
+  ),
+});
+export type SignInOptions = z.infer<typeof SignInOptionsSchema>;
+
+// ---- clusters and nodes ----------------------------------------------------------------
+
+export const ClusterSummarySchema = z.object({
+  name: z.string(),
+  displayName: z.string(),
+  /** The effective status: an operator's maintenance window wins over the config. */
+  status: ClusterStatusSchema,
+  reason: z.string().nullable(),
+  /** Set while an operator's maintenance window is open. */
+  maintenanceSince: Timestamp.nullable(),
+  launcher: z.string(),
+  nodes: z.int(),
+  gpus: z.int(),
+  gpusUsed: z.int(),
+  models: z.int(),
+  liveModels: z.int(),
+});
+export type ClusterSummary = z.infer<typeof ClusterSummarySchema>;
+
+export const SetMaintenanceInputSchema = z.strictObject({
+  cluster: Name,
+  maintenance: z.boolean(),
+  reason: z.string().trim().max(500).optional(),
+});
+
+export const NodeViewSchema = z.object({
+  cluster: z.string(),
+  name: z.string(),
+  role: z.enum(["hot", "rotating"]),
+  gpus: z.int(),
+  gpusUsed: z.int(),
+  gpusFree: z.int(),
+  deployments: z.array(
+    z.object({ deploymentId: z.string(), model: z.string().nullable(), state: DeploymentStateSchema, gpus: z.int() }),
+  ),
+});
+export type NodeView = z.infer<typeof NodeViewSchema>;
+
+export const ClusterFilterSchema = z.strictObject({ cluster: Name.optional() }).default({});
+
+// ---- models ----------------------------------------------------------------------------
+
+export const ModelSummarySchema = z.object({
+  id: z.string(),
+  cluster: z.string(),
+  framework: z.string(),
+  family: z.string().nullable(),
+  capabilities: z.array(CapabilitySchema),
+  /** The reference service's marks: B (batch), T (tools), R (reasoning). */
+  marks: z.string(),
+  placement: z.enum(["hot", "dynamic"]),
+  engine: z.string(),
+  gpus: z.int(),
+  contextLength: z.int().nullable(),
+  aliases: z.array(z.string()),
+  allowedGroups: z.array(z.string()),
+  status: ModelStatusSchema,
+  queuePosition: z.int().nullable(),
+  etaSeconds: z.number().nullable(),
+  reason: z.string().nullable(),
+  pinned: z.boolean(),
+  deploymentId: z.string().nullable(),
+  node: z.string().nullable(),
+});
+export type ModelSummary = z.infer<typeof ModelSummarySchema>;
+
+export const ModelsListInputSchema = z
+  .strictObject({ status: ModelStatusFilterSchema.default("all"), cluster: Name.optional() })
+  .default({ status: "all" });
+
+export const TransitionSchema = z.object({
+  deploymentId: z.string(),
+  from: DeploymentStateSchema,
+  to: DeploymentStateSchema,
+  cause: z.string(),
+  at: Timestamp,
+});
+export type Transition = z.infer<typeof TransitionSchema>;
+
+export const ModelHistoryInputSchema = ModelRefSchema.extend({ limit: z.int().min(1).max(500).default(100) });
+
+// ---- deployments -----------------------------------------------------------------------
+
+export const DeploymentSummarySchema = z.object({
+  id: z.string(),
+  cluster: z.string(),
+  model: z.string().nullable(),
+  node: z.string().nullable(),
+  state: DeploymentStateSchema,
+  reason: z.string().nullable(),
+  launcher: z.string(),
+  launcherJobId: z.string().nullable(),
+  /** `host:port` of the model server, once known. */
+  address: z.string().nullable(),
+  gpus: z.int(),
+  inFlight: z.int(),
+  pinned: z.boolean(),
+  queuedAt: Timestamp.nullable(),
+  startedAt: Timestamp.nullable(),
+  liveAt: Timestamp.nullable(),
+  drainingAt: Timestamp.nullable(),
+  createdAt: Timestamp,
+});
+export type DeploymentSummary = z.infer<typeof DeploymentSummarySchema>;
+
+export const DeploymentsListInputSchema = z
+  .strictObject({ cluster: Name.optional(), state: DeploymentStateSchema.optional() })
+  .default({});
+
+export const DeploymentIdInputSchema = z.strictObject({
+  deploymentId: z.string().regex(/^dep_[0-9a-f]{1,64}$/, "a deployment id looks like dep_0123abcd"),
+});
+
+/** What a start or restart leaves the model at: its status, queue position and ETA. */
+export const AvailabilitySchema = z.object({
+  cluster: z.string(),
+  model: z.string(),
+  status: ModelStatusSchema,
+  deploymentId: z.string().nullable(),
+  queuePosition: z.int().nullable(),
+  etaSeconds: z.number().nullable(),
+  reason: z.string().nullable(),
+});
+export type AvailabilityView = z.infer<typeof AvailabilitySchema>;
+
+/** A deployment changed state (the `events.deployments` subscription). */
+export const DeploymentEventSchema = z.object({
+  deploymentId: z.string(),
+  cluster: z.string(),
+  model: z.string().nullable(),
+  from: DeploymentStateSchema,
+  to: DeploymentStateSchema,
+  cause: z.string(),
+  at: Timestamp,
+});
+export type DeploymentEventView = z.infer<typeof DeploymentEventSchema>;
+
+// ---- jobs (the reference service's jobs view) ------------------------------------------
+
+const JobEntrySchema = z.object({
+  job_id: z.string(),
+  models: z.array(z.string()),
+  framework: z.string().nullable(),
+  state: DeploymentStateSchema,
+  model_status: z.string(),
+  node: z.string().nullable(),
+  host: z.string().nullable(),
+  gpus: z.int(),
+  launcher: z.string(),
+  launcher_job_id: z.string().nullable(),
+  start_time: Timestamp,
+  live_since: Timestamp.nullable(),
+  reason: z.string().nullable(),
+  in_flight: z.int(),
+  queue_position: z.int().nullable().optional(),
+  eta_seconds: z.number().nullable().optional(),
+});
+
+export const JobsViewSchema = z.object({
+  cluster: z.string(),
+  status: z.enum(["active", "unavailable"]),
+  status_reason: z.string().nullable(),
+  running: z.array(JobEntrySchema),
+  queued: z.array(JobEntrySchema),
+  others: z.array(JobEntrySchema),
+  free_nodes: z.array(z.string()),
+  nodes: z.array(
+    z.object({
+      name: z.string(),
+      role: z.enum(["hot", "rotating"]),
+      gpus: z.int(),
+      gpus_free: z.int(),
+      deployments: z.array(
+        z.object({ job_id: z.string(), model: z.string().nullable(), state: DeploymentStateSchema, gpus: z.int() }),
+      ),
+    }),
+  ),
+});
+export type JobsView = z.infer<typeof JobsViewSchema>;
+
+export const JobsInputSchema = z.strictObject({ cluster: Name });
+
+// ---- users and groups ------------------------------------------------------------------
+
+export const UserSummarySchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  role: RoleSchema,
+  groups: z.array(z.string()),
+  disabled: z.boolean(),
+  /** The external issuer, for users who sign in through OIDC. */
+  issuer: z.string().nullable(),
+  createdAt: Timestamp,
+  lastLoginAt: Timestamp.nullable(),
+  activeKeys: z.int(),
+});
+export type UserSummary = z.infer<typeof UserSummarySchema>;
+
+export const CreateUserInputSchema = z.strictObject({
+  username: UsernameSchema,
+  /** Omit to have one generated (returned once). */
+  password: z.string().min(12, "use at least 12 characters").max(200).optional(),
+  role: RoleSchema.default("user"),
+  groups: z.array(GroupNameSchema).max(100).default([]),
+});
+export const CreateUserOutputSchema = z.object({
+  user: UserSummarySchema,
+  /** The generated password, shown this once; null when one was given. */
+  generatedPassword: z.string().nullable(),
+});
+
+export const SetRoleInputSchema = z.strictObject({ username: UsernameSchema, role: RoleSchema });
+export const SetGroupsInputSchema = z.strictObject({
+  username: UsernameSchema,
+  groups: z.array(GroupNameSchema).max(100),
+});
+
+export const GroupSummarySchema = z.object({
+  name: z.string(),
+  description: z.string().nullable(),
+  members: z.array(z.object({ username: z.string(), source: z.string() })),
+  /** Models and clusters the config restricts to this group. */
+  models: z.array(z.string()),
+  clusters: z.array(z.string()),
+});
+export type GroupSummary = z.infer<typeof GroupSummarySchema>;
+
+export const GroupMemberInputSchema = z.strictObject({ group: GroupNameSchema, username: UsernameSchema });
+
+// ---- API keys --------------------------------------------------------------------------
+
+export const ApiKeySummarySchema = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  user: z.string(),
+  prefix: z.string(),
+  scopes: z.array(z.string()),
+  createdAt: Timestamp,
+  expiresAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable(),
+});
+export type ApiKeySummary = z.infer<typeof ApiKeySummarySchema>;
+
+export const KeysListInputSchema = z
+  .strictObject({ all: z.boolean().default(false), includeRevoked: z.boolean().default(true) })
+  .default({ all: false, includeRevoked: true });
+
+export const CreateKeyInputSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100).optional(),
+  expiresDays: z.int().min(1).max(3650).optional(),
+  scopes: z.array(ApiKeyScopeSchema).min(1).max(4).default(["inference", "batch"]),
+});
+export const CreateKeyOutputSchema = z.object({
+  /** The key itself, shown this once (only its hash is stored). */
+  key: z.string(),
+  apiKey: ApiKeySummarySchema,
+});
+
+export const KeyIdInputSchema = z.strictObject({
+  id: z.string().regex(/^key_[A-Za-z0-9_-]{1,64}$/, "a key id looks like key_AbC123"),
+});
+
+// ---- device login ----------------------------------------------------------------------
+
+export const UserCodeInputSchema = z.strictObject({
+  userCode: z.string().trim().min(4, "enter the code your terminal shows").max(20),
+});
+export const DeviceRequestSchema = z.object({
+  userCode: z.string(),
+  clientId: z.string(),
+  scope: z.string(),
+  requestedAt: Timestamp,
+  expiresAt: Timestamp,
+});
+export const DeviceDecisionInputSchema = UserCodeInputSchema.extend({ approve: z.boolean() });
+export const DeviceDecisionSchema = z.object({ userCode: z.string(), approved: z.boolean() });
+
+// ---- usage -----------------------------------------------------------------------------
+
+export const UsageBucketSchema = z.enum(["hour", "day"]);
+export type UsageBucket = z.infer<typeof UsageBucketSchema>;
+
+/** A time window; both ends default (to: now, from: 24 h before `to` for hours, 30 days for days). */
+const UsageWindow = {
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+};
+
+export const UsageTimeseriesInputSchema = z
+  .strictObject({
+    ...UsageWindow,
+    bucket: UsageBucketSchema.default("hour"),
+    groupBy: z.enum(["model", "user", "none"]).default("model"),
+    /** How many series to draw; the rest are summed into `other`. */
+    limit: z.int().min(1).max(20).default(8),
+    model: Name.optional(),
+  })
+  .default({ bucket: "hour", groupBy: "model", limit: 8 });
+
+export const UsageTotalsSchema = z.object({
+  requests: z.int(),
+  errors: z.int(),
+  promptTokens: z.int(),
+  completionTokens: z.int(),
+  totalTokens: z.int(),
+});
+export type UsageTotals = z.infer<typeof UsageTotalsSchema>;
+
+export const UsageSeriesSchema = z.object({
+  key: z.string(),
+  label: z.string(),
+  totals: UsageTotalsSchema,
+  /** One point per bucket of `buckets`, in the same order (zeros included). */
+  points: z.array(UsageTotalsSchema.extend({ at: Timestamp })),
+});
+
+export const UsageTimeseriesSchema = z.object({
+  from: Timestamp,
+  to: Timestamp,
+  bucket: UsageBucketSchema,
+  groupBy: z.enum(["model", "user", "none"]),
+  buckets: z.array(Timestamp),
+  series: z.array(UsageSeriesSchema),
+  totals: UsageTotalsSchema,
+});
+export type UsageTimeseries = z.infer<typeof UsageTimeseriesSchema>;
+
+export const TopUsersInputSchema = z
+  .strictObject({ ...UsageWindow, limit: z.int().min(1).max(100).default(10) })
+  .default({ limit: 10 });
+export const TopUserSchema = UsageTotalsSchema.extend({
+  userId: z.string().nullable(),
+  username: z.string(),
+  lastAt: Timestamp,
+});
+
+export const LatencyInputSchema = z.strictObject({ ...UsageWindow, model: Name.optional() }).default({});
+const Percentiles = z.object({
+  count: z.int(),
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+});
+export const LatencySchema = z.object({
+  from: Timestamp,
+  to: Timestamp,
+  overall: Percentiles,
+  byModel: z.array(Percentiles.extend({ model: z.string() })),
+});
+export type Latency = z.infer<typeof LatencySchema>;
+
+// ---- audit log -------------------------------------------------------------------------
+
+export const AuditEntrySchema = z.object({
+  id: z.string(),
+  at: Timestamp,
+  actor: z.object({ id: z.string().nullable(), username: z.string(), via: z.string() }),
+  action: z.string(),
+  target: z.object({ type: z.string(), id: z.string() }),
+  details: z.record(z.string(), z.unknown()).nullable(),
+});
+export type AuditEntry = z.infer<typeof AuditEntrySchema>;
+
+export const AuditListInputSchema = z
+  .strictObject({
+    limit: z.int().min(1).max(200).default(50),
+    /** The `nextCursor` of the previous page (entries older than it). */
+    cursor: z
+      .string()
+      .regex(/^\d{1,19}$/)
+      .optional(),
+    action: z.string().max(100).optional(),
+    /** A username, or `cli:<account>` for changes made with the server's admin commands. */
+    actor: z.string().min(1).max(100).optional(),
+    /** Sent by tRPC's infinite queries; pages always go from newest to oldest. */
+    direction: z.enum(["forward", "backward"]).optional(),
+  })
+  .default({ limit: 50 });
+export const AuditPageSchema = z.object({ entries: z.array(AuditEntrySchema), nextCursor: z.string().nullable() });
