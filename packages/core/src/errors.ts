@@ -90,6 +90,13 @@ export const ERROR_CATALOGUE = {
     description: "The API key is unknown, revoked or expired.",
     wwwAuthenticate: "invalid_token",
   },
+  invalid_path: {
+    status: 400,
+    type: "invalid_request_error",
+    message: "{param} '{path}' {problem}.",
+    description:
+      "A path in a batch request is not absolute, does not exist, is not a file (or folder), or cannot be read.",
+  },
   // 403
   model_access_denied: {
     status: 403,
@@ -108,6 +115,13 @@ export const ERROR_CATALOGUE = {
     type: "permission_error",
     message: "This API key is not scoped for {scope}; create a key with that scope.",
     description: "An API key was used on a route outside its scopes (inference, batch, admin).",
+  },
+  path_not_allowed: {
+    status: 403,
+    type: "permission_error",
+    message: "{param} '{path}' is outside the directories batches may use on cluster '{cluster}': {dirs}.",
+    description:
+      "A batch's input file or output folder must lie inside the cluster's allowed directories (`batch.allowedDirs`; in the embedded default `<data-dir>/files` and `SWITCHYARD_BATCH_DIRS`). `..` and symlinks that lead out are refused.",
   },
   admin_required: {
     status: 403,
@@ -182,6 +196,13 @@ export const ERROR_CATALOGUE = {
     type: "conflict_error",
     message: "Batch '{batchId}' is {status}; it cannot be {action}.",
     description: "The batch is in a state where the requested action does not apply.",
+  },
+  file_in_use: {
+    status: 409,
+    type: "conflict_error",
+    message:
+      "File '{fileId}' is the input of batch '{batchId}', which is {status}; delete it once the batch is done or cancelled.",
+    description: "A file an unfinished batch still reads cannot be deleted.",
   },
   already_exists: {
     status: 409,

@@ -7,6 +7,7 @@ export * from "./config/schema";
 export * from "./control-plane";
 export * from "./docs";
 export * from "./errors";
+export * from "./openai/batches";
 export * from "./openai/chat";
 export * from "./openai/common";
 export * from "./openai/completions";

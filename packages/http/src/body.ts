@@ -1,4 +1,4 @@
-import { sy } from "@switchyard/core";
+import { formatBytes, sy } from "@switchyard/core";
 import type { Request } from "express";
 
 /** The whole body as text, refusing more than `limitBytes` (413). */
@@ -13,10 +13,7 @@ export async function readText(req: Request, limitBytes: number): Promise<string
   return Buffer.concat(chunks).toString("utf8");
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
-  return `${Math.round(bytes / 1024)} KB`;
-}
+export { formatBytes } from "@switchyard/core";
 
 function parseJsonObject(text: string): Record<string, unknown> {
   let parsed: unknown;

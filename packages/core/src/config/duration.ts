@@ -41,3 +41,9 @@ export function formatDuration(seconds: number): string {
   }
   return parts.join("") || "0s";
 }
+
+/** A byte count as people read it: `200 MB`, `512 KB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
+  return `${Math.round(bytes / 1024)} KB`;
+}

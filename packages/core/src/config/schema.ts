@@ -285,6 +285,58 @@ export const GatewaySettingsSchema = z
   .default(GATEWAY_DEFAULTS);
 export type GatewaySettings = z.output<typeof GatewaySettingsSchema>;
 
+// ---- batches ---------------------------------------------------------------------------
+
+const BATCH_DEFAULTS = {
+  maxLines: 150_000,
+  maxFileBytes: 200 * 1024 * 1024,
+  activePerUser: 1,
+  runInServe: true,
+  maxRunningBatches: 4,
+  replicaConcurrency: 64,
+  interactiveShare: 0.25,
+  initialConcurrency: 8,
+  retries: 5,
+  requestTimeout: 600,
+  checkpointInterval: 1,
+  completionWindows: ["24h"],
+};
+
+export const BatchSettingsSchema = z
+  .strictObject({
+    /** Most request lines in one batch file (the reference service: 150,000). */
+    maxLines: z.int().positive().default(BATCH_DEFAULTS.maxLines),
+    /** Largest batch input file, uploaded or on shared storage. */
+    maxFileBytes: z.int().positive().default(BATCH_DEFAULTS.maxFileBytes),
+    /** Batches a user may have validating or running at once (429 beyond). */
+    activePerUser: z.int().positive().default(BATCH_DEFAULTS.activePerUser),
+    /** Where uploaded files and the OpenAI API's output files live; default `<data-dir>/files`. */
+    filesDir: z.string().min(1).optional(),
+    /** Run the batch worker inside `serve` (otherwise run `switchyard batch-worker` next to it). */
+    runInServe: z.boolean().default(BATCH_DEFAULTS.runInServe),
+    /** Batches one worker runs at the same time; the rest wait their turn. */
+    maxRunningBatches: z.int().positive().default(BATCH_DEFAULTS.maxRunningBatches),
+    /** Requests one model server (replica) handles well at once (vLLM's max_num_seqs, say). */
+    replicaConcurrency: z.int().positive().default(BATCH_DEFAULTS.replicaConcurrency),
+    /** Share of each replica's concurrency batches leave to interactive users. */
+    interactiveShare: z.number().min(0).max(0.95).default(BATCH_DEFAULTS.interactiveShare),
+    /** Concurrency a batch starts at before it adapts (grows while latency holds, backs off on 429/503/timeouts). */
+    initialConcurrency: z.int().positive().default(BATCH_DEFAULTS.initialConcurrency),
+    /** Attempts after the first for a transient failure (429, 5xx, connection, timeout), with backoff. */
+    retries: z.int().min(0).max(20).default(BATCH_DEFAULTS.retries),
+    /** Longest wait for one request's answer. */
+    requestTimeout: DurationSchema.default(BATCH_DEFAULTS.requestTimeout),
+    /** How often results are synced to disk and the resume point saved. */
+    checkpointInterval: DurationSchema.default(BATCH_DEFAULTS.checkpointInterval),
+    /** `completion_window` values accepted. */
+    completionWindows: z
+      .array(z.string().regex(/^\d+[hd]$/))
+      .min(1)
+      .default(BATCH_DEFAULTS.completionWindows),
+  })
+  .default(BATCH_DEFAULTS);
+export type BatchSettings = z.output<typeof BatchSettingsSchema>;
+
 // ---- authentication ------------------------------------------------------------------
 
 export const OidcIssuerSchema = z.strictObject({
@@ -370,6 +422,7 @@ const RawConfigSchema = z.strictObject({
   scheduler: SchedulerSettingsSchema,
   gateway: GatewaySettingsSchema,
   auth: AuthSchema,
+  batch: BatchSettingsSchema,
   clusters: z.array(ClusterSchema).min(1, "at least one cluster is needed"),
   models: z.array(ModelSchema).default([]),
 });
