@@ -1,0 +1,19 @@
+export { AdaptiveConcurrency } from "./concurrency";
+export { FileStore, newFileId, type StagedUpload, toFileObject } from "./files";
+export { firstRequestLine, type InputLine, readRequestLines } from "./lines";
+export { BatchMetrics } from "./metrics";
+export { OutputFile, writeProgress } from "./output";
+export { allowedDirsFor, checkInputFile, prepareOutputDir } from "./paths";
+export { newBatchId, openaiLayout, outputFileIds, referenceLayout } from "./paths-layout";
+export { BatchRun, type BatchUsage, type RunnerDeps } from "./runner";
+export {
+  BatchService,
+  type BatchServiceDeps,
+  type BatchTarget,
+  type ResolveBatchTarget,
+  toBatchObject,
+  toReferenceBatch,
+  toReferenceDetail,
+} from "./service";
+export { MAX_REPORTED, type ValidationResult, validateBatchFile } from "./validate";
+export { BatchWorker, batchLockKey, type WorkerDeps } from "./worker";

@@ -1,0 +1,36 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+
+/** The batch worker's Prometheus metrics. */
+export class BatchMetrics {
+  readonly requests: Counter<"model" | "outcome">;
+  readonly retries: Counter<"model">;
+  readonly concurrency: Gauge<"batch">;
+  readonly running: Gauge;
+
+  constructor(registry?: Registry) {
+    const registers = registry ? [registry] : [];
+    this.requests = new Counter({
+      name: "switchyard_batch_requests_total",
+      help: "Batch lines finished, by model and outcome (completed, failed)",
+      labelNames: ["model", "outcome"],
+      registers,
+    });
+    this.retries = new Counter({
+      name: "switchyard_batch_retries_total",
+      help: "Batch requests retried after a transient failure (429, 5xx, connection, timeout)",
+      labelNames: ["model"],
+      registers,
+    });
+    this.concurrency = new Gauge({
+      name: "switchyard_batch_concurrency",
+      help: "Requests a running batch may have in flight (its adaptive limit)",
+      labelNames: ["batch"],
+      registers,
+    });
+    this.running = new Gauge({
+      name: "switchyard_batches_running",
+      help: "Batches this worker is running",
+      registers,
+    });
+  }
+}

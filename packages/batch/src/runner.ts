@@ -1,0 +1,910 @@
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type {
+  BatchEndpoint,
+  BatchError,
+  BatchSettings,
+  BatchStatus,
+  Clock,
+  ResolvedModel,
+  SwitchyardConfig,
+} from "@switchyard/core";
+import type { Database } from "@switchyard/db";
+import { adapterFor, type EngineAdapterOptions } from "@switchyard/engines";
+import type { Scheduler } from "@switchyard/scheduler";
+import type { Logger } from "pino";
+import { type Dispatcher, errors as undiciErrors } from "undici";
+import { AdaptiveConcurrency } from "./concurrency";
+import type { FileStore } from "./files";
+import { type InputLine, readRequestLines } from "./lines";
+import type { BatchMetrics } from "./metrics";
+import { OutputFile, writeProgress } from "./output";
+import { outputFileIds } from "./paths-layout";
+import { MAX_REPORTED, validateBatchFile } from "./validate";
+
+/** The batch row as the runner reads it. */
+export interface BatchRecord {
+  id: string;
+  userId: string;
+  api: string;
+  clusterName: string;
+  model: string;
+  endpoint: string;
+  status: BatchStatus;
+  inputPath: string;
+  resultsPath: string | null;
+  errorsPath: string | null;
+  progressPath: string | null;
+  totalCount: number;
+  completedCount: number;
+  failedCount: number;
+  cursorLine: number;
+  resultsBytes: bigint;
+  errorsBytes: bigint;
+  promptTokens: bigint;
+  completionTokens: bigint;
+  inProgressAt: Date | null;
+  expiresAt: Date | null;
+}
+
+export interface BatchUsage {
+  batchId: string;
+  userId: string;
+  model: string;
+  cluster: string;
+  route: string;
+  status: number;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+  requestId: string;
+}
+
+export interface RunnerDeps {
+  db: Database;
+  scheduler: Scheduler;
+  config: SwitchyardConfig;
+  settings: BatchSettings;
+  engines: EngineAdapterOptions;
+  files: FileStore;
+  clock: Clock;
+  logger: Logger;
+  metrics: BatchMetrics;
+  /** A keep-alive connection pool per model server. */
+  pool: (baseUrl: string) => Dispatcher;
+  /** How many batches of the same model this worker runs now (they share its cap). */
+  sharing: (cluster: string, model: string) => number;
+  onUsage?: ((usage: BatchUsage) => void) | undefined;
+  /** Called when the batch reaches a terminal status or stops (for the worker's bookkeeping). */
+  workerId: string;
+}
+
+type Interruption = "cancel" | "expire" | "stop" | "lost";
+
+interface Finished {
+  customId: string;
+  /** A results-file line, or an errors-file line. */
+  line: string;
+  ok: boolean;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** Statuses a model server uses to say "not now": retried with backoff. */
+const TRANSIENT = new Set([408, 425, 429, 500, 502, 503, 504]);
+/** How far ahead of the first unfinished line requests may run (bounds what waits to be written). */
+const WINDOW = 4096;
+const HOLD_MS = 120_000;
+
+function requestLineId(): string {
+  return `batch_req_${randomBytes(12).toString("hex")}`;
+}
+
+function outputLine(
+  customId: string,
+  response: { status_code: number; request_id: string; body: unknown } | null,
+  error: { code: string; message: string } | null,
+): string {
+  return JSON.stringify({ id: requestLineId(), custom_id: customId, response, error });
+}
+
+function tokensOf(body: unknown): { prompt: number; completion: number } {
+  const usage = (body as { usage?: Record<string, unknown> } | null)?.usage;
+  if (!usage || typeof usage !== "object") return { prompt: 0, completion: 0 };
+  const prompt = Number(usage.prompt_tokens ?? usage.input_tokens ?? 0) || 0;
+  const completion = Number(usage.completion_tokens ?? usage.output_tokens ?? 0) || 0;
+  return { prompt, completion };
+}
+
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.min(60_000, Math.max(0, seconds * 1000));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.min(60_000, Math.max(0, date - Date.now()));
+}
+
+function isTimeout(error: unknown): boolean {
+  return (
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  );
+}
+
+const CHECKPOINT = `UPDATE "batches" SET "cursorLine" = $2, "resultsBytes" = $3, "errorsBytes" = $4,
+  "completedCount" = $5, "failedCount" = $6, "promptTokens" = $7, "completionTokens" = $8,
+  "leaseUntil" = $9, "workerId" = $10
+WHERE "id" = $1 AND "status" IN ('in_progress', 'cancelling') RETURNING "status"::text AS "status"`;
+
+/**
+ * One batch, from wherever it stands to a terminal status (or until the worker stops).
+ *
+ * Exactly once: answers are written in input order. A line is appended to the results or the
+ * errors file only when every line before it is, and a checkpoint fsyncs both files and then
+ * stores (resume line, both files' lengths, counts) in one UPDATE. On resume both files are cut
+ * back to the stored lengths and the run starts at the stored line, so a kill -9 at any moment
+ * neither loses nor repeats a line. Requests run ahead of the first unfinished line by at most
+ * `WINDOW` lines, so what waits in memory is bounded however large the file.
+ */
+export class BatchRun {
+  private interrupted: Interruption | undefined;
+  private readonly interruptController = new AbortController();
+  private readonly inflight = new Map<number, { customId: string; controller: AbortController }>();
+  private readonly finished = new Map<number, Finished>();
+  /** custom_id of every started line not yet written (for the expired lines' error entries). */
+  private readonly dispatched = new Map<number, string>();
+  private reader: AsyncGenerator<InputLine> | undefined;
+  private exhausted = false;
+  private pumping = false;
+  private next = 0;
+  private written = 0;
+  private counts = { completed: 0, failed: 0, prompt: 0, completion: 0 };
+  private results!: OutputFile;
+  private errors!: OutputFile;
+  private limiter!: AdaptiveConcurrency;
+  private model!: ResolvedModel;
+  private upstreamName = "";
+  private idle: (() => void) | undefined;
+  private checkpointing: Promise<void> = Promise.resolve();
+  private waiting: Promise<void> | undefined;
+  private waitingFor: string | null = null;
+  private readonly rate: { at: number; processed: number }[] = [];
+  private readonly log: Logger;
+  private startedAt: Date | null = null;
+
+  private batch!: BatchRecord;
+
+  constructor(
+    readonly id: string,
+    private readonly deps: RunnerDeps,
+  ) {
+    this.log = deps.logger.child({ batch: id });
+  }
+
+  /** cluster + model, once the batch is loaded (runs of one model share its cap). */
+  get modelKey(): string {
+    return this.batch ? `${this.batch.clusterName}\u0000${this.batch.model}` : "";
+  }
+
+  /** Cancel asked in this process (the API also marks the row, for other processes). */
+  cancel(): void {
+    this.interrupt("cancel");
+  }
+
+  /** The worker is shutting down: checkpoint and leave the batch to resume later. */
+  stop(): void {
+    this.interrupt("stop");
+  }
+
+  /** Another worker may own the batch now: stop writing at once. */
+  lost(): void {
+    this.interrupt("lost");
+  }
+
+  private interrupt(reason: Interruption): void {
+    if (this.interrupted === "lost" || this.interrupted === reason) return;
+    // A stop never overrides a cancel or expiry already under way; losing the lock overrides all.
+    if (this.interrupted && reason === "stop") return;
+    this.interrupted = reason;
+    this.interruptController.abort();
+    for (const flight of this.inflight.values()) flight.controller.abort();
+    this.checkIdle();
+  }
+
+  /** Another worker may own the batch: nothing more may be written (a method, so checks after awaits are not narrowed away). */
+  private isLost(): boolean {
+    return this.interrupted === "lost";
+  }
+
+  private get now(): number {
+    return this.deps.clock.now();
+  }
+
+  async run(): Promise<void> {
+    const start = await this.reload();
+    if (!start) return;
+    this.model = this.deps.config.models.find(
+      (m) => m.cluster === this.batch.clusterName && m.id === this.batch.model,
+    ) as ResolvedModel;
+    if (!this.model) {
+      await this.fail(`model '${this.batch.model}' is no longer in the catalog of cluster '${this.batch.clusterName}'`);
+      return;
+    }
+    this.upstreamName = adapterFor(this.model, this.deps.engines).upstreamModelName(this.model);
+    if (this.batch.status === "validating" && !(await this.validate())) return;
+    if (this.batch.status === "in_progress") await this.execute();
+    else if (this.batch.status === "cancelling") await this.recoverCancelled();
+    else if (this.batch.status === "finalizing") await this.recoverFinalizing();
+  }
+
+  private async reload(): Promise<boolean> {
+    const row = await this.deps.db.prisma.batch.findUnique({ where: { id: this.id } });
+    if (!row) return false;
+    this.batch = row as BatchRecord;
+    return true;
+  }
+
+  // ---- validation ----------------------------------------------------------------------
+
+  private async validate(): Promise<boolean> {
+    const names = new Set([this.model.id, ...this.model.aliases]);
+    const result = await validateBatchFile(this.batch.inputPath, {
+      ...(this.batch.api === "openai" ? { endpoint: this.batch.endpoint as BatchEndpoint } : {}),
+      modelNames: names,
+      model: this.model.id,
+      maxLines: this.deps.settings.maxLines,
+      maxBytes: this.deps.settings.maxFileBytes,
+    }).catch((error: Error) => ({
+      ok: false,
+      lines: 0,
+      endpoint: null,
+      errorCount: 1,
+      errors: [
+        {
+          code: "unreadable_file",
+          message: `The input file cannot be read: ${error.message}`,
+          param: null,
+          line: null,
+        },
+      ],
+    }));
+    if (!result.ok) {
+      const errors: BatchError[] = [...result.errors];
+      if (result.errorCount > errors.length) {
+        errors.push({
+          code: "more_errors",
+          message: `${result.errorCount - errors.length} more problems are not listed (the first ${MAX_REPORTED} are).`,
+          param: null,
+          line: null,
+        });
+      }
+      const updated = await this.deps.db.prisma.batch.updateMany({
+        where: { id: this.batch.id, status: "validating" },
+        data: { status: "failed", failedAt: new Date(this.now), errors, totalCount: result.lines },
+      });
+      if (updated.count === 1) {
+        this.log.info({ problems: result.errorCount, lines: result.lines }, "batch: the file failed validation");
+        this.batch.status = "failed";
+        await this.progress("failed");
+      } else {
+        await this.reload();
+        if (this.batch.status === "cancelling") await this.recoverCancelled();
+      }
+      return false;
+    }
+    const updated = await this.deps.db.prisma.batch.updateMany({
+      where: { id: this.batch.id, status: "validating" },
+      data: {
+        status: "in_progress",
+        inProgressAt: new Date(this.now),
+        totalCount: result.lines,
+        ...(result.endpoint ? { endpoint: result.endpoint } : {}),
+      },
+    });
+    await this.reload();
+    if (updated.count !== 1) {
+      if (this.batch.status === "cancelling") await this.recoverCancelled();
+      return false;
+    }
+    this.log.info({ lines: result.lines }, "batch: validated; running");
+    return true;
+  }
+
+  // ---- the run -------------------------------------------------------------------------
+
+  private async openOutputs(): Promise<void> {
+    this.results = new OutputFile(this.batch.resultsPath as string);
+    this.errors = new OutputFile(this.batch.errorsPath as string);
+    await this.results.openAt(Number(this.batch.resultsBytes));
+    await this.errors.openAt(Number(this.batch.errorsBytes));
+    this.next = this.written = this.batch.cursorLine;
+    this.counts = {
+      completed: this.batch.completedCount,
+      failed: this.batch.failedCount,
+      prompt: Number(this.batch.promptTokens),
+      completion: Number(this.batch.completionTokens),
+    };
+  }
+
+  private ceiling(): number {
+    const { settings, scheduler } = this.deps;
+    const perReplica = Math.max(1, Math.floor(settings.replicaConcurrency * (1 - settings.interactiveShare)));
+    const replicas = scheduler
+      .deployments()
+      .filter(
+        (d) =>
+          d.state === "live" && d.cluster === this.batch.clusterName && scheduler.modelOf(d)?.id === this.batch.model,
+      ).length;
+    const share = Math.max(1, this.deps.sharing(this.batch.clusterName, this.batch.model));
+    return Math.max(1, Math.floor((perReplica * Math.max(1, replicas)) / share));
+  }
+
+  private async execute(): Promise<void> {
+    try {
+      await this.openOutputs();
+    } catch (error) {
+      await this.fail(`cannot resume: ${(error as Error).message}`);
+      return;
+    }
+    this.startedAt = this.batch.inProgressAt;
+    this.limiter = new AdaptiveConcurrency(this.deps.settings.initialConcurrency, this.ceiling());
+    this.reader = readRequestLines(this.batch.inputPath, { skip: this.batch.cursorLine });
+    const { scheduler } = this.deps;
+    void scheduler.ensureLive(this.batch.clusterName, this.batch.model).catch(() => {});
+    await scheduler.holdForBatch(this.batch.clusterName, this.batch.model, this.now + HOLD_MS).catch(() => {});
+    let lastHold = Date.now();
+    const interval = Math.max(50, this.deps.settings.checkpointInterval * 1000);
+    const timer = setInterval(() => {
+      if (Date.now() - lastHold > 30_000) {
+        lastHold = Date.now();
+        void scheduler.holdForBatch(this.batch.clusterName, this.batch.model, this.now + HOLD_MS).catch(() => {});
+      }
+      this.limiter.setCeiling(this.ceiling());
+      this.deps.metrics.concurrency.set({ batch: this.batch.id }, this.limiter.limit);
+      this.queueCheckpoint();
+    }, interval);
+    const drained = new Promise<void>((resolve) => {
+      this.idle = resolve;
+    });
+    this.pump();
+    await drained;
+    clearInterval(timer);
+    this.deps.metrics.concurrency.remove({ batch: this.batch.id });
+    await this.checkpointing.catch(() => {});
+    switch (this.interrupted) {
+      case undefined:
+        await this.finalize();
+        break;
+      case "cancel":
+        await this.finishCancelled();
+        break;
+      case "expire":
+        await this.finishExpired();
+        break;
+      case "stop":
+        await this.checkpoint().catch((error) => this.log.warn({ err: error }, "batch: last checkpoint failed"));
+        break;
+      case "lost":
+        break;
+    }
+    await this.reader.return(undefined);
+    await this.closeOutputs();
+    await scheduler.holdForBatch(this.batch.clusterName, this.batch.model, this.now).catch(() => {});
+  }
+
+  private async closeOutputs(): Promise<void> {
+    await this.results?.close().catch(() => {});
+    await this.errors?.close().catch(() => {});
+  }
+
+  /** Start requests while the limit, the window and the input allow. */
+  private pump(): void {
+    if (this.pumping || this.interrupted || this.exhausted) return;
+    this.pumping = true;
+    void (async () => {
+      try {
+        while (
+          !this.interrupted &&
+          !this.exhausted &&
+          this.inflight.size < this.limiter.limit &&
+          this.next - this.written < WINDOW
+        ) {
+          const item = await (this.reader as AsyncGenerator<InputLine>).next();
+          if (item.done) {
+            this.exhausted = true;
+            break;
+          }
+          this.start(this.next++, item.value);
+        }
+      } catch (error) {
+        this.log.error({ err: error }, "batch: reading the input failed");
+        this.interrupt("stop");
+      } finally {
+        this.pumping = false;
+        this.checkIdle();
+      }
+    })();
+  }
+
+  private checkIdle(): void {
+    if (!this.idle || this.pumping || this.inflight.size > 0) return;
+    if (this.interrupted || (this.exhausted && this.finished.size === 0)) {
+      const done = this.idle;
+      this.idle = undefined;
+      done();
+    }
+  }
+
+  private start(index: number, input: InputLine): void {
+    const request = JSON.parse(input.text) as { custom_id: string; body: Record<string, unknown> };
+    const controller = new AbortController();
+    this.inflight.set(index, { customId: request.custom_id, controller });
+    this.dispatched.set(index, request.custom_id);
+    void this.send(index, request, controller.signal)
+      .catch((error: Error): Finished => {
+        this.log.error({ err: error, line: input.line }, "batch: request failed unexpectedly");
+        return {
+          customId: request.custom_id,
+          line: outputLine(request.custom_id, null, { code: "internal_error", message: error.message }),
+          ok: false,
+          promptTokens: 0,
+          completionTokens: 0,
+        };
+      })
+      .then((outcome) => {
+        this.inflight.delete(index);
+        if (outcome) {
+          this.finished.set(index, outcome);
+          this.advance();
+        }
+        this.pump();
+        this.checkIdle();
+      });
+  }
+
+  /** Move the finished lines at the head of the window into the output buffers. */
+  private advance(): void {
+    if (this.interrupted === "lost") return;
+    for (;;) {
+      const head = this.finished.get(this.written);
+      if (!head) break;
+      this.finished.delete(this.written);
+      this.dispatched.delete(this.written);
+      this.written++;
+      this.account(head);
+    }
+    if (this.results.bufferedBytes + this.errors.bufferedBytes > 8 * 1024 * 1024) this.queueCheckpoint();
+  }
+
+  private account(outcome: Finished): void {
+    if (outcome.ok) {
+      this.results.append(outcome.line);
+      this.counts.completed++;
+    } else {
+      this.errors.append(outcome.line);
+      this.counts.failed++;
+    }
+    this.counts.prompt += outcome.promptTokens;
+    this.counts.completion += outcome.completionTokens;
+  }
+
+  /** One request with retries; undefined when the batch was interrupted before it finished. */
+  private async send(
+    index: number,
+    request: { custom_id: string; body: Record<string, unknown> },
+    signal: AbortSignal,
+  ): Promise<Finished | undefined> {
+    const { settings, metrics } = this.deps;
+    const body =
+      request.body.model === this.upstreamName ? request.body : { ...request.body, model: this.upstreamName };
+    const payload = JSON.stringify(body);
+    const ourId = `${this.batch.id}-${index}`;
+    let last: {
+      code: string;
+      message: string;
+      response: { status_code: number; request_id: string; body: unknown } | null;
+    } = {
+      code: "upstream_error",
+      message: "no attempt was made",
+      response: null,
+    };
+    let retryAfter: number | undefined;
+    for (let attempt = 0; attempt <= settings.retries; attempt++) {
+      if (signal.aborted) return undefined;
+      if (attempt > 0) {
+        metrics.retries.inc({ model: this.batch.model });
+        const backoff = Math.min(30_000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+        try {
+          await sleep(Math.max(backoff, retryAfter ?? 0), undefined, { signal });
+        } catch {
+          return undefined;
+        }
+      }
+      const replica = await this.replica(signal);
+      if (!replica) return undefined;
+      const started = performance.now();
+      let status: number;
+      let text: string;
+      let requestId = ourId;
+      try {
+        const res = await this.deps.pool(replica.baseUrl).request({
+          path: this.batch.endpoint,
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json", "x-request-id": ourId },
+          body: payload,
+          signal,
+          headersTimeout: settings.requestTimeout * 1000,
+          bodyTimeout: settings.requestTimeout * 1000,
+        });
+        status = res.statusCode;
+        text = await res.body.text();
+        const given = res.headers["x-request-id"];
+        if (typeof given === "string" && given) requestId = given;
+        retryAfter = retryAfterMs(res.headers["retry-after"]);
+      } catch (error) {
+        if (signal.aborted) return undefined;
+        this.limiter.overload();
+        last = isTimeout(error)
+          ? {
+              code: "upstream_timeout",
+              message: `No answer from the model server within ${settings.requestTimeout} s.`,
+              response: null,
+            }
+          : {
+              code: "upstream_unreachable",
+              message: `The model server could not be reached: ${(error as Error).message || "connection failed"}.`,
+              response: null,
+            };
+        continue;
+      } finally {
+        replica.release();
+      }
+      const latencyMs = performance.now() - started;
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // kept as text in the error line
+      }
+      if (status === 200 && typeof parsed === "object" && parsed !== null) {
+        this.limiter.success(latencyMs);
+        const tokens = tokensOf(parsed);
+        metrics.requests.inc({ model: this.batch.model, outcome: "completed" });
+        this.usage(status, tokens, latencyMs, requestId);
+        return {
+          customId: request.custom_id,
+          line: outputLine(request.custom_id, { status_code: 200, request_id: requestId, body: parsed }, null),
+          ok: true,
+          promptTokens: tokens.prompt,
+          completionTokens: tokens.completion,
+        };
+      }
+      const response = { status_code: status, request_id: requestId, body: parsed };
+      if (status === 200) {
+        last = {
+          code: "invalid_upstream_response",
+          message: "The model server's answer is not a JSON object.",
+          response,
+        };
+        break;
+      }
+      if (TRANSIENT.has(status)) {
+        if (status === 429 || status === 503) this.limiter.overload();
+        else this.limiter.success(latencyMs);
+        last = {
+          code: status === 429 ? "rate_limited" : "upstream_error",
+          message: `The model server answered ${status} ${settings.retries + 1} times.`,
+          response,
+        };
+        continue;
+      }
+      this.limiter.success(latencyMs);
+      const message =
+        (parsed as { error?: { message?: unknown } } | null)?.error?.message ??
+        (parsed as { message?: unknown } | null)?.message;
+      last = {
+        code: "model_server_rejected",
+        message: typeof message === "string" ? message : `The model server answered ${status}.`,
+        response,
+      };
+      break;
+    }
+    metrics.requests.inc({ model: this.batch.model, outcome: "failed" });
+    this.usage(last.response?.status_code ?? 502, { prompt: 0, completion: 0 }, 0, ourId);
+    return {
+      customId: request.custom_id,
+      line: outputLine(request.custom_id, last.response, { code: last.code, message: last.message }),
+      ok: false,
+      promptTokens: 0,
+      completionTokens: 0,
+    };
+  }
+
+  private usage(status: number, tokens: { prompt: number; completion: number }, latencyMs: number, requestId: string) {
+    this.deps.onUsage?.({
+      batchId: this.batch.id,
+      userId: this.batch.userId,
+      model: this.batch.model,
+      cluster: this.batch.clusterName,
+      route: "/v1/batches",
+      status,
+      promptTokens: tokens.prompt,
+      completionTokens: tokens.completion,
+      latencyMs: Math.round(latencyMs),
+      requestId,
+    });
+  }
+
+  /** A live replica; when there is none, start the model and wait (a batch waits, it does not fail). */
+  private async replica(signal: AbortSignal): Promise<ReturnType<Scheduler["acquire"]>> {
+    const { scheduler } = this.deps;
+    for (;;) {
+      const replica = scheduler.acquire(this.batch.clusterName, this.batch.model);
+      if (replica) {
+        this.waitingFor = null;
+        return replica;
+      }
+      if (signal.aborted) return undefined;
+      this.waiting ??= this.waitForModel().finally(() => {
+        this.waiting = undefined;
+      });
+      await this.waiting;
+    }
+  }
+
+  private async waitForModel(): Promise<void> {
+    const { scheduler } = this.deps;
+    const availability = await scheduler.ensureLive(this.batch.clusterName, this.batch.model).catch(() => undefined);
+    if (availability && availability.status !== "live") {
+      const position = availability.queuePosition ? `, position ${availability.queuePosition} in the queue` : "";
+      const eta = availability.etaSeconds !== null ? `, about ${Math.ceil(availability.etaSeconds)} s to go` : "";
+      this.waitingFor = `model ${this.batch.model} is ${availability.status}${position}${eta}${availability.reason ? ` (${availability.reason})` : ""}`;
+    }
+    await sleep(250, undefined, { signal: this.interruptController.signal }).catch(() => {});
+  }
+
+  // ---- checkpoints ---------------------------------------------------------------------
+
+  private queueCheckpoint(): void {
+    this.checkpointing = this.checkpointing
+      .then(() => this.checkpoint())
+      .catch((error) => {
+        this.log.error({ err: error }, "batch: checkpoint failed; stopping (it resumes from the last good one)");
+        this.interrupt("stop");
+      });
+  }
+
+  /** fsync what is written, then save where it ends; react to a cancel or the expiry. */
+  private async checkpoint(): Promise<void> {
+    if (this.interrupted === "lost") return;
+    const results = this.results.take();
+    const errors = this.errors.take();
+    const counts = { ...this.counts };
+    const cursor = this.written;
+    const resultsBytes = await this.results.write(results);
+    const errorsBytes = await this.errors.write(errors);
+    if (this.isLost()) return;
+    const rows = await this.deps.db.query<{ status: BatchStatus }>(CHECKPOINT, [
+      this.batch.id,
+      cursor,
+      resultsBytes,
+      errorsBytes,
+      counts.completed,
+      counts.failed,
+      counts.prompt,
+      counts.completion,
+      new Date(this.now + 60_000),
+      this.deps.workerId,
+    ]);
+    const status = rows[0]?.status;
+    if (status === "cancelling") this.interrupt("cancel");
+    else if (status !== "in_progress") this.interrupt("lost");
+    else if (this.batch.expiresAt && this.now >= this.batch.expiresAt.getTime()) this.interrupt("expire");
+    if (!this.interrupted || this.interrupted === "stop") await this.progress("in_progress");
+  }
+
+  private linesPerSecond(processed: number): number {
+    const now = Date.now();
+    this.rate.push({ at: now, processed });
+    while (this.rate.length > 2 && (this.rate[0] as { at: number }).at < now - 60_000) this.rate.shift();
+    const first = this.rate[0] as { at: number; processed: number };
+    const seconds = (now - first.at) / 1000;
+    return seconds > 0 ? Math.max(0, (processed - first.processed) / seconds) : 0;
+  }
+
+  private async progress(status: BatchStatus): Promise<void> {
+    if (!this.batch.progressPath) return;
+    const processed = this.counts.completed + this.counts.failed;
+    const rate = this.linesPerSecond(processed);
+    const remaining = Math.max(0, this.batch.totalCount - processed);
+    await writeProgress(this.batch.progressPath, {
+      batch_id: this.batch.id,
+      status,
+      model: this.batch.model,
+      total: this.batch.totalCount,
+      completed: this.counts.completed,
+      failed: this.counts.failed,
+      lines_processed: processed,
+      rate_per_second: Math.round(rate * 10) / 10,
+      eta_seconds: status === "in_progress" && rate > 0 ? Math.round(remaining / rate) : null,
+      waiting_for: this.waitingFor,
+      started_at: this.startedAt?.toISOString() ?? null,
+      updated_at: new Date(this.now).toISOString(),
+    }).catch((error) => this.log.warn({ err: error }, "batch: could not write progress.json"));
+  }
+
+  // ---- endings -------------------------------------------------------------------------
+
+  /** Sync everything buffered and save it together with the final status. */
+  private async settle(from: BatchStatus[], status: BatchStatus, fields: Record<string, unknown>): Promise<boolean> {
+    const results = this.results.take();
+    const errors = this.errors.take();
+    const resultsBytes = await this.results.write(results);
+    const errorsBytes = await this.errors.write(errors);
+    const updated = await this.deps.db.prisma.batch.updateMany({
+      where: { id: this.batch.id, status: { in: from } },
+      data: {
+        status,
+        cursorLine: this.written,
+        resultsBytes: BigInt(resultsBytes),
+        errorsBytes: BigInt(errorsBytes),
+        completedCount: this.counts.completed,
+        failedCount: this.counts.failed,
+        promptTokens: BigInt(this.counts.prompt),
+        completionTokens: BigInt(this.counts.completion),
+        ...fields,
+      },
+    });
+    if (updated.count === 1) this.batch.status = status;
+    return updated.count === 1;
+  }
+
+  private async outputFiles(): Promise<{ outputFileId: string | null; errorFileId: string | null }> {
+    if (this.batch.api !== "openai") return { outputFileId: null, errorFileId: null };
+    const ids = outputFileIds(this.batch.id);
+    const name = path.basename(path.dirname(this.batch.resultsPath as string));
+    let outputFileId: string | null = null;
+    let errorFileId: string | null = null;
+    if (this.counts.completed > 0) {
+      await this.deps.files.register({
+        id: ids.results,
+        userId: this.batch.userId,
+        filename: `${name}_output.jsonl`,
+        path: this.batch.resultsPath as string,
+      });
+      outputFileId = ids.results;
+    }
+    if (this.counts.failed > 0) {
+      await this.deps.files.register({
+        id: ids.errors,
+        userId: this.batch.userId,
+        filename: `${name}_errors.jsonl`,
+        path: this.batch.errorsPath as string,
+      });
+      errorFileId = ids.errors;
+    }
+    return { outputFileId, errorFileId };
+  }
+
+  private async finalize(): Promise<void> {
+    if (!(await this.settle(["in_progress"], "finalizing", { finalizingAt: new Date(this.now) }))) {
+      await this.reload();
+      if (this.batch.status === "cancelling") await this.finishCancelled();
+      return;
+    }
+    await this.completeFinalizing();
+  }
+
+  private async completeFinalizing(): Promise<void> {
+    const files = await this.outputFiles();
+    await this.deps.db.prisma.batch.updateMany({
+      where: { id: this.batch.id, status: "finalizing" },
+      data: { status: "completed", completedAt: new Date(this.now), ...files },
+    });
+    this.batch.status = "completed";
+    this.waitingFor = null;
+    await this.progress("completed");
+    this.log.info({ completed: this.counts.completed, failed: this.counts.failed }, "batch: completed");
+  }
+
+  private async recoverFinalizing(): Promise<void> {
+    await this.openOutputs();
+    await this.completeFinalizing();
+    await this.closeOutputs();
+  }
+
+  /** Keep every answer already received, in input order; drop what was still in flight. */
+  private async finishCancelled(): Promise<void> {
+    const pending = [...this.finished.entries()].sort((a, b) => a[0] - b[0]);
+    this.finished.clear();
+    for (const [, outcome] of pending) this.account(outcome);
+    const at = new Date(this.now);
+    await this.settle(["cancelling", "in_progress"], "cancelled", {
+      cancelledAt: at,
+      ...(await this.outputFilesAfter()),
+    });
+    this.waitingFor = null;
+    await this.progress("cancelled");
+    this.log.info({ completed: this.counts.completed, failed: this.counts.failed }, "batch: cancelled");
+  }
+
+  /** Output file ids as they will be once the buffered lines are synced by `settle`. */
+  private async outputFilesAfter(): Promise<{ outputFileId: string | null; errorFileId: string | null }> {
+    // settle() writes the buffers before its UPDATE; register() stats the file, so sync first.
+    const results = this.results.take();
+    const errors = this.errors.take();
+    await this.results.write(results);
+    await this.errors.write(errors);
+    return this.outputFiles();
+  }
+
+  /** A cancel found at start (the process died while cancelling): the checkpoint is what was kept. */
+  private async recoverCancelled(): Promise<void> {
+    if (this.batch.resultsPath && this.batch.errorsPath) {
+      await this.openOutputs();
+      await this.settle(["cancelling"], "cancelled", {
+        cancelledAt: new Date(this.now),
+        ...(await this.outputFiles()),
+      });
+      await this.closeOutputs();
+    } else {
+      await this.deps.db.prisma.batch.updateMany({
+        where: { id: this.batch.id, status: "cancelling" },
+        data: { status: "cancelled", cancelledAt: new Date(this.now) },
+      });
+    }
+    await this.progress("cancelled");
+    this.log.info("batch: cancelled");
+  }
+
+  /** Past its completion window: answers received are kept, every other line goes to the errors file. */
+  private async finishExpired(): Promise<void> {
+    const expired = (customId: string) =>
+      outputLine(customId, null, {
+        code: "batch_expired",
+        message: "The batch expired before this request was completed.",
+      });
+    for (let index = this.written; index < this.next; index++) {
+      const done = this.finished.get(index);
+      const customId = done?.customId ?? this.dispatched.get(index);
+      if (done) this.account(done);
+      else if (customId !== undefined)
+        this.account({ customId, line: expired(customId), ok: false, promptTokens: 0, completionTokens: 0 });
+    }
+    this.finished.clear();
+    this.written = this.next;
+    let count = 0;
+    for await (const input of this.reader as AsyncGenerator<InputLine>) {
+      const customId = (JSON.parse(input.text) as { custom_id: string }).custom_id;
+      this.account({ customId, line: expired(customId), ok: false, promptTokens: 0, completionTokens: 0 });
+      this.written++;
+      if (++count % 10_000 === 0) {
+        // bounded memory for a large remainder: sync as it goes (the status still says in_progress)
+        await this.results.write(this.results.take());
+        await this.errors.write(this.errors.take());
+      }
+    }
+    const at = new Date(this.now);
+    await this.settle(["in_progress", "cancelling"], "expired", { expiredAt: at, ...(await this.outputFilesAfter()) });
+    this.waitingFor = null;
+    await this.progress("expired");
+    this.log.info({ completed: this.counts.completed, failed: this.counts.failed }, "batch: expired");
+  }
+
+  private async fail(reason: string): Promise<void> {
+    await this.deps.db.prisma.batch.updateMany({
+      where: { id: this.batch.id, status: { in: ["validating", "in_progress", "finalizing", "cancelling"] } },
+      data: {
+        status: "failed",
+        failedAt: new Date(this.now),
+        errors: [{ code: "batch_failed", message: reason, param: null, line: null }],
+      },
+    });
+    this.batch.status = "failed";
+    await this.progress("failed");
+    this.log.error({ reason }, "batch: failed");
+  }
+}

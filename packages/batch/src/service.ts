@@ -1,0 +1,395 @@
+import path from "node:path";
+import {
+  ACTIVE_BATCH_STATUSES,
+  type BatchError,
+  type BatchObject,
+  type BatchSettings,
+  type BatchStatus,
+  type Clock,
+  type ClusterConfig,
+  type CreateBatchRequest,
+  type ReferenceBatch,
+  type ReferenceBatchDetail,
+  type ReferenceBatchResult,
+  type ReferenceBatchStatus,
+  type ReferenceCreateBatch,
+  type ResolvedModel,
+  referenceStatus,
+  statusesForReference,
+  sy,
+} from "@switchyard/core";
+import type { Database, Prisma } from "@switchyard/db";
+import type { FileStore } from "./files";
+import { readRequestLines } from "./lines";
+import { checkInputFile, prepareOutputDir } from "./paths";
+import { newBatchId, type OutputLayout, openaiLayout, referenceLayout } from "./paths-layout";
+
+/** The model a batch runs, as the gateway resolved it (access and the batch capability checked). */
+export interface BatchTarget {
+  model: ResolvedModel;
+  cluster: ClusterConfig;
+}
+
+/** Resolves a model name (and the reference path's cluster/framework) for a user; throws 404/403/422. */
+export type ResolveBatchTarget = (model: string, path?: { cluster: string; framework: string }) => BatchTarget;
+
+export interface BatchServiceDeps {
+  db: Database;
+  settings: BatchSettings;
+  files: FileStore;
+  clock: Clock;
+  /** The directories a cluster's batches may use. */
+  allowedDirs: (cluster: ClusterConfig) => string[];
+  /** Tell the worker (in this process) that a batch was created or cancelled. */
+  notify?: ((event: { kind: "created" | "cancelled"; batchId: string }) => void) | undefined;
+}
+
+type BatchRow = Prisma.BatchGetPayload<object>;
+
+const TERMINAL: readonly BatchStatus[] = ["completed", "failed", "expired", "cancelled"];
+
+function seconds(date: Date | null): number | null {
+  return date ? Math.floor(date.getTime() / 1000) : null;
+}
+
+function windowSeconds(window: string): number {
+  const value = Number.parseInt(window, 10);
+  return window.endsWith("d") ? value * 86_400 : value * 3600;
+}
+
+function errorsOf(row: BatchRow): BatchError[] {
+  return Array.isArray(row.errors) ? (row.errors as unknown as BatchError[]) : [];
+}
+
+export function toBatchObject(row: BatchRow): BatchObject {
+  const errors = errorsOf(row);
+  const input = Number(row.promptTokens);
+  const output = Number(row.completionTokens);
+  return {
+    id: row.id,
+    object: "batch",
+    endpoint: row.endpoint,
+    model: row.model,
+    errors: errors.length > 0 ? { object: "list", data: errors } : null,
+    input_file_id: row.inputFileId,
+    completion_window: row.completionWindow,
+    status: row.status,
+    output_file_id: row.outputFileId,
+    error_file_id: row.errorFileId,
+    created_at: seconds(row.createdAt) as number,
+    in_progress_at: seconds(row.inProgressAt),
+    expires_at: seconds(row.expiresAt),
+    finalizing_at: seconds(row.finalizingAt),
+    completed_at: seconds(row.completedAt),
+    failed_at: seconds(row.failedAt),
+    expired_at: seconds(row.expiredAt),
+    cancelling_at: seconds(row.cancellingAt),
+    cancelled_at: seconds(row.cancelledAt),
+    request_counts: { total: row.totalCount, completed: row.completedCount, failed: row.failedCount },
+    usage: { input_tokens: input, output_tokens: output, total_tokens: input + output },
+    metadata: (row.metadata as Record<string, string> | null) ?? null,
+  };
+}
+
+export function toReferenceBatch(row: BatchRow): ReferenceBatch {
+  return {
+    batch_id: row.id,
+    cluster: row.clusterName,
+    created_at: row.createdAt.toISOString(),
+    framework: row.framework,
+    input_file: row.inputPath,
+    status: referenceStatus(row.status),
+  };
+}
+
+function finishedAt(row: BatchRow): Date | null {
+  return row.completedAt ?? row.failedAt ?? row.expiredAt ?? row.cancelledAt;
+}
+
+export function toReferenceDetail(row: BatchRow): ReferenceBatchDetail {
+  return {
+    ...toReferenceBatch(row),
+    model: row.model,
+    output_folder_path: row.outputDir ?? "",
+    detailed_status: row.status,
+    request_counts: { total: row.totalCount, completed: row.completedCount, failed: row.failedCount },
+    results_file: row.resultsPath,
+    progress_file: row.progressPath,
+    errors_file: row.errorsPath,
+    started_at: row.inProgressAt?.toISOString() ?? null,
+    finished_at: finishedAt(row)?.toISOString() ?? null,
+    errors: errorsOf(row),
+  };
+}
+
+/**
+ * Batches as both front doors see them: create (with the checks a user gets an answer to at
+ * once: the model, access, the batch capability, paths, the active-batch limit), list, read,
+ * cancel. The worker does the rest; `notify` wakes it in this process.
+ */
+export class BatchService {
+  constructor(private readonly deps: BatchServiceDeps) {}
+
+  private get prisma() {
+    return this.deps.db.prisma;
+  }
+
+  private now(): Date {
+    return new Date(this.deps.clock.now());
+  }
+
+  /** The first model named in the file (so its access and capability can be checked before accepting it). */
+  private async peekModel(file: string): Promise<string | undefined> {
+    let seen = 0;
+    for await (const { text } of readRequestLines(file)) {
+      if (++seen > 1000) break;
+      try {
+        const model = (JSON.parse(text) as { body?: { model?: unknown } }).body?.model;
+        if (typeof model === "string" && model.length > 0) return model;
+      } catch {
+        // a bad line: validation will report it with its number
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Insert a batch unless the user is at the active-batch limit (429 naming the active ones).
+   * The check and the insert share a transaction holding a per-user advisory lock, so two
+   * requests at once cannot both pass.
+   */
+  private async insert(userId: string, data: Omit<Prisma.BatchUncheckedCreateInput, "userId">): Promise<BatchRow> {
+    const limit = this.deps.settings.activePerUser;
+    const row = await this.prisma.$transaction(async (tx) => {
+      await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock(hashtext($1))", `batch-quota:${userId}`);
+      const active = await tx.batch.findMany({
+        where: { userId, status: { in: [...ACTIVE_BATCH_STATUSES] } },
+        select: { id: true },
+        orderBy: { createdAt: "asc" },
+      });
+      if (active.length >= limit) {
+        throw sy("batch_limit_reached", {
+          active: active.length,
+          limit,
+          batchIds: active.map((b) => b.id).join(", "),
+        });
+      }
+      return tx.batch.create({ data: { ...data, userId } });
+    });
+    this.deps.notify?.({ kind: "created", batchId: row.id });
+    return row;
+  }
+
+  private expiry(window: string): Date {
+    return new Date(this.deps.clock.now() + windowSeconds(window) * 1000);
+  }
+
+  /** `outputDir` is the folder the user named (or the default); the files are inside it. */
+  private layoutFields(outputDir: string, layout: OutputLayout) {
+    return {
+      outputDir,
+      resultsPath: layout.results,
+      errorsPath: layout.errors,
+      progressPath: layout.progress,
+    };
+  }
+
+  /** `POST /v1/batches`. */
+  async createOpenAI(userId: string, input: CreateBatchRequest, resolve: ResolveBatchTarget): Promise<BatchObject> {
+    if (!this.deps.settings.completionWindows.includes(input.completion_window)) {
+      throw sy(
+        "invalid_field",
+        {
+          param: "completion_window",
+          detail: `expected one of ${this.deps.settings.completionWindows.map((w) => JSON.stringify(w)).join(", ")}`,
+        },
+        { param: "completion_window" },
+      );
+    }
+    const file = await this.deps.files.locate(userId, input.input_file_id);
+    if (file.purpose !== "batch") {
+      throw sy(
+        "invalid_field",
+        {
+          param: "input_file_id",
+          detail: `file '${input.input_file_id}' has purpose '${file.purpose}'; upload the input with purpose 'batch'`,
+        },
+        { param: "input_file_id" },
+      );
+    }
+    const named = await this.peekModel(file.path);
+    const target = named === undefined ? undefined : resolve(named);
+    const cluster = target?.cluster ?? undefined;
+    const id = newBatchId();
+    const row = await this.insert(userId, {
+      id,
+      api: "openai",
+      clusterName: cluster?.name ?? "",
+      framework: target?.model.framework ?? "",
+      model: target?.model.id ?? "",
+      endpoint: input.endpoint,
+      completionWindow: input.completion_window,
+      ...(input.metadata ? { metadata: input.metadata } : {}),
+      inputFileId: input.input_file_id,
+      inputPath: file.path,
+      expiresAt: this.expiry(input.completion_window),
+      createdAt: this.now(),
+      ...this.layoutFields(path.join(this.deps.files.dir, "batches"), openaiLayout(this.deps.files.dir, id)),
+    });
+    return toBatchObject(row);
+  }
+
+  /** `POST /resource_server[/{cluster}/{framework}]/v1/batches`. */
+  async createReference(
+    userId: string,
+    input: ReferenceCreateBatch,
+    resolve: ResolveBatchTarget,
+    pathTarget?: { cluster: string; framework: string },
+  ): Promise<ReferenceBatchDetail> {
+    const target = resolve(input.model, pathTarget);
+    const dirs = this.deps.allowedDirs(target.cluster);
+    const inputFile = await checkInputFile(input.input_file, dirs, target.cluster.name);
+    const outputFolder = await prepareOutputDir(
+      input.output_folder_path ?? path.dirname(input.input_file),
+      dirs,
+      target.cluster.name,
+      input.output_folder_path ? "output_folder_path" : "input_file",
+    );
+    const id = newBatchId();
+    const created = this.now();
+    const window = this.deps.settings.completionWindows[0] as string;
+    const row = await this.insert(userId, {
+      id,
+      api: "reference",
+      clusterName: target.cluster.name,
+      framework: pathTarget?.framework ?? target.model.framework,
+      model: target.model.id,
+      endpoint: "/v1/chat/completions", // the first line's url decides; validation records it
+      completionWindow: window,
+      inputPath: inputFile,
+      expiresAt: this.expiry(window),
+      createdAt: created,
+      ...this.layoutFields(outputFolder, referenceLayout(outputFolder, inputFile, target.model.id, id, created)),
+    });
+    return toReferenceDetail(row);
+  }
+
+  /** A batch of the user's (404 for anyone else's: its existence is not disclosed). */
+  async row(userId: string, id: string): Promise<BatchRow> {
+    const row = await this.prisma.batch.findFirst({ where: { id, userId } });
+    if (!row) throw sy("batch_not_found", { batchId: id }, { param: "batch_id" });
+    return row;
+  }
+
+  async get(userId: string, id: string): Promise<BatchObject> {
+    return toBatchObject(await this.row(userId, id));
+  }
+
+  /** `GET /v1/batches`: newest first, `after` an id, `limit` 1 to 100. */
+  async list(userId: string, query: { after?: string | undefined; limit: number }) {
+    let anchor: { createdAt: Date; id: string } | undefined;
+    if (query.after) {
+      anchor =
+        (await this.prisma.batch.findFirst({
+          where: { id: query.after, userId },
+          select: { createdAt: true, id: true },
+        })) ?? undefined;
+      if (!anchor) throw sy("batch_not_found", { batchId: query.after }, { param: "after" });
+    }
+    const rows = await this.prisma.batch.findMany({
+      where: {
+        userId,
+        ...(anchor
+          ? { OR: [{ createdAt: { lt: anchor.createdAt } }, { createdAt: anchor.createdAt, id: { lt: anchor.id } }] }
+          : {}),
+      },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: query.limit + 1,
+    });
+    const data = rows.slice(0, query.limit).map(toBatchObject);
+    return {
+      object: "list" as const,
+      data,
+      first_id: data[0]?.id ?? null,
+      last_id: data.at(-1)?.id ?? null,
+      has_more: rows.length > query.limit,
+    };
+  }
+
+  /** `GET /resource_server/v1/batches[?status=]`: the user's batches, newest first. */
+  async listReference(userId: string, status?: ReferenceBatchStatus): Promise<ReferenceBatch[]> {
+    const rows = await this.prisma.batch.findMany({
+      where: { userId, ...(status ? { status: { in: statusesForReference(status) } } : {}) },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: 1000,
+    });
+    return rows.map(toReferenceBatch);
+  }
+
+  async getReference(userId: string, id: string): Promise<ReferenceBatchDetail> {
+    return toReferenceDetail(await this.row(userId, id));
+  }
+
+  /** `GET .../batches/{id}/result`: where the files are and how it went, once the batch has ended. */
+  async referenceResult(userId: string, id: string): Promise<ReferenceBatchResult> {
+    const row = await this.row(userId, id);
+    if (!TERMINAL.includes(row.status)) {
+      throw sy("batch_state_conflict", {
+        batchId: id,
+        status: referenceStatus(row.status),
+        action: "asked for results before it ends (its status shows the progress)",
+      });
+    }
+    if (row.status === "failed" && row.inProgressAt === null) {
+      throw sy("batch_state_conflict", {
+        batchId: id,
+        status: "failed",
+        action: "asked for results: it ran nothing (its errors say why)",
+      });
+    }
+    const started = row.inProgressAt?.getTime() ?? row.createdAt.getTime();
+    const ended = finishedAt(row)?.getTime() ?? started;
+    const elapsed = Math.max(0, (ended - started) / 1000);
+    const total = Number(row.promptTokens) + Number(row.completionTokens);
+    return {
+      results_file: row.resultsPath ?? "",
+      progress_file: row.progressPath ?? "",
+      errors_file: row.errorsPath ?? "",
+      metrics: {
+        response_time: Math.round(elapsed * 1000) / 1000,
+        throughput_tokens_per_second: elapsed > 0 ? Math.round((total / elapsed) * 100) / 100 : 0,
+        total_tokens: total,
+        num_responses: row.completedCount,
+        lines_processed: row.completedCount + row.failedCount,
+      },
+    };
+  }
+
+  /**
+   * Ask a batch to stop: `cancelling` now, `cancelled` once the worker has aborted what was in
+   * flight and saved what was answered. Cancelling twice is harmless; an ended batch is 409.
+   */
+  async cancel(userId: string, id: string): Promise<BatchRow> {
+    const row = await this.row(userId, id);
+    if (row.status === "cancelling" || row.status === "cancelled") return row;
+    if (row.status !== "validating" && row.status !== "in_progress") {
+      throw sy("batch_state_conflict", { batchId: id, status: row.status, action: "cancelled" });
+    }
+    const updated = await this.prisma.batch.updateMany({
+      where: { id, status: { in: ["validating", "in_progress"] } },
+      data: { status: "cancelling", cancellingAt: this.now() },
+    });
+    if (updated.count === 0) return this.cancel(userId, id); // it moved on meanwhile: answer for its new status
+    this.deps.notify?.({ kind: "cancelled", batchId: id });
+    return this.row(userId, id);
+  }
+
+  /** 409 when an unfinished batch still reads the file. */
+  async assertFileUnused(userId: string, fileId: string): Promise<void> {
+    const user = await this.prisma.batch.findFirst({
+      where: { userId, inputFileId: fileId, status: { in: [...ACTIVE_BATCH_STATUSES] } },
+      select: { id: true, status: true },
+    });
+    if (user) throw sy("file_in_use", { fileId, batchId: user.id, status: user.status });
+  }
+}
