@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { AuthService } from "@switchyard/auth";
+import type { BatchService, BatchWorker, FileStore } from "@switchyard/batch";
 import { type Clock, type SwitchyardConfig, systemClock } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { Gateway } from "@switchyard/gateway";
@@ -29,6 +30,8 @@ export interface AppContext {
   auth: AuthService;
   scheduler: Scheduler;
   gateway: Gateway;
+  /** Files and batches; `worker` when this process runs batches (`batch.runInServe`). */
+  batches: { service: BatchService; files: FileStore; worker: BatchWorker | undefined };
   /** Shared state across instances, when REDIS_URL is set. */
   redis: Redis | undefined;
   version: string;

@@ -1,7 +1,10 @@
+import { mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { AuthService, ensureBootstrapAdmin } from "@switchyard/auth";
-import type { Clock } from "@switchyard/core";
+import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileStore } from "@switchyard/batch";
+import { type Clock, systemClock } from "@switchyard/core";
 import { databaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
 import { Gateway } from "@switchyard/gateway";
 import type { RouteTable } from "@switchyard/http";
@@ -28,6 +31,8 @@ export interface ServeOptions {
   redisUrl?: string | undefined;
   /** Use an in-memory PGlite instead of the data dir (tests). */
   inMemoryDatabase?: boolean;
+  /** Run the batch worker in this process (default: the config's `batch.runInServe`). */
+  batchWorker?: boolean;
   /** Run the scheduler's loop on its timer (default); tests that drive it call `ctx.scheduler.tick()`. */
   schedulerAutoTick?: boolean;
   /** One logger for everything (tests); by default a buffered JSON (or pretty) logger pair. */
@@ -150,6 +155,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
     await scheduler.start();
     cleanup.push(() => scheduler.close());
+    // Batches: uploads and the OpenAI API's outputs live in the files directory, which is also
+    // where the embedded default lets reference-API batches read and write.
+    const filesDir = path.resolve(config.batch.filesDir ?? path.join(options.dataDir, "files"));
+    await mkdir(filesDir, { recursive: true });
+    const files = new FileStore(db.prisma, filesDir, clock ?? systemClock);
+    let worker: BatchWorker | undefined;
+    const batchService = new BatchService({
+      db,
+      settings: config.batch,
+      files,
+      clock: clock ?? systemClock,
+      allowedDirs: (cluster) => allowedDirsFor(cluster, filesDir, env),
+      notify: (event) => (event.kind === "cancelled" ? worker?.cancel(event.batchId) : worker?.wake()),
+    });
     const gateway = new Gateway({
       config,
       scheduler,
@@ -161,8 +180,42 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       requestMetrics: metrics,
       engines: engineOptions(config),
       redis,
+      batches: { service: batchService, files },
     });
     cleanup.push(() => gateway.close());
+    if (options.batchWorker ?? config.batch.runInServe) {
+      const usage = gateway.deps.usage;
+      worker = new BatchWorker({
+        db,
+        scheduler,
+        config,
+        settings: config.batch,
+        engines: engineOptions(config),
+        files,
+        clock: clock ?? systemClock,
+        logger: logger.child({ component: "batch" }),
+        metrics: new BatchMetrics(metrics.registry),
+        onUsage: (u) =>
+          usage.record({
+            at: new Date(),
+            requestId: u.requestId,
+            userId: u.userId,
+            apiKeyId: null,
+            model: u.model,
+            cluster: u.cluster,
+            route: u.route,
+            status: u.status,
+            promptTokens: u.promptTokens,
+            completionTokens: u.completionTokens,
+            latencyMs: u.latencyMs,
+            ttftMs: null,
+            stream: false,
+          }),
+      });
+      worker.start();
+      const started = worker;
+      cleanup.push(() => started.close());
+    }
 
     const ctx = buildContext({
       config,
@@ -174,6 +227,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       auth,
       scheduler,
       gateway,
+      batches: { service: batchService, files, worker },
       redis,
       ...(clock ? { clock } : {}),
     });

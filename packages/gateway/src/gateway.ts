@@ -9,6 +9,7 @@ import type { Router } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { type BatchRouteDeps, registerBatchRoutes } from "./batches";
 import { answerError, type GatewayDeps, serveInference } from "./handler";
 import { KINDS, type KindSpec, kindForPath } from "./kinds";
 import { RateLimits } from "./limits";
@@ -29,6 +30,8 @@ export interface GatewayOptions {
   requestMetrics: RequestMetrics;
   engines: EngineAdapterOptions;
   redis?: Redis | undefined;
+  /** The batch service and file store, for the Files, Batches and reference batch routes. */
+  batches?: Pick<BatchRouteDeps, "service" | "files"> | undefined;
 }
 
 const RESOURCE_PATH =
@@ -74,8 +77,15 @@ export class Gateway {
     this.deps.usage.start();
   }
 
-  /** Register the inference routes (with the same handler the fast path runs). */
+  /** Register the inference routes (with the same handler the fast path runs), and the batch routes. */
   register(router: Router, routes: RouteTable): void {
+    if (this.options.batches) {
+      registerBatchRoutes(router, routes, {
+        ...this.options.batches,
+        resolver: this.deps.resolver,
+        settings: this.options.config.batch,
+      });
+    }
     for (const spec of Object.values(KINDS)) {
       const summary = `OpenAI-compatible ${spec.label}`;
       routes.add(

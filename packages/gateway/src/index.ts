@@ -1,3 +1,4 @@
+export { type BatchRouteDeps, registerBatchRoutes } from "./batches";
 export { Gateway, type GatewayOptions } from "./gateway";
 export { type GatewayDeps, readBody, serveInference } from "./handler";
 export { type ApiKind, KINDS, type KindSpec } from "./kinds";

@@ -1,13 +1,23 @@
 import {
+  BatchListSchema,
+  BatchObjectSchema,
   ChatCompletionChunkSchema,
   ChatCompletionSchema,
   CompletionSchema,
+  CreateBatchRequestSchema,
   EmbeddingResponseSchema,
   ERROR_CATALOGUE,
   ErrorBodySchema,
   type ErrorCode,
+  FileDeletedSchema,
+  FileListSchema,
+  FileObjectSchema,
   ModelListSchema,
   ModelObjectSchema,
+  ReferenceBatchDetailSchema,
+  ReferenceBatchResultSchema,
+  ReferenceBatchSchema,
+  ReferenceCreateBatchSchema,
 } from "@switchyard/core";
 import type { RouteSpec } from "@switchyard/http";
 import { z } from "zod";
@@ -43,6 +53,51 @@ const INFERENCE_ERRORS: ErrorCode[] = [
   "upstream_timeout",
 ];
 
+const BATCH_ERRORS: ErrorCode[] = [
+  "batch_not_found",
+  "file_not_found",
+  "batch_state_conflict",
+  "batch_limit_reached",
+  "model_not_found",
+  "model_access_denied",
+  "capability_not_supported",
+];
+
+/** Request and response bodies of the non-inference routes that have them (names of components). */
+const BODIES: Record<string, { request?: string; response: string; errors?: ErrorCode[] }> = {
+  "POST /v1/files": {
+    request: "FileUpload",
+    response: "File",
+    errors: ["unsupported_content_type", "missing_required_field"],
+  },
+  "GET /v1/files": { response: "FileList" },
+  "GET /v1/files/:file_id": { response: "File", errors: ["file_not_found"] },
+  "DELETE /v1/files/:file_id": { response: "FileDeleted", errors: ["file_not_found", "file_in_use"] },
+  "POST /v1/batches": { request: "CreateBatchRequest", response: "Batch", errors: BATCH_ERRORS },
+  "GET /v1/batches": { response: "BatchList", errors: ["batch_not_found"] },
+  "GET /v1/batches/:batch_id": { response: "Batch", errors: ["batch_not_found"] },
+  "POST /v1/batches/:batch_id/cancel": { response: "Batch", errors: ["batch_not_found", "batch_state_conflict"] },
+  "POST /resource_server/v1/batches": {
+    request: "ReferenceCreateBatch",
+    response: "ReferenceBatchDetail",
+    errors: [...BATCH_ERRORS, "invalid_path", "path_not_allowed"],
+  },
+  "GET /resource_server/v1/batches": { response: "ReferenceBatchList" },
+  "GET /resource_server/v1/batches/:batch_id": { response: "ReferenceBatchDetail", errors: ["batch_not_found"] },
+  "GET /resource_server/v1/batches/:batch_id/result": {
+    response: "ReferenceBatchResult",
+    errors: ["batch_not_found", "batch_state_conflict"],
+  },
+  "POST /resource_server/v1/batches/:batch_id/cancel": {
+    response: "ReferenceBatchDetail",
+    errors: ["batch_not_found", "batch_state_conflict"],
+  },
+};
+
+function bodiesOf(route: RouteSpec) {
+  return BODIES[`${route.method} ${route.path.replace("/resource_server/:cluster/:framework/", "/resource_server/")}`];
+}
+
 function schema(s: z.ZodType): Record<string, unknown> {
   return z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
 }
@@ -50,12 +105,15 @@ function schema(s: z.ZodType): Record<string, unknown> {
 function errorsOf(route: RouteSpec, kind: KindSpec | undefined): ErrorCode[] {
   if (kind) return INFERENCE_ERRORS;
   const codes: ErrorCode[] = route.access === "public" ? [] : [...AUTH_ERRORS];
+  for (const code of bodiesOf(route)?.errors ?? []) if (!codes.includes(code)) codes.push(code);
   if (route.access === "admin") codes.push("admin_required");
   if (route.path.includes(":cluster")) codes.push("cluster_not_found");
   if (route.path.includes(":framework")) codes.push("framework_not_found");
   if (route.path.includes("/v1/models/")) codes.push("model_not_found", "model_access_denied");
   if (route.method === "POST" && !route.path.startsWith("/auth/") && route.path !== "/device") {
-    codes.push("invalid_json", "invalid_body", "invalid_field", "payload_too_large");
+    for (const code of ["invalid_json", "invalid_body", "invalid_field", "payload_too_large"] as const) {
+      if (!codes.includes(code)) codes.push(code);
+    }
   }
   return codes;
 }
@@ -158,14 +216,28 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
                   description: "One model.",
                   content: { "application/json": { schema: { $ref: "#/components/schemas/Model" } } },
                 }
-              : { description: "OK" },
+              : bodiesOf(route)
+                ? {
+                    description: "OK",
+                    content: {
+                      "application/json": { schema: { $ref: `#/components/schemas/${bodiesOf(route)?.response}` } },
+                    },
+                  }
+                : { description: "OK" },
         ...responses(errorsOf(route, kind)),
       },
     };
+    const bodies = bodiesOf(route);
     if (kind) {
       operation.requestBody = {
         required: true,
         content: { "application/json": { schema: { $ref: `#/components/schemas/${kind.kind}Request` } } },
+      };
+    } else if (bodies?.request) {
+      const media = bodies.request === "FileUpload" ? "multipart/form-data" : "application/json";
+      operation.requestBody = {
+        required: true,
+        content: { [media]: { schema: { $ref: `#/components/schemas/${bodies.request}` } } },
       };
     }
     paths[path] ??= {};
@@ -179,6 +251,24 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
     ChatCompletionChunk: schema(ChatCompletionChunkSchema),
     Completion: schema(CompletionSchema),
     EmbeddingResponse: schema(EmbeddingResponseSchema),
+    File: schema(FileObjectSchema),
+    FileList: schema(FileListSchema),
+    FileDeleted: schema(FileDeletedSchema),
+    FileUpload: {
+      type: "object",
+      required: ["file", "purpose"],
+      properties: {
+        file: { type: "string", format: "binary", description: "The JSONL file" },
+        purpose: { type: "string", enum: ["batch"] },
+      },
+    },
+    CreateBatchRequest: schema(CreateBatchRequestSchema),
+    Batch: schema(BatchObjectSchema),
+    BatchList: schema(BatchListSchema),
+    ReferenceCreateBatch: schema(ReferenceCreateBatchSchema),
+    ReferenceBatchList: { type: "array", items: schema(ReferenceBatchSchema) },
+    ReferenceBatchDetail: schema(ReferenceBatchDetailSchema),
+    ReferenceBatchResult: schema(ReferenceBatchResultSchema),
   };
   for (const kind of Object.values(KINDS)) schemas[`${kind.kind}Request`] = schema(kind.schema);
   return {
@@ -230,10 +320,15 @@ export function apiMarkdown(doc: Record<string, unknown>): string {
               .map((c) => `\`${c}\``)
               .join(", ")})`,
         );
-      const body = (
-        op.requestBody as { content: { "application/json": { schema: { $ref: string } } } } | undefined
-      )?.content["application/json"].schema.$ref
-        .split("/")
+      const requestContent = (op.requestBody as { content: Record<string, { schema: { $ref: string } }> } | undefined)
+        ?.content;
+      const body = requestContent
+        ? `${Object.values(requestContent)[0]?.schema.$ref.split("/").pop()}\` (${Object.keys(requestContent)[0]}`
+        : undefined;
+      const answer = (op.responses as Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>)[
+        "200"
+      ]?.content?.["application/json"]?.schema?.$ref
+        ?.split("/")
         .pop();
       sections.push(
         [
@@ -241,7 +336,8 @@ export function apiMarkdown(doc: Record<string, unknown>): string {
           "",
           String(op.summary),
           "",
-          ...(body ? [`Request body: \`${body}\` (see /openapi.json).`, ""] : []),
+          ...(body ? [`Request body: \`${body}, see /openapi.json).`, ""] : []),
+          ...(answer ? [`Answer: \`${answer}\`.`, ""] : []),
           ...(errors.length ? [`Errors: ${errors.join("; ")}.`, ""] : []),
         ].join("\n"),
       );

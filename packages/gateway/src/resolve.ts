@@ -122,6 +122,11 @@ export class ModelResolver {
     throw sy("capability_not_supported", { model: target.model.id, capability: what, models: list });
   }
 
+  /** 422 when the model lacks a capability (`batch` for batches). */
+  requireCapability(target: Target, principal: Principal, capability: Capability, what: string): void {
+    if (!this.capabilitiesOf(target.model).has(capability)) this.refuse(target, principal, capability, what);
+  }
+
   /** 422 when the model cannot serve this request: the API itself, images, or tools. */
   checkCapabilities(spec: KindSpec, body: Record<string, unknown>, target: Target, principal: Principal): void {
     const has = this.capabilitiesOf(target.model);

@@ -1,0 +1,304 @@
+import { createReadStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { type Principal, principalOf } from "@switchyard/auth";
+import type { BatchService, FileStore, StagedUpload } from "@switchyard/batch";
+import {
+  type BatchSettings,
+  CreateBatchRequestSchema,
+  FileListQuerySchema,
+  formatBytes,
+  ListQuerySchema,
+  parseOrThrow,
+  type ReferenceBatchStatus,
+  ReferenceBatchStatusSchema,
+  ReferenceCreateBatchSchema,
+  sy,
+} from "@switchyard/core";
+import { type RouteTable, readJsonObject } from "@switchyard/http";
+import busboy from "busboy";
+import type { Request, Router } from "express";
+import type { ModelResolver } from "./resolve";
+
+export interface BatchRouteDeps {
+  service: BatchService;
+  files: FileStore;
+  resolver: ModelResolver;
+  settings: BatchSettings;
+}
+
+const BATCH = { access: "user", scope: "batch" } as const;
+
+function param(req: Request, name: string): string {
+  return String((req.params as Record<string, string>)[name]);
+}
+
+function pathTarget(req: Request): { cluster: string; framework: string } | undefined {
+  const params = req.params as Record<string, string | undefined>;
+  return params.cluster && params.framework ? { cluster: params.cluster, framework: params.framework } : undefined;
+}
+
+/** The model a batch names, checked as an inference request would be, plus the batch capability (422). */
+function resolverFor(resolver: ModelResolver, principal: Principal) {
+  return (model: string, path?: { cluster: string; framework: string }) => {
+    const target = resolver.resolve(model, path);
+    resolver.authorize(principal, target);
+    resolver.requireCapability(target, principal, "batch", "batches");
+    return { model: target.model, cluster: target.cluster };
+  };
+}
+
+/**
+ * A multipart upload (`file` and `purpose`, in either order): the file is streamed to disk as
+ * it arrives, and kept only if the form is right and it fits the size limit.
+ */
+async function receiveUpload(
+  req: Request,
+  files: FileStore,
+  maxBytes: number,
+): Promise<{ staged: StagedUpload; filename: string; purpose: string | undefined }> {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type !== "multipart/form-data") {
+    throw sy("unsupported_content_type", { contentType: type || "(none)", expected: "multipart/form-data" });
+  }
+  const declared = Number(req.headers["content-length"]);
+  if (declared > maxBytes + 64 * 1024) throw sy("payload_too_large", { limit: formatBytes(maxBytes) });
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: req.headers,
+        limits: { files: 1, fileSize: maxBytes, fields: 8, fieldSize: 64 * 1024 },
+      });
+    } catch (error) {
+      reject(sy("invalid_body", { expected: `a multipart form (${(error as Error).message})` }));
+      return;
+    }
+    let purpose: string | undefined;
+    let upload: Promise<{ staged: StagedUpload; filename: string; truncated: () => boolean }> | undefined;
+    parser.on("field", (name, value) => {
+      if (name === "purpose") purpose = value;
+    });
+    parser.on("file", (name, stream, info) => {
+      if (name !== "file" || upload) {
+        stream.resume();
+        return;
+      }
+      upload = files.stage(stream).then((staged) => ({
+        staged,
+        filename: info.filename || "upload.jsonl",
+        truncated: () => (stream as unknown as { truncated?: boolean }).truncated === true,
+      }));
+      upload.catch(() => {});
+    });
+    parser.on("error", (error: Error) =>
+      reject(sy("invalid_body", { expected: `a multipart form (${error.message})` })),
+    );
+    parser.on("close", () => {
+      if (!upload) {
+        reject(sy("missing_required_field", { param: "file" }, { param: "file" }));
+        return;
+      }
+      upload.then(async (done) => {
+        if (done.truncated()) {
+          await files.discard(done.staged);
+          reject(sy("payload_too_large", { limit: formatBytes(maxBytes) }));
+          return;
+        }
+        resolve({ staged: done.staged, filename: done.filename, purpose });
+      }, reject);
+    });
+    req.pipe(parser);
+  });
+}
+
+/**
+ * The batch front doors: OpenAI's Files and Batches API, and the reference service's
+ * path-based batch API. Both call the same service; the worker runs what they create.
+ */
+export function registerBatchRoutes(router: Router, routes: RouteTable, deps: BatchRouteDeps): void {
+  const { service, files, resolver, settings } = deps;
+
+  // ---- OpenAI Files --------------------------------------------------------------------
+  routes.add(
+    router,
+    {
+      method: "POST",
+      path: "/v1/files",
+      ...BATCH,
+      summary: "Upload a batch input file (multipart: file, purpose=batch)",
+    },
+    async (req, res) => {
+      const principal = principalOf(res);
+      const { staged, filename, purpose } = await receiveUpload(req, files, settings.maxFileBytes);
+      if (purpose !== "batch") {
+        await files.discard(staged);
+        if (purpose === undefined) throw sy("missing_required_field", { param: "purpose" }, { param: "purpose" });
+        throw sy(
+          "invalid_field",
+          { param: "purpose", detail: `'${purpose}' is not accepted here; use "batch"` },
+          { param: "purpose" },
+        );
+      }
+      res.json(await files.commit(staged, { userId: principal.userId, filename, purpose }));
+    },
+  );
+  routes.add(
+    router,
+    { method: "GET", path: "/v1/files", ...BATCH, summary: "Your files, newest first" },
+    async (req, res) => {
+      const query = parseOrThrow(FileListQuerySchema, req.query);
+      const page = await files.list(principalOf(res).userId, query);
+      res.json({
+        object: "list",
+        data: page.data,
+        first_id: page.data[0]?.id ?? null,
+        last_id: page.data.at(-1)?.id ?? null,
+        has_more: page.hasMore,
+      });
+    },
+  );
+  routes.add(router, { method: "GET", path: "/v1/files/:file_id", ...BATCH, summary: "One file" }, async (req, res) => {
+    res.json(await files.get(principalOf(res).userId, param(req, "file_id")));
+  });
+  routes.add(
+    router,
+    { method: "GET", path: "/v1/files/:file_id/content", ...BATCH, summary: "A file's bytes" },
+    async (req, res) => {
+      const file = await files.locate(principalOf(res).userId, param(req, "file_id"));
+      res.setHeader("content-type", "application/octet-stream");
+      res.setHeader("content-disposition", `attachment; filename="${file.filename.replace(/["\\\r\n]/g, "_")}"`);
+      res.setHeader("content-length", String(file.bytes));
+      if (file.bytes === 0) {
+        res.end();
+        return;
+      }
+      // The recorded length: a batch still appending to its output never serves a torn line.
+      await pipeline(createReadStream(file.path, { start: 0, end: file.bytes - 1 }), res);
+    },
+  );
+  routes.add(
+    router,
+    { method: "DELETE", path: "/v1/files/:file_id", ...BATCH, summary: "Delete a file" },
+    async (req, res) => {
+      const userId = principalOf(res).userId;
+      const id = param(req, "file_id");
+      await files.get(userId, id);
+      await service.assertFileUnused(userId, id);
+      res.json(await files.delete(userId, id));
+    },
+  );
+
+  // ---- OpenAI Batches ------------------------------------------------------------------
+  routes.add(
+    router,
+    { method: "POST", path: "/v1/batches", ...BATCH, summary: "Create a batch from an uploaded file" },
+    async (req, res) => {
+      const principal = principalOf(res);
+      const input = parseOrThrow(CreateBatchRequestSchema, await readJsonObject(req));
+      res.json(await service.createOpenAI(principal.userId, input, resolverFor(resolver, principal)));
+    },
+  );
+  routes.add(
+    router,
+    { method: "GET", path: "/v1/batches", ...BATCH, summary: "Your batches, newest first" },
+    async (req, res) => {
+      const query = parseOrThrow(ListQuerySchema, req.query);
+      res.json(await service.list(principalOf(res).userId, query));
+    },
+  );
+  routes.add(
+    router,
+    { method: "GET", path: "/v1/batches/:batch_id", ...BATCH, summary: "One batch" },
+    async (req, res) => {
+      res.json(await service.get(principalOf(res).userId, param(req, "batch_id")));
+    },
+  );
+  routes.add(
+    router,
+    {
+      method: "POST",
+      path: "/v1/batches/:batch_id/cancel",
+      ...BATCH,
+      summary: "Cancel a batch (answers received are kept)",
+    },
+    async (req, res) => {
+      const userId = principalOf(res).userId;
+      await service.cancel(userId, param(req, "batch_id"));
+      res.json(await service.get(userId, param(req, "batch_id")));
+    },
+  );
+
+  // ---- the reference service's paths -----------------------------------------------------
+  for (const prefix of ["/resource_server/v1/batches", "/resource_server/:cluster/:framework/v1/batches"]) {
+    const where = prefix.includes(":cluster") ? " (cluster path)" : "";
+    routes.add(
+      router,
+      { method: "POST", path: prefix, ...BATCH, summary: `Create a batch from a file on shared storage${where}` },
+      async (req, res) => {
+        const principal = principalOf(res);
+        const input = parseOrThrow(ReferenceCreateBatchSchema, await readJsonObject(req));
+        res.json(
+          await service.createReference(principal.userId, input, resolverFor(resolver, principal), pathTarget(req)),
+        );
+      },
+    );
+    routes.add(
+      router,
+      {
+        method: "GET",
+        path: prefix,
+        ...BATCH,
+        summary: `Your batches (?status=pending|running|completed|failed|cancelled)${where}`,
+      },
+      async (req, res) => {
+        const raw = req.query.status;
+        let status: ReferenceBatchStatus | undefined;
+        if (raw !== undefined && raw !== "") {
+          const parsed = ReferenceBatchStatusSchema.safeParse(raw);
+          if (!parsed.success) {
+            throw sy(
+              "invalid_field",
+              { param: "status", detail: `expected one of ${ReferenceBatchStatusSchema.options.join(", ")}` },
+              { param: "status" },
+            );
+          }
+          status = parsed.data;
+        }
+        res.json(await service.listReference(principalOf(res).userId, status));
+      },
+    );
+    routes.add(
+      router,
+      { method: "GET", path: `${prefix}/:batch_id`, ...BATCH, summary: `One batch, with its counts and files${where}` },
+      async (req, res) => {
+        res.json(await service.getReference(principalOf(res).userId, param(req, "batch_id")));
+      },
+    );
+    routes.add(
+      router,
+      {
+        method: "GET",
+        path: `${prefix}/:batch_id/result`,
+        ...BATCH,
+        summary: `Where an ended batch's files are, and its metrics${where}`,
+      },
+      async (req, res) => {
+        res.json(await service.referenceResult(principalOf(res).userId, param(req, "batch_id")));
+      },
+    );
+    routes.add(
+      router,
+      {
+        method: "POST",
+        path: `${prefix}/:batch_id/cancel`,
+        ...BATCH,
+        summary: `Cancel a batch (not in the reference service)${where}`,
+      },
+      async (req, res) => {
+        const userId = principalOf(res).userId;
+        await service.cancel(userId, param(req, "batch_id"));
+        res.json(await service.getReference(userId, param(req, "batch_id")));
+      },
+    );
+  }
+}
