@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Row, Suite } from "./lib";
 import { auth } from "./suites/auth";
+import { batch } from "./suites/batch";
 import { catalog } from "./suites/catalog";
 import { coldStart } from "./suites/cold-start";
 import { gateway } from "./suites/gateway";
@@ -13,7 +14,7 @@ import { validation } from "./suites/validation";
  * `pnpm bench [suite...]`: runs each suite (every case beside its baseline, same run, same
  * machine), writes bench/results/<suite>.json and the Markdown table in docs/benchmarks.md.
  */
-const SUITES: Suite[] = [validation, catalog, auth, coldStart, gateway];
+const SUITES: Suite[] = [validation, catalog, auth, coldStart, gateway, batch];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, "results");

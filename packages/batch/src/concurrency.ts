@@ -1,8 +1,10 @@
 /**
- * How many requests a batch keeps in flight: additive increase while latency holds, a
- * multiplicative cut when the server pushes back (429, 503, timeouts) or latency climbs well
- * above the best seen. Decisions are made once per window of `limit` answers, so one slow
- * answer does not swing it and the limit moves at most once per round trip of the window.
+ * How many requests a batch keeps in flight. It grows while latency holds near the best seen,
+ * holds when latency rises, steps down when latency is far above the best, and is cut hard
+ * when the server pushes back (429, 503, timeouts, refused connections). Decisions are made
+ * once per window of `limit` answers, so one slow answer (or a pause of our own process) does
+ * not swing it. The absolute slack keeps sub-millisecond servers (the simulator) from reading
+ * scheduling noise as overload; real model servers answer in hundreds of milliseconds.
  */
 export class AdaptiveConcurrency {
   private current: number;
@@ -13,7 +15,7 @@ export class AdaptiveConcurrency {
   constructor(
     initial: number,
     private ceiling: number,
-    private readonly options = { tolerance: 2, backoff: 0.7, floor: 1 },
+    private readonly options = { grow: 1.5, shrink: 3, slackMs: 20, backoff: 0.7, floor: 1 },
   ) {
     this.current = Math.max(options.floor, Math.min(initial, ceiling));
   }
@@ -42,20 +44,20 @@ export class AdaptiveConcurrency {
   }
 
   private decide(): void {
+    const { grow, shrink, slackMs, backoff, floor } = this.options;
     const sorted = this.samples.sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)] as number;
     this.samples = [];
+    const step = Math.max(1, Math.floor(this.current / 8));
     if (this.overloaded) {
       this.overloaded = false;
-      this.current = Math.max(this.options.floor, Math.floor(this.current * this.options.backoff));
+      this.current = Math.max(floor, Math.floor(this.current * backoff));
       return;
     }
     // The best median drifts up slowly, so a server that got slower for good is relearned.
-    this.best = Math.min(this.best * 1.05, median);
-    if (median > this.best * this.options.tolerance + 5) {
-      this.current = Math.max(this.options.floor, Math.floor(this.current * this.options.backoff));
-    } else if (this.current < this.ceiling) {
-      this.current = Math.min(this.ceiling, this.current + Math.max(1, Math.floor(this.current / 8)));
-    }
+    this.best = Math.min(this.best * 1.01, median);
+    if (median > this.best * shrink + slackMs) this.current = Math.max(floor, this.current - step);
+    else if (median <= this.best * grow + slackMs && this.current < this.ceiling)
+      this.current = Math.min(this.ceiling, this.current + step);
   }
 }

@@ -15,6 +15,7 @@ import { adapterFor, type EngineAdapterOptions } from "@switchyard/engines";
 import type { Scheduler } from "@switchyard/scheduler";
 import type { Logger } from "pino";
 import { type Dispatcher, errors as undiciErrors } from "undici";
+import { type CallResult, UpstreamCall } from "./call";
 import { AdaptiveConcurrency } from "./concurrency";
 import type { FileStore } from "./files";
 import { type InputLine, readRequestLines } from "./lines";
@@ -97,16 +98,13 @@ const TRANSIENT = new Set([408, 425, 429, 500, 502, 503, 504]);
 const WINDOW = 4096;
 const HOLD_MS = 120_000;
 
-function requestLineId(): string {
-  return `batch_req_${randomBytes(12).toString("hex")}`;
-}
-
-function outputLine(
-  customId: string,
-  response: { status_code: number; request_id: string; body: unknown } | null,
-  error: { code: string; message: string } | null,
-): string {
-  return JSON.stringify({ id: requestLineId(), custom_id: customId, response, error });
+/** Output line ids: a random prefix per run and a counter (one random draw per run, not per line). */
+class LineIds {
+  private readonly prefix = `batch_req_${randomBytes(8).toString("hex")}`;
+  private count = 0;
+  next(): string {
+    return `${this.prefix}${(this.count++).toString(16).padStart(8, "0")}`;
+  }
 }
 
 function tokensOf(body: unknown): { prompt: number; completion: number } {
@@ -152,7 +150,8 @@ WHERE "id" = $1 AND "status" IN ('in_progress', 'cancelling') RETURNING "status"
 export class BatchRun {
   private interrupted: Interruption | undefined;
   private readonly interruptController = new AbortController();
-  private readonly inflight = new Map<number, { customId: string; controller: AbortController }>();
+  /** Lines whose request runs now, with the call in progress (if one is) to abort on interrupt. */
+  private readonly inflight = new Map<number, { call: UpstreamCall | undefined }>();
   private readonly finished = new Map<number, Finished>();
   /** custom_id of every started line not yet written (for the expired lines' error entries). */
   private readonly dispatched = new Map<number, string>();
@@ -174,6 +173,16 @@ export class BatchRun {
   private readonly rate: { at: number; processed: number }[] = [];
   private readonly log: Logger;
   private startedAt: Date | null = null;
+  private readonly lineIds = new LineIds();
+  private counters!: { completed: { inc(): void }; failed: { inc(): void }; retried: { inc(): void } };
+
+  private outputLine(
+    customId: string,
+    response: { status_code: number; request_id: string; body: unknown } | null,
+    error: { code: string; message: string } | null,
+  ): string {
+    return JSON.stringify({ id: this.lineIds.next(), custom_id: customId, response, error });
+  }
 
   private batch!: BatchRecord;
 
@@ -210,7 +219,10 @@ export class BatchRun {
     if (this.interrupted && reason === "stop") return;
     this.interrupted = reason;
     this.interruptController.abort();
-    for (const flight of this.inflight.values()) flight.controller.abort();
+    const why = new Error(
+      `the batch was ${reason === "cancel" ? "cancelled" : reason === "expire" ? "expired" : "stopped"}`,
+    );
+    for (const flight of this.inflight.values()) flight.call?.abort(why);
     this.checkIdle();
   }
 
@@ -234,6 +246,12 @@ export class BatchRun {
       return;
     }
     this.upstreamName = adapterFor(this.model, this.deps.engines).upstreamModelName(this.model);
+    const { metrics } = this.deps;
+    this.counters = {
+      completed: metrics.requests.labels(this.batch.model, "completed"),
+      failed: metrics.requests.labels(this.batch.model, "failed"),
+      retried: metrics.retries.labels(this.batch.model),
+    };
     if (this.batch.status === "validating" && !(await this.validate())) return;
     if (this.batch.status === "in_progress") await this.execute();
     else if (this.batch.status === "cancelling") await this.recoverCancelled();
@@ -440,15 +458,15 @@ export class BatchRun {
 
   private start(index: number, input: InputLine): void {
     const request = JSON.parse(input.text) as { custom_id: string; body: Record<string, unknown> };
-    const controller = new AbortController();
-    this.inflight.set(index, { customId: request.custom_id, controller });
+    const flight = { call: undefined as UpstreamCall | undefined };
+    this.inflight.set(index, flight);
     this.dispatched.set(index, request.custom_id);
-    void this.send(index, request, controller.signal)
+    void this.send(index, request, flight)
       .catch((error: Error): Finished => {
         this.log.error({ err: error, line: input.line }, "batch: request failed unexpectedly");
         return {
           customId: request.custom_id,
-          line: outputLine(request.custom_id, null, { code: "internal_error", message: error.message }),
+          line: this.outputLine(request.custom_id, null, { code: "internal_error", message: error.message }),
           ok: false,
           promptTokens: 0,
           completionTokens: 0,
@@ -495,9 +513,9 @@ export class BatchRun {
   private async send(
     index: number,
     request: { custom_id: string; body: Record<string, unknown> },
-    signal: AbortSignal,
+    flight: { call: UpstreamCall | undefined },
   ): Promise<Finished | undefined> {
-    const { settings, metrics } = this.deps;
+    const { settings } = this.deps;
     const body =
       request.body.model === this.upstreamName ? request.body : { ...request.body, model: this.upstreamName };
     const payload = JSON.stringify(body);
@@ -506,46 +524,40 @@ export class BatchRun {
       code: string;
       message: string;
       response: { status_code: number; request_id: string; body: unknown } | null;
-    } = {
-      code: "upstream_error",
-      message: "no attempt was made",
-      response: null,
-    };
+    } = { code: "upstream_error", message: "no attempt was made", response: null };
     let retryAfter: number | undefined;
     for (let attempt = 0; attempt <= settings.retries; attempt++) {
-      if (signal.aborted) return undefined;
+      if (this.interrupted) return undefined;
       if (attempt > 0) {
-        metrics.retries.inc({ model: this.batch.model });
+        this.counters.retried.inc();
         const backoff = Math.min(30_000, 500 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
         try {
-          await sleep(Math.max(backoff, retryAfter ?? 0), undefined, { signal });
+          await sleep(Math.max(backoff, retryAfter ?? 0), undefined, { signal: this.interruptController.signal });
         } catch {
           return undefined;
         }
       }
-      const replica = await this.replica(signal);
+      const replica = await this.replica();
       if (!replica) return undefined;
       const started = performance.now();
-      let status: number;
-      let text: string;
-      let requestId = ourId;
+      const call = new UpstreamCall();
+      flight.call = call;
+      let answer: CallResult;
       try {
-        const res = await this.deps.pool(replica.baseUrl).request({
-          path: this.batch.endpoint,
-          method: "POST",
-          headers: { "content-type": "application/json", accept: "application/json", "x-request-id": ourId },
-          body: payload,
-          signal,
-          headersTimeout: settings.requestTimeout * 1000,
-          bodyTimeout: settings.requestTimeout * 1000,
-        });
-        status = res.statusCode;
-        text = await res.body.text();
-        const given = res.headers["x-request-id"];
-        if (typeof given === "string" && given) requestId = given;
-        retryAfter = retryAfterMs(res.headers["retry-after"]);
+        this.deps.pool(replica.baseUrl).dispatch(
+          {
+            path: this.batch.endpoint,
+            method: "POST",
+            headers: { "content-type": "application/json", "x-request-id": ourId },
+            body: payload,
+            headersTimeout: settings.requestTimeout * 1000,
+            bodyTimeout: settings.requestTimeout * 1000,
+          },
+          call,
+        );
+        answer = await call.done;
       } catch (error) {
-        if (signal.aborted) return undefined;
+        if (this.interrupted) return undefined;
         this.limiter.overload();
         last = isTimeout(error)
           ? {
@@ -560,30 +572,37 @@ export class BatchRun {
             };
         continue;
       } finally {
+        flight.call = undefined;
         replica.release();
       }
       const latencyMs = performance.now() - started;
+      const given = answer.headers["x-request-id"];
+      const requestId = typeof given === "string" && given ? given : ourId;
+      retryAfter = retryAfterMs(answer.headers["retry-after"]);
+      const text = answer.body.toString("utf8");
       let parsed: unknown = text;
       try {
         parsed = JSON.parse(text);
       } catch {
         // kept as text in the error line
       }
-      if (status === 200 && typeof parsed === "object" && parsed !== null) {
+      if (answer.status === 200 && typeof parsed === "object" && parsed !== null) {
         this.limiter.success(latencyMs);
         const tokens = tokensOf(parsed);
-        metrics.requests.inc({ model: this.batch.model, outcome: "completed" });
-        this.usage(status, tokens, latencyMs, requestId);
+        this.counters.completed.inc();
+        this.usage(200, tokens, latencyMs, requestId);
+        // The server's own JSON goes in as it came (re-serialised only if it spans lines).
+        const raw = text.includes("\n") ? JSON.stringify(parsed) : text;
         return {
           customId: request.custom_id,
-          line: outputLine(request.custom_id, { status_code: 200, request_id: requestId, body: parsed }, null),
+          line: `{"id":"${this.lineIds.next()}","custom_id":${JSON.stringify(request.custom_id)},"response":{"status_code":200,"request_id":${JSON.stringify(requestId)},"body":${raw}},"error":null}`,
           ok: true,
           promptTokens: tokens.prompt,
           completionTokens: tokens.completion,
         };
       }
-      const response = { status_code: status, request_id: requestId, body: parsed };
-      if (status === 200) {
+      const response = { status_code: answer.status, request_id: requestId, body: parsed };
+      if (answer.status === 200) {
         last = {
           code: "invalid_upstream_response",
           message: "The model server's answer is not a JSON object.",
@@ -591,12 +610,12 @@ export class BatchRun {
         };
         break;
       }
-      if (TRANSIENT.has(status)) {
-        if (status === 429 || status === 503) this.limiter.overload();
+      if (TRANSIENT.has(answer.status)) {
+        if (answer.status === 429 || answer.status === 503) this.limiter.overload();
         else this.limiter.success(latencyMs);
         last = {
-          code: status === 429 ? "rate_limited" : "upstream_error",
-          message: `The model server answered ${status} ${settings.retries + 1} times.`,
+          code: answer.status === 429 ? "rate_limited" : "upstream_error",
+          message: `The model server answered ${answer.status} ${settings.retries + 1} times.`,
           response,
         };
         continue;
@@ -607,16 +626,16 @@ export class BatchRun {
         (parsed as { message?: unknown } | null)?.message;
       last = {
         code: "model_server_rejected",
-        message: typeof message === "string" ? message : `The model server answered ${status}.`,
+        message: typeof message === "string" ? message : `The model server answered ${answer.status}.`,
         response,
       };
       break;
     }
-    metrics.requests.inc({ model: this.batch.model, outcome: "failed" });
+    this.counters.failed.inc();
     this.usage(last.response?.status_code ?? 502, { prompt: 0, completion: 0 }, 0, ourId);
     return {
       customId: request.custom_id,
-      line: outputLine(request.custom_id, last.response, { code: last.code, message: last.message }),
+      line: this.outputLine(request.custom_id, last.response, { code: last.code, message: last.message }),
       ok: false,
       promptTokens: 0,
       completionTokens: 0,
@@ -639,7 +658,7 @@ export class BatchRun {
   }
 
   /** A live replica; when there is none, start the model and wait (a batch waits, it does not fail). */
-  private async replica(signal: AbortSignal): Promise<ReturnType<Scheduler["acquire"]>> {
+  private async replica(): Promise<ReturnType<Scheduler["acquire"]>> {
     const { scheduler } = this.deps;
     for (;;) {
       const replica = scheduler.acquire(this.batch.clusterName, this.batch.model);
@@ -647,7 +666,7 @@ export class BatchRun {
         this.waitingFor = null;
         return replica;
       }
-      if (signal.aborted) return undefined;
+      if (this.interrupted) return undefined;
       this.waiting ??= this.waitForModel().finally(() => {
         this.waiting = undefined;
       });
@@ -863,7 +882,7 @@ export class BatchRun {
   /** Past its completion window: answers received are kept, every other line goes to the errors file. */
   private async finishExpired(): Promise<void> {
     const expired = (customId: string) =>
-      outputLine(customId, null, {
+      this.outputLine(customId, null, {
         code: "batch_expired",
         message: "The batch expired before this request was completed.",
       });
