@@ -15,3 +15,4 @@ export * from "./openai/models";
 export * from "./openai/responses";
 export * from "./status";
 export * from "./validation";
+export * from "./views";
