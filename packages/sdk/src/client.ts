@@ -62,7 +62,12 @@ interface CallOptions extends RequestOptions {
   body?: unknown;
   /** Stream the answer (no timeout, the body is read by the caller). */
   raw?: boolean;
+  /** Overrides the client's timeout (inference may take minutes). */
+  timeoutMs?: number;
 }
+
+/** Inference waits for the model (the server holds a cold start, then generation): as long as openai's default. */
+const INFERENCE_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * The Switchyard client: typed calls for Switchyard's own routes (model statuses, jobs,
@@ -176,6 +181,7 @@ export class Switchyard {
             ...options,
             method: "POST",
             body: { ...body, stream: false },
+            timeoutMs: INFERENCE_TIMEOUT_MS,
           }),
         ),
       /** Stream the answer; a 503 or other error is thrown before the first chunk. */
@@ -199,7 +205,14 @@ export class Switchyard {
 
   readonly embeddings = {
     create: (body: EmbeddingRequest, options: InferenceOptions = {}): Promise<EmbeddingResponse> =>
-      this.waiting(options, () => this.json<EmbeddingResponse>("/v1/embeddings", { ...options, method: "POST", body })),
+      this.waiting(options, () =>
+        this.json<EmbeddingResponse>("/v1/embeddings", {
+          ...options,
+          method: "POST",
+          body,
+          timeoutMs: INFERENCE_TIMEOUT_MS,
+        }),
+      ),
   };
 
   /**
@@ -235,7 +248,15 @@ export class Switchyard {
 
   private async json<T>(path: string, options: CallOptions = {}): Promise<T> {
     const response = await this.call(path, options);
-    return (await response.json()) as T;
+    const text = await response.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      // Something else answers at this address (a web page, a proxy): say so rather than "Unexpected token".
+      throw new SwitchyardSDKError(
+        `${this.baseURL} answered ${options.method ?? "GET"} ${path} with something that is not JSON; is it a Switchyard server? (${text.replace(/\s+/g, " ").slice(0, 80)})`,
+      );
+    }
   }
 
   /** One request with the current credential; an expired token is refreshed and the request sent once more. */
@@ -251,7 +272,7 @@ export class Switchyard {
           ...(options.body === undefined ? {} : { "content-type": "application/json" }),
         },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-        signal: withTimeout(options.signal, options.raw ? 0 : this.timeout),
+        signal: withTimeout(options.signal, options.raw ? 0 : (options.timeoutMs ?? this.timeout)),
       });
       if (response.ok) return response;
       const error = apiErrorFrom(response.status, response.headers, await response.text().catch(() => ""));

@@ -58,8 +58,11 @@ export async function deviceLogin(options: DeviceLoginOptions): Promise<LoginRes
     store.moveAside();
   }
 
-  const code = DeviceCodeResponseSchema.parse(
+  const code = expectShape(
+    DeviceCodeResponseSchema,
     await oauthPost(fetcher, server, "/auth/device/code", { client_id: clientId }, signal),
+    server,
+    "/auth/device/code",
   );
   const complete =
     code.verification_uri_complete ?? `${code.verification_uri}?user_code=${encodeURIComponent(code.user_code)}`;
@@ -97,7 +100,7 @@ export async function deviceLogin(options: DeviceLoginOptions): Promise<LoginRes
       throw deviceError(error.error, server, error);
     }
   }
-  const tokens = TokenResponseSchema.parse(answer);
+  const tokens = expectShape(TokenResponseSchema, answer, server, "/auth/token");
   const me = await whoIs(fetcher, server, tokens.access_token, signal);
   const loggedInAt = new Date().toISOString();
   const session = sessionFrom(tokens, {
@@ -135,6 +138,18 @@ export async function deviceLogin(options: DeviceLoginOptions): Promise<LoginRes
     replaced: previous && previous.username !== me.username ? previous.username : null,
     tokenFile: store.path,
   };
+}
+
+/** The answer in the shape the schema says, or an error naming the server and route. */
+function expectShape<T>(
+  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } },
+  answer: unknown,
+  server: string,
+  route: string,
+): T {
+  const parsed = schema.safeParse(answer);
+  if (parsed.success) return parsed.data;
+  throw new SwitchyardSDKError(`${server} answered POST ${route} in an unexpected shape; is it a Switchyard server?`);
 }
 
 async function whoIs(fetcher: Fetch, server: string, token: string, signal?: AbortSignal): Promise<Me> {

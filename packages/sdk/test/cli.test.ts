@@ -163,7 +163,7 @@ describe("sy against a running server", () => {
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout.trim().split(" ")).toHaveLength(4);
       // stderr is not a terminal here: a line per change instead of the spinner.
-      expect(result.stderr).toMatch(/^sy: org\/sleepy is starting, about \d+ s to go/m);
+      expect(result.stderr).toMatch(/^sy: org\/sleepy is starting(, about \d+ s to go|, almost ready)/m);
     });
 
     it("gives up with exit 5 when the model is not ready within --max-wait", async () => {

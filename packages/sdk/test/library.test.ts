@@ -1,3 +1,4 @@
+import { createServer } from "node:http";
 import {
   ApiKeyListSchema,
   CreatedApiKeySchema,
@@ -18,6 +19,7 @@ import {
   PermissionDeniedError,
   RateLimitError,
   Switchyard,
+  SwitchyardSDKError,
   TokenStore,
 } from "../src";
 import { closedPort, freshHome, passwordGrant, type SdkServer, startSdkServer } from "./harness";
@@ -217,6 +219,25 @@ describe("the Switchyard client", () => {
       expect(error).toBeInstanceOf(APIConnectionError);
       expect((error as Error).message).toContain("connection refused");
     });
+  });
+
+  it("says so when the address answers, but not like a Switchyard server", async () => {
+    const other = createServer((_req, res) =>
+      res.writeHead(200, { "content-type": "text/html" }).end("<html>hello</html>"),
+    );
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = other.address() as { port: number };
+      const error = await catchError(
+        new Switchyard({ baseURL: `http://127.0.0.1:${port}`, apiKey: "sy_x", env: {} }).me(),
+      );
+      expect(error).toBeInstanceOf(SwitchyardSDKError);
+      expect((error as Error).message).toBe(
+        `http://127.0.0.1:${port} answered GET /v1/me with something that is not JSON; is it a Switchyard server? (<html>hello</html>)`,
+      );
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   });
 
   describe("inference", () => {

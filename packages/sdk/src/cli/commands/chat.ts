@@ -146,7 +146,12 @@ class ModelWaiter {
   private describe(): string {
     const s = this.status;
     if (!s) return `Waiting for ${this.model}`;
-    const eta = s.eta_seconds !== null ? `, about ${formatDuration(s.eta_seconds * 1000)} to go` : "";
+    const eta =
+      s.eta_seconds === null
+        ? ""
+        : s.eta_seconds < 1
+          ? ", almost ready"
+          : `, about ${formatDuration(s.eta_seconds * 1000)} to go`;
     if (s.status === "queued")
       return `${this.model} is queued${s.queue_position ? ` (position ${s.queue_position})` : ""}${eta}`;
     if (s.status === "starting") return `${this.model} is starting${eta}`;
