@@ -30,8 +30,9 @@ describe("sy login, tokens and identity", () => {
   /** Run `sy login` and approve the code it prints in the "browser" as `username`. */
   async function login(username: "ada" | "grace", args: string[] = [], action: "approve" | "deny" = "approve") {
     const proc = new SyProcess(["login", ...args], env);
-    const [, page] = await proc.waitFor("stderr", /^\s+(http:\/\/\S+\/device\?user_code=\S+)$/m);
-    const code = /code ([A-Z0-9]{4}-[A-Z0-9]{4})/.exec(proc.stderr)?.[1];
+    // The URL and the code are on separate lines, which may arrive in separate chunks: wait for the later one.
+    const [, code] = await proc.waitFor("stderr", /shows the code ([A-Z0-9]{4}-[A-Z0-9]{4})\./);
+    const page = /^\s+(http:\/\/\S+\/device\?user_code=\S+)$/m.exec(proc.stderr)?.[1];
     expect(page).toContain(`user_code=${code}`);
     const answer = await approveInBrowser(page!, username, action);
     expect(answer).toContain(action === "approve" ? "Device approved" : "Request denied");
