@@ -3,7 +3,17 @@ import path from "node:path";
 import { ManualClock, MeSchema } from "@switchyard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TokenFile } from "../src";
-import { approveInBrowser, freshHome, type SdkServer, SyProcess, startSdkServer, sy, syEnv, whoIs } from "./harness";
+import {
+  approveInBrowser,
+  freshHome,
+  removeTempDirs,
+  type SdkServer,
+  SyProcess,
+  startSdkServer,
+  sy,
+  syEnv,
+  whoIs,
+} from "./harness";
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -45,6 +55,7 @@ describe("sy login, tokens and identity", () => {
   });
   afterAll(async () => {
     await h?.close();
+    removeTempDirs();
   });
 
   it("says 'not logged in' with the fix (exit 2) before any login", async () => {

@@ -13,6 +13,7 @@ import {
   closedPort,
   freshHome,
   passwordGrant,
+  removeTempDirs,
   type SdkServer,
   SyProcess,
   startSdkServer,
@@ -62,6 +63,7 @@ describe("sy against a running server", () => {
   });
   afterAll(async () => {
     await h?.close();
+    removeTempDirs();
   });
 
   describe("model statuses", () => {

@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -63,6 +63,7 @@ export interface SdkServer {
 /** The real server on an ephemeral port, an in-memory database, users ada and grace (group physics). */
 export async function startSdkServer(options: { models?: "all" | "minimal"; clock?: Clock } = {}): Promise<SdkServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "sy-sdk-server-"));
+  tempDirs.push(dataDir);
   const configFile = path.join(dataDir, "switchyard.yaml");
   const models = options.models ?? "all";
   writeFileSync(configFile, sdkConfig(models));
@@ -115,9 +116,17 @@ export async function whoIs(url: string, credential: string): Promise<{ status: 
   return { status: res.status, ...(body.username ? { username: body.username } : {}) };
 }
 
+const tempDirs: string[] = [];
+
+/** Remove the temporary homes and data dirs this test file made (call in afterAll). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** A fresh home for `sy`: HOME and XDG_CONFIG_HOME in a new temporary directory. */
 export function freshHome(): { home: string; config: string; tokenFile: string } {
   const home = mkdtempSync(path.join(tmpdir(), "sy-home-"));
+  tempDirs.push(home);
   const config = path.join(home, "xdg");
   return { home, config, tokenFile: path.join(config, "switchyard", "tokens.json") };
 }

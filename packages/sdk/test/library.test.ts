@@ -22,7 +22,7 @@ import {
   SwitchyardSDKError,
   TokenStore,
 } from "../src";
-import { closedPort, freshHome, passwordGrant, type SdkServer, startSdkServer } from "./harness";
+import { closedPort, freshHome, passwordGrant, removeTempDirs, type SdkServer, startSdkServer } from "./harness";
 
 /** `@switchyard/sdk` as a TypeScript service would use it, against a real server. */
 describe("the Switchyard client", () => {
@@ -65,6 +65,7 @@ describe("the Switchyard client", () => {
   });
   afterAll(async () => {
     await h?.close();
+    removeTempDirs();
   });
 
   describe("credentials", () => {

@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { defaultTokenPath, normalizeServer, type StoredSession, Switchyard, TokenStore, TokenStoreError } from "../src";
-import { freshHome } from "./harness";
+import { freshHome, removeTempDirs } from "./harness";
 
 function session(username: string, n = 0): StoredSession {
   return {
@@ -19,6 +19,8 @@ function session(username: string, n = 0): StoredSession {
 }
 
 describe("the token store", () => {
+  afterAll(removeTempDirs);
+
   it("lives in $XDG_CONFIG_HOME/switchyard, else ~/.config/switchyard", () => {
     expect(defaultTokenPath({ XDG_CONFIG_HOME: "/srv/conf" })).toBe("/srv/conf/switchyard/tokens.json");
     expect(defaultTokenPath({})).toBe(path.join(homedir(), ".config", "switchyard", "tokens.json"));
