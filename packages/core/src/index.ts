@@ -17,3 +17,4 @@ export * from "./openai/models";
 export * from "./openai/responses";
 export * from "./status";
 export * from "./validation";
+export * from "./views";

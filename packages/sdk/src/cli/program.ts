@@ -1,0 +1,168 @@
+import { Command, CommanderError, Option } from "commander";
+import { DeviceLoginError } from "../device-login";
+import {
+  APIConnectionError,
+  APIError,
+  IdentityMismatchError,
+  LoginRequiredError,
+  ModelNotReadyError,
+  OAuthError,
+  SwitchyardSDKError,
+  TokenStoreError,
+} from "../errors";
+import { registerAuth } from "./commands/auth";
+import { registerChat } from "./commands/chat";
+import { registerKeys } from "./commands/keys";
+import { registerModels } from "./commands/models";
+import { CliContext, CliError, EXIT, Interrupted } from "./context";
+
+export const VERSION = "0.1.0";
+
+const HELP_FOOTER = `
+Server and credentials (every command):
+  --server URL or SWITCHYARD_URL         default: the server of the last 'sy login', else http://127.0.0.1:8080
+  --api-key KEY or SWITCHYARD_API_KEY    default: the login stored by 'sy login'
+  Logins are kept in $XDG_CONFIG_HOME/switchyard/tokens.json (~/.config/switchyard/tokens.json), one per server.
+
+Output: tables and colour on a terminal; tab-separated lines when piped; --json for machine output
+(no colour, no progress). NO_COLOR turns colour off.
+
+Exit codes:
+  0    success
+  1    other failure (bad arguments, a damaged token file, a server error)
+  2    not logged in, or the credentials were refused (401, 403; a login denied, expired or for another identity)
+  3    the server could not be reached
+  4    not found (an unknown model, cluster, key, ...)
+  5    rate limited, or the model was still not ready after waiting
+  130  interrupted (Ctrl-C; a running request is cancelled on the server)
+`;
+
+/** Wraps a command's handler: builds its context, turns its errors into a message and an exit code. */
+export type Run = <O>(
+  handler: (ctx: CliContext, options: O, ...args: never[]) => Promise<void>,
+) => (...args: unknown[]) => Promise<void>;
+
+export interface CliStreams {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+/** The exit code and the message for an error a command threw. */
+export function explain(error: unknown, ctx: CliContext | undefined): { code: number; message: string } {
+  if (error instanceof CliError) return { code: error.exitCode, message: error.message };
+  if (error instanceof Interrupted || (ctx?.interrupted && (error as Error)?.name === "AbortError")) {
+    return { code: EXIT.interrupted, message: "Cancelled." };
+  }
+  if (
+    error instanceof LoginRequiredError ||
+    error instanceof IdentityMismatchError ||
+    error instanceof DeviceLoginError
+  ) {
+    return { code: EXIT.auth, message: error.message };
+  }
+  if (error instanceof OAuthError) {
+    return {
+      code: error.error === "too_many_attempts" ? EXIT.unavailable : EXIT.auth,
+      message: `The login failed: ${error.message}.`,
+    };
+  }
+  if (error instanceof TokenStoreError) return { code: EXIT.failure, message: error.message };
+  if (error instanceof APIConnectionError) return { code: EXIT.unreachable, message: error.message };
+  if (error instanceof APIError) {
+    if (error.status === 401 || error.status === 403) {
+      const usingKey = ctx?.apiKey !== undefined;
+      const hint =
+        error.status === 403
+          ? ""
+          : usingKey
+            ? " Check the API key (--api-key or SWITCHYARD_API_KEY)."
+            : " Run 'sy login' to log in again.";
+      return { code: EXIT.auth, message: `${error.message}${hint}` };
+    }
+    if (error.status === 404) return { code: EXIT.notFound, message: error.message };
+    if (error.status === 429 || error instanceof ModelNotReadyError || error.code === "cluster_unavailable") {
+      return { code: EXIT.unavailable, message: error.message };
+    }
+    return { code: EXIT.failure, message: error.message };
+  }
+  if (error instanceof SwitchyardSDKError) return { code: EXIT.failure, message: error.message };
+  return { code: EXIT.failure, message: `unexpected error: ${(error as Error)?.stack ?? String(error)}` };
+}
+
+export function buildProgram(streams: CliStreams, exit: { code: number }): Command {
+  const program = new Command("sy")
+    .description("Switchyard from a terminal: log in, check which models are live, chat, embed, manage API keys")
+    .version(VERSION, "-v, --version")
+    .addOption(new Option("--server <url>", "the Switchyard server").env("SWITCHYARD_URL"))
+    .addOption(new Option("--api-key <key>", "an API key to use instead of the stored login").env("SWITCHYARD_API_KEY"))
+    .option("--json", "machine output: JSON, no colour, no progress")
+    .configureHelp({ showGlobalOptions: true })
+    .showHelpAfterError("(sy --help lists the commands)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => streams.stdout.write(text),
+      writeErr: (text) => streams.stderr.write(text),
+    })
+    .addHelpText("after", HELP_FOOTER);
+
+  const run: Run =
+    (handler) =>
+    async (...args: unknown[]) => {
+      const command = args.at(-1) as Command;
+      const options = args.at(-2);
+      const positional = args.slice(0, -2);
+      let ctx: CliContext | undefined;
+      try {
+        ctx = new CliContext(command, streams.env, streams.stdin, streams.stdout, streams.stderr);
+        await (handler as (ctx: CliContext, options: unknown, ...rest: unknown[]) => Promise<void>)(
+          ctx,
+          options,
+          ...positional,
+        );
+      } catch (error) {
+        const { code, message } = explain(error, ctx);
+        if (ctx?.json && code !== EXIT.interrupted) {
+          streams.stderr.write(`${JSON.stringify({ error: { message, exit_code: code, ...codeOf(error) } })}\n`);
+        } else {
+          streams.stderr.write(`sy: ${message}\n`);
+        }
+        exit.code = code;
+      }
+    };
+
+  registerAuth(program, run);
+  registerModels(program, run);
+  registerChat(program, run);
+  registerKeys(program, run);
+  return program;
+}
+
+function codeOf(error: unknown): { code?: string; status?: number } {
+  if (error instanceof APIError) return { ...(error.code ? { code: error.code } : {}), status: error.status };
+  if (error instanceof OAuthError) return { code: error.error, status: error.status };
+  return {};
+}
+
+/** Run `sy` with these arguments; resolves with the exit code. */
+export async function runCli(argv: string[], streams: CliStreams): Promise<number> {
+  const exit = { code: EXIT.ok as number };
+  const program = buildProgram(streams, exit);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return EXIT.ok;
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version "fail" with code 0; anything else commander rejects is a usage error.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.failure;
+    }
+    const { code, message } = explain(error, undefined);
+    streams.stderr.write(`sy: ${message}\n`);
+    return code;
+  }
+  return exit.code;
+}

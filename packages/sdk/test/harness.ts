@@ -1,0 +1,227 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { createApiKey, createUser } from "@switchyard/auth";
+import type { Clock } from "@switchyard/core";
+import { createLogger, type RunningServer, startServer } from "@switchyard/server";
+
+export const ADMIN_PASSWORD = "admin-password-for-sdk-tests";
+export const USERS = {
+  ada: "ada-password-1",
+  grace: "grace-password-1",
+} as const;
+
+/**
+ * A small catalog of simulators for the SDK's tests: a chat model paced like a GPU server, a slow
+ * one with long answers (to interrupt), an embedding model, two cold ones that load in 2 and 3 s, one that
+ * never gets live within a test, a group-restricted one, and one limited to 1 request a minute.
+ */
+export function sdkConfig(models: "all" | "minimal"): string {
+  const all = `
+  - { id: org/chat, cluster: lab, framework: vllm, capabilities: [chat, completions, tools, batch], placement: hot, node: hot-1, aliases: [chatty], contextLength: 8192, engine: { type: simulator, loadTime: 100ms, timeToFirstToken: 20ms, tokensPerSecond: 40, args: [--answer-tokens, 30-40] } }
+  - { id: org/slow, cluster: lab, framework: vllm, capabilities: [chat], placement: hot, node: hot-1, engine: { type: simulator, loadTime: 100ms, timeToFirstToken: 20ms, tokensPerSecond: 20, args: [--answer-tokens, 400-500] } }
+  - { id: org/embed, cluster: lab, framework: infinity, capabilities: [embedding], placement: hot, node: hot-1, engine: { type: simulator, loadTime: 100ms, embeddingDimensions: 16, profile: fast } }
+  - { id: org/cold, cluster: lab, framework: vllm, capabilities: [chat], placement: dynamic, gpus: 1, engine: { type: simulator, loadTime: 2s, profile: fast } }
+  - { id: org/sleepy, cluster: lab, framework: vllm, capabilities: [chat], placement: dynamic, gpus: 1, engine: { type: simulator, loadTime: 3s, profile: fast } }
+  - { id: org/glacial, cluster: lab, framework: vllm, capabilities: [chat], placement: dynamic, gpus: 1, engine: { type: simulator, loadTime: 120s, profile: fast } }
+  - { id: org/secret, cluster: lab, framework: vllm, capabilities: [chat], placement: hot, node: hot-1, allowedGroups: [vip], engine: { type: simulator, loadTime: 100ms, profile: fast } }
+  - { id: org/limited, cluster: lab, framework: vllm, capabilities: [chat], placement: hot, node: hot-1, engine: { type: simulator, loadTime: 100ms, profile: fast } }`;
+  const minimal = `
+  - { id: org/chat, cluster: lab, framework: vllm, capabilities: [chat], placement: hot, node: hot-1, engine: { type: simulator, loadTime: 100ms, profile: fast } }`;
+  return `
+auth:
+  devicePollInterval: 1s
+gateway:
+  holdSeconds: 1
+  limits:
+    models:
+      org/limited: { requestsPerMinute: 1 }
+clusters:
+  - name: lab
+    nodes: [{ name: hot-1, gpus: 8, role: hot }, { name: rot-1, gpus: 8, role: rotating }]
+    frameworks: [vllm, infinity]
+  - name: annex
+    nodes: [{ name: a-1, gpus: 4, role: rotating }]
+    frameworks: [vllm]
+models:${models === "all" ? all : minimal}
+`;
+}
+
+export interface SdkServer {
+  url: string;
+  server: RunningServer;
+  /** An API key of ada (inference and batch scopes). */
+  adaKey: string;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** The real server on an ephemeral port, an in-memory database, users ada and grace (group physics). */
+export async function startSdkServer(options: { models?: "all" | "minimal"; clock?: Clock } = {}): Promise<SdkServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "sy-sdk-server-"));
+  tempDirs.push(dataDir);
+  const configFile = path.join(dataDir, "switchyard.yaml");
+  const models = options.models ?? "all";
+  writeFileSync(configFile, sdkConfig(models));
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const server = await startServer({
+    port: 0,
+    host: "127.0.0.1",
+    dataDir,
+    configFile,
+    inMemoryDatabase: true,
+    logger: createLogger({ level: "warn", pretty: false, destination }),
+    env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const prisma = server.ctx.db.prisma;
+  const ada = await createUser(prisma, { username: "ada", password: USERS.ada });
+  await createUser(prisma, { username: "grace", password: USERS.grace, groups: ["physics"] });
+  const { key } = await createApiKey(prisma, { userId: ada.id, name: "fixture" });
+  const hot = models === "all" ? ["org/chat", "org/slow", "org/embed", "org/secret", "org/limited"] : ["org/chat"];
+  const deadline = Date.now() + 60_000;
+  while (!hot.every((m) => server.ctx.scheduler.availability("lab", m).status === "live")) {
+    if (Date.now() > deadline) throw new Error("the hot models did not get live in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: server.url, server, adaKey: key, logs, close: () => server.close() };
+}
+
+/** Tokens from the password grant, as a script or test would get them. */
+export async function passwordGrant(url: string, username: keyof typeof USERS | "admin") {
+  const password = username === "admin" ? ADMIN_PASSWORD : USERS[username];
+  const res = await fetch(`${url}/auth/token`, {
+    method: "POST",
+    body: new URLSearchParams({ grant_type: "password", username, password }),
+  });
+  const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number };
+  if (!body.access_token) throw new Error(`password grant failed: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** GET /v1/me with a bearer credential: the status and, when 200, the username. */
+export async function whoIs(url: string, credential: string): Promise<{ status: number; username?: string }> {
+  const res = await fetch(`${url}/v1/me`, { headers: { authorization: `Bearer ${credential}` } });
+  const body = (await res.json()) as { username?: string };
+  return { status: res.status, ...(body.username ? { username: body.username } : {}) };
+}
+
+const tempDirs: string[] = [];
+
+/** Remove the temporary homes and data dirs this test file made (call in afterAll). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** A fresh home for `sy`: HOME and XDG_CONFIG_HOME in a new temporary directory. */
+export function freshHome(): { home: string; config: string; tokenFile: string } {
+  const home = mkdtempSync(path.join(tmpdir(), "sy-home-"));
+  tempDirs.push(home);
+  const config = path.join(home, "xdg");
+  return { home, config, tokenFile: path.join(config, "switchyard", "tokens.json") };
+}
+
+const BIN = fileURLToPath(new URL("../bin/sy.mjs", import.meta.url));
+
+export interface SyResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment a user's shell would give `sy`: nothing of the test runner's own SWITCHYARD_* variables. */
+export function syEnv(home: { home: string; config: string }, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: home.home, XDG_CONFIG_HOME: home.config, ...extra };
+}
+
+/** A running `sy` process whose output can be awaited as it arrives. */
+export class SyProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout = "";
+  stderr = "";
+  /** When each stdout chunk arrived (ms since start). */
+  readonly stdoutTimes: number[] = [];
+  readonly started = Date.now();
+  readonly done: Promise<SyResult>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv, input?: string) {
+    this.child = spawn(process.execPath, [BIN, ...args], { env, stdio: "pipe" });
+    this.child.stdout.on("data", (chunk) => {
+      this.stdout += String(chunk);
+      this.stdoutTimes.push(Date.now() - this.started);
+    });
+    this.child.stderr.on("data", (chunk) => {
+      this.stderr += String(chunk);
+    });
+    if (input !== undefined) this.child.stdin.end(input);
+    else this.child.stdin.end();
+    const killer = setTimeout(() => this.child.kill("SIGKILL"), 60_000);
+    this.done = new Promise((resolve) => {
+      this.child.on("close", (code, signal) => {
+        clearTimeout(killer);
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
+      });
+    });
+  }
+
+  /** Resolves with the match once stdout or stderr shows `pattern` (fails after 30 s or when the process exits first). */
+  async waitFor(stream: "stdout" | "stderr", pattern: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    void this.done.then(() => {
+      exited = true;
+    });
+    for (;;) {
+      const match = pattern.exec(this[stream]);
+      if (match) return match;
+      if (exited || Date.now() > deadline) {
+        throw new Error(`sy never printed ${pattern} on ${stream}; stdout: ${this.stdout} stderr: ${this.stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** Run `sy` to the end. */
+export function sy(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<SyResult> {
+  return new SyProcess(args, env, input).done;
+}
+
+/** Approve a device code the way a browser does: open the page `sy login` printed, then submit its form. */
+export async function approveInBrowser(
+  pageUrl: string,
+  username: keyof typeof USERS | "admin",
+  action: "approve" | "deny" = "approve",
+): Promise<string> {
+  const page = await (await fetch(pageUrl)).text();
+  const code = /name="user_code" value="([^"]*)"/.exec(page)?.[1];
+  const form = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
+  if (!code || !form) throw new Error(`the approval page has no form with the code: ${page.slice(0, 300)}`);
+  const password = username === "admin" ? ADMIN_PASSWORD : USERS[username];
+  const res = await fetch(new URL(form, pageUrl), {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ user_code: code, username, password, action }),
+  });
+  return res.text();
+}
+
+/** A loopback port nothing listens on (taken from the OS, then released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
