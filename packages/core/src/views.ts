@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { JobsView } from "./control-plane";
 import { ModelStatusSchema } from "./status";
 
 /**
@@ -57,50 +58,8 @@ export interface CreateApiKeyRequest {
   scopes?: ("inference" | "batch" | "keys" | "admin")[];
 }
 
-/** One deployment in the jobs view. */
-export const JobSchema = z.looseObject({
-  job_id: z.string(),
-  models: z.array(z.string()),
-  framework: z.string().nullable(),
-  /** The deployment's state: offline, queued, starting, live, draining or failed. */
-  state: z.string(),
-  model_status: z.string(),
-  node: z.string().nullable(),
-  host: z.string().nullable(),
-  gpus: z.number(),
-  launcher: z.string(),
-  launcher_job_id: z.string().nullable(),
-  start_time: IsoDate,
-  live_since: IsoDate.nullable(),
-  reason: z.string().nullable(),
-  in_flight: z.number(),
-  queue_position: z.number().nullable().optional(),
-  eta_seconds: z.number().nullable().optional(),
-});
-export type Job = z.infer<typeof JobSchema>;
-
-export const JobsNodeSchema = z.looseObject({
-  name: z.string(),
-  role: z.string(),
-  gpus: z.number(),
-  gpus_free: z.number(),
-  deployments: z.array(
-    z.looseObject({ job_id: z.string(), model: z.string().nullable(), state: z.string(), gpus: z.number() }),
-  ),
-});
-
-/** `GET /resource_server/{cluster}/jobs`. */
-export const JobsViewSchema = z.looseObject({
-  cluster: z.string(),
-  status: z.string(),
-  status_reason: z.string().nullable(),
-  running: z.array(JobSchema),
-  queued: z.array(JobSchema),
-  others: z.array(JobSchema),
-  free_nodes: z.array(z.string()),
-  nodes: z.array(JobsNodeSchema),
-});
-export type JobsView = z.infer<typeof JobsViewSchema>;
+/** One deployment in the jobs view (`GET /resource_server/{cluster}/jobs`, `JobsViewSchema` in control-plane.ts). */
+export type Job = JobsView["running"][number];
 
 /** `GET /resource_server/list-endpoints`. */
 export const EndpointListSchema = z.looseObject({
