@@ -36,7 +36,7 @@ export interface Loggers {
 /**
  * JSON lines to stdout through a buffered, asynchronous destination (one write syscall per
  * few kilobytes, not per line: the per-request log line was measured to halve throughput when
- * written synchronously), or pretty lines on a terminal.
+ * written synchronously), flushed at least every second, or pretty lines on a terminal.
  */
 export function createLoggers(options: LoggerOptions = {}): Loggers {
   const level = options.level ?? process.env.SWITCHYARD_LOG_LEVEL ?? "info";
@@ -59,6 +59,16 @@ export function createLoggers(options: LoggerOptions = {}): Loggers {
       new Promise<void>((resolve) => {
         boom.flush(() => resolve());
       });
+    // Buffered lines reach stdout within a second even when traffic is low (a 3 a.m. error
+    // must not wait for 8 KB of company); under load the buffer fills first.
+    const ticker = setInterval(() => {
+      try {
+        boom.flush();
+      } catch {
+        // a write is in flight; the next tick flushes
+      }
+    }, 1000);
+    ticker.unref();
     // Last resort when the process exits without a clean shutdown.
     process.once("exit", () => {
       try {

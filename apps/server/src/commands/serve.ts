@@ -47,7 +47,10 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
       }
       stopping = true;
       running.ctx.logger.info({ signal }, "shutting down");
-      void running.close().then(resolve);
+      void running
+        .close()
+        .catch((error) => io.err(`switchyard: shutdown failed: ${(error as Error).message}\n`))
+        .finally(resolve);
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
