@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import type { CliIO } from "../cli-io";
-import { startServer } from "../server";
+import { type RunningServer, startServer } from "../server";
 import { configOption, DEFAULT_HOST, DEFAULT_PORT, dataDirOption, parsePort, resolveDataDir } from "./options";
 
 interface ServeFlags {
@@ -10,9 +10,39 @@ interface ServeFlags {
   config?: string;
 }
 
-/** Resolves when the server has stopped after SIGINT/SIGTERM; a second signal forces exit. */
+/**
+ * Resolves when the server has stopped after SIGINT/SIGTERM; a second signal forces exit.
+ * The handlers are installed before anything starts: a signal that arrives while the server is
+ * still starting (or in the instant after "Switchyard is up" reaches a supervisor) must stop it
+ * cleanly, not kill it with the default action and leave simulators behind.
+ */
 async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
-  const running = await startServer({
+  let running: RunningServer | undefined;
+  let stopping = false;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => {
+    stopped = resolve;
+  });
+  const shutdown = (server: RunningServer) =>
+    void server
+      .close()
+      .catch((error) => io.err(`switchyard: shutdown failed: ${(error as Error).message}\n`))
+      .finally(stopped);
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      io.err(`second ${signal}: exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    if (running) {
+      running.ctx.logger.info({ signal }, "shutting down");
+      shutdown(running);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  running = await startServer({
     port: flags.port,
     host: flags.host,
     dataDir: resolveDataDir(flags.dataDir),
@@ -28,6 +58,12 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
       );
     },
   });
+  if (stopping) {
+    // A signal came while starting: stop now that there is something to stop.
+    running.ctx.logger.info("signal received while starting; shutting down");
+    shutdown(running);
+    return done;
+  }
   const url = running.url;
   io.err(
     `\nSwitchyard is up: ${url}\n` +
@@ -38,23 +74,7 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
       `  health:   curl ${url}/health\n` +
       "  stop:     Ctrl-C\n\n",
   );
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        io.err(`second ${signal}: exiting now\n`);
-        process.exit(1);
-      }
-      stopping = true;
-      running.ctx.logger.info({ signal }, "shutting down");
-      void running
-        .close()
-        .catch((error) => io.err(`switchyard: shutdown failed: ${(error as Error).message}\n`))
-        .finally(resolve);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
+  return done;
 }
 
 export function registerServe(program: Command, io: CliIO): void {
