@@ -53,17 +53,26 @@ for (const suite of chosen) {
 const markdown = table(all);
 console.log(markdown);
 
-// Keep docs/benchmarks.md's table current for the suites that ran.
+// docs/benchmarks.md's table is rebuilt from every suite's latest results file (the suites that
+// did not run this time keep their last rows), so it never accumulates stale or duplicate lines.
 const begin = "<!-- bench:begin -->";
 const end = "<!-- bench:end -->";
+interface SavedResults {
+  suite: string;
+  machine: string;
+  date: string;
+  rows: Row[];
+}
+const saved: SavedResults[] = [];
+for (const suite of SUITES) {
+  try {
+    saved.push(JSON.parse(readFileSync(path.join(resultsDir, `${suite.name}.json`), "utf8")) as SavedResults);
+  } catch {
+    // never run on this checkout
+  }
+}
+const runs = saved.map((r) => `${r.suite} ${r.date.slice(0, 10)}`).join(", ");
+const machines = [...new Set(saved.map((r) => r.machine))].join("; ");
+const body = `\n_Last runs: ${runs}; on ${machines}._\n\n${table(saved.flatMap((r) => r.rows))}\n`;
 const docs = readFileSync(docsFile, "utf8");
-const existing = docs.slice(docs.indexOf(begin) + begin.length, docs.indexOf(end));
-const kept = existing
-  .split("\n")
-  .filter(
-    (line) =>
-      line.startsWith("| ") && !line.startsWith("| suite") && !chosen.some((s) => line.startsWith(`| ${s.name} |`)),
-  );
-const merged = [...kept, ...markdown.split("\n").slice(2)];
-const body = `\n_Last run: ${new Date().toISOString().slice(0, 10)} on ${machine}._\n\n${markdown.split("\n").slice(0, 2).join("\n")}\n${merged.join("\n")}\n`;
 writeFileSync(docsFile, docs.slice(0, docs.indexOf(begin) + begin.length) + body + docs.slice(docs.indexOf(end)));
