@@ -1,16 +1,16 @@
 import { SwitchyardError } from "@switchyard/core";
-import { DatabaseOpenError, DataDirLockedError } from "@switchyard/db";
+import { DatabaseOpenError, DataDirLockedError } from "@switchyard/db/errors";
 import { Command, CommanderError } from "commander";
 import { CliError, type CliIO, EXIT, processIO } from "./cli-io";
 import { registerAdmin } from "./commands/admin";
+import { registerBatchWorker } from "./commands/batch-worker";
 import { registerConfig } from "./commands/config";
 import { registerMigrate } from "./commands/migrate";
 import { registerServe } from "./commands/serve";
 import { registerSimulator } from "./commands/simulator";
 import { ConfigError } from "./config";
 import { VERSION } from "./context";
-import { RedisConnectError } from "./redis";
-import { ListenError } from "./server";
+import { ListenError, RedisConnectError } from "./errors";
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command("switchyard")
@@ -21,6 +21,7 @@ export function buildProgram(io: CliIO): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   program.addHelpText("after", "\nExit codes: 0 success, 1 failure, 2 usage error.\n");
   registerServe(program, io);
+  registerBatchWorker(program, io);
   registerMigrate(program, io);
   registerConfig(program, io);
   registerAdmin(program, io);

@@ -1,11 +1,7 @@
 import { Redis } from "ioredis";
+import { RedisConnectError } from "./errors";
 
-export class RedisConnectError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "RedisConnectError";
-  }
-}
+export { RedisConnectError };
 
 /** `redis://:secret@cache:6379/0` -> `cache:6379`. */
 export function describeRedisUrl(url: string): string {

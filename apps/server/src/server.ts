@@ -13,6 +13,7 @@ import type { Redis } from "ioredis";
 import { loadConfig } from "./config";
 import { type AppContext, buildContext } from "./context";
 import { Dashboard, DEFAULT_DASHBOARD_DIR } from "./dashboard";
+import { ListenError } from "./errors";
 import { createApp } from "./http/app";
 import { createLaunchers, engineOptions } from "./launchers";
 import { createLoggers, type Logger } from "./logger";
@@ -59,12 +60,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export class ListenError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "ListenError";
-  }
-}
+export { ListenError };
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {

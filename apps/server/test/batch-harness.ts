@@ -35,6 +35,8 @@ models:
 export interface BatchHarness {
   server: RunningServer;
   dataDir: string;
+  /** The PostgreSQL database's URL, when the harness runs on PostgreSQL. */
+  databaseUrl: string | undefined;
   /** The cluster's allowed directory for the reference API. */
   shared: string;
   key: string;
@@ -114,6 +116,7 @@ export async function startBatchHarness(
   return {
     server,
     dataDir,
+    databaseUrl: pg?.url,
     shared,
     key,
     otherKey,

@@ -81,8 +81,9 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
     });
   });
 
-  it("runs a batch through the openai client's Files and Batches API", async () => {
-    const content = jsonl(Array.from({ length: 200 }, (_, i) => chatLine(i, i % 2 ? "batchy" : "org/batchy")));
+  it("runs a 1,000-line batch through the openai client's Files and Batches API", async () => {
+    const LINES = 1000;
+    const content = jsonl(Array.from({ length: LINES }, (_, i) => chatLine(i, i % 2 ? "batchy" : "org/batchy")));
     const file = await h.client.files.create({
       file: await toFile(Buffer.from(content), "questions.jsonl"),
       purpose: "batch",
@@ -108,7 +109,7 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
     });
     await h.waitFor(batch.id, ["completed"]);
     const done = await h.client.batches.retrieve(batch.id);
-    expect(done.request_counts).toEqual({ total: 200, completed: 200, failed: 0 });
+    expect(done.request_counts).toEqual({ total: LINES, completed: LINES, failed: 0 });
     expect(done.error_file_id).toBeNull();
     expect(done.in_progress_at).toBeGreaterThanOrEqual(done.created_at);
     const output = await (await h.client.files.content(done.output_file_id as string)).text();
@@ -116,12 +117,12 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l).custom_id);
-    expect(ids).toEqual(Array.from({ length: 200 }, (_, i) => `req-${i}`));
+    expect(ids).toEqual(Array.from({ length: LINES }, (_, i) => `req-${i}`));
     expect((await h.client.batches.list()).data.map((b) => b.id)).toContain(batch.id);
     // Every request is accounted to the user, as interactive ones are.
     await h.server.ctx.gateway.deps.usage.flush();
     const usage = await h.server.ctx.db.prisma.usageRecord.findMany({ where: { requestId: { startsWith: batch.id } } });
-    expect(usage).toHaveLength(200);
+    expect(usage).toHaveLength(LINES);
     expect(usage.every((u) => u.route === "/v1/batches" && u.status === 200 && u.completionTokens > 0)).toBe(true);
     const files = await h.client.files.list();
     expect(files.data.map((f) => f.id)).toEqual(expect.arrayContaining([file.id, done.output_file_id]));

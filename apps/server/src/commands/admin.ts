@@ -1,16 +1,7 @@
 import { userInfo } from "node:os";
 import { createInterface } from "node:readline";
-import { recordAudit } from "@switchyard/api";
-import {
-  addGroupMember,
-  createApiKey,
-  createUser,
-  listApiKeys,
-  listUsers,
-  randomPassword,
-  revokeApiKey,
-} from "@switchyard/auth";
-import { type Database, DataDirLockedError, databaseOptions, openDatabase } from "@switchyard/db";
+import type { Database } from "@switchyard/db";
+import { DataDirLockedError } from "@switchyard/db/errors";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { CliError, type CliIO } from "../cli-io";
 import { ConfigError, loadConfig } from "../config";
@@ -37,6 +28,7 @@ async function withDatabase<T>(
     if (error instanceof ConfigError) throw new CliError(error.message);
     throw error;
   }
+  const { databaseOptions, openDatabase } = await import("@switchyard/db");
   let db: Database;
   try {
     db = await openDatabase(
@@ -77,12 +69,16 @@ async function audit(
   } catch {
     // no passwd entry for this uid (containers): keep "unknown"
   }
+  const { recordAudit } = await import("@switchyard/api/audit");
   await recordAudit(
     db.prisma,
     { userId: null, username: `cli:${who}`, via: "cli" },
     { action, target, ...(details ? { details } : {}), at: new Date() },
   );
 }
+
+/** Loaded when a command runs, so that `switchyard simulator` and others do not pay for it. */
+const authLib = () => import("@switchyard/auth");
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
@@ -134,9 +130,9 @@ export function registerAdmin(program: Command, io: CliIO): void {
     ) => {
       const given = flags.passwordStdin ? await readStdinLine() : flags.password;
       if (given !== undefined && given.length < 8) throw new CliError("the password must have at least 8 characters");
-      const password = given ?? randomPassword();
+      const password = given ?? (await authLib()).randomPassword();
       const user = await withDatabase(flags, io, "users create", async (db) => {
-        const created = await createUser(db.prisma, {
+        const created = await (await authLib()).createUser(db.prisma, {
           username: name,
           password,
           role: flags.admin ? "admin" : "user",
@@ -162,7 +158,7 @@ export function registerAdmin(program: Command, io: CliIO): void {
   );
   withDb(users.command("list").description("list users").option("--json", "machine-readable output")).action(
     async (flags: DbFlags & { json?: boolean }) => {
-      const all = await withDatabase(flags, io, "users list", (db) => listUsers(db.prisma));
+      const all = await withDatabase(flags, io, "users list", async (db) => (await authLib()).listUsers(db.prisma));
       if (flags.json) {
         io.out(`${JSON.stringify(all, null, 2)}\n`);
         return;
@@ -185,7 +181,7 @@ export function registerAdmin(program: Command, io: CliIO): void {
       .argument("<user>"),
   ).action(async (group: string, user: string, flags: DbFlags) => {
     await withDatabase(flags, io, "groups add-member", async (db) => {
-      await addGroupMember(db.prisma, group, user);
+      await (await authLib()).addGroupMember(db.prisma, group, user);
       await audit(db, "groups.addMember", { type: "group", id: group }, { username: user });
     });
     io.out(`${user} is now in group ${group}\n`);
@@ -217,7 +213,7 @@ export function registerAdmin(program: Command, io: CliIO): void {
           );
         if (flags.scope?.includes("admin") && user.role !== "admin")
           throw new CliError(`${flags.user} is not an admin; an admin-scoped key needs the admin role`);
-        const key = await createApiKey(db.prisma, {
+        const key = await (await authLib()).createApiKey(db.prisma, {
           userId: user.id,
           name: flags.name,
           expiresAt: flags.expiresDays ? new Date(Date.now() + flags.expiresDays * 86_400_000) : undefined,
@@ -255,7 +251,7 @@ export function registerAdmin(program: Command, io: CliIO): void {
       .option("--json", "machine-readable output"),
   ).action(async (flags: DbFlags & { user?: string; json?: boolean }) => {
     const all = await withDatabase(flags, io, "keys list", async (db) => {
-      const keys = await listApiKeys(db.prisma);
+      const keys = await (await authLib()).listApiKeys(db.prisma);
       return flags.user ? keys.filter((k) => k.user === flags.user) : keys;
     });
     if (flags.json) {
@@ -286,7 +282,7 @@ export function registerAdmin(program: Command, io: CliIO): void {
       .argument("<id>", "key id (key_...)"),
   ).action(async (id: string, flags: DbFlags) => {
     const view = await withDatabase(flags, io, "keys revoke", async (db) => {
-      const revoked = await revokeApiKey(db.prisma, id, new Date());
+      const revoked = await (await authLib()).revokeApiKey(db.prisma, id, new Date());
       await audit(db, "keys.revoke", { type: "api_key", id: revoked.id }, { owner: revoked.user, name: revoked.name });
       return revoked;
     });

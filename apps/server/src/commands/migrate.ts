@@ -1,4 +1,3 @@
-import { databaseOptions, openDatabase } from "@switchyard/db";
 import type { Command } from "commander";
 import type { CliIO } from "../cli-io";
 import { dataDirOption, resolveDataDir } from "./options";
@@ -9,6 +8,7 @@ export function registerMigrate(program: Command, io: CliIO): void {
     .description("apply pending database migrations (embedded PGlite, or PostgreSQL with DATABASE_URL); safe to repeat")
     .addOption(dataDirOption())
     .action(async (flags: { dataDir: string }) => {
+      const { databaseOptions, openDatabase } = await import("@switchyard/db");
       const db = await openDatabase(
         databaseOptions({
           dataDir: resolveDataDir(flags.dataDir),

@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import type { CliIO } from "../cli-io";
-import { type RunningServer, startServer } from "../server";
+import type { RunningServer } from "../server";
 import { configOption, DEFAULT_HOST, DEFAULT_PORT, dataDirOption, parsePort, resolveDataDir } from "./options";
 
 interface ServeFlags {
@@ -42,6 +42,8 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  // Loaded here, not at the top: the other commands (simulator, batch-worker) never need it.
+  const { startServer } = await import("../server");
   running = await startServer({
     port: flags.port,
     host: flags.host,

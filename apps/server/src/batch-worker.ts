@@ -1,0 +1,169 @@
+import { mkdir } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { BatchMetrics, BatchWorker, FileStore } from "@switchyard/batch";
+import { systemClock } from "@switchyard/core";
+import { openDatabase, syncCatalog } from "@switchyard/db";
+import { UsageRecorder } from "@switchyard/gateway/usage";
+import { Scheduler } from "@switchyard/scheduler";
+import { CliError } from "./cli-io";
+import { loadConfig } from "./config";
+import { createLaunchers, engineOptions } from "./launchers";
+import { createLoggers, type Logger } from "./logger";
+import { createMetrics } from "./metrics";
+
+export interface BatchWorkerOptions {
+  dataDir: string;
+  configFile?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Serve `/metrics` and `/health` on this port (0: any free port); none when undefined. */
+  metricsPort?: number | undefined;
+  metricsHost?: string;
+  logger?: Logger;
+}
+
+export interface RunningBatchWorker {
+  worker: BatchWorker;
+  /** Where `/metrics` is served, when asked for. */
+  metricsUrl: string | undefined;
+  close(): Promise<void>;
+}
+
+/** Usage rows of batch lines, in the same table as the gateway's (route `/v1/batches`). */
+function usageSink(usage: UsageRecorder) {
+  return (u: {
+    requestId: string;
+    userId: string;
+    model: string;
+    cluster: string;
+    route: string;
+    status: number;
+    promptTokens: number;
+    completionTokens: number;
+    latencyMs: number;
+  }) =>
+    usage.record({
+      at: new Date(),
+      requestId: u.requestId,
+      userId: u.userId,
+      apiKeyId: null,
+      model: u.model,
+      cluster: u.cluster,
+      route: u.route,
+      status: u.status,
+      promptTokens: u.promptTokens,
+      completionTokens: u.completionTokens,
+      latencyMs: u.latencyMs,
+      ttftMs: null,
+      stream: false,
+    });
+}
+
+/**
+ * `switchyard batch-worker`: the batch worker alone, for the scaled setup (PostgreSQL), so
+ * large batches run in processes of their own, beside `serve` instances that set
+ * `batch.runInServe: false`. It joins the scheduler like any instance (one leads, the others
+ * follow through the database), takes batches through their advisory locks, and writes the
+ * same files and usage rows `serve` would.
+ */
+export async function startBatchWorker(options: BatchWorkerOptions): Promise<RunningBatchWorker> {
+  const env = options.env ?? process.env;
+  if (!env.DATABASE_URL) {
+    // The embedded database belongs to one process: serve runs batches itself there.
+    throw new CliError(
+      "batch-worker needs PostgreSQL (set DATABASE_URL): the embedded database belongs to 'switchyard serve', which runs batches itself (batch.runInServe)",
+    );
+  }
+  const loggers = options.logger
+    ? { logger: options.logger, access: options.logger, flush: async () => options.logger?.flush() }
+    : createLoggers();
+  const logger = loggers.logger.child({ component: "batch-worker" });
+  const { config, source } = await loadConfig(options.configFile, env);
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
+  };
+  const db = await openDatabase({ driver: "postgres", url: env.DATABASE_URL });
+  cleanup.push(() => db.close());
+  try {
+    await db.migrate();
+    await syncCatalog(db.prisma, config);
+    const metrics = createMetrics();
+    const scheduler = new Scheduler({
+      db,
+      config,
+      clock: systemClock,
+      logger: logger.child({ component: "scheduler" }),
+      launchers: createLaunchers(config, options.dataDir, logger),
+      engines: engineOptions(config),
+      registry: metrics.registry,
+      autoTick: true,
+    });
+    await scheduler.start();
+    cleanup.push(() => scheduler.close());
+    const filesDir = path.resolve(config.batch.filesDir ?? path.join(options.dataDir, "files"));
+    await mkdir(filesDir, { recursive: true });
+    const usage = new UsageRecorder(db, logger);
+    usage.start();
+    cleanup.push(() => usage.stop());
+    const worker = new BatchWorker({
+      db,
+      scheduler,
+      config,
+      settings: config.batch,
+      engines: engineOptions(config),
+      files: new FileStore(db.prisma, filesDir, systemClock),
+      clock: systemClock,
+      logger,
+      metrics: new BatchMetrics(metrics.registry),
+      onUsage: usageSink(usage),
+    });
+    worker.start();
+    cleanup.push(() => worker.close());
+
+    let metricsUrl: string | undefined;
+    if (options.metricsPort !== undefined) {
+      const server: Server = createServer((req, res) => {
+        if (req.url === "/metrics") {
+          void metrics.registry.metrics().then((text) => {
+            res.writeHead(200, { "content-type": metrics.registry.contentType });
+            res.end(text);
+          });
+        } else if (req.url === "/health") {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ status: "ok", role: "batch-worker", running: worker.running() }));
+        } else {
+          res.writeHead(404).end();
+        }
+      });
+      const host = options.metricsHost ?? "127.0.0.1";
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(options.metricsPort, host, () => resolve());
+      });
+      cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+      metricsUrl = `http://${host}:${(server.address() as AddressInfo).port}`;
+    }
+    logger.info(
+      { worker: worker.id, config: source, database: `${db.driver} ${db.location}`, metricsUrl },
+      "batch worker started",
+    );
+    let closing: Promise<void> | undefined;
+    return {
+      worker,
+      metricsUrl,
+      close: () => {
+        closing ??= (async () => {
+          await closeAll();
+          logger.info("batch worker stopped");
+          await loggers.flush();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
