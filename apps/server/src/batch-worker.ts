@@ -99,6 +99,7 @@ export async function startBatchWorker(options: BatchWorkerOptions): Promise<Run
       engines: engineOptions(config),
       registry: metrics.registry,
       autoTick: true,
+      env,
     });
     await scheduler.start();
     cleanup.push(() => scheduler.close());

@@ -148,6 +148,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       engines: engineOptions(config),
       registry: metrics.registry,
       autoTick: options.schedulerAutoTick ?? true,
+      env,
     });
     await scheduler.start();
     cleanup.push(() => scheduler.close());

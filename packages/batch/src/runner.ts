@@ -548,7 +548,9 @@ export class BatchRun {
           {
             path: this.batch.endpoint,
             method: "POST",
-            headers: { "content-type": "application/json", "x-request-id": ourId },
+            headers: replica.authorization
+              ? { "content-type": "application/json", "x-request-id": ourId, authorization: replica.authorization }
+              : { "content-type": "application/json", "x-request-id": ourId },
             body: payload,
             headersTimeout: settings.requestTimeout * 1000,
             bodyTimeout: settings.requestTimeout * 1000,

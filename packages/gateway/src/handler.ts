@@ -252,19 +252,7 @@ export async function serveInference(
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        outcome = await proxy(
-          req,
-          res,
-          spec,
-          target,
-          current.baseUrl,
-          payload,
-          stream,
-          injectUsage,
-          started,
-          deps,
-          facts,
-        );
+        outcome = await proxy(req, res, spec, target, current, payload, stream, injectUsage, started, deps, facts);
         break;
       } catch (error) {
         // A connection that failed before any byte reached the client is tried once more.
@@ -342,7 +330,7 @@ async function proxy(
   res: ServerResponse,
   spec: KindSpec,
   target: Target,
-  baseUrl: string,
+  replica: { baseUrl: string; authorization?: string },
   payload: Buffer,
   stream: boolean,
   stripUsage: boolean,
@@ -356,16 +344,19 @@ async function proxy(
   };
   res.once("close", onClose);
   try {
-    deps.upstreams.pool(baseUrl).dispatch(
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "content-length": String(payload.length),
+      accept: stream ? "text/event-stream" : "application/json",
+      "x-request-id": facts.requestId,
+    };
+    // The model server's own key (an external server's apiKeyEnv); never the client's credentials.
+    if (replica.authorization) headers.authorization = replica.authorization;
+    deps.upstreams.pool(replica.baseUrl).dispatch(
       {
         path: spec.upstreamPath,
         method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "content-length": String(payload.length),
-          accept: stream ? "text/event-stream" : "application/json",
-          "x-request-id": facts.requestId,
-        },
+        headers,
         body: payload,
       },
       exchange,

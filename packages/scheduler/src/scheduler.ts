@@ -8,7 +8,13 @@ import {
   type SwitchyardConfig,
 } from "@switchyard/core";
 import type { Database, LeaderLock } from "@switchyard/db";
-import { adapterFor, checkReady, type EngineAdapterOptions, expectedReadySeconds } from "@switchyard/engines";
+import {
+  adapterFor,
+  checkReady,
+  type EngineAdapterOptions,
+  expectedReadySeconds,
+  upstreamAuthorization,
+} from "@switchyard/engines";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Launcher } from "./launcher";
@@ -56,6 +62,8 @@ export interface SchedulerDeps {
   registry?: Registry;
   /** Run the reconcile loop on a timer (tests turn it off and call tick()). */
   autoTick?: boolean;
+  /** Where model servers' API keys are read from (`apiKeyEnv`); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 interface ModelEntry {
@@ -63,6 +71,8 @@ interface ModelEntry {
   config: ResolvedModel;
   cluster: ClusterConfig;
   rowId: string;
+  /** Sent to the model's server with every request and readiness check, when it needs a key. */
+  authorization: string | undefined;
 }
 
 const ACTIVE_STATES = new Set(["queued", "starting", "live"]);
@@ -151,7 +161,14 @@ export class Scheduler {
       const cluster = this.deps.config.clusters.find((c) => c.name === model.cluster);
       const rowId = rowIds.get(key);
       if (!cluster || !rowId) continue;
-      const entry = { key, config: model, cluster, rowId };
+      const auth = upstreamAuthorization(model, this.deps.env);
+      if (auth.missing) {
+        this.deps.logger.warn(
+          { model: model.id, env: auth.missing },
+          "scheduler: the model's API key variable is not set; its server is called without a key",
+        );
+      }
+      const entry = { key, config: model, cluster, rowId, authorization: auth.authorization };
       this.models.set(key, entry);
       this.byRowId.set(rowId, entry);
     }
@@ -411,7 +428,10 @@ export class Scheduler {
    * A live replica to send a request to, counted as in flight until `release()`. The least
    * loaded replica wins when there are several. Undefined when none is live.
    */
-  acquire(cluster: string, model: string): { deploymentId: string; baseUrl: string; release: () => void } | undefined {
+  acquire(
+    cluster: string,
+    model: string,
+  ): { deploymentId: string; baseUrl: string; authorization?: string; release: () => void } | undefined {
     const entry = this.entry(cluster, model);
     if (!entry || this.clusterProblem(entry.cluster)) return undefined;
     let best: DeploymentRecord | undefined;
@@ -430,6 +450,7 @@ export class Scheduler {
     return {
       deploymentId: chosen.id,
       baseUrl: this.baseUrl(chosen) as string,
+      ...(entry.authorization ? { authorization: entry.authorization } : {}),
       release: () => {
         if (released) return;
         released = true;
@@ -544,6 +565,12 @@ export class Scheduler {
   /** Every deployment known now, for the jobs view. */
   deployments(): DeploymentRecord[] {
     return [...this.snapshot.values()];
+  }
+
+  /** Readiness and health checks carry the model server's key, as requests do. */
+  private probeHeaders(record: DeploymentRecord): Record<string, string> | undefined {
+    const authorization = this.byRowId.get(record.modelId)?.authorization;
+    return authorization ? { authorization } : undefined;
   }
 
   modelOf(record: DeploymentRecord): ResolvedModel | undefined {
@@ -746,6 +773,7 @@ export class Scheduler {
           try {
             const ready = await checkReady(base, adapterFor(model, this.deps.engines).readiness(model), {
               timeoutMs: 2000,
+              headers: this.probeHeaders(record),
             });
             if (ready.ready) {
               await this.move(record, "live", "ready", new Date(this.now));
@@ -782,6 +810,7 @@ export class Scheduler {
         try {
           const result = await checkReady(base, adapterFor(model, this.deps.engines).readiness(model), {
             timeoutMs: 2000,
+            headers: this.probeHeaders(record),
           });
           if (result.ready) {
             this.healthFailures.delete(record.id);

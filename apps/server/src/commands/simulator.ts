@@ -85,5 +85,6 @@ export function registerSimulator(program: Command, io: CliIO): void {
     .option("--seed <n>", "seed for generated text, embeddings and injected failures (default: 0)")
     .option("--profile <profile>", "realistic (paced) or fast (answers at once, for benchmarks)", "realistic")
     .option("--log-level <level>", "info, debug (one line per request) or silent", "info")
+    .option("--api-key <key>", "require 'Authorization: Bearer <key>' on /v1/* (401 otherwise), as vLLM's --api-key")
     .action(async (flags: SimulatorFlags, command: Command) => runSimulator(flags, command, io));
 }

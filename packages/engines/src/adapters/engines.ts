@@ -222,6 +222,20 @@ export function engineAdapters(options: EngineAdapterOptions = {}): Readonly<Rec
   };
 }
 
+/**
+ * The `Authorization` header Switchyard sends to a model's server, if it needs one: an
+ * external server with `apiKeyEnv` (vLLM's `--api-key`, a hosted endpoint) gets the key from
+ * that environment variable. `missing` names the variable when it is configured but unset.
+ */
+export function upstreamAuthorization(
+  model: ResolvedModel,
+  env: NodeJS.ProcessEnv = process.env,
+): { authorization?: string; missing?: string } {
+  if (model.engine.type !== "external" || !model.engine.apiKeyEnv) return {};
+  const key = env[model.engine.apiKeyEnv];
+  return key ? { authorization: `Bearer ${key}` } : { missing: model.engine.apiKeyEnv };
+}
+
 /** The adapter for a model's engine. */
 export function adapterFor(model: ResolvedModel, options: EngineAdapterOptions = {}): EngineAdapter {
   return engineAdapters(options)[model.engine.type];

@@ -7,6 +7,7 @@ export {
   llamaCppAdapter,
   ollamaAdapter,
   simulatorAdapter,
+  upstreamAuthorization,
   vllmAdapter,
   vllmReasoningParser,
   vllmToolParser,

@@ -39,6 +39,8 @@ export const SimulatorOptionsSchema = z
       .default({ min: 16, max: 48 }),
     /** `debug` adds one log line per request. */
     logLevel: z.enum(["debug", "info", "silent"]).default("info"),
+    /** Like vLLM's `--api-key`: `/v1/*` then needs `Authorization: Bearer <key>` (401 otherwise). */
+    apiKey: z.string().min(1).optional(),
   })
   .superRefine((options, ctx) => {
     const needsAnEndpoint = options.capabilities.some((c) => c === "chat" || c === "completions" || c === "embedding");
@@ -92,6 +94,7 @@ export interface SimulatorFlags {
   defaultMaxTokens?: string;
   answerTokens?: string;
   logLevel?: string;
+  apiKey?: string;
 }
 
 /** The flag each option comes from, for messages. */
@@ -115,6 +118,7 @@ const FLAG_OF: Record<string, string> = {
   defaultMaxTokens: "--default-max-tokens",
   answerTokens: "--answer-tokens",
   logLevel: "--log-level",
+  apiKey: "--api-key",
 };
 
 /**
@@ -176,6 +180,7 @@ export function simulatorOptionsFromFlags(flags: SimulatorFlags): SimulatorOptio
     defaultMaxTokens: number("defaultMaxTokens", "--default-max-tokens"),
     answerTokens: answerTokens(),
     logLevel: flags.logLevel,
+    apiKey: flags.apiKey,
   };
   for (const key of Object.keys(input)) if (input[key] === undefined) delete input[key];
 

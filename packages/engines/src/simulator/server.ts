@@ -354,11 +354,17 @@ export async function startSimulator(
       ],
     });
 
+  const expectedAuthorization = options.apiKey ? `Bearer ${options.apiKey}` : undefined;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     const route = INFERENCE_ROUTES.get(path);
+    if (expectedAuthorization && path.startsWith("/v1/") && req.headers.authorization !== expectedAuthorization) {
+      req.resume();
+      sendError(res, route, new SimulatorHttpError(401, "Unauthorized: this server wants its API key."));
+      return;
+    }
     if (route) {
       if (req.method !== "POST") {
         sendError(res, route, new SimulatorHttpError(405, "Method Not Allowed", null, { allow: "POST" }));
