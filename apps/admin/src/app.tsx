@@ -3,12 +3,14 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import { lazy, type ReactElement, Suspense, useEffect, useRef, useState } from "react";
 import { AdminOnly, ErrorState, Loading } from "./components/ui";
 import { AuditPage } from "./pages/audit";
+import { BatchesPage } from "./pages/batches";
 import { CallbackPage } from "./pages/callback";
 import { DevicePage } from "./pages/device";
 import { GroupsPage } from "./pages/groups";
 import { KeysPage } from "./pages/keys";
 import { ModelsPage } from "./pages/models";
 import { OverviewPage } from "./pages/overview";
+import { PlaygroundPage } from "./pages/playground";
 import { SignInPage } from "./pages/sign-in";
 import { UsersPage } from "./pages/users";
 import { Link, navigate, useLocation } from "./router";
@@ -28,6 +30,8 @@ interface Page {
 const PAGES: Page[] = [
   { path: "/", label: "Overview", admin: false, render: (admin) => <OverviewPage admin={admin} /> },
   { path: "/models", label: "Models", admin: false, render: (admin) => <ModelsPage admin={admin} /> },
+  { path: "/playground", label: "Playground", admin: false, render: () => <PlaygroundPage /> },
+  { path: "/batches", label: "Batches", admin: false, render: (admin) => <BatchesPage admin={admin} /> },
   { path: "/usage", label: "Usage", admin: false, render: (admin) => <UsagePage admin={admin} /> },
   { path: "/keys", label: "API keys", admin: false, render: (admin) => <KeysPage admin={admin} /> },
   { path: "/users", label: "Users", admin: true, render: () => <UsersPage /> },

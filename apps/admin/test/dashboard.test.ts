@@ -243,6 +243,8 @@ describe.skipIf(!enabled)("the admin dashboard in a browser", () => {
     expect(await nav.getByRole("link").allTextContents()).toEqual([
       "Overview",
       "Models",
+      "Playground",
+      "Batches",
       "Usage",
       "API keys",
       "Approve a device",

@@ -7,9 +7,11 @@ import type { AppRouter } from "@switchyard/api";
 import { RouteTable } from "@switchyard/http";
 import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
 import express from "express";
+import { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
 import { Dashboard, registerDashboardRoutes } from "../src/dashboard";
+import { type BatchHarness, chatLine, jsonl, startBatchHarness } from "./batch-harness";
 import { ADMIN_PASSWORD, memoryLogger, passwordToken, tempDataDir } from "./helpers";
 
 /** The control plane over HTTP at /trpc, and the dashboard's files at /admin, in a real server. */
@@ -176,5 +178,56 @@ describe("the control plane and the dashboard in switchyard serve", () => {
     }
     const device = await (await fetch(`${server.url}/device?user_code=ABCD-EFGH`)).text();
     expect(device).toContain('href="/admin/device?user_code=ABCD-EFGH"');
+  });
+});
+
+/** Batches made over the OpenAI API, seen and cancelled through the control plane. */
+describe("batches in the control plane of switchyard serve", () => {
+  let h: BatchHarness;
+  const client = (token: string) =>
+    createTRPCClient<AppRouter>({
+      links: [httpBatchLink({ url: `${h.server.url}/trpc`, headers: { authorization: `Bearer ${token}` } })],
+    });
+
+  beforeAll(async () => {
+    h = await startBatchHarness({ waitFor: ["org/slow"] });
+  });
+  afterAll(() => h?.close());
+
+  it("shows a running batch to its owner and to admins only, and an admin's cancel stops it, audited", async () => {
+    const file = await h.client.files.create({
+      file: await toFile(Buffer.from(jsonl(Array.from({ length: 400 }, (_, i) => chatLine(i, "org/slow")))), "q.jsonl"),
+      purpose: "batch",
+    });
+    const created = await h.client.batches.create({
+      input_file_id: file.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    });
+    await h.waitFor(created.id, ["in_progress"]);
+    const admin = client(await passwordToken(h.server.url));
+    const owner = client(h.key);
+    const stranger = client(h.otherKey);
+
+    const mine = await owner.batches.list.query();
+    expect(mine).toMatchObject([{ id: created.id, owner: "researcher", status: "in_progress", model: "org/slow" }]);
+    expect(await stranger.batches.list.query()).toEqual([]);
+    expect((await admin.batches.list.query({ status: "active" })).map((b) => b.id)).toEqual([created.id]);
+    const refused = await stranger.batches.cancel.mutate({ id: created.id }).catch((e: unknown) => e);
+    expect((refused as TRPCClientError<AppRouter>).data).toMatchObject({ httpStatus: 404 });
+
+    expect((await admin.batches.cancel.mutate({ id: created.id })).status).toMatch(/^cancell(ing|ed)$/);
+    const cancelled = await h.waitFor(created.id, ["cancelled"]);
+    expect(cancelled.request_counts.completed).toBeLessThan(400);
+    expect(await owner.batches.get.query({ id: created.id })).toMatchObject({
+      status: "cancelled",
+      request_counts: cancelled.request_counts,
+    });
+    const audit = await admin.audit.list.query({ action: "batches.cancel" });
+    expect(audit.entries[0]).toMatchObject({
+      actor: { username: "admin" },
+      target: { type: "batch", id: created.id },
+      details: { owner: "researcher", from: "in_progress" },
+    });
   });
 });

@@ -1,4 +1,5 @@
 import type { AuthService, Principal } from "@switchyard/auth";
+import type { BatchService } from "@switchyard/batch";
 import { type Clock, type SwitchyardConfig, SwitchyardError } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { Scheduler } from "@switchyard/scheduler";
@@ -12,6 +13,8 @@ export interface ApiDeps {
   scheduler: Scheduler;
   clock: Clock;
   logger: Logger;
+  /** The batch service; absent where batches are not served (then there are none to list). */
+  batches?: { service: BatchService } | undefined;
 }
 
 /** One call's context: the process's parts and who is calling. */

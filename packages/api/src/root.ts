@@ -1,4 +1,5 @@
 import { auditRouter } from "./routers/audit";
+import { batchesRouter } from "./routers/batches";
 import { clustersRouter, nodesRouter } from "./routers/clusters";
 import { deploymentsRouter, jobsRouter } from "./routers/deployments";
 import { eventsRouter } from "./routers/events";
@@ -22,6 +23,7 @@ export const appRouter = router({
   groups: groupsRouter,
   keys: keysRouter,
   usage: usageRouter,
+  batches: batchesRouter,
   audit: auditRouter,
   events: eventsRouter,
 });

@@ -24,9 +24,13 @@ const USER = new Set([
   "keys.revoke",
   "usage.timeseries",
   "usage.latency",
+  "batches.list",
+  "batches.get",
+  "batches.cancel",
   "events.deployments",
 ]);
 const KEYS_SCOPE = new Set(["keys.list", "keys.create", "keys.revoke"]);
+const BATCH_SCOPE = new Set(["batches.list", "batches.get", "batches.cancel"]);
 
 type Caller = Awaited<ReturnType<Harness["as"]>>;
 function call(caller: Caller, path: string, input: unknown): Promise<unknown> {
@@ -71,9 +75,9 @@ describe.each(drivers)("who may call which procedure, on %s", (driver) => {
     }
   });
 
-  it("needs the keys scope for key procedures and the admin scope for an admin's key", async () => {
+  it("needs the keys scope for key procedures, the batch scope for batch ones, and the admin scope for an admin's key", async () => {
     const inferenceOnly = await h.as(await h.key("ada", ["inference"]));
-    for (const path of KEYS_SCOPE) {
+    for (const path of [...KEYS_SCOPE, ...BATCH_SCOPE]) {
       await expectError(call(inferenceOnly, path, undefined), "FORBIDDEN", { switchyard: "insufficient_scope" });
     }
     const adminWithoutScope = await h.as(await h.key("root", ["inference", "keys"]));

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AuthService, createApiKey, createUser } from "@switchyard/auth";
+import { BatchService, FileStore } from "@switchyard/batch";
 import { AuthSchema, type SwitchyardConfig, type SwitchyardConfigInput, validateConfig } from "@switchyard/core";
 import { syncCatalog } from "@switchyard/db";
 import { openTestDatabase, type TestDatabase, type TestDriver } from "@switchyard/db/testing";
@@ -85,7 +86,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(driver: TestDriver, options: { scheduler?: boolean } = {}): Promise<Harness> {
+export async function startHarness(
+  driver: TestDriver,
+  options: { scheduler?: boolean; batches?: boolean } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), "sy-api-"));
   const config = labConfig();
   const db = await openTestDatabase(driver);
@@ -113,6 +117,13 @@ export async function startHarness(driver: TestDriver, options: { scheduler?: bo
   });
   await scheduler.start();
   const deps: ApiDeps = { config, db, auth, scheduler, clock, logger: quiet };
+  if (options.batches) {
+    // The service alone, without a worker: suites put batch rows in place and read or cancel them.
+    const files = new FileStore(db.prisma, path.join(dir, "files"), clock);
+    deps.batches = {
+      service: new BatchService({ db, settings: config.batch, files, clock, allowedDirs: () => [dir] }),
+    };
+  }
 
   const users = {
     admin: await createUser(db.prisma, { username: "root", password: "root-password-1", role: "admin" }),

@@ -10,6 +10,7 @@ export {
   BatchService,
   type BatchServiceDeps,
   type BatchTarget,
+  type BatchWithOwner,
   type ResolveBatchTarget,
   toBatchObject,
   toReferenceBatch,

@@ -45,6 +45,7 @@ export interface BatchServiceDeps {
 }
 
 type BatchRow = Prisma.BatchGetPayload<object>;
+export type BatchWithOwner = BatchRow & { user: { username: string } };
 
 const TERMINAL: readonly BatchStatus[] = ["completed", "failed", "expired", "cancelled"];
 
@@ -370,7 +371,17 @@ export class BatchService {
    * flight and saved what was answered. Cancelling twice is harmless; an ended batch is 409.
    */
   async cancel(userId: string, id: string): Promise<BatchRow> {
-    const row = await this.row(userId, id);
+    return this.cancelWhere({ id, userId });
+  }
+
+  private async cancelWhere(where: { id: string; userId?: string }): Promise<BatchRow> {
+    const { id } = where;
+    const find = async () => {
+      const row = await this.prisma.batch.findFirst({ where });
+      if (!row) throw sy("batch_not_found", { batchId: id }, { param: "batch_id" });
+      return row;
+    };
+    const row = await find();
     if (row.status === "cancelling" || row.status === "cancelled") return row;
     if (row.status !== "validating" && row.status !== "in_progress") {
       throw sy("batch_state_conflict", { batchId: id, status: row.status, action: "cancelled" });
@@ -379,9 +390,38 @@ export class BatchService {
       where: { id, status: { in: ["validating", "in_progress"] } },
       data: { status: "cancelling", cancellingAt: this.now() },
     });
-    if (updated.count === 0) return this.cancel(userId, id); // it moved on meanwhile: answer for its new status
+    if (updated.count === 0) return this.cancelWhere(where); // it moved on meanwhile: answer for its new status
     this.deps.notify?.({ kind: "cancelled", batchId: id });
-    return this.row(userId, id);
+    return find();
+  }
+
+  // ---- the control plane: batches with their owners, across users for admins ----------
+
+  /** Batches newest first with their owner's username; `userId` narrows to one user. */
+  async listWithOwners(filter: {
+    userId?: string | undefined;
+    statuses?: readonly BatchStatus[] | undefined;
+    limit: number;
+  }): Promise<BatchWithOwner[]> {
+    return this.prisma.batch.findMany({
+      where: {
+        ...(filter.userId ? { userId: filter.userId } : {}),
+        ...(filter.statuses ? { status: { in: [...filter.statuses] } } : {}),
+      },
+      include: { user: { select: { username: true } } },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: filter.limit,
+    });
+  }
+
+  /** One batch with its owner, whoever that is; the caller decides who may see it. */
+  async findWithOwner(id: string): Promise<BatchWithOwner | null> {
+    return this.prisma.batch.findUnique({ where: { id }, include: { user: { select: { username: true } } } });
+  }
+
+  /** Cancel whoever's batch it is (an admin's cancel; the caller checked the role). */
+  async cancelAny(id: string): Promise<BatchRow> {
+    return this.cancelWhere({ id });
   }
 
   /** 409 when an unfinished batch still reads the file. */

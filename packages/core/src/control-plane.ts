@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CapabilitySchema } from "./capabilities";
+import { BatchObjectSchema, BatchStatusSchema } from "./openai/batches";
 import { ClusterStatusSchema, DeploymentStateSchema, ModelStatusFilterSchema, ModelStatusSchema } from "./status";
 
 /**
@@ -237,6 +238,38 @@ export const JobsViewSchema = z.object({
 export type JobsView = z.infer<typeof JobsViewSchema>;
 
 export const JobsInputSchema = z.strictObject({ cluster: Name });
+
+// ---- batches --------------------------------------------------------------------------
+
+/**
+ * A batch as the control plane shows it: the OpenAI batch object (`created_at` and the other
+ * `*_at` fields stay epoch seconds, as `GET /v1/batches` has them) plus whose it is and which
+ * front door made it. `resultsFile`/`errorsFile` are the paths on shared storage of a
+ * reference-API batch (its owner named them); OpenAI batches have `output_file_id` instead.
+ */
+export const BatchSummarySchema = BatchObjectSchema.extend({
+  owner: z.string(),
+  api: z.enum(["openai", "reference"]),
+  cluster: z.string(),
+  resultsFile: z.string().nullable(),
+  errorsFile: z.string().nullable(),
+});
+export type BatchSummary = z.infer<typeof BatchSummarySchema>;
+
+export const BatchesListInputSchema = z
+  .strictObject({
+    /** Only this user's batches (admins; anyone may name themselves). */
+    user: UsernameSchema.optional(),
+    /** OpenAI statuses to keep; `active` is everything not yet ended. */
+    status: z.union([BatchStatusSchema, z.literal("active")]).optional(),
+    limit: z.int().min(1).max(500).default(100),
+  })
+  .default({ limit: 100 });
+export type BatchesListInput = z.infer<typeof BatchesListInputSchema>;
+
+export const BatchIdInputSchema = z.strictObject({
+  id: z.string().regex(/^batch_[A-Za-z0-9_-]{1,64}$/, "a batch id looks like batch_0123abcd"),
+});
 
 // ---- users and groups ------------------------------------------------------------------
 

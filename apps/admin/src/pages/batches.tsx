@@ -1,0 +1,256 @@
+import type { AppRouter } from "@switchyard/api";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { inferRouterOutputs } from "@trpc/server";
+import { useState } from "react";
+import { ConfirmButton, Notice, PageHeader, QueryView } from "../components/ui";
+import { count, formatTime } from "../format";
+import { download } from "../http";
+import { errorMessage, useTRPC } from "../trpc";
+
+type Batch = inferRouterOutputs<AppRouter>["batches"]["list"][number];
+type Filter = "active" | "completed" | "failed" | "cancelled" | "all";
+
+const ACTIVE = new Set(["validating", "in_progress", "finalizing", "cancelling"]);
+const CANCELLABLE = new Set(["validating", "in_progress"]);
+
+const FILTERS: { value: Filter; label: string; matches: (b: Batch) => boolean }[] = [
+  { value: "active", label: "Running", matches: (b) => ACTIVE.has(b.status) },
+  { value: "completed", label: "Completed", matches: (b) => b.status === "completed" },
+  { value: "failed", label: "Failed", matches: (b) => b.status === "failed" || b.status === "expired" },
+  { value: "cancelled", label: "Cancelled", matches: (b) => b.status === "cancelled" },
+  { value: "all", label: "All", matches: () => true },
+];
+
+const STATUS_LABELS: Record<string, string> = {
+  validating: "Validating",
+  in_progress: "Running",
+  finalizing: "Finalizing",
+  completed: "Completed",
+  failed: "Failed",
+  expired: "Expired",
+  cancelling: "Cancelling",
+  cancelled: "Cancelled",
+};
+
+const isoOf = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
+
+function BatchStatus({ status }: { status: string }) {
+  return (
+    <span className={`badge badge-batch-${status}`} data-status={status}>
+      {STATUS_LABELS[status] ?? status}
+    </span>
+  );
+}
+
+/** Completed and failed lines as one bar (green, then red) over the batch's total. */
+function Progress({ batch }: { batch: Batch }) {
+  const { total, completed, failed } = batch.request_counts;
+  const done = completed + failed;
+  const pct = (n: number) => (total > 0 ? `${Math.min(100, (n / total) * 100)}%` : "0%");
+  return (
+    <div className="batch-progress">
+      <div
+        className="progress"
+        role="progressbar"
+        aria-label={`${batch.id} progress`}
+        aria-valuemin={0}
+        aria-valuemax={total}
+        aria-valuenow={done}
+      >
+        <span className="progress-ok" style={{ width: pct(completed) }} />
+        <span className="progress-failed" style={{ width: pct(failed) }} />
+      </div>
+      <span className="small" data-testid="batch-counts">
+        {count(done)} / {total > 0 ? count(total) : "?"}
+        {failed > 0 && <span className="failed-count"> · {count(failed)} failed</span>}
+      </span>
+    </div>
+  );
+}
+
+function Downloads({ batch, own, onError }: { batch: Batch; own: boolean; onError: (message: string) => void }) {
+  const [busy, setBusy] = useState<string | null>(null);
+  if (batch.api === "reference") {
+    // Reference-API batches write to shared storage, where their owner reads them.
+    return (
+      <div className="small batch-files">
+        {batch.resultsFile && <code title="results file">{batch.resultsFile}</code>}
+        {batch.request_counts.failed > 0 && batch.errorsFile && <code title="errors file">{batch.errorsFile}</code>}
+      </div>
+    );
+  }
+  const files = [
+    { id: batch.output_file_id, label: "Results", name: `${batch.id}_output.jsonl` },
+    { id: batch.error_file_id, label: "Errors", name: `${batch.id}_errors.jsonl` },
+  ].filter((f): f is { id: string; label: string; name: string } => f.id !== null);
+  if (files.length === 0) return null;
+  // Files belong to the batch's owner: the files API serves them to nobody else.
+  if (!own) return <span className="muted small">files: {files.map((f) => f.label.toLowerCase()).join(", ")}</span>;
+  return (
+    <>
+      {files.map((f) => (
+        <button
+          key={f.id}
+          type="button"
+          className="button"
+          disabled={busy !== null}
+          onClick={() => {
+            setBusy(f.id);
+            download(`/v1/files/${encodeURIComponent(f.id)}/content`, f.name)
+              .catch((e: unknown) => onError(`Could not download ${f.label.toLowerCase()}: ${errorMessage(e)}`))
+              .finally(() => setBusy(null));
+          }}
+        >
+          {busy === f.id ? "Downloading…" : `Download ${f.label.toLowerCase()}`}
+        </button>
+      ))}
+    </>
+  );
+}
+
+export function BatchesPage({ admin }: { admin: boolean }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const me = useQuery(trpc.session.me.queryOptions());
+  const [filter, setFilter] = useState<Filter>("all");
+  const [owner, setOwner] = useState("");
+  const [message, setMessage] = useState<{ text: string; ok: boolean } | null>(null);
+  // Progress moves quickly while a batch runs: poll every 1.5 s then, slowly otherwise.
+  const batches = useQuery(
+    trpc.batches.list.queryOptions(
+      { limit: 200 },
+      { refetchInterval: (query) => (query.state.data?.some((b) => ACTIVE.has(b.status)) ? 1_500 : 15_000) },
+    ),
+  );
+  const cancel = useMutation(
+    trpc.batches.cancel.mutationOptions({
+      onSuccess: (batch) => {
+        setMessage({ text: `Cancelling ${batch.id}: answers already received are kept.`, ok: true });
+        return queryClient.invalidateQueries({ queryKey: trpc.batches.list.queryKey() });
+      },
+      onError: (e) => setMessage({ text: errorMessage(e), ok: false }),
+    }),
+  );
+
+  return (
+    <>
+      <PageHeader title="Batches">
+        {admin && (
+          <input
+            type="search"
+            className="search"
+            placeholder="Filter by owner"
+            aria-label="Filter by owner"
+            value={owner}
+            onChange={(e) => setOwner(e.target.value)}
+          />
+        )}
+      </PageHeader>
+      <p className="muted">
+        {admin ? "Everyone's batches" : "Your batches"}, newest first. Send them with the OpenAI Files + Batches API (
+        <code>POST /v1/files</code>, then <code>POST /v1/batches</code>) or the reference API (
+        <code>POST /resource_server/v1/batches</code>).
+      </p>
+      {message && <Notice kind={message.ok ? "ok" : "error"}>{message.text}</Notice>}
+      <QueryView
+        query={batches}
+        what="batches"
+        empty="No batches yet. A batch sent through the API appears here with its progress."
+      >
+        {(list) => {
+          const needle = owner.trim().toLowerCase();
+          const mine = list.filter((b) => !needle || b.owner.toLowerCase().includes(needle));
+          const shown = mine.filter((b) => FILTERS.find((f) => f.value === filter)?.matches(b));
+          return (
+            <>
+              <fieldset className="filters">
+                <legend className="visually-hidden">Filter by status</legend>
+                {FILTERS.map((f) => (
+                  <button
+                    key={f.value}
+                    type="button"
+                    className={`chip${filter === f.value ? " selected" : ""}`}
+                    aria-pressed={filter === f.value}
+                    onClick={() => setFilter(f.value)}
+                  >
+                    {f.label} <span className="count">{mine.filter(f.matches).length}</span>
+                  </button>
+                ))}
+              </fieldset>
+              {shown.length === 0 ? (
+                <p className="state state-empty">No {filter === "all" ? "" : `${filter} `}batches match.</p>
+              ) : (
+                <table className="table batches">
+                  <thead>
+                    <tr>
+                      <th>Batch</th>
+                      {admin && <th>Owner</th>}
+                      <th>Status</th>
+                      <th>Progress</th>
+                      <th>Created</th>
+                      <th>Actions</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {shown.map((batch) => (
+                      <tr key={batch.id} data-batch={batch.id}>
+                        <td data-label="Batch">
+                          <code className="batch-id">{batch.id}</code>
+                          <div className="muted small">
+                            {batch.model || "model not known yet"} · {batch.endpoint}
+                            {batch.api === "reference" ? " · reference API" : ""}
+                          </div>
+                          {batch.errors && batch.errors.data.length > 0 && (
+                            <details className="small batch-errors">
+                              <summary>{batch.errors.data.length} problem(s)</summary>
+                              <ul>
+                                {batch.errors.data.slice(0, 5).map((e) => (
+                                  <li key={`${e.line}-${e.code}`}>
+                                    {e.line !== null ? `line ${e.line}: ` : ""}
+                                    {e.message}
+                                  </li>
+                                ))}
+                              </ul>
+                            </details>
+                          )}
+                        </td>
+                        {admin && <td data-label="Owner">{batch.owner}</td>}
+                        <td data-label="Status">
+                          <BatchStatus status={batch.status} />
+                        </td>
+                        <td data-label="Progress">
+                          <Progress batch={batch} />
+                        </td>
+                        <td data-label="Created" className="small">
+                          {formatTime(isoOf(batch.created_at))}
+                        </td>
+                        <td data-label="Actions">
+                          <div className="actions">
+                            {CANCELLABLE.has(batch.status) && (
+                              <ConfirmButton
+                                confirmLabel="Confirm cancel"
+                                disabled={cancel.isPending}
+                                onConfirm={() => cancel.mutate({ id: batch.id })}
+                              >
+                                Cancel
+                              </ConfirmButton>
+                            )}
+                            <Downloads
+                              batch={batch}
+                              own={batch.owner === me.data?.username}
+                              onError={(text) => setMessage({ text, ok: false })}
+                            />
+                          </div>
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+            </>
+          );
+        }}
+      </QueryView>
+    </>
+  );
+}
