@@ -50,8 +50,15 @@ export async function* withBatchModel(source: AsyncIterable<Uint8Array>, model: 
   }
 }
 
+export interface FirstRequest {
+  /** Whether the first non-blank line is JSON at all. */
+  json: boolean;
+  url: string | undefined;
+  model: string | undefined;
+}
+
 /** What the first request of a batch file names (its `url` and `body.model`), read without reading the rest. */
-export async function peekBatchFile(file: string): Promise<{ url: string | undefined; model: string | undefined }> {
+export async function peekBatchFile(file: string): Promise<FirstRequest> {
   const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
   try {
     for await (const line of rawLines(stream)) {
@@ -60,14 +67,15 @@ export async function peekBatchFile(file: string): Promise<{ url: string | undef
       try {
         const request = JSON.parse(text) as { url?: unknown; body?: { model?: unknown } };
         return {
+          json: true,
           url: typeof request?.url === "string" ? request.url : undefined,
           model: typeof request?.body?.model === "string" ? request.body.model : undefined,
         };
       } catch {
-        return { url: undefined, model: undefined };
+        return { json: false, url: undefined, model: undefined };
       }
     }
-    return { url: undefined, model: undefined };
+    return { json: false, url: undefined, model: undefined };
   } finally {
     stream.destroy();
   }

@@ -31,7 +31,7 @@ export type {
   ReferenceBatchStatus,
   ReferenceCreateBatch,
 } from "@switchyard/core";
-export { peekBatchFile, withBatchModel } from "./batch-input";
+export { type FirstRequest, peekBatchFile, withBatchModel } from "./batch-input";
 export {
   Batches,
   type CreateBatchParams,
