@@ -306,8 +306,17 @@ export class Switchyard {
           ...(upload?.length === undefined ? {} : { "content-length": String(upload.length) }),
         },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-        // A stream, not a buffer: a 200 MB file never sits in memory.
-        ...(upload ? { body: ReadableStream.from(upload.body()), duplex: "half" as const } : {}),
+        // A stream, not a buffer: a 200 MB file never sits in memory. Without `redirect: "error"` and
+        // `window: null`, fetch clones the request (tee-ing the body, to replay it on a redirect) and
+        // so keeps every byte sent until the upload ends.
+        ...(upload
+          ? {
+              body: ReadableStream.from(upload.body()),
+              duplex: "half" as const,
+              redirect: "error" as const,
+              window: null,
+            }
+          : {}),
         signal: withTimeout(options.signal, options.raw ? 0 : (options.timeoutMs ?? this.timeout)),
       });
       if (response.ok) return response;

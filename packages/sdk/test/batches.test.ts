@@ -1,5 +1,7 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import {
   BatchListSchema,
   BatchObjectSchema,
@@ -93,6 +95,34 @@ describe("files and batches in the library", () => {
     expect(BatchListSchema.parse(await client.batches.list()).data.map((b) => b.id)).toContain(batch.id);
     expect((await client.files.list({ purpose: "batch" })).data.map((f) => f.id)).toContain(file.id);
     expect(await client.files.delete(file.id)).toEqual({ id: file.id, object: "file", deleted: true });
+  });
+
+  it("streams an upload: the client never holds the file in memory", async () => {
+    // 48 MB of request lines; a client that buffered the body (as fetch does when it may have to
+    // replay it on a redirect) would hold all of it by the end of the upload.
+    const line = `${batchLine(0, "org/batchy", { user: "x".repeat(900) })}\n`;
+    const input = writeBatchFile([], "big.jsonl");
+    writeFileSync(input, line.repeat(Math.ceil(48e6 / line.length)));
+    const size = statSync(input).size;
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    gc();
+    const base = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    const sample = () => {
+      gc();
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+    };
+    const sampler = setInterval(sample, 200);
+    try {
+      const file = await client.files.upload(input, { purpose: "batch" });
+      expect(file.bytes).toBe(size);
+      await client.files.delete(file.id);
+    } finally {
+      clearInterval(sampler);
+    }
+    // What the server (in this process too) buffers on its way to disk is counted here as well.
+    expect(peak).toBeLessThan(size / 2);
   });
 
   it("uploads a stream rewritten on the fly: withBatchModel fills in body.model, line numbers kept", async () => {
