@@ -1,8 +1,10 @@
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { BatchListSchema, BatchObjectSchema } from "@switchyard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  BIN,
   batchLine,
   freshHome,
   removeTempDirs,
@@ -12,6 +14,26 @@ import {
   syEnv,
   writeBatchFile,
 } from "./harness";
+
+const hasScript = spawnSync("script", ["--version"]).status === 0;
+
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += String(chunk);
+    });
+    child.stderr.on("data", (chunk) => {
+      output += String(chunk);
+    });
+    child.on("close", (code) => resolve({ code, output }));
+  });
+}
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `req-${i}`);
 
@@ -102,6 +124,21 @@ describe("sy batch", () => {
     const status = await sy(["batch", "status", id], env);
     expect(status.stdout).toMatch(/status\s+completed/);
     expect(status.stdout).toMatch(/requests\s+150 of 150 done \(150 answered, 0 failed\)/);
+  });
+
+  it.skipIf(!hasScript)("draws a progress bar with rate and ETA on a terminal", async () => {
+    const input = writeBatchFile(ids(100).map((_, i) => batchLine(i, "org/slow", { max_tokens: 6 })));
+    const id = (await sy(["batch", "submit", input], env)).stdout.trim();
+    expect(id).toMatch(/^batch_/);
+    // script(1) gives `sy` a pseudo-terminal for stdout and stderr.
+    const command = [process.execPath, BIN, "batch", "wait", id, "--interval", "0.3"].map(shellQuote).join(" ");
+    const result = await run("script", ["-qfec", command, "/dev/null"], { ...env, TERM: "xterm", COLUMNS: "160" });
+    expect(result.code, result.output).toBe(0);
+    const screen = result.output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "");
+    // Redrawn as it goes: partway with a rate and an ETA, then the end.
+    expect(screen).toMatch(new RegExp(`${id} \\S+ \\d{1,2}% \\| \\d+/100 \\| [\\d.]+/s \\| ETA \\d+ s \\| running`));
+    expect(screen).toMatch(new RegExp(`${id} \\S+ 100% \\| 100/100 \\| [\\d.]+/s \\| ETA 0 s \\| completed`));
+    expect(screen).toContain(`Batch ${id} completed: 100 of 100 requests answered, 0 failed.`);
   });
 
   it("prints a rejected file's problems with their line numbers and exits 1; nothing ran", async () => {
