@@ -30,11 +30,11 @@ Output: tables and colour on a terminal; tab-separated lines when piped; --json 
 
 Exit codes:
   0    success
-  1    other failure (bad arguments, a damaged token file, a server error, a batch that failed, expired or was cancelled)
+  1    other failure (bad arguments, a damaged token file, a server error; a batch rejected, failed, expired or cancelled)
   2    not logged in, or the credentials were refused (401, 403; a login denied, expired or for another identity)
   3    the server could not be reached
   4    not found (an unknown model, cluster, key, batch, ...)
-  5    rate limited (one active batch per user), the model was still not ready after waiting, or a batch's results are not ready
+  5    rate limited (or one active batch already), the model was still not ready after waiting, a batch's results not there yet
   130  interrupted (Ctrl-C; a running request is cancelled on the server)
 `;
 
