@@ -21,7 +21,11 @@ function shellQuote(word: string): string {
   return `'${word.replace(/'/g, "'\\''")}'`;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -134,6 +138,7 @@ describe("sy batch", () => {
     const command = [process.execPath, BIN, "batch", "wait", id, "--interval", "0.3"].map(shellQuote).join(" ");
     const result = await run("script", ["-qfec", command, "/dev/null"], { ...env, TERM: "xterm", COLUMNS: "160" });
     expect(result.code, result.output).toBe(0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI escapes is the point
     const screen = result.output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "");
     // Redrawn as it goes: partway with a rate and an ETA, then the end.
     expect(screen).toMatch(new RegExp(`${id} \\S+ \\d{1,2}% \\| \\d+/100 \\| [\\d.]+/s \\| ETA \\d+ s \\| running`));
