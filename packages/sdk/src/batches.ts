@@ -282,7 +282,7 @@ export class Batches {
 
   /** Start a batch from an uploaded file (`files.upload`). The model is the one the file's lines name. */
   create(params: CreateBatchParams, options: RequestOptions = {}): Promise<BatchObject> {
-    const body = { completion_window: "24h", ...params };
+    const body = { ...params, completion_window: params.completion_window ?? "24h" };
     return this.transport.json<BatchObject>("/v1/batches", { ...options, method: "POST", body });
   }
 
