@@ -14,6 +14,7 @@ import type {
   ModelStatusFilter,
 } from "@switchyard/core";
 import type { OpenAI, ClientOptions as OpenAIOptions } from "openai";
+import { Batches, Files } from "./batches";
 import { apiErrorFrom, ModelNotReadyError, SwitchyardSDKError } from "./errors";
 import { type Fetch, oauthPost, send, sleep, USER_AGENT, withTimeout } from "./http";
 import { DEFAULT_SERVER, normalizeServer } from "./server-url";
@@ -57,13 +58,32 @@ export interface ChatCompletionStream extends AsyncIterable<ChatCompletionChunk>
   response: Response;
 }
 
-interface CallOptions extends RequestOptions {
+/** One request of the client: what `Files` and `Batches` are built on. */
+export interface CallOptions extends RequestOptions {
   method?: string;
+  /** A JSON body. */
   body?: unknown;
+  /** A streamed body instead (an upload); `body()` is called once per attempt. */
+  upload?: StreamedBody;
   /** Stream the answer (no timeout, the body is read by the caller). */
   raw?: boolean;
   /** Overrides the client's timeout (inference may take minutes). */
   timeoutMs?: number;
+}
+
+export interface StreamedBody {
+  contentType: string;
+  /** Bytes, when known in advance (the server can then refuse a file over its limit before it is sent). */
+  length: number | undefined;
+  body: () => AsyncIterable<Uint8Array>;
+  /** Whether `body()` can start over (a file on disk can; a one-shot stream cannot). */
+  replayable: boolean;
+}
+
+/** What Files and Batches need of the client: JSON calls and raw responses with its credentials. */
+export interface Transport {
+  json<T>(path: string, options?: CallOptions): Promise<T>;
+  call(path: string, options: CallOptions): Promise<Response>;
 }
 
 /** Inference waits for the model (the server holds a cold start, then generation): as long as openai's default. */
@@ -246,6 +266,17 @@ export class Switchyard {
 
   // ---- plumbing -----------------------------------------------------------------------------
 
+  private readonly transport: Transport = {
+    json: (path, options) => this.json(path, options),
+    call: (path, options) => this.call(path, options),
+  };
+
+  /** Batch input files (OpenAI's Files API): upload from disk as a stream, look up, download. */
+  readonly files = new Files(this.transport);
+
+  /** Batches through OpenAI's Batches API, `wait` for one to end, its results; `reference` for the path-based API. */
+  readonly batches = new Batches(this.transport, this.files);
+
   private async json<T>(path: string, options: CallOptions = {}): Promise<T> {
     const response = await this.call(path, options);
     const text = await response.text();
@@ -263,6 +294,7 @@ export class Switchyard {
   private async call(path: string, options: CallOptions): Promise<Response> {
     let token = await this.accessToken();
     for (let attempt = 0; ; attempt++) {
+      const { upload } = options;
       const response = await send(this.fetcher, this.baseURL, `${this.baseURL}${path}`, {
         method: options.method ?? "GET",
         headers: {
@@ -270,14 +302,27 @@ export class Switchyard {
           accept: options.raw ? "text/event-stream, application/json" : "application/json",
           "user-agent": USER_AGENT,
           ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+          ...(upload ? { "content-type": upload.contentType } : {}),
+          ...(upload?.length === undefined ? {} : { "content-length": String(upload.length) }),
         },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        // A stream, not a buffer: a 200 MB file never sits in memory. Without `redirect: "error"` and
+        // `window: null`, fetch clones the request (tee-ing the body, to replay it on a redirect) and
+        // so keeps every byte sent until the upload ends.
+        ...(upload
+          ? {
+              body: ReadableStream.from(upload.body()),
+              duplex: "half" as const,
+              redirect: "error" as const,
+              window: null,
+            }
+          : {}),
         signal: withTimeout(options.signal, options.raw ? 0 : (options.timeoutMs ?? this.timeout)),
       });
       if (response.ok) return response;
       const error = apiErrorFrom(response.status, response.headers, await response.text().catch(() => ""));
       // The server's clock (not ours) decides expiry: when it says so, refresh and try once more.
-      if (error.code === "token_expired" && !this.apiKey && attempt === 0) {
+      if (error.code === "token_expired" && !this.apiKey && attempt === 0 && (!upload || upload.replayable)) {
         token = await this.login.accessToken(token);
         continue;
       }

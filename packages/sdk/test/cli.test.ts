@@ -257,11 +257,11 @@ describe("sy against a running server", () => {
         [
           "Exit codes:",
           "  0    success",
-          "  1    other failure (bad arguments, a damaged token file, a server error)",
+          "  1    other failure (bad arguments, a damaged token file, a server error; a batch rejected, failed, expired or cancelled)",
           "  2    not logged in, or the credentials were refused (401, 403; a login denied, expired or for another identity)",
           "  3    the server could not be reached",
-          "  4    not found (an unknown model, cluster, key, ...)",
-          "  5    rate limited, or the model was still not ready after waiting",
+          "  4    not found (an unknown model, cluster, key, batch, ...)",
+          "  5    rate limited (or one active batch already), the model was still not ready after waiting, a batch's results not there yet",
         ].join("\n"),
       );
     });

@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,7 +20,8 @@ export const USERS = {
  * one with long answers (to interrupt), an embedding model, two cold ones that load in 2 and 3 s, one that
  * never gets live within a test, a group-restricted one, and one limited to 1 request a minute.
  */
-export function sdkConfig(models: "all" | "minimal"): string {
+export function sdkConfig(models: "all" | "minimal" | "batch", shared = "/nonexistent"): string {
+  if (models === "batch") return batchConfig(shared);
   const all = `
   - { id: org/chat, cluster: lab, framework: vllm, capabilities: [chat, completions, tools, batch], placement: hot, node: hot-1, aliases: [chatty], contextLength: 8192, engine: { type: simulator, loadTime: 100ms, timeToFirstToken: 20ms, tokensPerSecond: 40, args: [--answer-tokens, 30-40] } }
   - { id: org/slow, cluster: lab, framework: vllm, capabilities: [chat], placement: hot, node: hot-1, engine: { type: simulator, loadTime: 100ms, timeToFirstToken: 20ms, tokensPerSecond: 20, args: [--answer-tokens, 400-500] } }
@@ -51,8 +52,56 @@ models:${models === "all" ? all : minimal}
 `;
 }
 
+/**
+ * Batch models: a fast one, a paced one (a few hundred lines take seconds, so progress can be
+ * seen), a slow one with little concurrency (to cancel mid-run) and one without the batch
+ * capability. The cluster lets the reference API read and write `shared`.
+ */
+function batchConfig(shared: string): string {
+  return `
+batch:
+  checkpointInterval: 100ms
+clusters:
+  - name: lab
+    nodes: [{ name: hot-1, gpus: 8, role: hot }, { name: rot-1, gpus: 8, role: rotating }]
+    frameworks: [vllm]
+    batch: { allowedDirs: ["${shared}"] }
+models:
+  - { id: org/batchy, cluster: lab, framework: vllm, capabilities: [chat, batch], placement: hot, node: hot-1, aliases: [batchy], engine: { type: simulator, loadTime: 100ms, profile: fast } }
+  - { id: org/paced, cluster: lab, framework: vllm, capabilities: [chat, batch], placement: hot, node: hot-1, engine: { type: simulator, loadTime: 100ms, timeToFirstToken: 10ms, tokensPerSecond: 200, maxConcurrency: 8 } }
+  - { id: org/slow, cluster: lab, framework: vllm, capabilities: [chat, batch], placement: hot, node: hot-1, engine: { type: simulator, loadTime: 100ms, timeToFirstToken: 20ms, tokensPerSecond: 40, maxConcurrency: 2 } }
+  - { id: org/chatonly, cluster: lab, framework: vllm, capabilities: [chat], placement: hot, node: hot-1, engine: { type: simulator, loadTime: 100ms, profile: fast } }
+`;
+}
+
+/** One request line of a batch input file (chat completions); `model: null` leaves `body.model` out. */
+export function batchLine(i: number, model: string | null = "org/batchy", extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    custom_id: `req-${i}`,
+    method: "POST",
+    url: "/v1/chat/completions",
+    body: {
+      ...(model === null ? {} : { model }),
+      messages: [{ role: "user", content: `question ${i}` }],
+      max_tokens: 8,
+      ...extra,
+    },
+  });
+}
+
+/** A JSONL file of these lines in a new temporary directory (or `dir`); returns its path. */
+export function writeBatchFile(lines: string[], name = "input.jsonl", dir?: string): string {
+  const where = dir ?? mkdtempSync(path.join(tmpdir(), "sy-batch-"));
+  if (!dir) tempDirs.push(where);
+  const file = path.join(where, name);
+  writeFileSync(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
 export interface SdkServer {
   url: string;
+  /** The directory the reference batch API may read and write (batch catalog only). */
+  shared: string;
   server: RunningServer;
   /** An API key of ada (inference and batch scopes). */
   adaKey: string;
@@ -61,12 +110,16 @@ export interface SdkServer {
 }
 
 /** The real server on an ephemeral port, an in-memory database, users ada and grace (group physics). */
-export async function startSdkServer(options: { models?: "all" | "minimal"; clock?: Clock } = {}): Promise<SdkServer> {
+export async function startSdkServer(
+  options: { models?: "all" | "minimal" | "batch"; clock?: Clock } = {},
+): Promise<SdkServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "sy-sdk-server-"));
   tempDirs.push(dataDir);
+  const shared = path.join(dataDir, "shared");
+  mkdirSync(shared);
   const configFile = path.join(dataDir, "switchyard.yaml");
   const models = options.models ?? "all";
-  writeFileSync(configFile, sdkConfig(models));
+  writeFileSync(configFile, sdkConfig(models, shared));
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, done) {
@@ -88,13 +141,17 @@ export async function startSdkServer(options: { models?: "all" | "minimal"; cloc
   const ada = await createUser(prisma, { username: "ada", password: USERS.ada });
   await createUser(prisma, { username: "grace", password: USERS.grace, groups: ["physics"] });
   const { key } = await createApiKey(prisma, { userId: ada.id, name: "fixture" });
-  const hot = models === "all" ? ["org/chat", "org/slow", "org/embed", "org/secret", "org/limited"] : ["org/chat"];
+  const hot = {
+    all: ["org/chat", "org/slow", "org/embed", "org/secret", "org/limited"],
+    minimal: ["org/chat"],
+    batch: ["org/batchy", "org/paced", "org/slow", "org/chatonly"],
+  }[models];
   const deadline = Date.now() + 60_000;
   while (!hot.every((m) => server.ctx.scheduler.availability("lab", m).status === "live")) {
     if (Date.now() > deadline) throw new Error("the hot models did not get live in time");
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url: server.url, server, adaKey: key, logs, close: () => server.close() };
+  return { url: server.url, shared, server, adaKey: key, logs, close: () => server.close() };
 }
 
 /** Tokens from the password grant, as a script or test would get them. */
@@ -131,7 +188,7 @@ export function freshHome(): { home: string; config: string; tokenFile: string }
   return { home, config, tokenFile: path.join(config, "switchyard", "tokens.json") };
 }
 
-const BIN = fileURLToPath(new URL("../bin/sy.mjs", import.meta.url));
+export const BIN = fileURLToPath(new URL("../bin/sy.mjs", import.meta.url));
 
 export interface SyResult {
   code: number | null;

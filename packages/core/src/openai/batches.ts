@@ -36,6 +36,9 @@ export type BatchStatus = z.infer<typeof BatchStatusSchema>;
 /** Statuses that still need the worker. */
 export const ACTIVE_BATCH_STATUSES: readonly BatchStatus[] = ["validating", "in_progress", "finalizing", "cancelling"];
 
+/** Statuses a batch never leaves: it ran to the end, was rejected, ran out of time, or was stopped. */
+export const ENDED_BATCH_STATUSES: readonly BatchStatus[] = ["completed", "failed", "expired", "cancelled"];
+
 /** The reference service's statuses (plus `cancelled`, which it lacks). */
 export const REFERENCE_BATCH_STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
 export const ReferenceBatchStatusSchema = z.enum(REFERENCE_BATCH_STATUSES);
@@ -115,8 +118,10 @@ export const FileListSchema = z.object({
   last_id: z.string().nullable(),
   has_more: z.boolean(),
 });
+export type FileObjectList = z.infer<typeof FileListSchema>;
 
 export const FileDeletedSchema = z.object({ id: z.string(), object: z.literal("file"), deleted: z.boolean() });
+export type FileDeleted = z.infer<typeof FileDeletedSchema>;
 
 // ---- OpenAI Batches -------------------------------------------------------------------
 
@@ -183,6 +188,7 @@ export const BatchListSchema = z.object({
   last_id: z.string().nullable(),
   has_more: z.boolean(),
 });
+export type BatchList = z.infer<typeof BatchListSchema>;
 
 export const ListQuerySchema = z.object({
   after: z.string().min(1).optional(),

@@ -11,6 +11,7 @@ import {
   TokenStoreError,
 } from "../errors";
 import { registerAuth } from "./commands/auth";
+import { registerBatch } from "./commands/batch";
 import { registerChat } from "./commands/chat";
 import { registerKeys } from "./commands/keys";
 import { registerModels } from "./commands/models";
@@ -29,11 +30,11 @@ Output: tables and colour on a terminal; tab-separated lines when piped; --json 
 
 Exit codes:
   0    success
-  1    other failure (bad arguments, a damaged token file, a server error)
+  1    other failure (bad arguments, a damaged token file, a server error; a batch rejected, failed, expired or cancelled)
   2    not logged in, or the credentials were refused (401, 403; a login denied, expired or for another identity)
   3    the server could not be reached
-  4    not found (an unknown model, cluster, key, ...)
-  5    rate limited, or the model was still not ready after waiting
+  4    not found (an unknown model, cluster, key, batch, ...)
+  5    rate limited (or one active batch already), the model was still not ready after waiting, a batch's results not there yet
   130  interrupted (Ctrl-C; a running request is cancelled on the server)
 `;
 
@@ -93,7 +94,9 @@ export function explain(error: unknown, ctx: CliContext | undefined): { code: nu
 
 export function buildProgram(streams: CliStreams, exit: { code: number }): Command {
   const program = new Command("sy")
-    .description("Switchyard from a terminal: log in, check which models are live, chat, embed, manage API keys")
+    .description(
+      "Switchyard from a terminal: log in, check which models are live, chat, embed, run batches, manage API keys",
+    )
     .version(VERSION, "-v, --version")
     .addOption(new Option("--server <url>", "the Switchyard server").env("SWITCHYARD_URL"))
     .addOption(new Option("--api-key <key>", "an API key to use instead of the stored login").env("SWITCHYARD_API_KEY"))
@@ -136,6 +139,7 @@ export function buildProgram(streams: CliStreams, exit: { code: number }): Comma
   registerModels(program, run);
   registerChat(program, run);
   registerKeys(program, run);
+  registerBatch(program, run);
   return program;
 }
 

@@ -1,0 +1,533 @@
+import { once } from "node:events";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import path from "node:path";
+import { BATCH_ENDPOINTS, type BatchEndpoint, type BatchError, type BatchObject } from "@switchyard/core";
+import cliProgress from "cli-progress";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import yoctoSpinner from "yocto-spinner";
+import { peekBatchFile, withBatchModel } from "../../batch-input";
+import { isBatchEnded } from "../../batches";
+import type { Switchyard } from "../../client";
+import { sleep } from "../../http";
+import { type CliContext, CliError, EXIT } from "../context";
+import { formatDuration, formatTime } from "../output";
+import type { Run } from "../program";
+import { positiveNumber } from "./models";
+
+/** How long `submit` (without --wait) waits for the server to check the file before it leaves it to `sy batch wait`. */
+const CHECK_WAIT_MS = 120_000;
+/** How long `cancel` waits for the in-flight requests to stop. */
+const CANCEL_WAIT_MS = 60_000;
+
+export function registerBatch(program: Command, run: Run): void {
+  const batch = program
+    .command("batch")
+    .description("offline batches: submit a JSONL file of requests, follow it, get its results");
+  const interval = () =>
+    new Option("--interval <seconds>", "seconds between status checks").argParser(positiveNumber).default(2);
+
+  batch
+    .command("submit")
+    .description(
+      "upload a JSONL file of requests and start a batch; prints the batch id once the server has checked the file",
+    )
+    .argument("<file>", "the JSONL file: one {custom_id, method, url, body} per line")
+    .option("-m, --model <model>", "the model; sets body.model on every line as the file is uploaded")
+    .addOption(
+      new Option("--endpoint <path>", "what every line calls (default: the first line's url)").choices(
+        Object.keys(BATCH_ENDPOINTS),
+      ),
+    )
+    .option("--wait", "follow the batch until it ends (progress bar on a terminal)")
+    .option("--metadata <key=value...>", "labels kept with the batch", metadataPairs)
+    .option(
+      "--shared",
+      "FILE is a path on the cluster's shared storage: the server reads it there (reference API), nothing is uploaded; needs --model",
+    )
+    .option("--output-folder <dir>", "with --shared: where the results folder goes (default: beside FILE)")
+    .addOption(interval())
+    .action(run(submit));
+
+  batch
+    .command("list")
+    .description("your batches, newest first")
+    .option("--limit <n>", "how many (1 to 100)", limit, 20)
+    .action(run(list));
+
+  batch
+    .command("status")
+    .description("a batch's status, counts, files and errors")
+    .argument("<id>")
+    .action(run(status));
+
+  batch
+    .command("wait")
+    .description("follow a batch until it ends: exit 0 when it completed, 1 when it failed, expired or was cancelled")
+    .argument("<id>")
+    .addOption(interval())
+    .action(run(wait));
+
+  batch
+    .command("results")
+    .description("the answers of an ended batch, as JSONL (its output file)")
+    .argument("<id>")
+    .option("-o, --output <file>", "write to this file instead of stdout")
+    .option("--errors", "the failed requests (the errors file) instead of the answers")
+    .action(run(results));
+
+  batch
+    .command("cancel")
+    .description("stop a batch; answers already received are kept")
+    .argument("<id>")
+    .action(run(cancel));
+}
+
+function limit(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new InvalidArgumentError("expected a whole number from 1 to 100.");
+  return n;
+}
+
+function metadataPairs(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const at = value.indexOf("=");
+  if (at < 1) throw new InvalidArgumentError("expected key=value.");
+  return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
+}
+
+// ---- what a batch looks like to people ------------------------------------------------------
+
+function done(batch: BatchObject): number {
+  return batch.request_counts.completed + batch.request_counts.failed;
+}
+
+/** `line 2: Not valid JSON: ... (invalid_json_line)`: one validation problem per line. */
+function describeErrors(errors: BatchError[]): string {
+  return errors
+    .map((e) => {
+      const where = e.line === null ? "file" : `line ${e.line}`;
+      const field = e.param ? `, ${e.param}` : "";
+      return `  ${where}: ${e.message} (${e.code}${field})`;
+    })
+    .join("\n");
+}
+
+/** The message of a batch that ended without completing: exit 1 with this. */
+function endedBadly(batch: BatchObject): CliError {
+  const counts = `${batch.request_counts.completed} answered, ${batch.request_counts.failed} failed, of ${batch.request_counts.total}`;
+  const errors = batch.errors?.data ?? [];
+  if (batch.status === "failed") {
+    const lines = errors.filter((e) => e.line !== null).length;
+    const head =
+      lines > 0
+        ? `Batch ${batch.id} failed: the file was rejected and nothing ran. Problems${errors.length >= 100 ? " (the first 100)" : ""}:`
+        : `Batch ${batch.id} failed${errors.length ? ":" : "."}`;
+    return new CliError(errors.length ? `${head}\n${describeErrors(errors)}` : head);
+  }
+  if (batch.status === "expired") {
+    return new CliError(
+      `Batch ${batch.id} expired before it finished (${counts}); the rest are in its errors file as batch_expired (sy batch results ${batch.id} --errors).`,
+    );
+  }
+  return new CliError(
+    `Batch ${batch.id} was cancelled (${counts}); what was answered is kept (sy batch results ${batch.id}).`,
+  );
+}
+
+function summary(batch: BatchObject): string {
+  const c = batch.request_counts;
+  return `Batch ${batch.id} ${batch.status}: ${c.completed} of ${c.total} requests answered, ${c.failed} failed.`;
+}
+
+/** Lines per second over the last half minute, and the time left at that pace. */
+class Pace {
+  private readonly samples: { at: number; done: number }[] = [];
+
+  add(doneCount: number): void {
+    const now = Date.now();
+    this.samples.push({ at: now, done: doneCount });
+    while (this.samples.length > 2 && now - (this.samples[0]?.at ?? now) > 30_000) this.samples.shift();
+  }
+
+  get rate(): number | null {
+    const first = this.samples[0];
+    const last = this.samples.at(-1);
+    if (!first || !last || last.at - first.at < 500) return null;
+    return Math.max(0, (last.done - first.done) / ((last.at - first.at) / 1000));
+  }
+
+  eta(remaining: number): number | null {
+    const rate = this.rate;
+    return rate ? remaining / rate : null;
+  }
+}
+
+function stateText(batch: BatchObject): string {
+  switch (batch.status) {
+    case "validating":
+      return "checking the file";
+    case "in_progress":
+      return done(batch) === 0 ? "starting (the model may be loading)" : "running";
+    case "finalizing":
+      return "writing the output";
+    case "cancelling":
+      return "cancelling";
+    default:
+      return batch.status;
+  }
+}
+
+/**
+ * Shows a batch as it runs: a progress bar with rate and ETA on a terminal, a line per status
+ * change on a plain stderr, nothing with --json.
+ */
+class BatchView {
+  private bar: cliProgress.SingleBar | undefined;
+  private readonly pace = new Pace();
+  private lastLine = "";
+
+  constructor(private readonly ctx: CliContext) {}
+
+  update(batch: BatchObject): void {
+    if (this.ctx.json) return;
+    const total = batch.request_counts.total;
+    const finished = done(batch);
+    this.pace.add(finished);
+    if (!this.ctx.err.tty) {
+      const line = `sy: ${batch.id} is ${batch.status}${total ? ` (${finished}/${total})` : ""}`;
+      if (line.replace(/ \(.*\)$/, "") !== this.lastLine.replace(/ \(.*\)$/, "")) this.ctx.err.line(line);
+      this.lastLine = line;
+      return;
+    }
+    const rate = this.pace.rate;
+    const eta = this.pace.eta(total - finished);
+    const payload = {
+      state: stateText(batch),
+      rate: rate === null ? "-/s" : `${rate >= 10 ? Math.round(rate) : rate.toFixed(1)}/s`,
+      // Not `eta`: cli-progress fills that placeholder itself.
+      remaining: total && finished >= total ? "0 s" : eta === null ? "-" : formatDuration(eta * 1000),
+      failed: batch.request_counts.failed ? `, ${batch.request_counts.failed} failed` : "",
+    };
+    if (!this.bar) {
+      this.bar = new cliProgress.SingleBar(
+        {
+          stream: this.ctx.err.stream,
+          format: `${batch.id} {bar} {percentage}% | {value}/{total}{failed} | {rate} | ETA {remaining} | {state}`,
+          hideCursor: true,
+          barsize: 30,
+          fps: 5,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(Math.max(total, 1), finished, payload);
+      return;
+    }
+    this.bar.setTotal(Math.max(total, 1));
+    this.bar.update(finished, payload);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+}
+
+/**
+ * Follow a batch until it ends (or, with `untilChecked`, until the file has been checked or
+ * `CHECK_WAIT_MS` passed). Ctrl-C stops following; the batch goes on.
+ */
+async function follow(
+  ctx: CliContext,
+  client: Switchyard,
+  id: string,
+  options: { intervalMs: number; untilChecked?: boolean },
+): Promise<BatchObject> {
+  const view = new BatchView(ctx);
+  const signal = ctx.signal;
+  try {
+    if (options.untilChecked) {
+      const spinner =
+        ctx.err.tty && !ctx.json
+          ? yoctoSpinner({ text: `Checking the file of ${id}`, stream: ctx.err.stream as NodeJS.WriteStream }).start()
+          : undefined;
+      try {
+        const until = Date.now() + CHECK_WAIT_MS;
+        for (;;) {
+          const batch = await client.batches.retrieve(id, { signal });
+          if (batch.status !== "validating" || Date.now() > until) return batch;
+          await sleep(Math.min(options.intervalMs, 500), signal);
+        }
+      } finally {
+        spinner?.stop();
+      }
+    }
+    return await client.batches.wait(id, { intervalMs: options.intervalMs, signal, onProgress: (b) => view.update(b) });
+  } catch (error) {
+    if (signal.aborted) {
+      throw new CliError(
+        `Stopped following ${id}; the batch goes on (sy batch cancel ${id} stops it).`,
+        EXIT.interrupted,
+      );
+    }
+    throw error;
+  } finally {
+    view.stop();
+  }
+}
+
+/** Exit 0 when the batch completed, else 1 with why; prints the batch (--json) or a summary line. */
+function finish(ctx: CliContext, batch: BatchObject, summaryTo: "stdout" | "stderr"): void {
+  if (ctx.json) ctx.out.data(batch);
+  if (batch.status !== "completed") throw endedBadly(batch);
+  if (!ctx.json) (summaryTo === "stdout" ? ctx.out : ctx.err).line(summary(batch));
+}
+
+// ---- the commands ---------------------------------------------------------------------------
+
+interface SubmitOptions {
+  model?: string;
+  endpoint?: BatchEndpoint;
+  wait?: boolean;
+  metadata?: Record<string, string>;
+  shared?: boolean;
+  outputFolder?: string;
+  interval: number;
+}
+
+async function submit(ctx: CliContext, options: SubmitOptions, file: string): Promise<void> {
+  const client = ctx.client();
+  const intervalMs = options.interval * 1000;
+  let id: string;
+  if (options.shared) {
+    if (!options.model) throw new CliError("--shared needs --model (the reference API names the model).");
+    if (!path.isAbsolute(file))
+      throw new CliError(`With --shared, FILE is a path on the server: '${file}' must be absolute.`);
+    const created = await client.batches.reference.create({
+      model: options.model,
+      input_file: file,
+      ...(options.outputFolder ? { output_folder_path: options.outputFolder } : {}),
+    });
+    id = created.batch_id;
+    ctx.note(`Created ${id} for ${created.model} from ${file} on the server.`);
+  } else {
+    if (options.outputFolder) throw new CliError("--output-folder goes with --shared.");
+    const peek = await peekBatchFile(file).catch((error: NodeJS.ErrnoException) => {
+      throw new CliError(`Cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : error.message}.`);
+    });
+    const endpoint =
+      options.endpoint ??
+      (peek.url && peek.url in BATCH_ENDPOINTS ? (peek.url as BatchEndpoint) : "/v1/chat/completions");
+    if (!options.model && peek.json && !peek.model) {
+      throw new CliError(
+        `The first request of ${file} names no model (body.model): give --model MODEL to set it on every line.`,
+      );
+    }
+    const fileObject = await upload(ctx, client, file, options.model);
+    const created = await client.batches
+      .create({ input_file_id: fileObject.id, endpoint, ...(options.metadata ? { metadata: options.metadata } : {}) })
+      .catch(async (error: unknown) => {
+        // Refused at once (unknown model, no access, the active-batch limit): the upload is of no use.
+        await client.files.delete(fileObject.id).catch(() => {});
+        throw error;
+      });
+    id = created.id;
+    ctx.note(`Created ${id} for ${created.model || "(no model named)"} (${endpoint}).`);
+  }
+  let batch = await follow(ctx, client, id, { intervalMs, untilChecked: true });
+  if (batch.status === "failed") {
+    if (ctx.json) ctx.out.data(batch);
+    throw endedBadly(batch);
+  }
+  if (!ctx.json) ctx.out.line(id);
+  if (options.wait) {
+    batch = await follow(ctx, client, id, { intervalMs });
+    finish(ctx, batch, "stderr");
+    return;
+  }
+  if (ctx.json) ctx.out.data(batch);
+  else if (batch.status === "validating") {
+    ctx.note(`The server has not checked the file yet (its batch worker is busy). Follow it: sy batch wait ${id}`);
+  } else {
+    ctx.note(
+      `The file passed the checks: ${batch.request_counts.total} requests, ${batch.status}. Follow it: sy batch wait ${id}`,
+    );
+  }
+}
+
+async function upload(ctx: CliContext, client: Switchyard, file: string, model: string | undefined) {
+  const name = path.basename(file);
+  const spinner =
+    ctx.err.tty && !ctx.json
+      ? yoctoSpinner({ text: `Uploading ${name}`, stream: ctx.err.stream as NodeJS.WriteStream }).start()
+      : undefined;
+  const mb = (n: number) => (n < 1e6 ? `${Math.ceil(n / 1e3)} kB` : `${(n / 1e6).toFixed(1)} MB`);
+  try {
+    const source = model
+      ? { filename: name, content: () => withBatchModel(createReadStream(file, { highWaterMark: 256 * 1024 }), model) }
+      : file;
+    const uploaded = await client.files.upload(source, {
+      purpose: "batch",
+      signal: ctx.signal,
+      onProgress: ({ sentBytes, totalBytes }) => {
+        if (spinner) spinner.text = `Uploading ${name}: ${mb(sentBytes)}${totalBytes ? ` of ${mb(totalBytes)}` : ""}`;
+      },
+    });
+    spinner?.success(`Uploaded ${name} (${mb(uploaded.bytes)}) as ${uploaded.id}`);
+    if (!spinner) ctx.note(`Uploaded ${name} (${uploaded.bytes} bytes) as ${uploaded.id}.`);
+    return uploaded;
+  } catch (error) {
+    spinner?.error(`Upload of ${name} failed`);
+    throw error;
+  }
+}
+
+async function list(ctx: CliContext, options: { limit: number }): Promise<void> {
+  const page = await ctx.client().batches.list({ limit: options.limit });
+  if (ctx.json) {
+    ctx.out.data(page);
+    return;
+  }
+  if (page.data.length === 0 && ctx.out.tty) {
+    ctx.out.line("No batches yet: sy batch submit FILE --model MODEL");
+    return;
+  }
+  const c = ctx.out.color;
+  ctx.out.table(
+    ["ID", "STATUS", "MODEL", "DONE", "FAILED", "CREATED"],
+    page.data.map((b) => [
+      b.id,
+      b.status,
+      b.model || "-",
+      `${done(b)}/${b.request_counts.total}`,
+      String(b.request_counts.failed),
+      formatTime(new Date(b.created_at * 1000).toISOString()),
+    ]),
+    (column, cell) => {
+      if (column !== 1) return cell;
+      if (cell === "completed") return c.green(cell);
+      if (cell === "failed" || cell === "expired") return c.red(cell);
+      if (cell === "cancelled") return c.dim(cell);
+      return c.yellow(cell);
+    },
+  );
+  if (page.has_more && ctx.out.tty) ctx.out.line(c.dim(`(more: --limit ${Math.min(100, options.limit * 2)})`));
+}
+
+async function status(ctx: CliContext, _options: unknown, id: string): Promise<void> {
+  const client = ctx.client();
+  const batch = await client.batches.retrieve(id);
+  if (ctx.json) {
+    ctx.out.data(batch);
+    return;
+  }
+  const c = batch.request_counts;
+  const at = (seconds: number | null) => (seconds === null ? "-" : formatTime(new Date(seconds * 1000).toISOString()));
+  const rows: [string, string][] = [
+    ["status", batch.status],
+    ["model", batch.model || "-"],
+    ["endpoint", batch.endpoint],
+    ["requests", c.total ? `${done(batch)} of ${c.total} done (${c.completed} answered, ${c.failed} failed)` : "-"],
+    ["created", at(batch.created_at)],
+  ];
+  const ended = batch.completed_at ?? batch.failed_at ?? batch.expired_at ?? batch.cancelled_at;
+  if (ended) rows.push(["ended", at(ended)]);
+  else if (batch.expires_at) rows.push(["expires", at(batch.expires_at)]);
+  if (batch.input_file_id) {
+    rows.push(["input", batch.input_file_id]);
+    rows.push(["output", batch.output_file_id ?? "-"]);
+    rows.push(["errors", batch.error_file_id ?? "-"]);
+  } else {
+    // A batch of the reference API: its files are on the server's shared storage.
+    const detail = await client.batches.reference.retrieve(id);
+    rows.push(["input", detail.input_file]);
+    if (detail.results_file) rows.push(["results", detail.results_file]);
+    if (detail.errors_file) rows.push(["errors", detail.errors_file]);
+  }
+  ctx.out.line(`${batch.id}`);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [key, value] of rows) ctx.out.line(`  ${key.padEnd(width)}  ${value}`);
+  const errors = batch.errors?.data ?? [];
+  if (errors.length) {
+    ctx.out.line(`  problems:`);
+    ctx.out.line(describeErrors(errors).replace(/^ {2}/gm, "    "));
+  }
+}
+
+async function wait(ctx: CliContext, options: { interval: number }, id: string): Promise<void> {
+  const client = ctx.client();
+  const batch = await follow(ctx, client, id, { intervalMs: options.interval * 1000 });
+  finish(ctx, batch, "stdout");
+}
+
+async function results(ctx: CliContext, options: { output?: string; errors?: boolean }, id: string): Promise<void> {
+  const client = ctx.client();
+  const batch = await client.batches.retrieve(id);
+  if (!isBatchEnded(batch.status)) {
+    throw new CliError(
+      `Batch ${id} is ${batch.status} (${done(batch)} of ${batch.request_counts.total} done); its results are there once it ends: sy batch wait ${id}`,
+      EXIT.unavailable,
+    );
+  }
+  const what = options.errors ? "failed requests" : "answers";
+  let source: AsyncIterable<Uint8Array> | undefined;
+  if (batch.input_file_id === null) {
+    // The reference API writes to shared storage: read it there when this machine sees it too.
+    const detail = await client.batches.reference.retrieve(id);
+    const file = options.errors ? detail.errors_file : detail.results_file;
+    if (!file) {
+      source = undefined;
+    } else if (existsSync(file)) {
+      source = createReadStream(file);
+    } else {
+      throw new CliError(
+        `Batch ${id} was submitted with --shared (the reference API): its ${what} are in ${file} on the server's shared storage, which this machine does not see.`,
+      );
+    }
+  } else {
+    const fileId = options.errors ? batch.error_file_id : batch.output_file_id;
+    if (fileId) {
+      const response = await client.files.content(fileId, { signal: ctx.signal });
+      source = response.body ?? undefined;
+    }
+  }
+  const sink = options.output ? createWriteStream(options.output) : ctx.out.stream;
+  let lines = 0;
+  try {
+    if (source) {
+      for await (const chunk of source) {
+        for (const byte of chunk) if (byte === 0x0a) lines++;
+        if (!sink.write(chunk)) await once(sink, "drain");
+      }
+    }
+  } finally {
+    if (options.output) {
+      sink.end();
+      await once(sink, "close");
+    }
+  }
+  const where = options.output ? ` to ${options.output}` : "";
+  if (!source) ctx.note(`Batch ${id} (${batch.status}) has no ${what}${where ? `; ${options.output} is empty` : ""}.`);
+  else ctx.note(`Wrote ${lines} ${what}${where}.`);
+}
+
+async function cancel(ctx: CliContext, _options: unknown, id: string): Promise<void> {
+  const client = ctx.client();
+  let batch = await client.batches.cancel(id);
+  if (!isBatchEnded(batch.status)) {
+    ctx.note(`Cancelling ${id}: stopping the requests in flight...`);
+    batch = await client.batches.wait(id, { intervalMs: 250, timeoutMs: CANCEL_WAIT_MS, signal: ctx.signal });
+  }
+  if (ctx.json) {
+    ctx.out.data(batch);
+    return;
+  }
+  const c = batch.request_counts;
+  if (batch.status !== "cancelled") {
+    // It ended some other way while the cancel was on its way (its last request had just finished).
+    ctx.out.line(summary(batch));
+    return;
+  }
+  ctx.out.line(
+    `Cancelled ${id}: ${c.completed} answered and ${c.failed} failed of ${c.total} are kept (sy batch results ${id}).`,
+  );
+}
