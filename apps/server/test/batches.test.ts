@@ -167,6 +167,25 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
     await h.server.ctx.gateway.deps.usage.flush();
     const usage = await h.server.ctx.db.prisma.usageRecord.findMany({ where: { requestId: { startsWith: batch.id } } });
     expect(usage).toEqual([]); // nothing was sent
+
+    // No line names a model: each is reported, rather than a batch for model ''.
+    const modelless = await h.client.files.create({
+      file: await toFile(
+        Buffer.from(jsonl([0, 1].map((i) => JSON.stringify({ ...JSON.parse(chatLine(i)), body: { messages: [] } })))),
+        "no-model.jsonl",
+      ),
+      purpose: "batch",
+    });
+    const unnamed = await h.client.batches.create({
+      input_file_id: modelless.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    });
+    const rejected = await h.waitFor(unnamed.id, ["failed"]);
+    expect(rejected.errors.data.map((e: any) => [e.line, e.code, e.param])).toEqual([
+      [1, "invalid_body", "body.model"],
+      [2, "invalid_body", "body.model"],
+    ]);
   });
 
   it("refuses a file over 150,000 lines", async () => {

@@ -241,6 +241,11 @@ export class BatchRun {
     this.model = this.deps.config.models.find(
       (m) => m.cluster === this.batch.clusterName && m.id === this.batch.model,
     ) as ResolvedModel;
+    if (!this.model && this.batch.model === "" && this.batch.status === "validating") {
+      // No line named a model when the batch was created: validation names each line at fault.
+      await this.validate();
+      return;
+    }
     if (!this.model) {
       await this.fail(`model '${this.batch.model}' is no longer in the catalog of cluster '${this.batch.clusterName}'`);
       return;
@@ -268,11 +273,11 @@ export class BatchRun {
   // ---- validation ----------------------------------------------------------------------
 
   private async validate(): Promise<boolean> {
-    const names = new Set([this.model.id, ...this.model.aliases]);
+    const names = new Set(this.model ? [this.model.id, ...this.model.aliases] : []);
     const result = await validateBatchFile(this.batch.inputPath, {
       ...(this.batch.api === "openai" ? { endpoint: this.batch.endpoint as BatchEndpoint } : {}),
       modelNames: names,
-      model: this.model.id,
+      model: this.model?.id ?? "",
       maxLines: this.deps.settings.maxLines,
       maxBytes: this.deps.settings.maxFileBytes,
     }).catch((error: Error) => ({

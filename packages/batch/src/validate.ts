@@ -123,7 +123,9 @@ export async function validateBatchFile(file: string, options: ValidationOptions
     if (typeof model !== "string" || !options.modelNames.has(model)) {
       report({
         code: "model_mismatch",
-        message: `body.model is ${JSON.stringify(model)}; every line of this batch must use '${options.model}'.`,
+        message: options.model
+          ? `body.model is ${JSON.stringify(model)}; every line of this batch must use '${options.model}'.`
+          : `body.model is ${JSON.stringify(model)}; the batch's model comes from the file's lines, and none of its first lines names one.`,
         param: "body.model",
         line,
       });
