@@ -5,6 +5,7 @@ import { testDrivers } from "@switchyard/db/testing";
 import { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchHarness, chatLine, jsonl, startBatchHarness } from "./batch-harness";
+import { passwordToken } from "./helpers";
 
 const drivers = await testDrivers();
 
@@ -131,6 +132,30 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
     expect([cancel.status, cancel.json.error.code]).toEqual([409, "batch_state_conflict"]);
     expect(await h.client.files.delete(file.id)).toEqual({ id: file.id, object: "file", deleted: true });
     expect((await h.api("GET", `/v1/files/${file.id}`)).status).toBe(404);
+  });
+
+  it("serves a batch's files to its owner and to admins, to nobody else", async () => {
+    const file = await h.client.files.create({
+      file: await toFile(Buffer.from(jsonl([chatLine(0), chatLine(1)])), "two.jsonl"),
+      purpose: "batch",
+    });
+    const batch = await h.client.batches.create({
+      input_file_id: file.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    });
+    const done = await h.waitFor(batch.id, ["completed"]);
+    const route = `/v1/files/${done.output_file_id}/content`;
+    const owner = await h.api("GET", route);
+    expect(owner.text.trim().split("\n")).toHaveLength(2);
+    expect((await h.api("GET", route, undefined, h.otherKey)).status).toBe(404);
+    const admin = await passwordToken(h.server.url);
+    expect(await h.api("GET", route, undefined, admin)).toMatchObject({ status: 200, text: owner.text });
+    expect((await h.api("GET", `/v1/files/${done.output_file_id}`, undefined, admin)).json).toMatchObject({
+      id: done.output_file_id,
+    });
+    // Listing and deleting stay the owner's.
+    expect((await h.api("DELETE", `/v1/files/${file.id}`, undefined, admin)).status).toBe(404);
   });
 
   it("fails a bad file with line numbers and runs none of it", async () => {

@@ -121,19 +121,22 @@ export class FileStore {
     return toFileObject(row);
   }
 
-  private async row(userId: string, id: string): Promise<FileRow & { userId: string }> {
-    const row = await this.db.file.findFirst({ where: { id, userId, deletedAt: null } });
+  /** `userId` null: any user's file (an operator reading a batch's results from the dashboard). */
+  private async row(userId: string | null, id: string): Promise<FileRow & { userId: string }> {
+    const row = await this.db.file.findFirst({
+      where: { id, ...(userId === null ? {} : { userId }), deletedAt: null },
+    });
     if (!row) throw sy("file_not_found", { fileId: id }, { param: "file_id" });
     return row;
   }
 
-  async get(userId: string, id: string): Promise<FileObject> {
+  async get(userId: string | null, id: string): Promise<FileObject> {
     return toFileObject(await this.row(userId, id));
   }
 
   /** Where a file's bytes are, for `GET /v1/files/{id}/content` and for batches. */
   async locate(
-    userId: string,
+    userId: string | null,
     id: string,
   ): Promise<{ path: string; bytes: number; filename: string; purpose: string }> {
     const row = await this.row(userId, id);

@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import { type Principal, principalOf } from "@switchyard/auth";
+import { hasScope, type Principal, principalOf } from "@switchyard/auth";
 import type { BatchService, FileStore, StagedUpload } from "@switchyard/batch";
 import {
   type BatchSettings,
@@ -38,6 +38,15 @@ function pathTarget(req: Request): { cluster: string; framework: string } | unde
 }
 
 /** The model a batch names, checked as an inference request would be, plus the batch capability (422). */
+/**
+ * Whose files a caller may read: their own, or (an admin with the admin scope, as the
+ * dashboard's Batches page) anyone's, so an operator can look at a batch's results and
+ * errors. Listing and deleting stay per user.
+ */
+function readerOf(principal: Principal): string | null {
+  return principal.role === "admin" && hasScope(principal, "admin") ? null : principal.userId;
+}
+
 function resolverFor(resolver: ModelResolver, principal: Principal) {
   return (model: string, path?: { cluster: string; framework: string }) => {
     const target = resolver.resolve(model, path);
@@ -158,13 +167,13 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
     },
   );
   routes.add(router, { method: "GET", path: "/v1/files/:file_id", ...BATCH, summary: "One file" }, async (req, res) => {
-    res.json(await files.get(principalOf(res).userId, param(req, "file_id")));
+    res.json(await files.get(readerOf(principalOf(res)), param(req, "file_id")));
   });
   routes.add(
     router,
     { method: "GET", path: "/v1/files/:file_id/content", ...BATCH, summary: "A file's bytes" },
     async (req, res) => {
-      const file = await files.locate(principalOf(res).userId, param(req, "file_id"));
+      const file = await files.locate(readerOf(principalOf(res)), param(req, "file_id"));
       res.setHeader("content-type", "application/octet-stream");
       res.setHeader("content-disposition", `attachment; filename="${file.filename.replace(/["\\\r\n]/g, "_")}"`);
       res.setHeader("content-length", String(file.bytes));

@@ -68,7 +68,15 @@ function Progress({ batch }: { batch: Batch }) {
   );
 }
 
-function Downloads({ batch, own, onError }: { batch: Batch; own: boolean; onError: (message: string) => void }) {
+function Downloads({
+  batch,
+  readable,
+  onError,
+}: {
+  batch: Batch;
+  readable: boolean;
+  onError: (message: string) => void;
+}) {
   const [busy, setBusy] = useState<string | null>(null);
   if (batch.api === "reference") {
     // Reference-API batches write to shared storage, where their owner reads them.
@@ -84,8 +92,9 @@ function Downloads({ batch, own, onError }: { batch: Batch; own: boolean; onErro
     { id: batch.error_file_id, label: "Errors", name: `${batch.id}_errors.jsonl` },
   ].filter((f): f is { id: string; label: string; name: string } => f.id !== null);
   if (files.length === 0) return null;
-  // Files belong to the batch's owner: the files API serves them to nobody else.
-  if (!own) return <span className="muted small">files: {files.map((f) => f.label.toLowerCase()).join(", ")}</span>;
+  // The files API serves a batch's files to its owner and to admins, nobody else.
+  if (!readable)
+    return <span className="muted small">files: {files.map((f) => f.label.toLowerCase()).join(", ")}</span>;
   return (
     <>
       {files.map((f) => (
@@ -237,7 +246,7 @@ export function BatchesPage({ admin }: { admin: boolean }) {
                             )}
                             <Downloads
                               batch={batch}
-                              own={batch.owner === me.data?.username}
+                              readable={admin || batch.owner === me.data?.username}
                               onError={(text) => setMessage({ text, ok: false })}
                             />
                           </div>
