@@ -7,6 +7,7 @@ import { systemClock } from "@switchyard/core";
 import { openDatabase, syncCatalog } from "@switchyard/db";
 import { UsageRecorder } from "@switchyard/gateway/usage";
 import { Scheduler } from "@switchyard/scheduler";
+import { batchUsageSink } from "./batch-usage";
 import { CliError } from "./cli-io";
 import { loadConfig } from "./config";
 import { createLaunchers, engineOptions } from "./launchers";
@@ -28,36 +29,6 @@ export interface RunningBatchWorker {
   /** Where `/metrics` is served, when asked for. */
   metricsUrl: string | undefined;
   close(): Promise<void>;
-}
-
-/** Usage rows of batch lines, in the same table as the gateway's (route `/v1/batches`). */
-function usageSink(usage: UsageRecorder) {
-  return (u: {
-    requestId: string;
-    userId: string;
-    model: string;
-    cluster: string;
-    route: string;
-    status: number;
-    promptTokens: number;
-    completionTokens: number;
-    latencyMs: number;
-  }) =>
-    usage.record({
-      at: new Date(),
-      requestId: u.requestId,
-      userId: u.userId,
-      apiKeyId: null,
-      model: u.model,
-      cluster: u.cluster,
-      route: u.route,
-      status: u.status,
-      promptTokens: u.promptTokens,
-      completionTokens: u.completionTokens,
-      latencyMs: u.latencyMs,
-      ttftMs: null,
-      stream: false,
-    });
 }
 
 /**
@@ -118,7 +89,7 @@ export async function startBatchWorker(options: BatchWorkerOptions): Promise<Run
       clock: systemClock,
       logger,
       metrics: new BatchMetrics(metrics.registry),
-      onUsage: usageSink(usage),
+      onUsage: batchUsageSink(usage),
     });
     worker.start();
     cleanup.push(() => worker.close());

@@ -10,6 +10,7 @@ import { Gateway } from "@switchyard/gateway";
 import type { RouteTable } from "@switchyard/http";
 import { Scheduler } from "@switchyard/scheduler";
 import type { Redis } from "ioredis";
+import { batchUsageSink } from "./batch-usage";
 import { loadConfig } from "./config";
 import { type AppContext, buildContext } from "./context";
 import { Dashboard, DEFAULT_DASHBOARD_DIR } from "./dashboard";
@@ -181,7 +182,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
     cleanup.push(() => gateway.close());
     if (options.batchWorker ?? config.batch.runInServe) {
-      const usage = gateway.deps.usage;
       worker = new BatchWorker({
         db,
         scheduler,
@@ -192,22 +192,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         clock: clock ?? systemClock,
         logger: logger.child({ component: "batch" }),
         metrics: new BatchMetrics(metrics.registry),
-        onUsage: (u) =>
-          usage.record({
-            at: new Date(),
-            requestId: u.requestId,
-            userId: u.userId,
-            apiKeyId: null,
-            model: u.model,
-            cluster: u.cluster,
-            route: u.route,
-            status: u.status,
-            promptTokens: u.promptTokens,
-            completionTokens: u.completionTokens,
-            latencyMs: u.latencyMs,
-            ttftMs: null,
-            stream: false,
-          }),
+        onUsage: batchUsageSink(gateway.deps.usage),
       });
       worker.start();
       const started = worker;

@@ -23,6 +23,49 @@ export function StatusBadge({ status, title }: { status: string; title?: string 
   );
 }
 
+/** A model's user-facing status, or all of them: the filter the models page and the playground share. */
+export type StatusFilter = "all" | "live" | "starting" | "queued" | "offline";
+
+export const STATUS_FILTERS: { value: StatusFilter; label: string }[] = [
+  { value: "live", label: "Live" },
+  { value: "starting", label: "Starting" },
+  { value: "queued", label: "Queued" },
+  { value: "offline", label: "Offline" },
+  { value: "all", label: "All" },
+];
+
+/** A row of toggle chips, one per filter, each with how many items it would show. */
+export function FilterChips<V extends string>({
+  legend,
+  options,
+  selected,
+  onSelect,
+  count,
+}: {
+  legend: string;
+  options: readonly { value: V; label: string }[];
+  selected: V;
+  onSelect: (value: V) => void;
+  count: (value: V) => number;
+}) {
+  return (
+    <fieldset className="filters">
+      <legend className="visually-hidden">{legend}</legend>
+      {options.map((f) => (
+        <button
+          key={f.value}
+          type="button"
+          className={`chip${selected === f.value ? " selected" : ""}`}
+          aria-pressed={selected === f.value}
+          onClick={() => onSelect(f.value)}
+        >
+          {f.label} <span className="count">{count(f.value)}</span>
+        </button>
+      ))}
+    </fieldset>
+  );
+}
+
 export function Loading({ what }: { what: string }) {
   return (
     <div className="state state-loading" role="status" aria-live="polite">

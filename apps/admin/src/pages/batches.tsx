@@ -2,7 +2,7 @@ import type { AppRouter } from "@switchyard/api";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { useState } from "react";
-import { ConfirmButton, Notice, PageHeader, QueryView } from "../components/ui";
+import { ConfirmButton, FilterChips, Notice, PageHeader, QueryView } from "../components/ui";
 import { count, formatTime } from "../format";
 import { download } from "../http";
 import { errorMessage, useTRPC } from "../trpc";
@@ -172,20 +172,13 @@ export function BatchesPage({ admin }: { admin: boolean }) {
           const shown = mine.filter((b) => FILTERS.find((f) => f.value === filter)?.matches(b));
           return (
             <>
-              <fieldset className="filters">
-                <legend className="visually-hidden">Filter by status</legend>
-                {FILTERS.map((f) => (
-                  <button
-                    key={f.value}
-                    type="button"
-                    className={`chip${filter === f.value ? " selected" : ""}`}
-                    aria-pressed={filter === f.value}
-                    onClick={() => setFilter(f.value)}
-                  >
-                    {f.label} <span className="count">{mine.filter(f.matches).length}</span>
-                  </button>
-                ))}
-              </fieldset>
+              <FilterChips
+                legend="Filter by status"
+                options={FILTERS}
+                selected={filter}
+                onSelect={setFilter}
+                count={(value) => mine.filter((b) => FILTERS.find((f) => f.value === value)?.matches(b)).length}
+              />
               {shown.length === 0 ? (
                 <p className="state state-empty">No {filter === "all" ? "" : `${filter} `}batches match.</p>
               ) : (

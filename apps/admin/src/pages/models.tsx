@@ -2,20 +2,22 @@ import type { AppRouter } from "@switchyard/api";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { useState } from "react";
-import { Capabilities, ConfirmButton, Notice, PageHeader, QueryView, StatusBadge } from "../components/ui";
+import {
+  Capabilities,
+  ConfirmButton,
+  FilterChips,
+  Notice,
+  PageHeader,
+  QueryView,
+  STATUS_FILTERS,
+  StatusBadge,
+  type StatusFilter,
+} from "../components/ui";
 import { eta, formatTime } from "../format";
 import { errorMessage, useTRPC } from "../trpc";
 
 type Model = inferRouterOutputs<AppRouter>["models"]["list"][number];
-type Filter = "all" | "live" | "starting" | "queued" | "offline";
-
-const FILTERS: { value: Filter; label: string }[] = [
-  { value: "live", label: "Live" },
-  { value: "starting", label: "Starting" },
-  { value: "queued", label: "Queued" },
-  { value: "offline", label: "Offline" },
-  { value: "all", label: "All" },
-];
+type Filter = StatusFilter;
 
 function statusDetail(model: Model): string {
   if (model.status === "queued") {
@@ -129,7 +131,7 @@ export function ModelsPage({ admin }: { admin: boolean }) {
   );
   const counts = (list: Model[]) =>
     Object.fromEntries(
-      FILTERS.map((f) => [f.value, list.filter((m) => f.value === "all" || m.status === f.value).length]),
+      STATUS_FILTERS.map((f) => [f.value, list.filter((m) => f.value === "all" || m.status === f.value).length]),
     );
 
   return (
@@ -159,20 +161,13 @@ export function ModelsPage({ admin }: { admin: boolean }) {
           );
           return (
             <>
-              <fieldset className="filters">
-                <legend className="visually-hidden">Filter by status</legend>
-                {FILTERS.map((f) => (
-                  <button
-                    key={f.value}
-                    type="button"
-                    className={`chip${filter === f.value ? " selected" : ""}`}
-                    aria-pressed={filter === f.value}
-                    onClick={() => setFilter(f.value)}
-                  >
-                    {f.label} <span className="count">{n[f.value]}</span>
-                  </button>
-                ))}
-              </fieldset>
+              <FilterChips
+                legend="Filter by status"
+                options={STATUS_FILTERS}
+                selected={filter}
+                onSelect={setFilter}
+                count={(value) => n[value] ?? 0}
+              />
               {shown.length === 0 ? (
                 <p className="state state-empty">No {filter === "all" ? "" : `${filter} `}models match.</p>
               ) : (

@@ -3,20 +3,20 @@ import { useQuery } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from "react";
 import { type ChatMessage, type NotReady, streamChat } from "../chat";
-import { Notice, PageHeader, QueryView, StatusBadge } from "../components/ui";
+import {
+  FilterChips,
+  Notice,
+  PageHeader,
+  QueryView,
+  STATUS_FILTERS,
+  StatusBadge,
+  type StatusFilter,
+} from "../components/ui";
 import { eta } from "../format";
 import { errorMessage, useTRPC } from "../trpc";
 
 type Model = inferRouterOutputs<AppRouter>["models"]["list"][number];
-type Filter = "all" | "live" | "starting" | "queued" | "offline";
-
-const FILTERS: { value: Filter; label: string }[] = [
-  { value: "live", label: "Live" },
-  { value: "starting", label: "Starting" },
-  { value: "queued", label: "Queued" },
-  { value: "offline", label: "Offline" },
-  { value: "all", label: "All" },
-];
+type Filter = StatusFilter;
 
 const STATUS_WORDS: Record<string, string> = {
   live: "Live",
@@ -154,7 +154,7 @@ export function PlaygroundPage() {
   };
 
   const counts = Object.fromEntries(
-    FILTERS.map((f) => [f.value, chatModels.filter((m) => f.value === "all" || m.status === f.value).length]),
+    STATUS_FILTERS.map((f) => [f.value, chatModels.filter((m) => f.value === "all" || m.status === f.value).length]),
   );
   const listed = chatModels.filter((m) => filter === "all" || m.status === filter || m.id === modelId);
 
@@ -179,20 +179,13 @@ export function PlaygroundPage() {
         {() => (
           <div className="playground">
             <div className="card playground-model">
-              <fieldset className="filters">
-                <legend className="visually-hidden">Filter models by status</legend>
-                {FILTERS.map((f) => (
-                  <button
-                    key={f.value}
-                    type="button"
-                    className={`chip${filter === f.value ? " selected" : ""}`}
-                    aria-pressed={filter === f.value}
-                    onClick={() => setFilter(f.value)}
-                  >
-                    {f.label} <span className="count">{counts[f.value]}</span>
-                  </button>
-                ))}
-              </fieldset>
+              <FilterChips
+                legend="Filter models by status"
+                options={STATUS_FILTERS}
+                selected={filter}
+                onSelect={setFilter}
+                count={(value) => counts[value] ?? 0}
+              />
               <div className="model-picker">
                 <label htmlFor="playground-model">Model</label>
                 <select
