@@ -1,20 +1,8 @@
+import type { BatchUsage } from "@switchyard/batch";
 import type { UsageRecorder } from "@switchyard/gateway/usage";
 
-/** What the batch runner reports per line. */
-interface BatchLineUsage {
-  requestId: string;
-  userId: string;
-  model: string;
-  cluster: string;
-  route: string;
-  status: number;
-  promptTokens: number;
-  completionTokens: number;
-  latencyMs: number;
-}
-
 /** Batch lines are accounted in the gateway's usage table (route `/v1/batches`), as the user's requests. */
-export function batchUsageSink(usage: UsageRecorder): (line: BatchLineUsage) => void {
+export function batchUsageSink(usage: UsageRecorder): (line: BatchUsage) => void {
   return (u) =>
     usage.record({
       at: new Date(),

@@ -14,11 +14,16 @@ const STATE_LABELS: Record<string, string> = {
   coming_soon: "Coming soon",
 };
 
+/** A status or state in words ("Live", "Coming soon"). */
+export function statusLabel(status: string): string {
+  return STATE_LABELS[status] ?? status;
+}
+
 /** A model's status or a deployment's state, as a coloured badge (the dashboard's live element). */
 export function StatusBadge({ status, title }: { status: string; title?: string | undefined }) {
   return (
     <span className={`badge badge-${status}`} data-status={status} title={title}>
-      {STATE_LABELS[status] ?? status}
+      {statusLabel(status)}
     </span>
   );
 }

@@ -11,21 +11,13 @@ import {
   STATUS_FILTERS,
   StatusBadge,
   type StatusFilter,
+  statusLabel,
 } from "../components/ui";
 import { eta } from "../format";
 import { errorMessage, useTRPC } from "../trpc";
 
 type Model = inferRouterOutputs<AppRouter>["models"]["list"][number];
 type Filter = StatusFilter;
-
-const STATUS_WORDS: Record<string, string> = {
-  live: "Live",
-  starting: "Starting",
-  queued: "Queued",
-  offline: "Offline",
-  draining: "Draining",
-  failed: "Failed",
-};
 
 interface Turn extends ChatMessage {
   /** Reasoning models' thinking, shown apart from the answer. */
@@ -49,7 +41,7 @@ function waitingText(status: NotReady, model: Model | undefined): string {
   const state = waitingState(status, model);
   const position = model?.queuePosition ?? status.queuePosition;
   const seconds = model?.etaSeconds ?? status.etaSeconds;
-  const parts = [`${STATUS_WORDS[state] ?? state}`];
+  const parts = [`${statusLabel(state)}`];
   if (state === "queued" && position !== null) parts.push(`#${position} in the queue`);
   if (seconds !== null) parts.push(`ready in about ${eta(seconds)}`);
   return parts.join(", ");
@@ -197,7 +189,7 @@ export function PlaygroundPage() {
                 >
                   {listed.map((m) => (
                     <option key={`${m.cluster}/${m.id}`} value={m.id}>
-                      {m.id} — {STATUS_WORDS[m.status] ?? m.status}
+                      {m.id} — {statusLabel(m.status)}
                     </option>
                   ))}
                 </select>
