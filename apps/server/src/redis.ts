@@ -1,8 +1,6 @@
 import { Redis } from "ioredis";
 import { RedisConnectError } from "./errors";
 
-export { RedisConnectError };
-
 /** `redis://:secret@cache:6379/0` -> `cache:6379`. */
 export function describeRedisUrl(url: string): string {
   try {

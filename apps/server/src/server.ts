@@ -61,8 +61,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export { ListenError };
-
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {

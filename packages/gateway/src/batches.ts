@@ -37,7 +37,6 @@ function pathTarget(req: Request): { cluster: string; framework: string } | unde
   return params.cluster && params.framework ? { cluster: params.cluster, framework: params.framework } : undefined;
 }
 
-/** The model a batch names, checked as an inference request would be, plus the batch capability (422). */
 /**
  * Whose files a caller may read: their own, or (an admin with the admin scope, as the
  * dashboard's Batches page) anyone's, so an operator can look at a batch's results and
@@ -47,6 +46,7 @@ function readerOf(principal: Principal): string | null {
   return principal.role === "admin" && hasScope(principal, "admin") ? null : principal.userId;
 }
 
+/** The model a batch names, checked as an inference request would be, plus the batch capability (422). */
 function resolverFor(resolver: ModelResolver, principal: Principal) {
   return (model: string, path?: { cluster: string; framework: string }) => {
     const target = resolver.resolve(model, path);
