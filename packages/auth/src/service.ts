@@ -70,6 +70,8 @@ export class AuthService {
   readonly throttle: LoginThrottle;
   readonly external: ExternalIssuers;
   readonly cache: PrincipalCache;
+  /** Credentials being resolved now, shared by the requests that carry them meanwhile. */
+  private readonly resolving = new Map<string, Promise<Principal>>();
 
   private constructor(private readonly deps: AuthDeps) {
     const { db, settings, clock } = deps;
@@ -132,9 +134,20 @@ export class AuthService {
       if (cached.keyId) this.lastUsed.touch(cached.keyId, this.deps.clock.now());
       return cached;
     }
-    const principal = await this.resolve(credential);
-    this.cache.set(credential, principal);
-    return principal;
+    // One lookup per credential at a time: when a busy key's cache entry expires, the requests
+    // that arrive before the database answers wait for that one lookup instead of each sending
+    // its own (a burst of queries that showed up as a tail-latency spike every cache TTL).
+    let resolving = this.resolving.get(credential);
+    if (!resolving) {
+      resolving = this.resolve(credential)
+        .then((principal) => {
+          this.cache.set(credential, principal);
+          return principal;
+        })
+        .finally(() => this.resolving.delete(credential));
+      this.resolving.set(credential, resolving);
+    }
+    return resolving;
   }
 
   private async resolve(credential: string): Promise<Principal> {

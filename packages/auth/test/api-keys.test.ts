@@ -1,5 +1,5 @@
 import { testDrivers } from "@switchyard/db/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApiKey } from "../src";
 import { addUser, call, type Harness, PASSWORD, passwordGrant, post, startHarness } from "./harness";
 
@@ -76,6 +76,26 @@ describe.each(drivers)("API keys on %s", (driver) => {
     expect((await call(h, "/v1/protected", key)).status).toBe(200); // still cached
     h.clock.advance(5_001);
     expect((await call(h, "/v1/protected", key)).status).toBe(401);
+  });
+
+  it("looks a busy key up once when its cache entry expires, however many requests carry it", async () => {
+    const { key } = await createApiKey(h.db.prisma, {
+      userId: (await h.db.prisma.user.findUniqueOrThrow({ where: { username: "svc-owner" } })).id,
+    });
+    const lookups = vi.spyOn(h.db.prisma.apiKey, "findUnique");
+    try {
+      const first = await Promise.all(Array.from({ length: 50 }, () => h.auth.authenticate(`Bearer ${key}`)));
+      expect(lookups).toHaveBeenCalledTimes(1);
+      h.clock.advance(5_001);
+      const again = await Promise.all(Array.from({ length: 50 }, () => h.auth.authenticate(`Bearer ${key}`)));
+      expect(lookups).toHaveBeenCalledTimes(2);
+      expect(new Set([...first, ...again].map((p) => p.userId)).size).toBe(1);
+    } finally {
+      lookups.mockRestore();
+    }
+    // A refused credential is shared the same way, and not cached: the next try looks again.
+    const bad = await Promise.allSettled(Array.from({ length: 5 }, () => h.auth.authenticate("Bearer sy_nonsense")));
+    expect(bad.every((r) => r.status === "rejected")).toBe(true);
   });
 
   it("expires keys with expires_days", async () => {
