@@ -119,6 +119,13 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
       .split("\n")
       .map((l) => JSON.parse(l).custom_id);
     expect(ids).toEqual(Array.from({ length: LINES }, (_, i) => `req-${i}`));
+    // Line ids are unique and follow the file's order, like the lines.
+    const lineIds = output
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).id as string);
+    expect(new Set(lineIds).size).toBe(LINES);
+    expect([...lineIds].sort()).toEqual(lineIds);
     expect((await h.client.batches.list()).data.map((b) => b.id)).toContain(batch.id);
     // Every request is accounted to the user, as interactive ones are.
     await h.server.ctx.gateway.deps.usage.flush();

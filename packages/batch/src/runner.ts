@@ -98,12 +98,14 @@ const TRANSIENT = new Set([408, 425, 429, 500, 502, 503, 504]);
 const WINDOW = 4096;
 const HOLD_MS = 120_000;
 
-/** Output line ids: a random prefix per run and a counter (one random draw per run, not per line). */
+/**
+ * Output line ids: a random prefix per run and the line's index (one random draw per run, not
+ * per line), so the ids in a results file follow its order like the lines do.
+ */
 class LineIds {
   private readonly prefix = `batch_req_${randomBytes(8).toString("hex")}`;
-  private count = 0;
-  next(): string {
-    return `${this.prefix}${(this.count++).toString(16).padStart(8, "0")}`;
+  of(index: number): string {
+    return `${this.prefix}${index.toString(16).padStart(8, "0")}`;
   }
 }
 
@@ -177,11 +179,12 @@ export class BatchRun {
   private counters!: { completed: { inc(): void }; failed: { inc(): void }; retried: { inc(): void } };
 
   private outputLine(
+    index: number,
     customId: string,
     response: { status_code: number; request_id: string; body: unknown } | null,
     error: { code: string; message: string } | null,
   ): string {
-    return JSON.stringify({ id: this.lineIds.next(), custom_id: customId, response, error });
+    return JSON.stringify({ id: this.lineIds.of(index), custom_id: customId, response, error });
   }
 
   private batch!: BatchRecord;
@@ -471,7 +474,7 @@ export class BatchRun {
         this.log.error({ err: error, line: input.line }, "batch: request failed unexpectedly");
         return {
           customId: request.custom_id,
-          line: this.outputLine(request.custom_id, null, { code: "internal_error", message: error.message }),
+          line: this.outputLine(index, request.custom_id, null, { code: "internal_error", message: error.message }),
           ok: false,
           promptTokens: 0,
           completionTokens: 0,
@@ -602,7 +605,7 @@ export class BatchRun {
         const raw = text.includes("\n") ? JSON.stringify(parsed) : text;
         return {
           customId: request.custom_id,
-          line: `{"id":"${this.lineIds.next()}","custom_id":${JSON.stringify(request.custom_id)},"response":{"status_code":200,"request_id":${JSON.stringify(requestId)},"body":${raw}},"error":null}`,
+          line: `{"id":"${this.lineIds.of(index)}","custom_id":${JSON.stringify(request.custom_id)},"response":{"status_code":200,"request_id":${JSON.stringify(requestId)},"body":${raw}},"error":null}`,
           ok: true,
           promptTokens: tokens.prompt,
           completionTokens: tokens.completion,
@@ -642,7 +645,7 @@ export class BatchRun {
     this.usage(last.response?.status_code ?? 502, { prompt: 0, completion: 0 }, 0, ourId);
     return {
       customId: request.custom_id,
-      line: this.outputLine(request.custom_id, last.response, { code: last.code, message: last.message }),
+      line: this.outputLine(index, request.custom_id, last.response, { code: last.code, message: last.message }),
       ok: false,
       promptTokens: 0,
       completionTokens: 0,
@@ -888,8 +891,8 @@ export class BatchRun {
 
   /** Past its completion window: answers received are kept, every other line goes to the errors file. */
   private async finishExpired(): Promise<void> {
-    const expired = (customId: string) =>
-      this.outputLine(customId, null, {
+    const expired = (index: number, customId: string) =>
+      this.outputLine(index, customId, null, {
         code: "batch_expired",
         message: "The batch expired before this request was completed.",
       });
@@ -898,14 +901,20 @@ export class BatchRun {
       const customId = done?.customId ?? this.dispatched.get(index);
       if (done) this.account(done);
       else if (customId !== undefined)
-        this.account({ customId, line: expired(customId), ok: false, promptTokens: 0, completionTokens: 0 });
+        this.account({ customId, line: expired(index, customId), ok: false, promptTokens: 0, completionTokens: 0 });
     }
     this.finished.clear();
     this.written = this.next;
     let count = 0;
     for await (const input of this.reader as AsyncGenerator<InputLine>) {
       const customId = (JSON.parse(input.text) as { custom_id: string }).custom_id;
-      this.account({ customId, line: expired(customId), ok: false, promptTokens: 0, completionTokens: 0 });
+      this.account({
+        customId,
+        line: expired(this.written, customId),
+        ok: false,
+        promptTokens: 0,
+        completionTokens: 0,
+      });
       this.written++;
       if (++count % 10_000 === 0) {
         // bounded memory for a large remainder: sync as it goes (the status still says in_progress)
