@@ -5,7 +5,7 @@ export { accessGuard, admit, principalOf } from "./guard";
 export { registerAuthRoutes } from "./http/routes";
 export { OAuthError } from "./oauth-error";
 export * from "./policy";
-export { ALL_SCOPES, hasScope, type Principal, type Role } from "./principal";
+export { ALL_SCOPES, actsAsAdmin, hasScope, type Principal, type Role } from "./principal";
 export {
   AUDIENCE,
   type AuthDeps,

@@ -26,3 +26,8 @@ export const ALL_SCOPES: readonly RouteScope[] = ["inference", "batch", "keys", 
 export function hasScope(principal: Principal, scope: RouteScope | "any"): boolean {
   return scope === "any" || principal.scopes === "all" || principal.scopes.includes(scope);
 }
+
+/** An admin acting as one: the admin role, through a token or a key with the `admin` scope. */
+export function actsAsAdmin(principal: Principal): boolean {
+  return principal.role === "admin" && hasScope(principal, "admin");
+}

@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import { hasScope, type Principal, principalOf } from "@switchyard/auth";
+import { actsAsAdmin, type Principal, principalOf } from "@switchyard/auth";
 import type { BatchService, FileStore, StagedUpload } from "@switchyard/batch";
 import {
   type BatchSettings,
@@ -43,7 +43,7 @@ function pathTarget(req: Request): { cluster: string; framework: string } | unde
  * errors. Listing and deleting stay per user.
  */
 function readerOf(principal: Principal): string | null {
-  return principal.role === "admin" && hasScope(principal, "admin") ? null : principal.userId;
+  return actsAsAdmin(principal) ? null : principal.userId;
 }
 
 /** The model a batch names, checked as an inference request would be, plus the batch capability (422). */

@@ -1,4 +1,4 @@
-import { hasScope, type Principal } from "@switchyard/auth";
+import { actsAsAdmin } from "@switchyard/auth";
 import { type BatchWithOwner, toBatchObject } from "@switchyard/batch";
 import {
   ACTIVE_BATCH_STATUSES,
@@ -16,7 +16,7 @@ import { router, scopedProcedure } from "../trpc";
 const batchProcedure = scopedProcedure("batch");
 
 /** Whether the caller sees everyone's batches: the admin role (and, for a key, its `admin` scope). */
-const seesAll = (principal: Principal) => principal.role === "admin" && hasScope(principal, "admin");
+const seesAll = actsAsAdmin;
 
 function batchSummary(row: BatchWithOwner): BatchSummary {
   const reference = row.api === "reference";
