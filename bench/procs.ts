@@ -18,6 +18,21 @@ export function child(command: string, args: string[], env: NodeJS.ProcessEnv = 
   return proc;
 }
 
+/** `switchyard simulator` serving `model` on `port`, silent, with extra flags (`--profile fast`, ...). */
+export function simulatorProcess(model: string, port: number, flags: string[]): ChildProcess {
+  return child(process.execPath, [
+    SWITCHYARD_BIN,
+    "simulator",
+    "--model",
+    model,
+    "--port",
+    String(port),
+    ...flags,
+    "--log-level",
+    "silent",
+  ]);
+}
+
 export async function waitFor(url: string, init: RequestInit = {}, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -7,7 +7,7 @@ import { createPostgresDatabase } from "@switchyard/db/testing";
 import { freePort } from "@switchyard/scheduler";
 import { type Row, round, type Suite } from "../lib";
 import { loadTest } from "../load";
-import { child, SWITCHYARD_BIN, stop, waitFor } from "../procs";
+import { child, SWITCHYARD_BIN, simulatorProcess, stop, waitFor } from "../procs";
 
 const MODEL = "bench/batch";
 const BODY = {
@@ -171,18 +171,7 @@ export const batch: Suite = {
     mkdirSync(path.join(dir, "data"));
     const pg = await createPostgresDatabase("sy_bench_batch");
     const simPort = await freePort();
-    const sim = child(process.execPath, [
-      SWITCHYARD_BIN,
-      "simulator",
-      "--model",
-      MODEL,
-      "--port",
-      String(simPort),
-      "--profile",
-      "fast",
-      "--log-level",
-      "silent",
-    ]);
+    const sim = simulatorProcess(MODEL, simPort, ["--profile", "fast"]);
     try {
       await waitFor(`http://127.0.0.1:${simPort}/health`);
       const config = path.join(dir, "bench.yaml");

@@ -5,7 +5,17 @@ import { createPostgresDatabase } from "@switchyard/db/testing";
 import { freePort } from "@switchyard/scheduler";
 import { type Row, round, type Suite } from "../lib";
 import { type PacedResult, pacedLoad } from "../load";
-import { child, NODE_PROXY, PORTKEY, SWITCHYARD_BIN, startNginx, stop, toolsAvailable, waitFor } from "../procs";
+import {
+  child,
+  NODE_PROXY,
+  PORTKEY,
+  SWITCHYARD_BIN,
+  simulatorProcess,
+  startNginx,
+  stop,
+  toolsAvailable,
+  waitFor,
+} from "../procs";
 import { wrk } from "../wrk";
 
 const MODEL = "bench/model";
@@ -102,36 +112,8 @@ export const gateway: Suite = {
     const pg = await createPostgresDatabase("sy_bench");
     try {
       // Two upstreams: the fast profile (answers at once) and a paced one for the streaming numbers.
-      procs.push(
-        child(process.execPath, [
-          SWITCHYARD_BIN,
-          "simulator",
-          "--model",
-          MODEL,
-          "--port",
-          String(simPort),
-          "--profile",
-          "fast",
-          "--log-level",
-          "silent",
-        ]),
-      );
-      procs.push(
-        child(process.execPath, [
-          SWITCHYARD_BIN,
-          "simulator",
-          "--model",
-          STREAM_MODEL,
-          "--port",
-          String(streamSimPort),
-          "--ttft",
-          "20ms",
-          "--tokens-per-second",
-          "100",
-          "--log-level",
-          "silent",
-        ]),
-      );
+      procs.push(simulatorProcess(MODEL, simPort, ["--profile", "fast"]));
+      procs.push(simulatorProcess(STREAM_MODEL, streamSimPort, ["--ttft", "20ms", "--tokens-per-second", "100"]));
       await waitFor(`http://127.0.0.1:${simPort}/health`);
       await waitFor(`http://127.0.0.1:${streamSimPort}/health`);
       procs.push(startNginx(dir, nginxPort, simPort));
