@@ -170,17 +170,14 @@ function LatencyCard({ from, to }: { from: string; to: string }) {
       >
         {(l) => (
           <>
-            <div className="stats">
-              <div>
-                <span className="stat">{ms(l.overall.p50)}</span> p50
-              </div>
-              <div>
-                <span className="stat">{ms(l.overall.p95)}</span> p95
-              </div>
-              <div>
-                <span className="stat">{ms(l.overall.p99)}</span> p99
-              </div>
-            </div>
+            <Stats
+              className="stats"
+              items={[
+                [ms(l.overall.p50), "p50"],
+                [ms(l.overall.p95), "p95"],
+                [ms(l.overall.p99), "p99"],
+              ]}
+            />
             <div className="chart">
               <ResponsiveContainer width="100%" height={Math.max(140, l.byModel.length * 40)}>
                 <BarChart data={l.byModel.slice(0, 12)} layout="vertical" margin={{ left: 24 }}>
@@ -220,6 +217,19 @@ function LatencyCard({ from, to }: { from: string; to: string }) {
         )}
       </QueryView>
     </section>
+  );
+}
+
+/** A row of headline figures, each a value and what it counts. */
+function Stats({ className, items }: { className: string; items: [string, string][] }) {
+  return (
+    <div className={className}>
+      {items.map(([value, label]) => (
+        <div key={label}>
+          <span className="stat">{value}</span> {label}
+        </div>
+      ))}
+    </div>
   );
 }
 
@@ -270,23 +280,16 @@ export function UsagePage({ admin }: { admin: boolean }) {
       >
         {(data) => (
           <>
-            <div className="stats card">
-              <div>
-                <span className="stat">{count(data.totals.requests)}</span> requests
-              </div>
-              <div>
-                <span className="stat">{count(data.totals.totalTokens)}</span> tokens
-              </div>
-              <div>
-                <span className="stat">{count(data.totals.promptTokens)}</span> prompt
-              </div>
-              <div>
-                <span className="stat">{count(data.totals.completionTokens)}</span> completion
-              </div>
-              <div>
-                <span className="stat">{count(data.totals.errors)}</span> errors
-              </div>
-            </div>
+            <Stats
+              className="stats card"
+              items={[
+                [count(data.totals.requests), "requests"],
+                [count(data.totals.totalTokens), "tokens"],
+                [count(data.totals.promptTokens), "prompt"],
+                [count(data.totals.completionTokens), "completion"],
+                [count(data.totals.errors), "errors"],
+              ]}
+            />
             <section className="card">
               <h2>Requests per {data.bucket}</h2>
               <SeriesChart data={data} field="requests" kind="bar" />
