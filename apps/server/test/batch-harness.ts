@@ -3,7 +3,9 @@ import path from "node:path";
 import { createApiKey, createUser } from "@switchyard/auth";
 import type { Clock } from "@switchyard/core";
 import { createPostgresDatabase, type TestDriver } from "@switchyard/db/testing";
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
+import type { Batch } from "openai/resources/batches";
+import type { FileObject } from "openai/resources/files";
 import { type RunningServer, startServer } from "../src";
 import { ADMIN_PASSWORD, memoryLogger, tempDataDir } from "./helpers";
 
@@ -49,6 +51,8 @@ export interface BatchHarness {
     body?: unknown,
     key?: string,
   ): Promise<{ status: number; json: any; text: string }>;
+  /** Upload `content` as a batch file and create a chat-completions batch from it (OpenAI API). */
+  submit(content: Buffer, filename: string): Promise<{ file: FileObject; batch: Batch }>;
   /** Poll a batch (OpenAI view) until its status is one of `statuses`. */
   waitFor(id: string, statuses: string[], timeoutMs?: number): Promise<any>;
   close(): Promise<void>;
@@ -98,6 +102,7 @@ export async function startBatchHarness(
     if (Date.now() > deadline) throw new Error("hot models not live in time");
     await new Promise((r) => setTimeout(r, 100));
   }
+  const client = new OpenAI({ apiKey: key, baseURL: `${server.url}/v1`, maxRetries: 0, timeout: 60_000 });
   const api: BatchHarness["api"] = async (method, route, body, as = key) => {
     const res = await fetch(`${server.url}${route}`, {
       method,
@@ -120,9 +125,18 @@ export async function startBatchHarness(
     shared,
     key,
     otherKey,
-    client: new OpenAI({ apiKey: key, baseURL: `${server.url}/v1`, maxRetries: 0, timeout: 60_000 }),
+    client,
     logs: log.lines,
     api,
+    async submit(content, filename) {
+      const file = await client.files.create({ file: await toFile(content, filename), purpose: "batch" });
+      const batch = await client.batches.create({
+        input_file_id: file.id,
+        endpoint: "/v1/chat/completions",
+        completion_window: "24h",
+      });
+      return { file, batch };
+    },
     async waitFor(id, statuses, timeoutMs = 60_000) {
       const until = Date.now() + timeoutMs;
       for (;;) {

@@ -142,15 +142,7 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
   });
 
   it("serves a batch's files to its owner and to admins, to nobody else", async () => {
-    const file = await h.client.files.create({
-      file: await toFile(Buffer.from(jsonl([chatLine(0), chatLine(1)])), "two.jsonl"),
-      purpose: "batch",
-    });
-    const batch = await h.client.batches.create({
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-    });
+    const { file, batch } = await h.submit(Buffer.from(jsonl([chatLine(0), chatLine(1)])), "two.jsonl");
     const done = await h.waitFor(batch.id, ["completed"]);
     const route = `/v1/files/${done.output_file_id}/content`;
     const owner = await h.api("GET", route);
@@ -178,15 +170,7 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
         body: { model: "org/batchy", input: "a" },
       }),
     ]);
-    const file = await h.client.files.create({
-      file: await toFile(Buffer.from(content), "bad.jsonl"),
-      purpose: "batch",
-    });
-    const batch = await h.client.batches.create({
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-    });
+    const { batch } = await h.submit(Buffer.from(content), "bad.jsonl");
     const failed = await h.waitFor(batch.id, ["failed"]);
     expect(failed.errors.data.map((e: any) => [e.line, e.code])).toEqual([
       [2, "invalid_json_line"],
@@ -222,15 +206,7 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
 
   it("refuses a file over 150,000 lines", async () => {
     const content = jsonl(Array.from({ length: 150_001 }, (_, i) => chatLine(i)));
-    const file = await h.client.files.create({
-      file: await toFile(Buffer.from(content), "huge.jsonl"),
-      purpose: "batch",
-    });
-    const batch = await h.client.batches.create({
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-    });
+    const { batch } = await h.submit(Buffer.from(content), "huge.jsonl");
     const failed = await h.waitFor(batch.id, ["failed"]);
     expect(failed.errors.data).toEqual([
       {
@@ -417,15 +393,7 @@ describe("a batch meets failures and a cold model", () => {
       ...Array.from({ length: 100 }, (_, i) => chatLine(i, "org/flaky")),
       chatLine(100, "org/flaky", { max_tokens: 100_000 }), // over the context window: 400, not retried
     ]);
-    const file = await h.client.files.create({
-      file: await toFile(Buffer.from(content), "flaky.jsonl"),
-      purpose: "batch",
-    });
-    const batch = await h.client.batches.create({
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-    });
+    const { batch } = await h.submit(Buffer.from(content), "flaky.jsonl");
     const done = await h.waitFor(batch.id, ["completed"]);
     expect(done.request_counts).toEqual({ total: 101, completed: 100, failed: 1 });
     const errors = (await (await h.client.files.content(done.error_file_id)).text())
@@ -465,15 +433,7 @@ describe("a batch past its completion window", () => {
 
   it("expires: answers received are kept, every other line is in the errors file as batch_expired", async () => {
     const content = jsonl(Array.from({ length: 150 }, (_, i) => chatLine(i, "org/slow", { max_tokens: 10 })));
-    const file = await h.client.files.create({
-      file: await toFile(Buffer.from(content), "long.jsonl"),
-      purpose: "batch",
-    });
-    const batch = await h.client.batches.create({
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-    });
+    const { batch } = await h.submit(Buffer.from(content), "long.jsonl");
     expect(batch.expires_at).toBe(batch.created_at + 86_400);
     const until = Date.now() + 30_000;
     while (((await h.client.batches.retrieve(batch.id)).request_counts?.completed ?? 0) < 3) {
