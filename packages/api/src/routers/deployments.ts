@@ -1,6 +1,7 @@
 import {
   AvailabilitySchema,
   type AvailabilityView,
+  type ClusterConfig,
   DeploymentIdInputSchema,
   type DeploymentSummary,
   DeploymentSummarySchema,
@@ -8,6 +9,7 @@ import {
   JobsInputSchema,
   JobsViewSchema,
   ModelRefSchema,
+  type ResolvedModel,
   sy,
 } from "@switchyard/core";
 import type { DeploymentRecord } from "@switchyard/scheduler";
@@ -55,6 +57,18 @@ function availabilityView(deps: ApiDeps, cluster: string, model: string): Availa
   };
 }
 
+/** How the audit log names a model: `cluster/model`. */
+const modelTarget = (cluster: ClusterConfig, model: ResolvedModel) => ({
+  type: "model",
+  id: `${cluster.name}/${model.id}`,
+});
+
+/** Starting anything on a cluster in maintenance (or not yet open) is the catalogue's 503. */
+function assertClusterUp(deps: ApiDeps, cluster: ClusterConfig): void {
+  const problem = deps.scheduler.clusterProblem(cluster);
+  if (problem) throw sy("cluster_unavailable", { cluster: cluster.name, reason: problem });
+}
+
 export const deploymentsRouter = router({
   /** Every deployment the scheduler knows now (active ones and failures of the last hour). */
   list: adminProcedure
@@ -80,19 +94,13 @@ export const deploymentsRouter = router({
     .output(AvailabilitySchema)
     .mutation(async ({ ctx, input }) => {
       const { cluster, model } = findModel(ctx.deps.config, input.cluster, input.model);
-      const problem = ctx.deps.scheduler.clusterProblem(cluster);
-      if (problem) throw sy("cluster_unavailable", { cluster: cluster.name, reason: problem });
+      assertClusterUp(ctx.deps, cluster);
       await ctx.deps.scheduler.startModel(cluster.name, model.id);
       const result = availabilityView(ctx.deps, cluster.name, model.id);
-      await audit(
-        ctx,
-        "deployments.start",
-        { type: "model", id: `${cluster.name}/${model.id}` },
-        {
-          status: result.status,
-          deploymentId: result.deploymentId,
-        },
-      );
+      await audit(ctx, "deployments.start", modelTarget(cluster, model), {
+        status: result.status,
+        deploymentId: result.deploymentId,
+      });
       return result;
     }),
 
@@ -107,7 +115,7 @@ export const deploymentsRouter = router({
         model.id,
         `stopped by ${ctx.principal.username}`,
       );
-      await audit(ctx, "deployments.stop", { type: "model", id: `${cluster.name}/${model.id}` }, { stopped });
+      await audit(ctx, "deployments.stop", modelTarget(cluster, model), { stopped });
       return { stopped, availability: availabilityView(ctx.deps, cluster.name, model.id) };
     }),
 
@@ -120,21 +128,15 @@ export const deploymentsRouter = router({
     .output(AvailabilitySchema)
     .mutation(async ({ ctx, input }) => {
       const { cluster, model } = findModel(ctx.deps.config, input.cluster, input.model);
-      const problem = ctx.deps.scheduler.clusterProblem(cluster);
-      if (problem) throw sy("cluster_unavailable", { cluster: cluster.name, reason: problem });
+      assertClusterUp(ctx.deps, cluster);
       const before = availabilityView(ctx.deps, cluster.name, model.id);
       void ctx.deps.scheduler
         .restartModel(cluster.name, model.id, `restarted by ${ctx.principal.username}`)
         .catch((error) => ctx.deps.logger.error({ err: error, model: model.id }, "control plane: restart failed"));
-      await audit(
-        ctx,
-        "deployments.restart",
-        { type: "model", id: `${cluster.name}/${model.id}` },
-        {
-          from: before.status,
-          deploymentId: before.deploymentId,
-        },
-      );
+      await audit(ctx, "deployments.restart", modelTarget(cluster, model), {
+        from: before.status,
+        deploymentId: before.deploymentId,
+      });
       return before;
     }),
 
@@ -145,7 +147,7 @@ export const deploymentsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { cluster, model } = findModel(ctx.deps.config, input.cluster, input.model);
       await ctx.deps.scheduler.setPinned(cluster.name, model.id, true);
-      await audit(ctx, "deployments.pin", { type: "model", id: `${cluster.name}/${model.id}` });
+      await audit(ctx, "deployments.pin", modelTarget(cluster, model));
       return { cluster: cluster.name, model: model.id, pinned: true };
     }),
 
@@ -156,7 +158,7 @@ export const deploymentsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { cluster, model } = findModel(ctx.deps.config, input.cluster, input.model);
       await ctx.deps.scheduler.setPinned(cluster.name, model.id, false);
-      await audit(ctx, "deployments.unpin", { type: "model", id: `${cluster.name}/${model.id}` });
+      await audit(ctx, "deployments.unpin", modelTarget(cluster, model));
       return { cluster: cluster.name, model: model.id, pinned: false };
     }),
 
