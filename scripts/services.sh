@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the services the tests use answer on this machine: PostgreSQL (127.0.0.1:5432,
-# trust auth) and Redis (127.0.0.1:6379). Idempotent: what already answers is left alone;
+# trust auth), Redis (127.0.0.1:6379) and a python3 (the Python token helper's tests). Idempotent: what already answers is left alone;
 # what is installed but stopped is started; what is missing is installed from Debian.
 set -euo pipefail
 
@@ -47,5 +47,15 @@ ensure_redis() {
   wait_port 6379 Redis
 }
 
+ensure_python() {
+  if python3 -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null; then
+    log "python3 is $(python3 --version 2>&1)"
+    return
+  fi
+  log "installing python3 from Debian"
+  apt_install python3
+}
+
 ensure_postgres
 ensure_redis
+ensure_python

@@ -42,7 +42,7 @@ export const catalog: Suite = {
       const rows: Row[] = [
         {
           suite: "catalog",
-          case: "GET /v1/models (28 models)",
+          case: `GET /v1/models (${server.ctx.config.models.length} models)`,
           baseline: "GET /health",
           metric: "req/s",
           unit: "req/s",

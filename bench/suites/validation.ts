@@ -14,7 +14,7 @@ const chat = JSON.stringify({
 });
 
 const tools = JSON.stringify({
-  model: "openai/gpt-oss-120b",
+  model: "Qwen/QwQ-32B",
   messages: [
     {
       role: "user",
@@ -31,7 +31,11 @@ const tools = JSON.stringify({
   tool_choice: "auto",
 });
 
-const embed = JSON.stringify({ model: "Qwen/Qwen3-Embedding-8B", input: ["a", "b", "c"], encoding_format: "float" });
+const embed = JSON.stringify({
+  model: "mistralai/Mistral-7B-Instruct-v0.3-embed",
+  input: ["a", "b", "c"],
+  encoding_format: "float",
+});
 
 /** What request validation (zod, core's schemas) costs on top of parsing the JSON at all. */
 export const validation: Suite = {

@@ -110,7 +110,7 @@ describe.each(drivers)("authentication and authorization of the server on %s", (
   });
 
   it("applies group policies: restricted models are hidden from others and refused with 403", async () => {
-    const auroraModel = "argonne/AuroraGPT-IT-v4-0125";
+    const auroraModel = "argonne-private/AuroraGPT-IT-v4-0125";
     const asUser = ModelListSchema.parse(
       await (await request("GET", "/v1/models", { authorization: `Bearer ${user}` })).json(),
     );

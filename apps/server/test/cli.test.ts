@@ -123,7 +123,7 @@ describe("the switchyard command", () => {
     const printed = await run(["config", "default"]);
     expect(printed.code).toBe(0);
     const check = await run(["config", "check", writeFile("default.yaml", printed.stdout)]);
-    expect(check.stdout).toMatch(/ok \(2 clusters, 28 models/);
+    expect(check.stdout).toMatch(/ok \(4 clusters, 30 models/);
   });
 
   it("refuses to start on an invalid config, naming every bad path", async () => {

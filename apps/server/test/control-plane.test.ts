@@ -61,7 +61,7 @@ describe("the control plane and the dashboard in switchyard serve", () => {
       api.models.list.query({ status: "all" }),
     ]);
     expect(me).toMatchObject({ username: "admin", role: "admin" });
-    expect(clusters.map((c) => c.name)).toEqual(["sophia", "metis"]);
+    expect(clusters.map((c) => c.name)).toEqual(["sophia", "metis", "cerebras", "gh200"]);
     expect(models.length).toBe(server.ctx.config.models.length);
     const audit = await api.audit.list.query({ action: "users.create" });
     expect(audit.entries[0]).toMatchObject({ actor: { username: "admin" }, target: { type: "user", id: "ada" } });

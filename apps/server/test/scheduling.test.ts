@@ -91,13 +91,13 @@ describe("switchyard serve with the built-in catalog", () => {
     const list = await get("/resource_server/sophia/infinity/v1/models");
     expect(list.body.data.map((m: any) => m.id)).toEqual([
       "mistralai/Mistral-7B-Instruct-v0.3-embed",
-      "Qwen/Qwen3-Embedding-8B",
       "Salesforce/SFR-Embedding-Mistral",
+      "nvidia/NV-Embed-v2",
     ]);
     const cluster = await get("/resource_server/nowhere/jobs");
     expect(cluster.status).toBe(404);
     expect(ErrorBodySchema.parse(cluster.body).error).toMatchObject({ code: "cluster_not_found" });
-    expect(cluster.body.error.message).toMatch(/Known clusters: sophia, metis/);
+    expect(cluster.body.error.message).toMatch(/Known clusters: sophia, metis, cerebras, gh200/);
     const framework = await get("/resource_server/sophia/tgi/v1/models");
     expect(framework.body.error).toMatchObject({
       code: "framework_not_found",

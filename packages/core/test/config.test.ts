@@ -1,6 +1,13 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { defaultConfigInput, parseConfigText, type SwitchyardConfigInput, validateConfig } from "../src";
+import {
+  CAPABILITY_MARKS,
+  defaultConfigInput,
+  parseConfigText,
+  type SwitchyardConfigInput,
+  validateConfig,
+} from "../src";
 
 function problems(input: unknown) {
   const result = validateConfig(input);
@@ -32,50 +39,106 @@ const minimal = (): SwitchyardConfigInput => ({
   ],
 });
 
+/** The rows of each Markdown table in a file, as arrays of trimmed cells (header and rule left out). */
+function markdownTables(text: string): string[][][] {
+  const tables: string[][][] = [];
+  let current: string[][] | undefined;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("|")) {
+      current = undefined;
+      continue;
+    }
+    const cells = line
+      .slice(1, line.trimEnd().endsWith("|") ? line.trimEnd().length - 1 : undefined)
+      .split("|")
+      .map((cell) => cell.trim());
+    if (!current) {
+      current = [];
+      tables.push(current);
+      continue; // the header
+    }
+    if (cells.every((cell) => /^-+$/.test(cell))) continue;
+    current.push(cells);
+  }
+  return tables;
+}
+
 describe("the built-in catalog", () => {
   const result = validateConfig(defaultConfigInput());
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   const config = result.config;
   const byId = new Map(config.models.map((m) => [m.id, m]));
+  const [modelRows = [], clusterRows = []] = markdownTables(
+    readFileSync(new URL("fixtures/reference-catalog.md", import.meta.url), "utf8"),
+  );
 
-  it("is Sophia with 8 nodes of 8 GPUs, 5 hot and 3 rotating, and Metis coming soon", () => {
+  it("is exactly the reference service's model list: ids, order, kinds and B/T/R marks", () => {
+    // The fixture itself, so that a parsing slip cannot make the comparison vacuous.
+    expect(modelRows).toHaveLength(30);
+    expect(modelRows.filter((row) => row[2] === "B")).toHaveLength(24);
+
+    const reference = modelRows.map(([id, kind, b, t, r]) => ({ id, kind, marks: `${b}${t}${r}` }));
+    const ours = config.models.map((m) => ({
+      id: m.id,
+      kind: m.capabilities.includes("embedding") ? "embedding" : m.capabilities.includes("vision") ? "vision" : "chat",
+      marks: (["batch", "tools", "reasoning"] as const)
+        .filter((cap) => m.capabilities.includes(cap))
+        .map((cap) => CAPABILITY_MARKS[cap])
+        .join(""),
+    }));
+    expect(ours).toEqual(reference);
+  });
+
+  it("gives each kind its endpoints and framework: chat and vision on vllm, embeddings on infinity", () => {
+    for (const m of config.models) {
+      const kind = m.capabilities.includes("embedding") ? "embedding" : "chat";
+      const marks = m.capabilities.filter((cap) => ["batch", "tools", "reasoning"].includes(cap));
+      const base = m.capabilities.filter((cap) => !marks.includes(cap));
+      if (kind === "embedding") {
+        expect([m.id, m.framework, base]).toEqual([m.id, "infinity", ["embedding"]]);
+      } else {
+        const vision = m.capabilities.includes("vision") ? ["vision"] : [];
+        expect([m.id, m.framework, base]).toEqual([m.id, "vllm", ["chat", "completions", ...vision]]);
+      }
+    }
+  });
+
+  it("has the reference service's clusters: Sophia with 8 nodes of 8 GPUs (5 hot, 3 rotating), the others coming soon", () => {
+    expect(config.clusters.map((c) => [c.name, c.status, c.frameworks.length > 0])).toEqual(
+      clusterRows.map(([name, , status, endpoint]) => [name, status, endpoint !== ""]),
+    );
     const sophia = config.clusters.find((c) => c.name === "sophia");
     expect(sophia?.nodes).toHaveLength(8);
     expect(sophia?.nodes.every((n) => n.gpus === 8)).toBe(true);
     expect(sophia?.nodes.filter((n) => n.role === "hot")).toHaveLength(5);
     expect(sophia?.frameworks.map((f) => f.name)).toEqual(["vllm", "infinity"]);
-    expect(config.clusters.find((c) => c.name === "metis")?.status).toBe("coming_soon");
   });
 
-  it("has every family of the reference catalog with its marks", () => {
-    for (const family of ["Qwen", "Llama", "Mistral", "Nemotron", "AuroraGPT", "Tulu", "gpt-oss", "Gemma"]) {
-      expect(
-        config.models.some((m) => m.family === family && m.capabilities.includes("chat")),
-        family,
-      ).toBe(true);
-    }
-    expect(byId.get("openai/gpt-oss-120b")?.capabilities).toEqual(
-      expect.arrayContaining(["batch", "reasoning", "tools"]),
-    );
-    expect(byId.get("meta-llama/Meta-Llama-3.1-8B-Instruct")?.capabilities).toEqual([
-      "chat",
-      "completions",
-      "batch",
-      "tools",
-    ]);
-    expect(byId.get("meta-llama/Llama-4-Maverick-17B-128E-Instruct")?.capabilities).not.toContain("batch");
-    expect(config.models.filter((m) => m.capabilities.includes("vision"))).toHaveLength(2);
-    const embedding = config.models.filter((m) => m.capabilities.includes("embedding"));
-    expect(embedding).toHaveLength(3);
-    expect(embedding.every((m) => m.framework === "infinity")).toBe(true);
-  });
-
-  it("keeps hot models on hot nodes within their GPUs, and resolves defaults", () => {
+  it("keeps the guide's example models hot, fills the 5 hot nodes, and resolves defaults", () => {
     const hot = config.models.filter((m) => m.placement === "hot");
-    expect(hot.length).toBeGreaterThanOrEqual(5);
     expect(new Set(hot.map((m) => m.node)).size).toBe(5);
+    for (const id of [
+      "meta-llama/Meta-Llama-3.1-8B-Instruct",
+      "Qwen/Qwen2-VL-72B-Instruct",
+      "mistralai/Mistral-7B-Instruct-v0.3-embed",
+    ]) {
+      expect(byId.get(id)?.placement, id).toBe("hot");
+    }
     const llama = byId.get("meta-llama/Meta-Llama-3.1-8B-Instruct");
     expect(llama).toMatchObject({ idleTtl: 7200, maxLifetime: 86400, expectedLoadTime: 180, aliases: ["llama-8b"] });
+  });
+
+  it("keeps the short aliases people type, and every id and alias within [A-Za-z0-9._/-]", () => {
+    const aliases = Object.fromEntries(config.models.flatMap((m) => m.aliases.map((alias) => [alias, m.id])));
+    expect(aliases).toMatchObject({
+      "llama-8b": "meta-llama/Meta-Llama-3.1-8B-Instruct",
+      "llama-70b": "meta-llama/Meta-Llama-3.1-70B-Instruct",
+      "qwen3-32b": "Qwen/Qwen3-32B",
+      "gpt-oss-120b": "openai/gpt-oss-120b",
+    });
+    for (const name of [...config.models.map((m) => m.id), ...Object.keys(aliases)]) {
+      expect(name).toMatch(/^[A-Za-z0-9._/-]+$/);
+    }
   });
 
   it("survives a YAML round trip (what `switchyard config default` prints)", () => {

@@ -18,7 +18,7 @@ describe.each(drivers)("catalog sync on %s", (driver) => {
       const config = defaultConfig();
       await syncCatalog(db.prisma, config);
       await syncCatalog(db.prisma, config);
-      expect(await db.prisma.cluster.count()).toBe(2);
+      expect(await db.prisma.cluster.count()).toBe(4);
       expect(await db.prisma.node.count({ where: { clusterName: "sophia" } })).toBe(8);
       expect(await db.prisma.model.count()).toBe(config.models.length);
       const gptOss = await db.prisma.model.findFirstOrThrow({ where: { name: "openai/gpt-oss-120b" } });

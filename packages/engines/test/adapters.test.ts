@@ -121,10 +121,10 @@ describe("the other engines", () => {
 
   it("launches Infinity with its OpenAI routes under /v1", () => {
     const m = model({
-      id: "Qwen/Qwen3-Embedding-8B",
+      id: "nvidia/NV-Embed-v2",
       framework: "infinity",
       capabilities: ["embedding"],
-      engine: { type: "infinity", weights: "/models/qwen3-embed", args: ["--batch-size", "64"] },
+      engine: { type: "infinity", weights: "/models/nv-embed-v2", args: ["--batch-size", "64"] },
     });
     expect(adapters.infinity.launch(m, target)).toEqual({
       kind: "process",
@@ -132,9 +132,9 @@ describe("the other engines", () => {
         "infinity_emb",
         "v2",
         "--model-id",
-        "/models/qwen3-embed",
+        "/models/nv-embed-v2",
         "--served-model-name",
-        "Qwen/Qwen3-Embedding-8B",
+        "nvidia/NV-Embed-v2",
         "--host",
         "10.0.0.7",
         "--port",

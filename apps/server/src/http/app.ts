@@ -4,6 +4,7 @@ import { buildOpenApi } from "@switchyard/gateway";
 import { errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import { registerSchedulerRoutes } from "@switchyard/scheduler";
 import express, { type Express, type RequestHandler } from "express";
+import { registerClientRoutes } from "../clients";
 import type { AppContext } from "../context";
 import { type Dashboard, registerDashboardRoutes } from "../dashboard";
 
@@ -64,6 +65,7 @@ export function createApp(
   registerSchedulerRoutes(router, routes, { config: ctx.config, scheduler: ctx.scheduler, db: ctx.db });
   ctx.gateway.register(router, routes);
   registerControlPlaneRoutes(router, routes, ctx);
+  registerClientRoutes(router, routes);
   if (options.dashboard) registerDashboardRoutes(router, routes, options.dashboard);
   let openapi: string | undefined;
   routes.add(

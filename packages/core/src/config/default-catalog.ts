@@ -3,10 +3,17 @@ import type { SwitchyardConfigInput } from "./schema";
 
 /**
  * The built-in catalog: the reference service's Sophia cluster (8 nodes of 8 GPUs, 5 for hot
- * models, 3 rotating) with its chat, vision and embedding models and their marks, and Metis
- * listed as coming soon. Every model is served by the simulator, whose load times are the
- * expected ones scaled down by `simulator.loadTimeScale` so a laptop sees them go live in
- * seconds.
+ * models, 3 rotating) with exactly its published model list (ids, chat/vision/embedding, the
+ * B/T/R marks), and its other clusters listed as coming soon. Every model is served by the
+ * simulator, whose load times are the expected ones scaled down by `simulator.loadTimeScale` so
+ * a laptop sees them go live in seconds.
+ *
+ * Hot placement (the 5 hot nodes): the three models the reference guide's own examples call
+ * (Llama 3.1 8B for chat and batches, Qwen2-VL 72B for images, the Mistral embedding model) must
+ * answer at once, not after a 10-15 minute cold start; the rest of the room goes to the popular
+ * general models (Llama 3.1 70B, Llama 4 Scout, Gemma 3), the reasoning models (Qwen3 32B,
+ * gpt-oss 20b and 120b) and the other batch-enabled embedding model. Everything else loads on
+ * the 3 rotating nodes on demand.
  */
 
 type Size = "small" | "medium" | "large" | "huge";
@@ -28,31 +35,24 @@ interface Entry {
 
 const MARKS: Record<string, Capability> = { B: "batch", T: "tools", R: "reasoning" };
 
+// In the order of the reference service's model list; hot placement is explained above.
 const CHAT: Entry[] = [
-  { id: "Qwen/Qwen2.5-7B-Instruct", family: "Qwen", marks: "BT", gpus: 1, size: "small", context: 32768 },
   { id: "Qwen/Qwen2.5-14B-Instruct", family: "Qwen", marks: "BT", gpus: 2, size: "medium", context: 32768 },
+  { id: "Qwen/Qwen2.5-7B-Instruct", family: "Qwen", marks: "BT", gpus: 1, size: "small", context: 32768 },
   { id: "Qwen/QwQ-32B", family: "Qwen", marks: "BRT", gpus: 4, size: "medium", context: 32768 },
+  { id: "Qwen/Qwen3-235B-A22B", family: "Qwen", marks: "RT", gpus: 8, size: "huge", context: 32768 },
   {
     id: "Qwen/Qwen3-32B",
     family: "Qwen",
-    marks: "BRT",
+    marks: "BR",
     gpus: 4,
     size: "medium",
     context: 32768,
     hot: "sophia-gpu-03",
     aliases: ["qwen3-32b"],
   },
-  { id: "Qwen/Qwen3-235B-A22B", family: "Qwen", marks: "T", gpus: 8, size: "huge", context: 32768 },
-  {
-    id: "meta-llama/Meta-Llama-3.1-8B-Instruct",
-    family: "Llama",
-    marks: "BT",
-    gpus: 1,
-    size: "small",
-    context: 131072,
-    hot: "sophia-gpu-04",
-    aliases: ["llama-8b"],
-  },
+  { id: "meta-llama/Meta-Llama-3-70B-Instruct", family: "Llama", marks: "B", gpus: 8, size: "large", context: 8192 },
+  { id: "meta-llama/Meta-Llama-3-8B-Instruct", family: "Llama", marks: "B", gpus: 1, size: "small", context: 8192 },
   {
     id: "meta-llama/Meta-Llama-3.1-70B-Instruct",
     family: "Llama",
@@ -62,6 +62,16 @@ const CHAT: Entry[] = [
     context: 131072,
     hot: "sophia-gpu-01",
     aliases: ["llama-70b"],
+  },
+  {
+    id: "meta-llama/Meta-Llama-3.1-8B-Instruct",
+    family: "Llama",
+    marks: "BT",
+    gpus: 1,
+    size: "small",
+    context: 131072,
+    hot: "sophia-gpu-05",
+    aliases: ["llama-8b"],
   },
   {
     id: "meta-llama/Meta-Llama-3.1-405B-Instruct",
@@ -92,60 +102,47 @@ const CHAT: Entry[] = [
     context: 131072,
   },
   { id: "mistralai/Mistral-7B-Instruct-v0.3", family: "Mistral", marks: "B", gpus: 1, size: "small", context: 32768 },
-  { id: "mistralai/Mistral-Large-Instruct-2407", family: "Mistral", gpus: 8, size: "huge", context: 131072 },
-  { id: "mistralai/Mixtral-8x22B-Instruct-v0.1", family: "Mistral", gpus: 8, size: "huge", context: 65536 },
+  {
+    id: "mistralai/Mistral-Large-Instruct-2407",
+    family: "Mistral",
+    marks: "B",
+    gpus: 8,
+    size: "huge",
+    context: 131072,
+  },
+  { id: "mistralai/Mixtral-8x22B-Instruct-v0.1", family: "Mistral", marks: "B", gpus: 8, size: "huge", context: 65536 },
   { id: "mgoin/Nemotron-4-340B-Instruct-hf", family: "Nemotron", gpus: 8, size: "huge", context: 4096 },
-  {
-    id: "argonne/AuroraGPT-IT-v4-0125",
-    family: "AuroraGPT",
-    marks: "B",
-    gpus: 1,
-    size: "small",
-    context: 4096,
-    groups: ["auroragpt"],
-  },
-  {
-    id: "argonne/AuroraGPT-Tulu3-SFT-0125",
-    family: "AuroraGPT",
-    marks: "B",
-    gpus: 1,
-    size: "small",
-    context: 4096,
-    groups: ["auroragpt"],
-  },
-  {
-    id: "argonne/AuroraGPT-DPO-UFB-0225",
-    family: "AuroraGPT",
-    marks: "B",
-    gpus: 1,
-    size: "small",
-    context: 4096,
-    groups: ["auroragpt"],
-  },
-  {
-    id: "argonne/AuroraGPT-KTO-UFB-0325",
-    family: "AuroraGPT",
-    marks: "B",
-    gpus: 1,
-    size: "small",
-    context: 4096,
-    groups: ["auroragpt"],
-  },
+  ...[
+    "argonne-private/AuroraGPT-IT-v4-0125",
+    "argonne-private/AuroraGPT-Tulu3-SFT-0125",
+    "argonne-private/AuroraGPT-DPO-UFB-0225",
+    "argonne-private/AuroraGPT-7B-OI",
+  ].map(
+    (id): Entry => ({
+      id,
+      family: "AuroraGPT",
+      marks: "B",
+      gpus: 1,
+      size: "small",
+      context: 4096,
+      groups: ["auroragpt"],
+    }),
+  ),
   { id: "allenai/Llama-3.1-Tulu-3-405B", family: "Tulu", gpus: 8, size: "huge", context: 131072 },
   {
     id: "openai/gpt-oss-20b",
     family: "gpt-oss",
-    marks: "BRT",
+    marks: "BR",
     gpus: 1,
     size: "small",
     context: 131072,
-    hot: "sophia-gpu-04",
+    hot: "sophia-gpu-05",
     aliases: ["gpt-oss-20b"],
   },
   {
     id: "openai/gpt-oss-120b",
     family: "gpt-oss",
-    marks: "BRT",
+    marks: "BR",
     gpus: 4,
     size: "large",
     context: 131072,
@@ -159,13 +156,21 @@ const CHAT: Entry[] = [
     gpus: 2,
     size: "medium",
     context: 131072,
-    hot: "sophia-gpu-04",
+    hot: "sophia-gpu-05",
     aliases: ["gemma-3-27b"],
   },
 ];
 
 const VISION: Entry[] = [
-  { id: "Qwen/Qwen2-VL-72B-Instruct", family: "Qwen", marks: "T", gpus: 8, size: "large", context: 32768 },
+  {
+    id: "Qwen/Qwen2-VL-72B-Instruct",
+    family: "Qwen",
+    marks: "B",
+    gpus: 8,
+    size: "large",
+    context: 32768,
+    hot: "sophia-gpu-04",
+  },
   { id: "meta-llama/Llama-3.2-90B-Vision-Instruct", family: "Llama", gpus: 8, size: "large", context: 131072 },
 ];
 
@@ -173,20 +178,22 @@ const EMBEDDING: Entry[] = [
   {
     id: "mistralai/Mistral-7B-Instruct-v0.3-embed",
     family: "Mistral",
+    marks: "B",
     gpus: 1,
     size: "small",
     context: 32768,
     hot: "sophia-gpu-05",
   },
-  { id: "Qwen/Qwen3-Embedding-8B", family: "Qwen", gpus: 1, size: "small", context: 32768, hot: "sophia-gpu-05" },
   {
     id: "Salesforce/SFR-Embedding-Mistral",
     family: "Salesforce",
+    marks: "B",
     gpus: 1,
     size: "small",
     context: 4096,
     hot: "sophia-gpu-05",
   },
+  { id: "nvidia/NV-Embed-v2", family: "Nvidia", gpus: 1, size: "small", context: 32768 },
 ];
 
 function model(entry: Entry, base: Capability[], framework: string) {
@@ -240,6 +247,19 @@ export function defaultConfigInput(): SwitchyardConfigInput {
         status: "coming_soon",
         statusReason: "coming soon",
         frameworks: ["api"],
+      },
+      // Announced without an endpoint yet: no frameworks until they have one.
+      {
+        name: "cerebras",
+        displayName: "Cerebras CS-3 inference cluster",
+        status: "coming_soon",
+        statusReason: "coming soon",
+      },
+      {
+        name: "gh200",
+        displayName: "GH200 NVIDIA cluster",
+        status: "coming_soon",
+        statusReason: "coming soon",
       },
     ],
     models: [
