@@ -118,8 +118,9 @@ function uniformTensor(name: string, shape: number[], scale: number, seed: numbe
  */
 function outputTensor(embd: number, vocabulary: Vocabulary, seed: number): GgufTensor {
   const name = "output.weight";
-  // Logits with a spread of about 2 for words: temperature visibly changes what is sampled.
-  const scale = Math.sqrt(12 / embd);
+  // Word logits spread by about 3.5 (the hidden state's norm is sqrt(embd) after RMS norm): words
+  // then hold over 99% of the probability, and temperature still changes which one is drawn.
+  const scale = (3.5 * Math.sqrt(3)) / Math.sqrt(embd);
   return {
     name,
     shape: [embd, vocabulary.tokens.length],
@@ -130,11 +131,7 @@ function outputTensor(embd: number, vocabulary: Vocabulary, seed: number): GgufT
       for (let token = 0; token < vocabulary.tokens.length; token++) {
         const type = vocabulary.types[token];
         const row =
-          vocabulary.words.has(token) || token === vocabulary.ids.turnEnd
-            ? 1
-            : type === TOKEN_TYPE.normal
-              ? 0.4
-              : 0.05;
+          vocabulary.words.has(token) || token === vocabulary.ids.turnEnd ? 1 : type === TOKEN_TYPE.normal ? 0.4 : 0.05;
         for (let i = 0; i < embd; i++) values[token * embd + i] = (next() * 2 - 1) * scale * row;
       }
       return values;

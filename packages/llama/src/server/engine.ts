@@ -13,7 +13,6 @@ import {
   type LlamaModel,
   resolveChatWrapper,
   type Token,
-  TokenBias,
 } from "node-llama-cpp";
 import { resolveModelFile } from "../gguf/models";
 import type { LlamaServerOptions } from "./options";
@@ -29,9 +28,12 @@ export interface SamplingParams {
   maxTokens: number;
   temperature: number;
   topP: number;
-  seed: number | undefined;
+  /** 0: every token (as OpenAI samples); vLLM's and llama-server's `top_k` extension. */
+  topK: number;
+  /** A 32-bit seed; the same seed and prompt give the same answer. */
+  seed: number;
   stop: readonly string[];
-  /** Never end at an end-of-generation token (vLLM's and llama-server's `ignore_eos`). */
+  /** Generate on past end-of-generation tokens (vLLM's `ignore_eos`): exactly `maxTokens` tokens. */
   ignoreEos: boolean;
 }
 
@@ -58,9 +60,11 @@ export class EngineLoadError extends Error {
   }
 }
 
-export interface EngineLog {
-  (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
-}
+export type EngineLog = (
+  level: "debug" | "info" | "warn" | "error",
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
 
 /** A loaded model with its sequences: everything the HTTP routes ask of llama.cpp. */
 export class LlamaEngine {
@@ -224,12 +228,12 @@ export class LlamaEngine {
     };
     try {
       await sequence.clearHistory();
-      const tokenBias = params.ignoreEos ? this.noEndOfGeneration() : undefined;
       const iterator = sequence.evaluate([...prompt], {
         temperature: params.temperature,
         topP: params.topP,
-        ...(params.seed === undefined ? {} : { seed: params.seed }),
-        ...(tokenBias ? { tokenBias } : {}),
+        topK: params.topK,
+        seed: params.seed,
+        yieldEogToken: params.ignoreEos,
       });
       if (params.maxTokens === 0) finishReason = "length";
       else {
@@ -297,16 +301,6 @@ export class LlamaEngine {
   /** Tokens that fit an embedding input (the embedding context's window). */
   get embeddingContextSize(): number {
     return Math.min(this.contextSize, this.model.trainContextSize);
-  }
-
-  private noEndOfGeneration(): TokenBias {
-    const bias = new TokenBias(this.model.tokenizer);
-    for (const token of [this.model.tokens.eos, this.model.tokens.eot]) if (token !== null) bias.set(token, "never");
-    const size = this.vocabularySize;
-    for (let token = 0; token < size; token++) {
-      if (this.model.isEogToken(token as Token)) bias.set(token as Token, "never");
-    }
-    return bias;
   }
 
   async close(): Promise<void> {

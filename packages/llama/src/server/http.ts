@@ -4,7 +4,12 @@ import { renderError, type SwitchyardError } from "@switchyard/core";
 /** Every response names the engine, as llama-server's logs and /v1/models do. */
 export const ENGINE_HEADER = { "x-switchyard-engine": "llama.cpp" } as const;
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     "content-type": "application/json",

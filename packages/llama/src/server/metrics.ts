@@ -35,7 +35,8 @@ export class ServerMetrics {
     const { counters, slotsInUse, slotsTotal, queueDepth } = this.source();
     return {
       ...counters,
-      predictedTokensPerSecond: counters.predictedSeconds > 0 ? counters.predictedTokens / counters.predictedSeconds : 0,
+      predictedTokensPerSecond:
+        counters.predictedSeconds > 0 ? counters.predictedTokens / counters.predictedSeconds : 0,
       promptTokensPerSecond: counters.promptSeconds > 0 ? counters.promptTokens / counters.promptSeconds : 0,
       slotsInUse,
       slotsTotal,
@@ -56,7 +57,12 @@ export class ServerMetrics {
     metric("tokens_predicted_total", "counter", "Number of generation tokens processed.", s.predictedTokens);
     metric("tokens_predicted_seconds_total", "counter", "Predict process time.", s.predictedSeconds);
     metric("prompt_tokens_seconds", "gauge", "Average prompt throughput in tokens/s.", s.promptTokensPerSecond);
-    metric("predicted_tokens_seconds", "gauge", "Average generation throughput in tokens/s.", s.predictedTokensPerSecond);
+    metric(
+      "predicted_tokens_seconds",
+      "gauge",
+      "Average generation throughput in tokens/s.",
+      s.predictedTokensPerSecond,
+    );
     metric("requests_processing", "gauge", "Number of requests processing (slots in use).", s.slotsInUse);
     metric("requests_deferred", "gauge", "Number of requests deferred (waiting for a slot).", s.queueDepth);
     metric("slots_total", "gauge", "Parallel sequences (--parallel).", s.slotsTotal);

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { sy } from "@switchyard/core";
 import type { LlamaEngine, SamplingParams } from "./engine";
@@ -45,8 +45,9 @@ interface SamplingFields {
   seed?: number | null;
   stop?: string | string[] | null;
   n?: number | null;
-  /** vLLM's and llama-server's extension: generate exactly max_tokens. */
+  /** vLLM's and llama-server's extensions: generate exactly max_tokens; sample from the k likeliest. */
   ignore_eos?: unknown;
+  top_k?: unknown;
 }
 
 /**
@@ -65,6 +66,9 @@ export function samplingParams(
   }
   if (body.ignore_eos !== undefined && typeof body.ignore_eos !== "boolean") {
     throw sy("invalid_field", { param: "ignore_eos", detail: "expected a boolean" });
+  }
+  if (body.top_k != null && !(Number.isInteger(body.top_k) && (body.top_k as number) >= -1)) {
+    throw sy("invalid_field", { param: "top_k", detail: "expected an integer, -1 or 0 for every token" });
   }
   const window = ctx.engine.contextSize;
   if (promptTokens >= window) {
@@ -87,7 +91,9 @@ export function samplingParams(
     maxTokens: asked ?? Math.min(left, defaultMaxTokens ?? left),
     temperature: body.temperature ?? 1,
     topP: body.top_p ?? 1,
-    seed: body.seed ?? undefined,
+    topK: Math.max(0, (body.top_k as number | null | undefined) ?? 0),
+    // Without a seed every request samples differently (node-llama-cpp's default would repeat within a second).
+    seed: body.seed == null ? randomInt(2 ** 32) : body.seed >>> 0,
     stop: stop.filter((s) => s.length > 0),
     ignoreEos: body.ignore_eos === true,
   };

@@ -101,14 +101,24 @@ export async function startLlamaServer(
   let engine: LlamaEngine | undefined;
   let closing = false;
   const metrics = new ServerMetrics(() => ({
-    counters: engine?.counters ?? { promptTokens: 0, promptSeconds: 0, predictedTokens: 0, predictedSeconds: 0, cancelled: 0 },
+    counters: engine?.counters ?? {
+      promptTokens: 0,
+      promptSeconds: 0,
+      predictedTokens: 0,
+      predictedSeconds: 0,
+      cancelled: 0,
+    },
     slotsInUse: engine?.slots.inUse ?? 0,
     slotsTotal: options.parallel,
     queueDepth: engine?.slots.queueDepth ?? 0,
   }));
 
   const loading = () =>
-    sy("model_not_ready", { model: modelId, state: "loading", detail: " (llama.cpp is loading the weights)", retryAfter: 1 }, { retryAfter: 1 });
+    sy(
+      "model_not_ready",
+      { model: modelId, state: "loading", detail: " (llama.cpp is loading the weights)", retryAfter: 1 },
+      { retryAfter: 1 },
+    );
 
   const modelList = async (loaded: LlamaEngine) => {
     const about = await loaded.describe();
@@ -151,7 +161,11 @@ export async function startLlamaServer(
       }
       if (post ? req.method !== "POST" : req.method !== "GET" && req.method !== "HEAD") {
         const allowed = post ? "POST" : "GET";
-        throw sy("method_not_allowed", { method: req.method ?? "?", path: route, allowed }, { headers: { allow: allowed } });
+        throw sy(
+          "method_not_allowed",
+          { method: req.method ?? "?", path: route, allowed },
+          { headers: { allow: allowed } },
+        );
       }
       if (route === "/health") {
         if (!engine) throw loading();
@@ -160,7 +174,10 @@ export async function startLlamaServer(
       }
       if (route === "/metrics") {
         const text = metrics.render();
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "content-length": Buffer.byteLength(text) });
+        res.writeHead(200, {
+          "content-type": "text/plain; version=0.0.4; charset=utf-8",
+          "content-length": Buffer.byteLength(text),
+        });
         res.end(text);
         return;
       }
@@ -209,12 +226,16 @@ export async function startLlamaServer(
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
-  log("info", "llama.cpp engine server (node-llama-cpp) started; loading the model, /health answers 503 until it is ready", {
-    url,
-    file: options.model,
-    parallel: options.parallel,
-    gpu: options.gpu,
-  });
+  log(
+    "info",
+    "llama.cpp engine server (node-llama-cpp) started; loading the model, /health answers 503 until it is ready",
+    {
+      url,
+      file: options.model,
+      parallel: options.parallel,
+      gpu: options.gpu,
+    },
+  );
 
   const ready = (async () => {
     const loadStarted = performance.now();
