@@ -1,4 +1,4 @@
-import type OpenAI from "openai";
+import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningLlamaServer } from "../src";
 import { IGNORE_EOS, llamaServer, metric, openai, until } from "./helpers";
@@ -62,6 +62,17 @@ describe("the llama.cpp engine server under load", () => {
       }),
     );
     await until(async () => (await metric(server, "requests_deferred")) === 4);
+    // A fifth leaves while it waits: it is dropped from the queue, counted as cancelled.
+    const cancelledBefore = await metric(server, "requests_cancelled_total");
+    const impatient = new AbortController();
+    const leaving = client.chat.completions
+      .create({ model: MODEL, messages, max_tokens: 10 }, { signal: impatient.signal })
+      .catch((error: unknown) => error);
+    await until(async () => (await metric(server, "requests_deferred")) === 5);
+    impatient.abort();
+    expect(await leaving).toBeInstanceOf(OpenAI.APIUserAbortError);
+    await until(async () => (await metric(server, "requests_deferred")) === 4);
+    expect(await metric(server, "requests_cancelled_total")).toBe(cancelledBefore + 1);
     expect(await metric(server, "requests_processing")).toBe(2);
     abort.abort();
     const answers = await Promise.all(queued);

@@ -13,6 +13,7 @@ import { chatCompletions } from "./routes/chat";
 import { completions } from "./routes/completions";
 import { embeddings } from "./routes/embeddings";
 import { applyTemplate, detokenize, tokenize } from "./routes/tokens";
+import { SlotWaitAborted } from "./slots";
 
 /** Bodies above this are refused with 413 before they are read whole. */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -154,6 +155,7 @@ export async function startLlamaServer(
     const q = url.indexOf("?");
     const route = q < 0 ? url : url.slice(0, q);
     const post = POST_ROUTES.get(route);
+    const abort = new AbortController();
     try {
       if (!post && !GET_ROUTES.has(route)) throw sy("route_not_found", { method: req.method ?? "GET", path: route });
       if (route !== "/health" && key && !keyMatches(req.headers.authorization, key)) {
@@ -188,7 +190,6 @@ export async function startLlamaServer(
       }
       const body = await readJson(req);
       const handler = post as { label: string; handle: Route };
-      const abort = new AbortController();
       const onClose = () => {
         if (!res.writableFinished) abort.abort();
       };
@@ -203,6 +204,12 @@ export async function startLlamaServer(
       metrics.countRequest(handler.label, status);
       log("debug", "request", { route: handler.label, status, ms: Math.round(performance.now() - began) });
     } catch (error) {
+      if (error instanceof SlotWaitAborted) {
+        // The client left while its request waited for a sequence: nothing was generated.
+        if (engine) engine.counters.cancelled++;
+        if (post) metrics.countRequest(post.label, CLIENT_CLOSED);
+        return;
+      }
       const known = error instanceof SwitchyardError;
       if (!known) log("error", "request failed", { route, error: String((error as Error)?.stack ?? error) });
       const failure = asSwitchyardError(error, "llama.cpp");
