@@ -3,8 +3,11 @@ import path from "node:path";
 import OpenAI from "openai";
 import { type LlamaServerOptionsInput, type RunningLlamaServer, startLlamaServer } from "../src";
 
-/** Generated models shared by the test files (generation is deterministic, so reuse is safe). */
-export const CACHE_DIR = path.join(tmpdir(), "switchyard-test-gguf");
+/**
+ * Generated models shared by the test files, and with the server's tests (its engines get
+ * `SWITCHYARD_CACHE_DIR=<tmp>/switchyard-test-cache`): generation is deterministic, so reuse is safe.
+ */
+export const CACHE_DIR = path.join(tmpdir(), "switchyard-test-cache", "gguf");
 export const API_KEY = "engine-test-key";
 
 /**
