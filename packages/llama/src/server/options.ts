@@ -104,6 +104,7 @@ export function llamaServerOptionsFromFlags(
     }
   }
   if (input.apiKey === undefined && env[API_KEY_ENV]) input.apiKey = env[API_KEY_ENV];
-  if (problems.length > 0) throw new LlamaServerOptionsError(problems);
-  return parseLlamaServerOptions(input as LlamaServerOptionsInput);
+  const result = LlamaServerOptionsSchema.safeParse(input);
+  if (result.success && problems.length === 0) return result.data;
+  throw new LlamaServerOptionsError([...problems, ...(result.success ? [] : problemsOf(result.error))]);
 }
