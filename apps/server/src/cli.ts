@@ -5,6 +5,7 @@ import { CliError, type CliIO, EXIT, processIO } from "./cli-io";
 import { registerAdmin } from "./commands/admin";
 import { registerBatchWorker } from "./commands/batch-worker";
 import { registerConfig } from "./commands/config";
+import { registerEngine } from "./commands/engine";
 import { registerMigrate } from "./commands/migrate";
 import { registerServe } from "./commands/serve";
 import { registerSimulator } from "./commands/simulator";
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIO): Command {
   registerConfig(program, io);
   registerAdmin(program, io);
   registerSimulator(program, io);
+  registerEngine(program, io);
   return program;
 }
 

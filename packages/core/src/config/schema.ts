@@ -56,6 +56,20 @@ export const LlamaCppEngineSchema = z.strictObject({
   ...EngineCommon,
 });
 
+/** llama.cpp through node-llama-cpp, served by `switchyard engine llama-cpp` (no llama-server needed). */
+export const LlamaCppNodeEngineSchema = z.strictObject({
+  type: z.literal("llama-cpp-node"),
+  /** Path to the GGUF file, or a generated test model (`generated:tiny-chat`), written on first start. */
+  weights: z.string().min(1),
+  /** Sequences generated at once (default 4); more requests wait in a queue. */
+  parallel: z.int().positive().optional(),
+  /** CPU threads (default: the node's math cores). */
+  threads: z.int().positive().optional(),
+  /** `auto` (default): CUDA when its build is installed, else CPU; `cuda`; `none`. */
+  gpu: z.enum(["auto", "cuda", "none"]).optional(),
+  ...EngineCommon,
+});
+
 export const OllamaEngineSchema = z.strictObject({
   type: z.literal("ollama"),
   /** The Ollama model tag, e.g. `llama3.1:8b`. */
@@ -76,6 +90,7 @@ export const EngineSchema = z.discriminatedUnion("type", [
   VllmEngineSchema,
   InfinityEngineSchema,
   LlamaCppEngineSchema,
+  LlamaCppNodeEngineSchema,
   OllamaEngineSchema,
   ExternalEngineSchema,
 ]);

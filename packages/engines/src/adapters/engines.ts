@@ -1,4 +1,5 @@
 import type { EngineType, ResolvedModel } from "@switchyard/core";
+import { llamaCppNodeAdapter } from "./llama-cpp-node";
 import {
   type EngineAdapter,
   type EngineAdapterOptions,
@@ -217,6 +218,7 @@ export function engineAdapters(options: EngineAdapterOptions = {}): Readonly<Rec
     vllm: vllmAdapter,
     infinity: infinityAdapter,
     "llama-cpp": llamaCppAdapter,
+    "llama-cpp-node": llamaCppNodeAdapter(options),
     ollama: ollamaAdapter,
     external: externalAdapter,
   };

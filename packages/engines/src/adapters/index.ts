@@ -12,6 +12,7 @@ export {
   vllmReasoningParser,
   vllmToolParser,
 } from "./engines";
+export { LLAMA_CPP_NODE_KEY_ENV, llamaCppNodeAdapter } from "./llama-cpp-node";
 export {
   type CheckReadyOptions,
   checkReady,

@@ -1,0 +1,6 @@
+import { defineProject } from "vitest/config";
+
+// Loading llama.cpp takes a few seconds on a busy 2-core machine: generous timeouts, no retries.
+export default defineProject({
+  test: { name: "llama", include: ["test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 90_000 },
+});
