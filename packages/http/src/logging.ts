@@ -8,6 +8,7 @@ export const REDACTED_PATHS = [
   "*.token",
   "*.access_token",
   "*.refresh_token",
+  "*.device_code",
   "*.apiKey",
   "*.api_key",
   "*.key",
