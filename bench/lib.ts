@@ -1,7 +1,6 @@
 import { performance } from "node:perf_hooks";
 
-/** One measured case next to its baseline, measured in the same run. */
-export interface Row {
+interface Measured {
   suite: string;
   case: string;
   baseline: string;
@@ -9,10 +8,15 @@ export interface Row {
   unit: string;
   value: number;
   baselineValue: number;
-  /** value / baselineValue: how the case compares (for throughput, 1.0 means as fast). */
-  ratio: number;
   note?: string;
 }
+
+/**
+ * One measured case next to its baseline, measured in the same run, compared in one of two
+ * ways: `ratio` = value / baselineValue (throughput: 1.0 means as fast), or `difference` =
+ * value - baselineValue in `unit` (latency: what the case adds).
+ */
+export type Row = Measured & ({ ratio: number; difference?: never } | { difference: number; ratio?: never });
 
 export interface Suite {
   name: string;

@@ -20,13 +20,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, "results");
 const docsFile = path.join(here, "..", "docs", "benchmarks.md");
 
+function signed(difference: number | undefined): string {
+  if (difference === undefined) return "";
+  return difference > 0 ? `+${difference}` : String(difference);
+}
+
 function table(rows: Row[]): string {
   const lines = [
-    "| suite | case | baseline | metric | case value | baseline value | ratio | note |",
-    "| --- | --- | --- | --- | ---: | ---: | ---: | --- |",
+    "| suite | case | baseline | metric | case value | baseline value | ratio (case / baseline) | difference (case − baseline) | note |",
+    "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.suite} | ${r.case} | ${r.baseline} | ${r.metric} | ${r.value} | ${r.baselineValue} | ${r.ratio} | ${r.note ?? ""} |`,
+        `| ${r.suite} | ${r.case} | ${r.baseline} | ${r.metric} | ${r.value} | ${r.baselineValue} | ${r.ratio ?? ""} | ${signed(r.difference)} | ${r.note ?? ""} |`,
     ),
   ];
   return lines.join("\n");

@@ -1,3 +1,4 @@
+import { createServiceLoggers, type ServiceLoggers } from "@switchyard/http";
 import { type DestinationStream, type Logger, pino } from "pino";
 import pretty from "pino-pretty";
 
@@ -10,25 +11,7 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
-/** Secrets never reach a log line, whatever a caller passes in. */
-export const REDACTED_PATHS = [
-  "req.headers.authorization",
-  "req.headers.cookie",
-  "*.password",
-  "*.token",
-  "*.access_token",
-  "*.refresh_token",
-  "*.apiKey",
-  "*.api_key",
-  "*.key",
-  "*.secret",
-];
-
-export interface Loggers {
-  /** For everything the code logs: secrets are redacted. */
-  logger: Logger;
-  /** The one line per request: fields chosen by the server (never headers or bodies), so no redaction pass. */
-  access: Logger;
+export interface Loggers extends ServiceLoggers {
   /** Write out what is buffered (at shutdown). */
   flush(): Promise<void>;
 }
@@ -78,10 +61,7 @@ export function createLoggers(options: LoggerOptions = {}): Loggers {
       }
     });
   }
-  const base = { service: "switchyard" };
-  const logger = pino({ level, base, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } }, destination);
-  const access = pino({ level, base }, destination);
-  return { logger, access, flush };
+  return { ...createServiceLoggers(level, destination), flush };
 }
 
 /** The redacting logger alone (commands, tests). */

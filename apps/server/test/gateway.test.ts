@@ -351,7 +351,7 @@ describe("the gateway, through the official openai client", () => {
     });
   });
 
-  it("never answers 500 to generated bodies and headers (fuzz)", async () => {
+  it("never answers 5xx to generated bodies and headers (fuzz)", async () => {
     const fc = await import("fast-check");
     const routes = [
       "/v1/chat/completions",
@@ -405,7 +405,8 @@ describe("the gateway, through the official openai client", () => {
         const clean = Object.fromEntries(Object.entries(extra).filter(([, v]) => /^[\t\x20-\x7e]*$/.test(v)));
         const res = await post(h, route, payload, clean);
         count++;
-        return res.status < 500 || [502, 503, 504].includes(res.status);
+        // The simulator behind it never fails, so any 5xx (a crash surfacing as a 502 too) is ours.
+        return res.status >= 200 && res.status < 500;
       }),
       { numRuns: 6000 },
     );

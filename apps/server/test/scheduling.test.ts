@@ -7,14 +7,14 @@ import { ADMIN_PASSWORD, memoryLogger, passwordToken, tempDataDir } from "./help
 describe("switchyard serve with the built-in catalog", () => {
   let server: RunningServer;
   let token: string;
-  let bootMs: number;
+  /** From the server answering (startServer resolved) until every hot model is live. */
+  let hotLiveMs = Number.POSITIVE_INFINITY;
   const get = async (path: string) => {
     const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, body: (await res.json()) as any };
   };
 
   beforeAll(async () => {
-    const started = Date.now();
     server = await startServer({
       port: 0,
       host: "127.0.0.1",
@@ -23,23 +23,29 @@ describe("switchyard serve with the built-in catalog", () => {
       logger: memoryLogger().logger,
       env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
     });
-    token = await passwordToken(server.url);
+    const up = Date.now();
     const hot = server.ctx.config.models.filter((m) => m.placement === "hot");
-    for (;;) {
-      const list = ModelListSchema.parse((await get("/v1/models")).body);
-      if (hot.every((m) => list.data.find((d) => d.id === m.id)?.status === "live")) break;
-      if (Date.now() - started > 60_000) throw new Error("hot models not live within 60 s");
-      await new Promise((r) => setTimeout(r, 200));
+    // Polled a little past the bound below, so a slow start fails that bound, not the hook's timeout.
+    while (Date.now() - up < 35_000) {
+      if (hot.every((m) => server.ctx.scheduler.availability(m.cluster, m.id).status === "live")) {
+        hotLiveMs = Date.now() - up;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    bootMs = Date.now() - started;
+    token = await passwordToken(server.url);
   });
   afterAll(() => server?.close());
 
-  it("has every hot model live within seconds of starting", () => {
-    console.info(
-      `all ${server.ctx.config.models.filter((m) => m.placement === "hot").length} hot models live ${bootMs} ms after start`,
+  it("has every hot model live within seconds of starting", async () => {
+    // An order of magnitude, not a benchmark: a few seconds here, under 20 s even with the machine
+    // oversubscribed tenfold, so 30 s means something broke (a lost load-time scale, say).
+    expect(hotLiveMs, "ms from the server answering until every hot model is live").toBeLessThan(30_000);
+    const hot = server.ctx.config.models.filter((m) => m.placement === "hot").map((m) => m.id);
+    const list = ModelListSchema.parse((await get("/v1/models")).body);
+    expect(list.data.filter((m) => hot.includes(m.id)).map((m) => [m.id, m.status])).toEqual(
+      hot.map((id) => [id, "live"]),
     );
-    expect(bootMs).toBeGreaterThan(0);
   });
 
   it("brings an offline model live on request and shows it on its node in the jobs view", async () => {

@@ -167,7 +167,14 @@ describe.each(drivers)("operating the cluster through the control plane on %s", 
       reason: "cluster lab is in maintenance: new PDUs",
       maintenanceSince: expect.any(String),
     });
-    expect((await user.models.list()).every((m) => m.status === "offline")).toBe(true);
+    const during = (await user.models.list()).map(({ id, status, reason }) => ({ id, status, reason }));
+    expect(during).toEqual(
+      ["org/hot", "org/dyn"].map((id) => ({
+        id,
+        status: "offline",
+        reason: "cluster lab is in maintenance: new PDUs",
+      })),
+    );
     await expectError(admin.deployments.start({ cluster: "lab", model: "org/dyn" }), "SERVICE_UNAVAILABLE", {
       switchyard: "cluster_unavailable",
     });

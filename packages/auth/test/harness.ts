@@ -3,10 +3,10 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { AuthSchema, ManualClock } from "@switchyard/core";
 import { openTestDatabase, type TestDatabase, type TestDriver } from "@switchyard/db/testing";
-import { errorHandler, notFound, RouteTable } from "@switchyard/http";
+import { createServiceLoggers, errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import express from "express";
 import type { Redis } from "ioredis";
-import { pino } from "pino";
+import { Counter, Histogram, Registry } from "prom-client";
 import { AuthService, accessGuard, createUser, principalOf, registerAuthRoutes } from "../src";
 import { INTROSPECTION_SECRET } from "./oidc-provider";
 
@@ -15,13 +15,14 @@ export interface Harness {
   auth: AuthService;
   db: TestDatabase;
   clock: ManualClock;
+  /** What the server's loggers wrote (JSON lines, debug level and up), one request line per request. */
   logs: string[];
   close(): Promise<void>;
 }
 
 /**
- * The auth routes on a real HTTP server (port 0) over a real database, with a fake clock and
- * three protected routes: any user, admin only, and batch-scoped.
+ * The auth routes on a real HTTP server (port 0) over a real database, with a fake clock, the
+ * server's loggers (captured) and three protected routes: any user, admin only, and batch-scoped.
  */
 export async function startHarness(
   driver: TestDriver,
@@ -30,8 +31,8 @@ export async function startHarness(
   const db = options.db ?? (await openTestDatabase(driver));
   const clock = options.clock ?? new ManualClock(Date.now());
   const logs: string[] = [];
-  const logger = pino(
-    { level: "debug" },
+  const { logger, access } = createServiceLoggers(
+    "debug",
     new Writable({
       write(chunk, _enc, done) {
         logs.push(String(chunk));
@@ -39,6 +40,21 @@ export async function startHarness(
       },
     }),
   );
+  const registry = new Registry();
+  const metrics = {
+    httpRequests: new Counter({
+      name: "http_requests_total",
+      help: "requests",
+      labelNames: ["route", "method", "status"] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "durations",
+      labelNames: ["route", "method"] as const,
+      registers: [registry],
+    }),
+  };
   let url = "";
   const auth = await AuthService.create({
     db: db.prisma,
@@ -51,6 +67,17 @@ export async function startHarness(
   });
   const app = express();
   app.set("query parser", "simple");
+  // The request line as the server writes it: path, status, and the user once authenticated.
+  app.use((req, res, next) => {
+    const facts = observeRequest(req, res, { logger: access, metrics });
+    res.locals.requestId = facts.requestId;
+    res.once("finish", () => {
+      facts.route = String(res.locals.route ?? "unmatched");
+      const principal = res.locals.principal as { username?: string } | undefined;
+      if (principal?.username) facts.user = principal.username;
+    });
+    next();
+  });
   const router = express.Router();
   const routes = new RouteTable(accessGuard(auth));
   registerAuthRoutes(router, routes, auth);

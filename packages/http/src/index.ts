@@ -1,4 +1,5 @@
 export * from "./body";
 export * from "./errors";
+export * from "./logging";
 export * from "./observe";
 export * from "./routes";

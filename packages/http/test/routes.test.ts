@@ -14,7 +14,21 @@ describe("the route table", () => {
     expect(() => table.add(router, { method: "GET", path: "/closed", access: "user", summary: "" }, () => {})).toThrow(
       /needs user access but no access guard is set/,
     );
-    expect(() => table.setGuard(() => undefined)).not.toThrow();
+  });
+
+  it("takes a guard set later for the protected routes added after it, and refuses one set too late", () => {
+    const table = new RouteTable();
+    const router = express.Router();
+    table.add(router, { method: "GET", path: "/open", access: "public", summary: "" }, () => {});
+    const guarded: string[] = [];
+    table.setGuard((spec) => {
+      guarded.push(`${spec.access} ${spec.path}`);
+      return (_req, _res, next) => next();
+    });
+    table.add(router, { method: "GET", path: "/closed", access: "user", summary: "" }, () => {});
+    table.add(router, { method: "GET", path: "/root", access: "admin", summary: "" }, () => {});
+    expect(guarded).toEqual(["user /closed", "admin /root"]);
+    expect(() => table.setGuard(() => undefined)).toThrow(/must be set before protected routes are added/);
   });
 
   describe("over HTTP", () => {

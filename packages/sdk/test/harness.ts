@@ -36,6 +36,8 @@ export function sdkConfig(models: "all" | "minimal" | "batch", shared = "/nonexi
   return `
 auth:
   devicePollInterval: 1s
+  # A credential stays cached for the whole file: a revocation must clear it, not wait it out.
+  principalCacheTtl: 1h
 gateway:
   holdSeconds: 1
   limits:
