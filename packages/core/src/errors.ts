@@ -250,6 +250,13 @@ export const ERROR_CATALOGUE = {
     message: "Too many failed sign-in attempts. Try again in {retryAfter} s.",
     description: "Repeated wrong passwords for a user or from an address.",
   },
+  too_many_event_streams: {
+    status: 429,
+    type: "rate_limit_error",
+    message:
+      "You already have {open} live event streams open here, the limit is {limit}. Close a dashboard tab or another stream, then reconnect.",
+    description: "Each user may hold a limited number of control-plane event streams open at once.",
+  },
   batch_limit_reached: {
     status: 429,
     type: "rate_limit_error",
