@@ -27,7 +27,9 @@ const BASE: Directives = {
  * happen in the browser).
  */
 export function dashboardPolicy(config: SwitchyardConfig): string {
-  const providers = config.auth.oidc.flatMap((p) => (p.dashboard ? [new URL(p.issuer).origin] : []));
+  const providers = config.auth.oidc.flatMap((p) =>
+    p.dashboard ? [p.issuer, ...p.dashboard.connectOrigins].map((url) => new URL(url).origin) : [],
+  );
   return policy({
     ...BASE,
     "style-src": ["'self'", UNAVAILABLE_PAGE_STYLE_SOURCE],

@@ -388,6 +388,8 @@ export const OidcIssuerSchema = z.strictObject({
       scope: z.string().default("openid profile"),
       /** RFC 8707 resource indicator to ask for, for providers that choose the token's audience from it. */
       resource: z.url().optional(),
+      /** Origins besides the issuer's that the browser must reach (a token endpoint on another host); the dashboard's CSP allows them. */
+      connectOrigins: z.array(z.url()).default([]),
     })
     .optional(),
 });
