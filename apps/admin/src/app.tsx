@@ -68,6 +68,14 @@ function useLiveUpdates(): { connected: boolean; lastChange: string | null } {
     }),
   );
   useEffect(() => () => clearTimeout(pending.current), []);
+  // The server ends a stream whose credential stopped working (an expired token, say) or that is
+  // one too many: connect again in a while, with the session's current token.
+  const { status, reset } = subscription;
+  useEffect(() => {
+    if (status !== "error") return;
+    const retry = setTimeout(reset, 5000);
+    return () => clearTimeout(retry);
+  }, [status, reset]);
   return { connected: subscription.status === "pending", lastChange };
 }
 

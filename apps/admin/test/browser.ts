@@ -34,6 +34,8 @@ export function chromiumAvailable(): boolean {
 
 export interface Browser {
   context: BrowserContext;
+  /** Every Content-Security-Policy violation any page reported (the policy must not break the dashboard). */
+  cspViolations: string[];
   /** A fresh tab (its own sessionStorage, so signed out). */
   page(viewport?: { width: number; height: number }): Promise<Page>;
   close(): Promise<void>;
@@ -48,8 +50,22 @@ export async function launchBrowser(): Promise<Browser> {
     viewport: { width: 1280, height: 900 },
   });
   context.setDefaultTimeout(15_000);
+  const cspViolations: string[] = [];
+  // Init scripts come from the browser, not the page, so the policy under test does not block this one.
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (event) => {
+      console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
+    });
+  });
+  const watch = (page: Page) =>
+    page.on("console", (message) => {
+      if (/Content.Security.Policy|CSP violation/i.test(message.text()))
+        cspViolations.push(`${page.url()}: ${message.text()}`);
+    });
+  context.on("page", watch);
   return {
     context,
+    cspViolations,
     async page(viewport) {
       const page = await context.newPage();
       if (viewport) await page.setViewportSize(viewport);

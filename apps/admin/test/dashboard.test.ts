@@ -272,4 +272,17 @@ describe.skipIf(!enabled)("the admin dashboard in a browser", () => {
     await screenshot(phone, "phone-models");
     await phone.close();
   });
+
+  it("met no Content-Security-Policy violation on any page it opened, /device's styles included", async () => {
+    const page = await browser.page();
+    const res = await page.goto(`${server.url}/device?user_code=BCDF-GHJK`);
+    expect(res?.headers()["content-security-policy"]).toMatch(/default-src 'none'/);
+    // The page's inline style sheet is allowed by its hash: it applies.
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(245, 246, 248)");
+    const dashboard = await page.goto(`${server.url}/admin`);
+    expect(dashboard?.headers()["content-security-policy"]).toMatch(/script-src 'self'/);
+    expect(dashboard?.headers()["x-frame-options"]).toBe("DENY");
+    await page.close();
+    expect(browser.cspViolations).toEqual([]);
+  });
 });

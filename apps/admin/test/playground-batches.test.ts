@@ -245,4 +245,8 @@ describe.skipIf(!enabled)("the playground and the batches page in a browser", ()
     await screenshot(phone, "phone-playground");
     await phone.close();
   });
+
+  it("met no Content-Security-Policy violation on any page it opened", () => {
+    expect(browser.cspViolations).toEqual([]);
+  });
 });

@@ -69,4 +69,8 @@ auth:
     await page.getByRole("button", { name: "Sign in with Lab SSO" }).waitFor();
     await page.close();
   });
+
+  it("met no Content-Security-Policy violation on any page it opened", () => {
+    expect(browser.cspViolations).toEqual([]);
+  });
 });

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,6 +87,11 @@ export class Dashboard {
   }
 }
 
+const UNAVAILABLE_PAGE_STYLE =
+  "body{font-family:system-ui,sans-serif;max-width:40rem;margin:10vh auto;padding:0 1rem;color:#1b1f24}pre{white-space:pre-wrap;background:#f5f6f8;padding:1rem;border-radius:6px}";
+/** The CSP source that allows the "not available" page's inline style sheet. */
+export const UNAVAILABLE_PAGE_STYLE_SOURCE = `'sha256-${createHash("sha256").update(UNAVAILABLE_PAGE_STYLE).digest("base64")}'`;
+
 function unavailablePage(res: Response, state: Exclude<DashboardState, { state: "ready" }>): void {
   const building = state.state === "building";
   const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -97,7 +103,7 @@ function unavailablePage(res: Response, state: Exclude<DashboardState, { state: 
     .send(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${
         building ? '<meta http-equiv="refresh" content="3">' : ""
-      }<title>Switchyard dashboard</title><style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:10vh auto;padding:0 1rem;color:#1b1f24}pre{white-space:pre-wrap;background:#f5f6f8;padding:1rem;border-radius:6px}</style></head><body>${
+      }<title>Switchyard dashboard</title><style>${UNAVAILABLE_PAGE_STYLE}</style></head><body>${
         building
           ? "<h1>The dashboard is being built</h1><p>This happens once after installing or updating Switchyard and takes a few seconds. This page reloads by itself.</p>"
           : `<h1>The dashboard is not available</h1><pre>${escapeHtml(state.reason)}</pre><p>The API works meanwhile.</p>`

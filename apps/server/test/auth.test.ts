@@ -1,5 +1,7 @@
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { createApiKey, createUser } from "@switchyard/auth";
-import { ErrorBodySchema, ManualClock, ModelListSchema } from "@switchyard/core";
+import { defaultConfigInput, ErrorBodySchema, ManualClock, ModelListSchema } from "@switchyard/core";
 import { createPostgresDatabase, type TestPostgresDatabase, testDrivers } from "@switchyard/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
@@ -174,5 +176,38 @@ describe.each(drivers)("authentication and authorization of the server on %s", (
     ).json()) as { access_token: string };
     const models = await request("GET", "/v1/models", { authorization: `Bearer ${tokens.access_token}` });
     expect(models.status).toBe(200);
+  });
+});
+
+describe("switchyard serve behind a reverse proxy named in http.trustProxy", () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    const dataDir = tempDataDir();
+    const configFile = path.join(dataDir, "switchyard.config.yaml");
+    writeFileSync(configFile, JSON.stringify({ ...defaultConfigInput(), http: { trustProxy: ["127.0.0.1"] } }));
+    server = await startServer({
+      port: 0,
+      host: "127.0.0.1",
+      dataDir,
+      configFile,
+      inMemoryDatabase: true,
+      schedulerAutoTick: false,
+      logger: memoryLogger().logger,
+      env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    });
+  });
+  afterAll(() => server?.close());
+
+  const signIn = (password: string, client: string) =>
+    fetch(`${server.url}/auth/token`, {
+      method: "POST",
+      headers: { "x-forwarded-for": client },
+      body: new URLSearchParams({ grant_type: "password", username: "admin", password }),
+    });
+
+  it("one client's wrong passwords for the admin lock out that client, not the admin elsewhere", async () => {
+    for (let i = 0; i < 6; i++) await signIn("guess", "203.0.113.7");
+    expect((await signIn(ADMIN_PASSWORD, "203.0.113.7")).status).toBe(429);
+    expect((await signIn(ADMIN_PASSWORD, "198.51.100.20")).status).toBe(200);
   });
 });

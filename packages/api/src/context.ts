@@ -23,6 +23,8 @@ export interface ApiContext {
   /** Undefined without valid credentials; `authError` then says what was wrong. */
   principal: Principal | undefined;
   authError: SwitchyardError | undefined;
+  /** The credentials the call came with, so a long-lived call (an event stream) can check them again. */
+  credentials?: { authorization: string | undefined; apiKey: string | string[] | undefined };
 }
 
 /**
@@ -34,12 +36,13 @@ export async function contextFromCredentials(
   authorization: string | undefined,
   apiKeyHeader?: string | string[],
 ): Promise<ApiContext> {
+  const credentials = { authorization, apiKey: apiKeyHeader };
   try {
     const principal = await deps.auth.authenticate(authorization, apiKeyHeader);
-    return { deps, principal, authError: undefined };
+    return { deps, principal, authError: undefined, credentials };
   } catch (error) {
     if (error instanceof SwitchyardError && error.status === 401)
-      return { deps, principal: undefined, authError: error };
+      return { deps, principal: undefined, authError: error, credentials };
     throw error;
   }
 }

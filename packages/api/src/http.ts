@@ -1,5 +1,5 @@
-import { sy } from "@switchyard/core";
-import { type RouteTable, sendError } from "@switchyard/http";
+import { formatBytes, SwitchyardError, sy } from "@switchyard/core";
+import { type RouteTable, readText, sendError } from "@switchyard/http";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import type { Router } from "express";
 import { type ApiDeps, contextFromCredentials } from "./context";
@@ -25,6 +25,22 @@ export function registerControlPlaneRoutes(router: Router, routes: RouteTable, d
     if (path === "") {
       sendError(res, sy("route_not_found", { method: req.method, path: req.path }));
       return;
+    }
+    if (req.method === "POST") {
+      // tRPC would buffer any body whole: refuse a declared oversize one before reading a byte,
+      // and stop reading an undeclared one at the limit.
+      const limit = deps.config.controlPlane.maxBodyBytes;
+      const declared = Number(req.headers["content-length"] ?? 0);
+      try {
+        if (declared > limit) throw sy("payload_too_large", { limit: formatBytes(limit) });
+        (req as { body?: unknown }).body = await readText(req, limit);
+      } catch (error) {
+        if (!(error instanceof SwitchyardError)) throw error;
+        // The rest of an oversize body is not worth reading: answer and close the connection.
+        res.setHeader("connection", "close");
+        sendError(res, error);
+        return;
+      }
     }
     await nodeHTTPRequestHandler({
       router: appRouter,

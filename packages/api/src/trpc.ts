@@ -1,4 +1,4 @@
-import { hasScope } from "@switchyard/auth";
+import { assertActsAsAdmin, hasScope } from "@switchyard/auth";
 import { type ErrorCode, errorFromZod, SwitchyardError, sy } from "@switchyard/core";
 import type { RouteScope } from "@switchyard/http";
 import { initTRPC, type TRPC_ERROR_CODE_KEY, TRPCError } from "@trpc/server";
@@ -106,7 +106,6 @@ export function scopedProcedure(scope: RouteScope) {
 
 /** Admins only (and an admin's API key needs the `admin` scope): 403 for everyone else. */
 export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
-  if (ctx.principal.role !== "admin") throw sy("admin_required", {});
-  if (!hasScope(ctx.principal, "admin")) throw sy("insufficient_scope", { scope: "admin" });
+  assertActsAsAdmin(ctx.principal);
   return next();
 });

@@ -88,16 +88,23 @@ export interface Harness {
 
 export async function startHarness(
   driver: TestDriver,
-  options: { scheduler?: boolean; batches?: boolean } = {},
+  options: {
+    scheduler?: boolean;
+    batches?: boolean;
+    /** Config beside the lab's clusters and models (e.g. `controlPlane`). */
+    config?: Partial<SwitchyardConfigInput>;
+    /** Auth settings (e.g. `principalCacheTtl`). */
+    auth?: Record<string, unknown>;
+  } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), "sy-api-"));
-  const config = labConfig();
+  const config = labConfig(options.config);
   const db = await openTestDatabase(driver);
   await syncCatalog(db.prisma, config);
   const clock = { now: () => Date.now() };
   const auth = await AuthService.create({
     db: db.prisma,
-    settings: AuthSchema.parse({}),
+    settings: AuthSchema.parse(options.auth ?? {}),
     clock,
     logger: quiet,
     issuer: () => "http://switchyard.test",

@@ -20,6 +20,7 @@ interface Entry {
 export class PrincipalCache {
   private readonly entries = new LRUCache<string, Entry>({ max: 50_000 });
   private subscriber: Redis | undefined;
+  private readonly clearListeners = new Set<() => void>();
 
   constructor(
     private readonly clock: Clock,
@@ -33,7 +34,18 @@ export class PrincipalCache {
     this.subscriber = this.redis.duplicate();
     this.subscriber.on("error", (error) => this.logger?.warn({ err: error }, "auth cache: Redis subscriber error"));
     await this.subscriber.subscribe(INVALIDATE_CHANNEL);
-    this.subscriber.on("message", () => this.entries.clear());
+    this.subscriber.on("message", () => this.clear());
+  }
+
+  /** Be told whenever cached credentials are dropped (a revocation here or, through Redis, elsewhere). */
+  onClear(listener: () => void): () => void {
+    this.clearListeners.add(listener);
+    return () => this.clearListeners.delete(listener);
+  }
+
+  private clear(): void {
+    this.entries.clear();
+    for (const listener of this.clearListeners) listener();
   }
 
   get(credential: string): Principal | undefined {
@@ -54,7 +66,7 @@ export class PrincipalCache {
 
   /** Forget everything here and, through Redis, on every other instance. */
   async invalidateAll(): Promise<void> {
-    this.entries.clear();
+    this.clear();
     await this.redis?.publish(INVALIDATE_CHANNEL, String(this.clock.now()));
   }
 

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { sy } from "@switchyard/core";
 import type { AccessGuard, RouteSpec } from "@switchyard/http";
 import type { Response } from "express";
-import { hasScope, type Principal } from "./principal";
+import { actsAsAdmin, hasScope, type Principal } from "./principal";
 import type { AuthService } from "./service";
 
 /** The principal the access guard put on this request (only on user/admin routes). */
@@ -10,6 +10,15 @@ export function principalOf(res: Response): Principal {
   const principal = res.locals.principal as Principal | undefined;
   if (!principal) throw new Error("principalOf() on a route without an access guard");
   return principal;
+}
+
+/**
+ * The one check for admin-only work (routes, control-plane procedures): the admin role (403
+ * `admin_required` without it) and, for an API key, its `admin` scope (403 `insufficient_scope`).
+ */
+export function assertActsAsAdmin(principal: Principal): void {
+  if (principal.role !== "admin") throw sy("admin_required", {});
+  if (!actsAsAdmin(principal)) throw sy("insufficient_scope", { scope: "admin" });
 }
 
 /**
@@ -23,7 +32,7 @@ export async function admit(
   headers: IncomingHttpHeaders,
 ): Promise<Principal> {
   const principal = await auth.authenticate(headers.authorization, headers["x-api-key"]);
-  if (spec.access === "admin" && principal.role !== "admin") throw sy("admin_required", {});
+  if (spec.access === "admin") assertActsAsAdmin(principal);
   const scope = spec.scope ?? "inference";
   if (!hasScope(principal, scope)) throw sy("insufficient_scope", { scope });
   return principal;

@@ -14,8 +14,9 @@ export type OAuthErrorCode =
   | "access_denied"
   | "expired_token"
   | "unsupported_token_type"
-  // Extension: repeated wrong passwords (sent with 429 and Retry-After).
-  | "too_many_attempts";
+  // Extensions, sent with 429 and Retry-After: repeated wrong passwords; too many device logins from an address.
+  | "too_many_attempts"
+  | "too_many_requests";
 
 export class OAuthError extends Error {
   constructor(

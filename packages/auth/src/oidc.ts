@@ -143,9 +143,15 @@ export class ExternalIssuers {
         throw new ExternalTokenError(`introspection at ${config.introspection.endpoint} failed (${res.status})`);
       const claims = (await res.json()) as JWTPayload & Record<string, unknown> & { active?: boolean };
       if (!claims.active) continue;
-      if (claims.iss && claims.iss !== config.issuer) continue;
-      const audiences = claimList(claims.aud);
-      if (audiences.length > 0 && !audiences.includes(config.audience)) continue;
+      // Active is not enough: the token must have been issued by this issuer, for us. A token
+      // without `aud` was minted for any client of the provider, and one without `iss` says nothing.
+      const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      if (claims.iss !== config.issuer || !audiences.includes(config.audience)) {
+        await this.remember(key, redisKey, null, 5000, now);
+        throw new ExternalTokenError(
+          `the token is active at ${config.issuer} but not issued by it for audience '${config.audience}' (iss and aud must say so)`,
+        );
+      }
       const identity = this.identityFrom(config, claims);
       const ttl = Math.min(config.cacheTtl * 1000, (identity.expiresAt ?? Number.POSITIVE_INFINITY) - now);
       if (ttl > 0) await this.remember(key, redisKey, identity, ttl, now);

@@ -1,8 +1,9 @@
 import { type ClusterConfig, type ModelConfig, type SwitchyardError, sy } from "@switchyard/core";
-import type { Principal } from "./principal";
+import { actsAsAdmin, type Principal } from "./principal";
 
+/** Admins acting as admins may use everything; an admin's key without the `admin` scope is a user's. */
 function allowed(principal: Principal, groups: readonly string[]): boolean {
-  return groups.length === 0 || principal.role === "admin" || groups.some((g) => principal.groups.includes(g));
+  return groups.length === 0 || actsAsAdmin(principal) || groups.some((g) => principal.groups.includes(g));
 }
 
 /** Why the principal may not use this model on this cluster (403), or undefined when it may. */

@@ -79,7 +79,16 @@ export class RefreshTokens {
       );
     }
     const grant = { userId: row.userId, clientId: row.clientId, scope: row.scope, authTime: row.authTime };
-    return { grant, refreshToken: await this.issue(grant, now, row.familyId) };
+    const refreshToken = await this.issue(grant, now, row.familyId);
+    // A concurrent replay may have revoked the family just before the new token was stored.
+    if ((await this.db.refreshToken.count({ where: { familyId: row.familyId, revokedAt: { not: null } } })) > 0) {
+      await this.revokeFamily(row.familyId, now);
+      throw new OAuthError(
+        "invalid_grant",
+        "this refresh token was used twice at once; the session was revoked, log in again",
+      );
+    }
+    return { grant, refreshToken };
   }
 
   async revokeFamily(familyId: string, now: number): Promise<void> {

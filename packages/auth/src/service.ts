@@ -6,6 +6,7 @@ import { decodeJwt } from "jose";
 import type { Logger } from "pino";
 import { apiKeyHash, isApiKey, LastUsedTracker } from "./api-keys";
 import { PrincipalCache } from "./cache";
+import { ExpiredRowCleanup } from "./cleanup";
 import { dummyPasswordHash, randomToken, verifyPassword } from "./crypto";
 import { type DeviceCodeResponse, DeviceFlow } from "./device-flow";
 import { OAuthError } from "./oauth-error";
@@ -13,7 +14,7 @@ import { type ExternalIdentity, ExternalIssuers, ExternalTokenError } from "./oi
 import { ALL_SCOPES, type Principal } from "./principal";
 import { REFRESH_PREFIX, RefreshTokens } from "./refresh-tokens";
 import { SigningKeys } from "./signing";
-import { LoginThrottle } from "./throttle";
+import { DeviceLoginLimit, LoginThrottle } from "./throttle";
 import { findUserView, validateUsername } from "./users";
 
 /** The audience of access tokens this server issues. */
@@ -68,10 +69,14 @@ export class AuthService {
   readonly device: DeviceFlow;
   readonly lastUsed: LastUsedTracker;
   readonly throttle: LoginThrottle;
+  readonly deviceLogins: DeviceLoginLimit;
+  readonly cleanup: ExpiredRowCleanup;
   readonly external: ExternalIssuers;
   readonly cache: PrincipalCache;
   /** Credentials being resolved now, shared by the requests that carry them meanwhile. */
   private readonly resolving = new Map<string, Promise<Principal>>();
+  /** Bumped when cached credentials are dropped: a lookup begun before must not refill the cache. */
+  private cacheGeneration = 0;
 
   private constructor(private readonly deps: AuthDeps) {
     const { db, settings, clock } = deps;
@@ -83,8 +88,14 @@ export class AuthService {
     });
     this.lastUsed = new LastUsedTracker(db);
     this.throttle = new LoginThrottle(settings.loginAttempts, deps.redis);
+    this.deviceLogins = new DeviceLoginLimit(settings.deviceCodeRequests, deps.redis);
+    this.cleanup = new ExpiredRowCleanup(db, clock, deps.logger, settings.cleanupInterval * 1000);
     this.external = new ExternalIssuers(settings.oidc, { clock, env: deps.env ?? process.env, redis: deps.redis });
     this.cache = new PrincipalCache(clock, settings.principalCacheTtl * 1000, deps.redis, deps.logger);
+    this.cache.onClear(() => {
+      this.cacheGeneration++;
+      this.resolving.clear();
+    });
   }
 
   static async create(deps: AuthDeps): Promise<AuthService> {
@@ -92,6 +103,7 @@ export class AuthService {
     await service.keys.init();
     await service.cache.start();
     service.lastUsed.start();
+    service.cleanup.start();
     return service;
   }
 
@@ -116,6 +128,7 @@ export class AuthService {
   }
 
   async close(): Promise<void> {
+    await this.cleanup.stop();
     await this.lastUsed.stop();
     await this.cache.stop();
   }
@@ -139,12 +152,16 @@ export class AuthService {
     // its own (a burst of queries that showed up as a tail-latency spike every cache TTL).
     let resolving = this.resolving.get(credential);
     if (!resolving) {
-      resolving = this.resolve(credential)
+      const generation = this.cacheGeneration;
+      const lookup: Promise<Principal> = this.resolve(credential)
         .then((principal) => {
-          this.cache.set(credential, principal);
+          if (generation === this.cacheGeneration) this.cache.set(credential, principal);
           return principal;
         })
-        .finally(() => this.resolving.delete(credential));
+        .finally(() => {
+          if (this.resolving.get(credential) === lookup) this.resolving.delete(credential);
+        });
+      resolving = lookup;
       this.resolving.set(credential, resolving);
     }
     return resolving;
@@ -265,18 +282,19 @@ export class AuthService {
 
   // ---- signing in -----------------------------------------------------------------------
 
-  /** Check a username and password, counting failures per user and address. */
+  /**
+   * Check a username and password. The attempt is counted (per user at this address, and per
+   * address) before the password is looked at, and given back when it was right.
+   */
   async login(username: string, password: string, address: string): Promise<LoginResult> {
-    const wait = await this.throttle.blockedFor(username, address);
-    if (wait > 0) return { ok: false, reason: "throttled", retryAfter: wait };
+    const attempt = await this.throttle.attempt(username, address);
+    if (!attempt.allowed) return { ok: false, reason: "throttled", retryAfter: attempt.retryAfter };
     const user = await this.deps.db.user.findUnique({ where: { username } });
     // Compare against a dummy hash for unknown users, so timing does not reveal who exists.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
-    if (!user?.passwordHash || !ok || user.disabled) {
-      await this.throttle.failed(username, address);
-      return { ok: false, reason: "invalid_credentials" };
-    }
-    await this.throttle.succeeded(username);
+    const signedIn = Boolean(user?.passwordHash) && ok && !user?.disabled;
+    await attempt.settle(signedIn);
+    if (!user || !signedIn) return { ok: false, reason: "invalid_credentials" };
     return { ok: true, user: { id: user.id, username: user.username } };
   }
 
@@ -346,6 +364,7 @@ export class AuthService {
       case "password": {
         if (!params.username || !params.password)
           throw new OAuthError("invalid_request", "username and password are required");
+        requestedScope(params.scope);
         const result = await this.login(params.username, params.password, address);
         if (!result.ok && result.reason === "throttled") {
           throw new OAuthError(
@@ -358,7 +377,7 @@ export class AuthService {
         if (!result.ok) throw new OAuthError("invalid_grant", "wrong username or password");
         const authTime = new Date(now);
         await this.touchLogin(result.user.id, authTime);
-        return this.issueTokens(result.user.id, { clientId, scope: params.scope ?? "", authTime });
+        return this.issueTokens(result.user.id, { clientId, scope: requestedScope(params.scope), authTime });
       }
       case undefined:
       case "":
@@ -372,13 +391,31 @@ export class AuthService {
     await this.deps.db.user.update({ where: { id: userId }, data: { lastLoginAt: at } });
   }
 
-  async startDeviceLogin(clientId: string | undefined, scope: string | undefined): Promise<DeviceCodeResponse> {
+  /**
+   * POST /auth/device/code: anyone may call it, so each address (given for every HTTP caller;
+   * in-process callers have none) gets a bounded number of rows.
+   */
+  async startDeviceLogin(
+    clientId: string | undefined,
+    scope: string | undefined,
+    address?: string,
+  ): Promise<DeviceCodeResponse> {
     const client = clientId || DEFAULT_CLIENT_ID;
     if (!/^[\w.:-]{1,64}$/.test(client))
       throw new OAuthError("invalid_client", "client_id is not a valid client name", 401);
+    const granted = requestedScope(scope);
+    const wait = address === undefined ? 0 : await this.deviceLogins.take(address);
+    if (wait > 0) {
+      throw new OAuthError(
+        "too_many_requests",
+        `too many device logins started from this address; try again in ${wait} s`,
+        429,
+        { "retry-after": String(wait) },
+      );
+    }
     return this.device.start({
       clientId: client,
-      scope: scope ?? "",
+      scope: granted,
       verificationUri: this.verificationUri(),
       now: this.deps.clock.now(),
     });
@@ -412,6 +449,29 @@ export class AuthService {
   async credentialsChanged(): Promise<void> {
     await this.cache.invalidateAll();
   }
+
+  /**
+   * Be told when credentials may have stopped working (a revocation or user change on this
+   * instance, or on another one through Redis), so long-lived work can check its caller again.
+   */
+  onCredentialsChanged(listener: () => void): () => void {
+    return this.cache.onClear(listener);
+  }
+}
+
+/** Scope values a client may ask for: ours, and the OpenID ones generic clients send. */
+const KNOWN_SCOPES = new Set<string>([...ALL_SCOPES, "openid", "profile", "email", "offline_access"]);
+
+/** The requested `scope`, normalised (known values, each once), or RFC 6749's invalid_scope. */
+function requestedScope(scope: string | undefined): string {
+  if (scope === undefined || scope.trim() === "") return "";
+  const values = scope.trim().split(/\s+/);
+  const unknown = values.find((v) => !KNOWN_SCOPES.has(v));
+  if (unknown !== undefined) {
+    const shown = unknown.length > 32 ? `${unknown.slice(0, 32)}...` : unknown;
+    throw new OAuthError("invalid_scope", `unknown scope '${shown}'; known: ${[...KNOWN_SCOPES].join(" ")}`);
+  }
+  return [...new Set(values)].join(" ");
 }
 
 /**

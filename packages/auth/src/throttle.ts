@@ -1,48 +1,83 @@
 import type { Redis } from "ioredis";
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 
+export type SignInAttempt =
+  | { allowed: true /** Call with the outcome once the password was checked. */; settle(ok: boolean): Promise<void> }
+  | { allowed: false; retryAfter: number };
+
+export function limiter(options: { points: number; duration: number; keyPrefix: string }, redis?: Redis) {
+  return redis ? new RateLimiterRedis({ ...options, storeClient: redis }) : new RateLimiterMemory(options);
+}
+
+/** Take a point from every limiter, or from none: seconds to wait when any is exhausted, else 0. */
+async function consumeAll(limiters: [RateLimiterAbstract, string][]): Promise<number> {
+  const results = await Promise.allSettled(limiters.map(([l, key]) => l.consume(key, 1)));
+  let wait = 0;
+  for (const result of results) {
+    if (result.status === "fulfilled") continue;
+    if (!(result.reason instanceof RateLimiterRes)) throw result.reason;
+    wait = Math.max(wait, Math.ceil(result.reason.msBeforeNext / 1000), 1);
+  }
+  if (wait > 0) {
+    // A refused attempt checks nothing, so it costs nothing on the counters it did not exhaust.
+    await Promise.all(
+      limiters.flatMap(([l, key], i) => (results[i]?.status === "fulfilled" ? [l.reward(key, 1)] : [])),
+    );
+  }
+  return wait;
+}
+
 /**
- * Failed sign-ins per username and per address. After `max` failures within `window` seconds
- * further attempts are refused (429, Retry-After) without even checking the password. A
- * success clears the user's counter. Shared across instances through Redis when configured.
+ * Sign-in attempts per user at an address, and per address over all users. An attempt is
+ * counted *before* the password is checked (so concurrent guesses cannot slip past the count)
+ * and given back when the password was right. Keying the lockout on user and address means a
+ * stranger's wrong guesses lock only the stranger's address out of that account, never the
+ * account's owner signing in from elsewhere. Shared across instances through Redis when configured.
  */
 export class LoginThrottle {
-  private readonly byUser: RateLimiterAbstract;
+  private readonly byUserAtAddress: RateLimiterAbstract;
   private readonly byAddress: RateLimiterAbstract;
 
   constructor(settings: { max: number; window: number }, redis?: Redis) {
-    const user = { points: settings.max, duration: settings.window, keyPrefix: "sy_login_user" };
+    this.byUserAtAddress = limiter(
+      { points: settings.max, duration: settings.window, keyPrefix: "sy_login_user_addr" },
+      redis,
+    );
     // An address (a lab's NAT, a login node) serves many users: allow it more.
-    const address = { points: settings.max * 4, duration: settings.window, keyPrefix: "sy_login_addr" };
-    this.byUser = redis ? new RateLimiterRedis({ ...user, storeClient: redis }) : new RateLimiterMemory(user);
-    this.byAddress = redis ? new RateLimiterRedis({ ...address, storeClient: redis }) : new RateLimiterMemory(address);
+    this.byAddress = limiter(
+      { points: settings.max * 4, duration: settings.window, keyPrefix: "sy_login_addr" },
+      redis,
+    );
   }
 
-  /** Seconds to wait when blocked, or 0 when an attempt may proceed. */
-  async blockedFor(username: string, address: string): Promise<number> {
-    const [user, addr] = await Promise.all([this.byUser.get(username.toLowerCase()), this.byAddress.get(address)]);
-    let wait = 0;
-    for (const [res, limiter] of [
-      [user, this.byUser],
-      [addr, this.byAddress],
-    ] as const) {
-      if (res && res.consumedPoints >= limiter.points) wait = Math.max(wait, Math.ceil(res.msBeforeNext / 1000));
-    }
-    return wait;
-  }
-
-  async failed(username: string, address: string): Promise<void> {
-    await Promise.all([
-      this.byUser.penalty(username.toLowerCase(), 1).catch(ignoreLimit),
-      this.byAddress.penalty(address, 1).catch(ignoreLimit),
+  /** Take one attempt for this user at this address, or say how long to wait. */
+  async attempt(username: string, address: string): Promise<SignInAttempt> {
+    const userKey = `${username.toLowerCase()}\n${address}`;
+    const wait = await consumeAll([
+      [this.byUserAtAddress, userKey],
+      [this.byAddress, address],
     ]);
-  }
-
-  async succeeded(username: string): Promise<void> {
-    await this.byUser.delete(username.toLowerCase());
+    if (wait > 0) return { allowed: false, retryAfter: wait };
+    return {
+      allowed: true,
+      settle: async (ok) => {
+        if (!ok) return;
+        await Promise.all([this.byUserAtAddress.delete(userKey), this.byAddress.reward(address, 1)]);
+      },
+    };
   }
 }
 
-function ignoreLimit(error: unknown): void {
-  if (!(error instanceof RateLimiterRes)) throw error;
+/** Device logins started per address: each one is a database row until it expires. */
+export class DeviceLoginLimit {
+  private readonly byAddress: RateLimiterAbstract;
+
+  constructor(settings: { max: number; window: number }, redis?: Redis) {
+    this.byAddress = limiter({ points: settings.max, duration: settings.window, keyPrefix: "sy_device_addr" }, redis);
+  }
+
+  /** Seconds to wait, or 0 when this address may start another device login. */
+  async take(address: string): Promise<number> {
+    return consumeAll([[this.byAddress, address]]);
+  }
 }

@@ -26,7 +26,14 @@ export interface Harness {
  */
 export async function startHarness(
   driver: TestDriver,
-  options: { settings?: Record<string, unknown>; redis?: Redis; db?: TestDatabase; clock?: ManualClock } = {},
+  options: {
+    settings?: Record<string, unknown>;
+    redis?: Redis;
+    db?: TestDatabase;
+    clock?: ManualClock;
+    /** Express's `trust proxy`, as `serve` sets it from `http.trustProxy`. */
+    trustProxy?: false | number | string[];
+  } = {},
 ): Promise<Harness> {
   const db = options.db ?? (await openTestDatabase(driver));
   const clock = options.clock ?? new ManualClock(Date.now());
@@ -78,6 +85,7 @@ export async function startHarness(
     });
     next();
   });
+  app.set("trust proxy", options.trustProxy ?? false);
   const router = express.Router();
   const routes = new RouteTable(accessGuard(auth));
   registerAuthRoutes(router, routes, auth);

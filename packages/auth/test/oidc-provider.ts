@@ -11,6 +11,8 @@ export interface TestIdp {
   opaqueToken(client?: string): Promise<string>;
   /** A JWT for another audience. */
   foreignAudienceToken(): Promise<string>;
+  /** An opaque token that names no audience at all: any client of the provider can get one. */
+  audiencelessToken(client?: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -55,7 +57,8 @@ export async function startTestIdp(options: { ttlSeconds?: number } = {}): Promi
       introspection: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => "https://switchyard.test/jwt",
+        // No resource asked for: a plain opaque token without an audience, as providers hand out by default.
+        defaultResource: () => undefined as unknown as string,
         getResourceServerInfo: (_ctx: unknown, resource: string) => ({
           scope: "api",
           audience: resource.endsWith("/other") ? "someone-else" : "switchyard",
@@ -69,14 +72,14 @@ export async function startTestIdp(options: { ttlSeconds?: number } = {}): Promi
   });
   server.on("request", provider.callback());
 
-  async function token(clientId: string, resource: string): Promise<string> {
+  async function token(clientId: string, resource?: string): Promise<string> {
     const res = await fetch(`${issuer}/token`, {
       method: "POST",
       headers: {
         authorization: `Basic ${Buffer.from(`${clientId}:${clientId}-secret`).toString("base64")}`,
         "content-type": "application/x-www-form-urlencoded",
       },
-      body: new URLSearchParams({ grant_type: "client_credentials", resource, scope: "api" }),
+      body: new URLSearchParams({ grant_type: "client_credentials", scope: "api", ...(resource ? { resource } : {}) }),
     });
     const body = (await res.json()) as { access_token?: string };
     if (!body.access_token) throw new Error(`IdP refused: ${JSON.stringify(body)}`);
@@ -88,6 +91,7 @@ export async function startTestIdp(options: { ttlSeconds?: number } = {}): Promi
     jwtToken: (c = "carol") => token(c, "https://switchyard.test/jwt"),
     opaqueToken: (c = "carol") => token(c, "https://switchyard.test/opaque"),
     foreignAudienceToken: () => token("carol", "https://switchyard.test/other"),
+    audiencelessToken: (c = "carol") => token(c),
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -248,7 +248,14 @@ export const ERROR_CATALOGUE = {
     status: 429,
     type: "rate_limit_error",
     message: "Too many failed sign-in attempts. Try again in {retryAfter} s.",
-    description: "Repeated wrong passwords for a user or from an address.",
+    description: "Too many sign-in attempts for a user from one address, or from one address over all users.",
+  },
+  too_many_event_streams: {
+    status: 429,
+    type: "rate_limit_error",
+    message:
+      "You already have {open} live event streams open here, the limit is {limit}. Close a dashboard tab or another stream, then reconnect.",
+    description: "Each user may hold a limited number of control-plane event streams open at once.",
   },
   batch_limit_reached: {
     status: 429,

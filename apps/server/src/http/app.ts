@@ -7,6 +7,7 @@ import express, { type Express, type RequestHandler } from "express";
 import { registerClientRoutes } from "../clients";
 import type { AppContext } from "../context";
 import { type Dashboard, registerDashboardRoutes } from "../dashboard";
+import { DEVICE_PAGE_POLICY, dashboardPolicy, pageSecurityHeaders } from "./security-headers";
 
 /** One log line and the HTTP metrics per request, with its request id (shared with the gateway's fast path). */
 function requestContext(ctx: AppContext): RequestHandler {
@@ -31,9 +32,13 @@ export function createApp(
   app.disable("x-powered-by");
   app.set("etag", false);
   app.set("query parser", "simple");
+  // Whose X-Forwarded-For decides `req.ip` (sign-in throttling keys on it); none by default.
+  app.set("trust proxy", ctx.config.http.trustProxy);
   const routes = new RouteTable(accessGuard(ctx.auth));
   const router = express.Router();
   app.use(requestContext(ctx));
+  app.use("/admin", pageSecurityHeaders(dashboardPolicy(ctx.config)));
+  app.use("/device", pageSecurityHeaders(DEVICE_PAGE_POLICY));
 
   routes.add(
     router,

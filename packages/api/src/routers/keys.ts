@@ -1,4 +1,12 @@
-import { type ApiKeyView, createApiKey, hasScope, listApiKeys, revokeApiKey } from "@switchyard/auth";
+import {
+  type ApiKeyView,
+  actsAsAdmin,
+  assertActsAsAdmin,
+  createApiKey,
+  hasScope,
+  listApiKeys,
+  revokeApiKey,
+} from "@switchyard/auth";
 import {
   type ApiKeySummary,
   ApiKeySummarySchema,
@@ -29,12 +37,12 @@ function keySummary(view: ApiKeyView): ApiKeySummary {
 }
 
 export const keysRouter = router({
-  /** The caller's own API keys; an admin may ask for everyone's (`all: true`). */
+  /** The caller's own API keys; an admin acting as one may ask for everyone's (`all: true`). */
   list: keysProcedure
     .input(KeysListInputSchema)
     .output(z.array(ApiKeySummarySchema))
     .query(async ({ ctx, input }) => {
-      if (input.all && ctx.principal.role !== "admin") throw sy("admin_required", {});
+      if (input.all) assertActsAsAdmin(ctx.principal);
       const keys = await listApiKeys(ctx.deps.db.prisma, input.all ? {} : { userId: ctx.principal.userId });
       return keys.filter((k) => input.includeRevoked || k.revokedAt === null).map(keySummary);
     }),
@@ -72,7 +80,7 @@ export const keysRouter = router({
       return { key, apiKey: keySummary(view) };
     }),
 
-  /** Revoke one of the caller's keys (an admin: anyone's). Takes effect everywhere at once. */
+  /** Revoke one of the caller's keys (an admin acting as one: anyone's). Takes effect everywhere at once. */
   revoke: keysProcedure
     .input(KeyIdInputSchema)
     .output(ApiKeySummarySchema)
@@ -81,7 +89,7 @@ export const keysRouter = router({
         ctx.deps.db.prisma,
         input.id,
         new Date(ctx.deps.clock.now()),
-        ctx.principal.role === "admin" ? {} : { userId: ctx.principal.userId },
+        actsAsAdmin(ctx.principal) ? {} : { userId: ctx.principal.userId },
       );
       await ctx.deps.auth.credentialsChanged();
       await audit(ctx, "keys.revoke", { type: "api_key", id: view.id }, { owner: view.user, name: view.name });

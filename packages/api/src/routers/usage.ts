@@ -1,4 +1,4 @@
-import type { Principal } from "@switchyard/auth";
+import { actsAsAdmin, type Principal } from "@switchyard/auth";
 import {
   LatencyInputSchema,
   LatencySchema,
@@ -38,10 +38,10 @@ function resolveWindow(deps: ApiDeps, input: { from?: string; to?: string }, buc
   return { from, to };
 }
 
-/** Non-admins only ever see their own requests. */
+/** Only an admin acting as one (a key needs the `admin` scope) sees more than their own requests. */
 function scopeFilter(principal: Principal, model?: string): Prisma.Sql {
   const parts: Prisma.Sql[] = [];
-  if (principal.role !== "admin") parts.push(Prisma.sql`AND "userId" = ${principal.userId}::uuid`);
+  if (!actsAsAdmin(principal)) parts.push(Prisma.sql`AND "userId" = ${principal.userId}::uuid`);
   if (model) parts.push(Prisma.sql`AND "model" = ${model}`);
   return parts.length === 0 ? Prisma.empty : Prisma.join(parts, " ");
 }

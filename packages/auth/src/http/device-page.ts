@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -16,6 +18,9 @@ const STYLE = `
   .error { background: #ffebe9; color: #82071e; } .ok { background: #dafbe1; color: #116329; }
   small { color: #57606a; }
 `;
+
+/** The CSP source that allows the pages' one inline style sheet and nothing else inline. */
+export const DEVICE_PAGE_STYLE_SOURCE = `'sha256-${createHash("sha256").update(STYLE).digest("base64")}'`;
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

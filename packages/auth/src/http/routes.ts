@@ -4,7 +4,7 @@ import type { Request, Response, Router } from "express";
 import { createApiKey, listApiKeys, revokeApiKey } from "../api-keys";
 import { principalOf } from "../guard";
 import { OAuthError } from "../oauth-error";
-import { ALL_SCOPES, hasScope } from "../principal";
+import { ALL_SCOPES, actsAsAdmin, hasScope } from "../principal";
 import type { AuthService } from "../service";
 import { deviceForm, deviceResult } from "./device-page";
 
@@ -82,7 +82,7 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
     async (req, res) => {
       await oauth(res, async () => {
         const params = await readFormOrJson(req);
-        return auth.startDeviceLogin(params.client_id, params.scope);
+        return auth.startDeviceLogin(params.client_id, params.scope, clientAddress(req));
       });
     },
   );
@@ -249,7 +249,7 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
         auth.db,
         String(req.params.id),
         new Date(auth.now()),
-        p.role === "admin" ? {} : { userId: p.userId },
+        actsAsAdmin(p) ? {} : { userId: p.userId },
       );
       await auth.credentialsChanged();
       res.json(keyJson(view));

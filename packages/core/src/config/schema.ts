@@ -388,6 +388,8 @@ export const OidcIssuerSchema = z.strictObject({
       scope: z.string().default("openid profile"),
       /** RFC 8707 resource indicator to ask for, for providers that choose the token's audience from it. */
       resource: z.url().optional(),
+      /** Origins besides the issuer's that the browser must reach (a token endpoint on another host); the dashboard's CSP allows them. */
+      connectOrigins: z.array(z.url()).default([]),
     })
     .optional(),
 });
@@ -400,6 +402,8 @@ const AUTH_DEFAULTS = {
   devicePollInterval: 5,
   principalCacheTtl: 5,
   loginAttempts: { max: 5, window: 900 },
+  deviceCodeRequests: { max: 60, window: 600 },
+  cleanupInterval: 3600,
   publicMetrics: true,
   oidc: [],
 };
@@ -420,12 +424,54 @@ export const AuthSchema = z
     loginAttempts: z
       .strictObject({ max: z.int().positive().default(5), window: DurationSchema.default(900) })
       .default(AUTH_DEFAULTS.loginAttempts),
+    /** Device logins one address may start within the window (`POST /auth/device/code`) before 429. */
+    deviceCodeRequests: z
+      .strictObject({ max: z.int().positive().default(60), window: DurationSchema.default(600) })
+      .default(AUTH_DEFAULTS.deviceCodeRequests),
+    /** How often expired device codes, refresh tokens and revoked-token entries are deleted. */
+    cleanupInterval: DurationSchema.default(AUTH_DEFAULTS.cleanupInterval),
     /** Serve /metrics without credentials (for a scraper on a private network). */
     publicMetrics: z.boolean().default(true),
     oidc: z.array(OidcIssuerSchema).default([]),
   })
   .default(AUTH_DEFAULTS);
 export type AuthConfig = z.output<typeof AuthSchema>;
+
+// ---- HTTP and the control plane ------------------------------------------------------
+
+/** A proxy address, subnet, or one of Express's names for address ranges. */
+const ProxyAddress = z.union([
+  z.ipv4(),
+  z.ipv6(),
+  z.cidrv4(),
+  z.cidrv6(),
+  z.enum(["loopback", "linklocal", "uniquelocal"]),
+]);
+
+export const HttpSettingsSchema = z
+  .strictObject({
+    /**
+     * Which reverse proxies' `X-Forwarded-For` to believe when deciding a client's address (sign-in
+     * throttling, device-login limits): `false` (none, the default: the peer address counts), a
+     * number of proxy hops in front of Switchyard, or the proxies' addresses and subnets. `true`
+     * is refused: it would let any client name its own address.
+     */
+    trustProxy: z.union([z.literal(false), z.int().positive(), z.array(ProxyAddress).min(1)]).default(false),
+  })
+  .default({ trustProxy: false });
+export type HttpSettings = z.output<typeof HttpSettingsSchema>;
+
+const CONTROL_PLANE_DEFAULTS = { maxBodyBytes: 1024 * 1024, eventStreamsPerUser: 8 };
+
+export const ControlPlaneSettingsSchema = z
+  .strictObject({
+    /** Largest tRPC request body (413 beyond, refused before it is read). */
+    maxBodyBytes: z.int().positive().default(CONTROL_PLANE_DEFAULTS.maxBodyBytes),
+    /** Live event streams (the dashboard's, one per tab) one user may hold open on one instance (429 beyond). */
+    eventStreamsPerUser: z.int().positive().default(CONTROL_PLANE_DEFAULTS.eventStreamsPerUser),
+  })
+  .default(CONTROL_PLANE_DEFAULTS);
+export type ControlPlaneSettings = z.output<typeof ControlPlaneSettingsSchema>;
 
 const RawConfigSchema = z.strictObject({
   /** The file format version. */
@@ -437,6 +483,8 @@ const RawConfigSchema = z.strictObject({
   scheduler: SchedulerSettingsSchema,
   gateway: GatewaySettingsSchema,
   auth: AuthSchema,
+  http: HttpSettingsSchema,
+  controlPlane: ControlPlaneSettingsSchema,
   batch: BatchSettingsSchema,
   clusters: z.array(ClusterSchema).min(1, "at least one cluster is needed"),
   models: z.array(ModelSchema).default([]),
