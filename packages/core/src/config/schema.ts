@@ -420,7 +420,6 @@ const AUTH_DEFAULTS = {
   devicePollInterval: 5,
   principalCacheTtl: 5,
   loginAttempts: { max: 5, window: 900 },
-  publicMetrics: true,
   oidc: [],
 };
 
@@ -440,12 +439,30 @@ export const AuthSchema = z
     loginAttempts: z
       .strictObject({ max: z.int().positive().default(5), window: DurationSchema.default(900) })
       .default(AUTH_DEFAULTS.loginAttempts),
-    /** Serve /metrics without credentials (for a scraper on a private network). */
-    publicMetrics: z.boolean().default(true),
     oidc: z.array(OidcIssuerSchema).default([]),
   })
   .default(AUTH_DEFAULTS);
 export type AuthConfig = z.output<typeof AuthSchema>;
+
+// ---- metrics ---------------------------------------------------------------------------
+
+const METRICS_DEFAULTS = { public: false, tokenEnv: "SWITCHYARD_METRICS_TOKEN" };
+
+/** Who may read `GET /metrics`: private by default (it names models, routes and volumes). */
+export const MetricsSettingsSchema = z
+  .strictObject({
+    /** Serve /metrics on the main port to anyone (only behind a network that keeps others out). */
+    public: z.boolean().default(METRICS_DEFAULTS.public),
+    /** Environment variable holding the scrape token: a scraper sends `Authorization: Bearer <token>` (admins' credentials work too). */
+    tokenEnv: z.string().min(1).default(METRICS_DEFAULTS.tokenEnv),
+    /** Also serve /metrics on this separate address (`host:port`, e.g. `127.0.0.1:9464`), without credentials unless a scrape token is set. */
+    listen: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, "use host:port, e.g. 127.0.0.1:9464")
+      .optional(),
+  })
+  .default(METRICS_DEFAULTS);
+export type MetricsSettings = z.output<typeof MetricsSettingsSchema>;
 
 const RawConfigSchema = z.strictObject({
   /** The file format version. */
@@ -457,6 +474,7 @@ const RawConfigSchema = z.strictObject({
   scheduler: SchedulerSettingsSchema,
   gateway: GatewaySettingsSchema,
   auth: AuthSchema,
+  metrics: MetricsSettingsSchema,
   batch: BatchSettingsSchema,
   clusters: z.array(ClusterSchema).min(1, "at least one cluster is needed"),
   models: z.array(ModelSchema).default([]),
