@@ -148,7 +148,7 @@ export const gateway: Suite = {
         config,
         `gateway:
   limits:
-    user: { requestsPerMinute: 100000000, tokensPerMinute: 1000000000000 }
+    user: { requestsPerMinute: 100000000, tokensPerMinute: 1000000000000, concurrentRequests: 100000 }
     model: { requestsPerMinute: 100000000, tokensPerMinute: 1000000000000 }
 clusters:
   - name: bench

@@ -1,6 +1,4 @@
 import { mkdir } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { BatchMetrics, BatchWorker, FileStore } from "@switchyard/batch";
 import { systemClock } from "@switchyard/core";
@@ -12,7 +10,7 @@ import { CliError } from "./cli-io";
 import { loadConfig } from "./config";
 import { createLaunchers, engineOptions } from "./launchers";
 import { createLoggers, type Logger } from "./logger";
-import { createMetrics } from "./metrics";
+import { createMetrics, listenForScrapes, scrapeToken } from "./metrics";
 
 export interface BatchWorkerOptions {
   dataDir: string;
@@ -96,26 +94,15 @@ export async function startBatchWorker(options: BatchWorkerOptions): Promise<Run
 
     let metricsUrl: string | undefined;
     if (options.metricsPort !== undefined) {
-      const server: Server = createServer((req, res) => {
-        if (req.url === "/metrics") {
-          void metrics.registry.metrics().then((text) => {
-            res.writeHead(200, { "content-type": metrics.registry.contentType });
-            res.end(text);
-          });
-        } else if (req.url === "/health") {
-          res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify({ status: "ok", role: "batch-worker", running: worker.running() }));
-        } else {
-          res.writeHead(404).end();
-        }
+      const scrapes = await listenForScrapes({
+        host: options.metricsHost ?? "127.0.0.1",
+        port: options.metricsPort,
+        registry: metrics.registry,
+        token: scrapeToken(config.metrics, env),
+        health: () => ({ status: "ok", role: "batch-worker", running: worker.running() }),
       });
-      const host = options.metricsHost ?? "127.0.0.1";
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(options.metricsPort, host, () => resolve());
-      });
-      cleanup.push(() => new Promise((resolve) => server.close(resolve)));
-      metricsUrl = `http://${host}:${(server.address() as AddressInfo).port}`;
+      cleanup.push(() => scrapes.close());
+      metricsUrl = scrapes.url;
     }
     logger.info(
       { worker: worker.id, config: source, database: `${db.driver} ${db.location}`, metricsUrl },

@@ -1,3 +1,7 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { MetricsSettings } from "@switchyard/core";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
 /** One registry per process context (not prom-client's global), so tests can run several servers. */
@@ -26,4 +30,68 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers: [registry],
     }),
   };
+}
+
+/** The scrape token: the value of the environment variable `metrics.tokenEnv` names, when set. */
+export function scrapeToken(settings: MetricsSettings, env: NodeJS.ProcessEnv): string | undefined {
+  const token = env[settings.tokenEnv]?.trim();
+  return token ? token : undefined;
+}
+
+const digest = (text: string) => createHash("sha256").update(text).digest();
+
+/** Whether an Authorization header carries the scrape token (compared in constant time). */
+export function carriesScrapeToken(authorization: string | undefined, token: string): boolean {
+  if (!authorization || !/^bearer /i.test(authorization)) return false;
+  return timingSafeEqual(digest(authorization.slice(7).trim()), digest(token));
+}
+
+export interface ScrapeListener {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * `GET /metrics` (and `/health` when given) on an address of its own, for a scraper on a
+ * network users do not reach; the scrape token is required when one is set.
+ */
+export async function listenForScrapes(options: {
+  host: string;
+  port: number;
+  registry: Registry;
+  token: string | undefined;
+  health?: () => object;
+}): Promise<ScrapeListener> {
+  const server: Server = createServer((req, res) => {
+    const path = req.url?.split("?")[0];
+    if (req.method === "GET" && path === "/metrics") {
+      if (options.token && !carriesScrapeToken(req.headers.authorization, options.token)) {
+        res.writeHead(401, { "www-authenticate": 'Bearer realm="metrics"' }).end();
+        return;
+      }
+      void options.registry.metrics().then(
+        (text) => res.writeHead(200, { "content-type": options.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    } else if (req.method === "GET" && path === "/health" && options.health) {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(options.health()));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** `host:port` (IPv6 hosts in brackets) as the config's `metrics.listen` gives it. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const colon = listen.lastIndexOf(":");
+  return { host: listen.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port: Number(listen.slice(colon + 1)) };
 }

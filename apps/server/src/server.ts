@@ -18,7 +18,7 @@ import { ListenError } from "./errors";
 import { createApp } from "./http/app";
 import { createLaunchers, engineOptions } from "./launchers";
 import { createLoggers, type Logger } from "./logger";
-import { createMetrics } from "./metrics";
+import { createMetrics, listenForScrapes, parseListen, scrapeToken } from "./metrics";
 import { connectRedis } from "./redis";
 
 export interface ServeOptions {
@@ -57,6 +57,8 @@ export interface RunningServer {
   /** Every route the server has (the auth matrix and OpenAPI walk it). */
   routes: RouteTable;
   dashboard: Dashboard;
+  /** `/metrics` on its own address, when `metrics.listen` asks for one. */
+  metricsUrl: string | undefined;
   /** Stop accepting, finish in-flight requests (up to a grace period), close the database. */
   close(): Promise<void>;
 }
@@ -213,13 +215,28 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
     const dashboard = new Dashboard(options.dashboardDir ?? DEFAULT_DASHBOARD_DIR, logger);
     cleanup.push(async () => dashboard.close());
-    const { app, routes } = createApp(ctx, { dashboard });
+    const metricsToken = scrapeToken(config.metrics, env);
+    const { app, routes } = createApp(ctx, { dashboard, metricsToken });
     // Inference requests take the gateway's lean path; everything else goes through Express.
     const server = createServer((req, res) => {
       if (!gateway.dispatch(req, res)) app(req, res);
     });
     server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
     await listen(server, options.port, options.host);
+    let metricsUrl: string | undefined;
+    if (config.metrics.listen) {
+      const scrapes = await listenForScrapes({
+        ...parseListen(config.metrics.listen),
+        registry: metrics.registry,
+        token: metricsToken,
+      }).catch((error: NodeJS.ErrnoException) => {
+        server.close();
+        const reason = error.code ?? error.message;
+        throw new ListenError(`metrics.listen ${config.metrics.listen} cannot be opened (${reason})`, { cause: error });
+      });
+      cleanup.push(() => scrapes.close());
+      metricsUrl = `${scrapes.url}/metrics`;
+    }
     const { port } = server.address() as AddressInfo;
     const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host;
     const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${port}`;
@@ -231,6 +248,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         issuer: auth.issuer(),
         database: `${db.driver} ${db.location}`,
         sharedState: redis ? "redis" : "memory",
+        metrics: config.metrics.public
+          ? "public"
+          : `admin${metricsToken ? " or scrape token" : ""}${metricsUrl ? `; also ${metricsUrl}` : ""}`,
         migrationsApplied: report.applied.length,
         config: source,
         models: config.models.length,
@@ -255,7 +275,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       })();
       return closing;
     };
-    return { url, port, ctx, server, routes, dashboard, close };
+    return { url, port, ctx, server, routes, dashboard, metricsUrl, close };
   } catch (error) {
     await closeAll();
     throw error;

@@ -5,7 +5,7 @@ import { testDrivers } from "@switchyard/db/testing";
 import { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchHarness, chatLine, jsonl, startBatchHarness } from "./batch-harness";
-import { passwordToken } from "./helpers";
+import { passwordToken, scrapeMetrics } from "./helpers";
 
 const drivers = await testDrivers();
 
@@ -406,7 +406,7 @@ describe("a batch meets failures and a cold model", () => {
       response: { status_code: 400 },
       error: { code: "model_server_rejected", message: expect.stringMatching(/maximum context length/i) },
     });
-    const metrics = await (await fetch(`${h.server.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(h.server.url);
     const retried = Number(/switchyard_batch_retries_total\{model="org\/flaky"\} (\d+)/.exec(metrics)?.[1]);
     expect(retried).toBeGreaterThan(0);
   });

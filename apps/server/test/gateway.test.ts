@@ -2,6 +2,7 @@ import { createApiKey, createUser } from "@switchyard/auth";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayHarness, post, startGatewayHarness } from "./gateway-harness";
+import { scrapeMetrics } from "./helpers";
 
 describe("the gateway, through the official openai client", () => {
   let h: GatewayHarness;
@@ -249,7 +250,7 @@ describe("the gateway, through the official openai client", () => {
     expect(res.headers.get("x-ratelimit-limit-tokens")).toBe("60000");
     expect(res.headers.get("x-ratelimit-reset-tokens")).toMatch(/^\d+s$/);
     expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
-    const metrics = await (await fetch(`${h.server.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(h.server.url);
     expect(metrics).toMatch(/switchyard_inference_requests_total\{route="chat",model="org\/plain",status="200"\} \d+/);
     expect(metrics).toMatch(/switchyard_time_to_first_token_seconds_bucket\{le="[\d.]+",model="org\/chat"\}/);
     expect(metrics).toMatch(/switchyard_tokens_total\{model="org\/plain",kind="completion"\} \d+/);

@@ -33,3 +33,12 @@ export async function passwordToken(baseUrl: string, username = "admin", passwor
 export function tempDataDir(): string {
   return mkdtempSync(path.join(tmpdir(), "sy-server-"));
 }
+
+/** `GET /metrics` as an admin (it is private by default). */
+export async function scrapeMetrics(baseUrl: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/metrics`, {
+    headers: { authorization: `Bearer ${await passwordToken(baseUrl)}` },
+  });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}

@@ -1,7 +1,7 @@
 import { ErrorBodySchema, ModelListSchema } from "@switchyard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
-import { ADMIN_PASSWORD, memoryLogger, passwordToken, tempDataDir } from "./helpers";
+import { ADMIN_PASSWORD, memoryLogger, passwordToken, scrapeMetrics, tempDataDir } from "./helpers";
 
 /** The embedded default end to end: the built-in catalog, the scheduler running, simulators launched. */
 describe("switchyard serve with the built-in catalog", () => {
@@ -112,7 +112,7 @@ describe("switchyard serve with the built-in catalog", () => {
   });
 
   it("exports deployments by state as metrics", async () => {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await scrapeMetrics(server.url);
     expect(text).toMatch(/switchyard_deployments\{cluster="sophia",state="live"\} 1[01]/);
   });
 });

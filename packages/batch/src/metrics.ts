@@ -4,7 +4,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 export class BatchMetrics {
   readonly requests: Counter<"model" | "outcome">;
   readonly retries: Counter<"model">;
-  readonly concurrency: Gauge<"batch">;
+  readonly concurrency: Gauge<"model">;
   readonly running: Gauge;
 
   constructor(registry?: Registry) {
@@ -23,8 +23,8 @@ export class BatchMetrics {
     });
     this.concurrency = new Gauge({
       name: "switchyard_batch_concurrency",
-      help: "Requests a running batch may have in flight (its adaptive limit)",
-      labelNames: ["batch"],
+      help: "Requests the running batches of a model may have in flight (the sum of their adaptive limits)",
+      labelNames: ["model"],
       registers,
     });
     this.running = new Gauge({

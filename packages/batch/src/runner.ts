@@ -383,13 +383,17 @@ export class BatchRun {
     await scheduler.holdForBatch(this.batch.clusterName, this.batch.model, this.now + HOLD_MS).catch(() => {});
     let lastHold = Date.now();
     const interval = Math.max(50, this.deps.settings.checkpointInterval * 1000);
+    // Labelled by model, not batch id: batch ids would tell anyone who scrapes who runs what.
+    const concurrency = this.deps.metrics.concurrency.labels(this.batch.model);
+    let shownLimit = 0;
     const timer = setInterval(() => {
       if (Date.now() - lastHold > 30_000) {
         lastHold = Date.now();
         void scheduler.holdForBatch(this.batch.clusterName, this.batch.model, this.now + HOLD_MS).catch(() => {});
       }
       this.limiter.setCeiling(this.ceiling());
-      this.deps.metrics.concurrency.set({ batch: this.batch.id }, this.limiter.limit);
+      concurrency.inc(this.limiter.limit - shownLimit);
+      shownLimit = this.limiter.limit;
       this.queueCheckpoint();
     }, interval);
     const drained = new Promise<void>((resolve) => {
@@ -398,7 +402,7 @@ export class BatchRun {
     this.pump();
     await drained;
     clearInterval(timer);
-    this.deps.metrics.concurrency.remove({ batch: this.batch.id });
+    concurrency.dec(shownLimit);
     await this.checkpointing.catch(() => {});
     switch (this.interrupted) {
       case undefined:

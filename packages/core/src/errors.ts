@@ -244,6 +244,14 @@ export const ERROR_CATALOGUE = {
     message: "Token limit reached for {scope}: {limit} tokens per minute. Try again in {retryAfter} s.",
     description: "Too many tokens in the current minute; honour `Retry-After`.",
   },
+  too_many_concurrent_requests: {
+    status: 429,
+    type: "rate_limit_error",
+    message:
+      "You already have {limit} requests in flight, the most one user may have at once. Wait for one to finish, then retry.",
+    description:
+      "A user may have only so many inference requests running at once (`gateway.limits.user.concurrentRequests`); retry when one has finished.",
+  },
   too_many_attempts: {
     status: 429,
     type: "rate_limit_error",

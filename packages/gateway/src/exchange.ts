@@ -90,6 +90,8 @@ export class StreamingExchange extends Exchange {
     private readonly res: ServerResponse,
     kind: ApiKind,
     stripUsage: boolean,
+    /** Prompt tokens to account for when the stream ends before the server reports them. */
+    private readonly promptGuess: number,
   ) {
     super(started);
     this.relay = new StreamRelay(kind, stripUsage);
@@ -103,8 +105,14 @@ export class StreamingExchange extends Exchange {
     return this.streaming;
   }
 
-  get usage(): TokenUsage | undefined {
-    return this.relay.usage;
+  /** The reported usage of a whole stream; else what passed before it ended (aborted, broken, or a server that does not report). */
+  get usage(): TokenUsage {
+    return this.relay.usage ?? this.relay.usedSoFar(this.promptGuess);
+  }
+
+  /** What the stream used up to now, whatever the server reported (for a stream cut short). */
+  get usedSoFar(): TokenUsage {
+    return this.relay.usedSoFar(this.promptGuess);
   }
 
   get errorBody(): Buffer {

@@ -157,6 +157,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    this.deps.limits.close();
     await this.deps.usage.stop();
     await this.deps.upstreams.close();
   }

@@ -2,13 +2,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Principal } from "@switchyard/auth";
 import { type GatewaySettings, parseOrThrow, renderError, SwitchyardError, sy } from "@switchyard/core";
 import type { EngineAdapterOptions } from "@switchyard/engines";
-import { formatBytes, type RequestFacts, sendError } from "@switchyard/http";
+import { type RequestFacts, sendError } from "@switchyard/http";
 import type { Availability, Scheduler } from "@switchyard/scheduler";
 import type { Logger } from "pino";
 import { errors as undiciErrors } from "undici";
+import { parseJson, readBody } from "./body";
+import { promptEstimate, tokenEstimate } from "./estimate";
 import { BufferedExchange, StreamingExchange } from "./exchange";
 import type { KindSpec } from "./kinds";
-import { estimateTokens, type RateLimits } from "./limits";
+import type { Charge, RateLimits } from "./limits";
 import type { GatewayMetrics } from "./metrics";
 import type { ModelResolver, Target } from "./resolve";
 import { type TokenUsage, usageFromBuffer } from "./sse";
@@ -25,71 +27,6 @@ export interface GatewayDeps {
   metrics: GatewayMetrics;
   engines: EngineAdapterOptions;
   logger: Logger;
-}
-
-/** Collects a request body with a size cap (events, not an async iterator: cheaper per request). */
-class BodyReader {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  readonly done: Promise<Buffer>;
-  private resolve!: (body: Buffer) => void;
-  private reject!: (error: unknown) => void;
-
-  constructor(
-    private readonly req: IncomingMessage,
-    private readonly max: number,
-  ) {
-    this.done = new Promise<Buffer>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    req.on("data", this.onData);
-    req.once("end", this.onEnd);
-    req.once("error", this.onError);
-  }
-
-  private readonly onData = (chunk: Buffer) => {
-    this.size += chunk.length;
-    if (this.size > this.max) {
-      this.detach();
-      this.req.resume(); // drain the rest, then answer 413
-      this.reject(sy("payload_too_large", { limit: formatBytes(this.max) }));
-      return;
-    }
-    this.chunks.push(chunk);
-  };
-
-  private readonly onEnd = () => {
-    this.detach();
-    this.resolve(this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks));
-  };
-
-  private readonly onError = (error: unknown) => {
-    this.detach();
-    this.reject(error);
-  };
-
-  private detach(): void {
-    this.req.off("data", this.onData);
-    this.req.off("end", this.onEnd);
-    this.req.off("error", this.onError);
-  }
-}
-
-/** Read the whole body, refusing more than `max` bytes (413), before reading when the length says so. */
-export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  const declared = Number(req.headers["content-length"]);
-  if (declared > max) return Promise.reject(sy("payload_too_large", { limit: formatBytes(max) }));
-  return new BodyReader(req, max).done;
-}
-
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) throw sy("invalid_body", { expected: "a JSON object" });
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch (error) {
-    throw sy("invalid_json", { detail: (error as Error).message.replace(/^Unexpected/, "unexpected") });
-  }
 }
 
 function notReady(target: Target, availability: Availability): SwitchyardError {
@@ -174,14 +111,19 @@ function upstreamClientError(status: number, text: string, model: string): Switc
 
 interface Outcome {
   status: number;
+  /** Tokens to account for; undefined when they cannot be known (see `account`). */
   usage: TokenUsage | undefined;
   ttftMs: number | null;
 }
 
+type Replica = NonNullable<ReturnType<Scheduler["acquire"]>>;
+
 /**
- * One inference request, end to end: body (10 MB cap), JSON, validation, model, access,
- * capabilities, limits, a live replica (or the cold-start hold), the proxy (the client's own
- * bytes forwarded unless something must change), usage and metrics.
+ * One inference request, end to end: body (10 MB cap, nesting depth), JSON, validation, model,
+ * access, capabilities, the request's worst-case tokens, and the payload to send: everything
+ * that can fail on what the client sent happens before anything is held. Then the user's
+ * in-flight slot, the token budgets, a live replica (or the cold-start hold) and the proxy,
+ * all given back in one `finally`.
  */
 export async function serveInference(
   req: IncomingMessage,
@@ -193,8 +135,9 @@ export async function serveInference(
   deps: GatewayDeps,
 ): Promise<void> {
   const started = performance.now();
-  const body = await readBody(req, deps.settings.maxBodyBytes);
-  const parsed = parseJson(body);
+  const { settings } = deps;
+  const body = await readBody(req, settings.maxBodyBytes);
+  const parsed = parseJson(body, settings.maxJsonDepth);
   const request = parseOrThrow(spec.schema, parsed) as Record<string, unknown> & {
     model: string;
     stream?: boolean | null;
@@ -206,28 +149,8 @@ export async function serveInference(
   const problem = deps.scheduler.clusterProblem(target.cluster);
   if (problem)
     throw sy("cluster_unavailable", { cluster: target.cluster.name, reason: problem.replace(/^cluster \S+ is /, "") });
+  const estimate = tokenEstimate(spec.kind, request, body.length, target.model.contextLength, settings.limits);
 
-  const charge = await deps.limits.charge(
-    { id: principal.userId, groups: principal.groups },
-    target.model.id,
-    estimateTokens(body.length, request, spec.kind !== "embeddings"),
-  );
-  for (const [name, value] of Object.entries(charge.headers)) res.setHeader(name, value);
-  if (target.reroutedFrom) res.setHeader("x-switchyard-routed-framework", target.model.framework);
-
-  let replica = deps.scheduler.acquire(target.cluster.name, target.model.id);
-  if (!replica) {
-    // Cold: start it and hold the request (up to holdSeconds) rather than fail at once.
-    const gone = () => res.destroyed && !res.writableFinished;
-    const held = await holdFor(deps, target, gone);
-    if (!held.replica) {
-      await deps.limits.settle(charge, 0);
-      throw notReady(target, held.availability);
-    }
-    replica = held.replica;
-  }
-
-  const leave = deps.metrics.enter(target.model.id);
   const stream = spec.streams && request.stream === true;
   // Ask for usage in streams the client did not ask it for (to account for it), and send the
   // server the model name it knows; otherwise forward the client's own bytes untouched.
@@ -247,79 +170,143 @@ export async function serveInference(
         )
       : body;
 
+  const user = { id: principal.userId, groups: principal.groups };
+  const entered = deps.limits.enter(user);
+  const lease = typeof entered === "object" ? await entered : entered;
+  let charge: Charge | undefined;
+  let replica: Replica | undefined;
+  let leaveGauge: (() => void) | undefined;
   let outcome: Outcome = { status: 0, usage: undefined, ttftMs: null };
-  let current = replica;
   try {
+    charge = await deps.limits.charge(user, target.model.id, estimate);
+    for (const [name, value] of Object.entries(charge.headers)) res.setHeader(name, value);
+    if (target.reroutedFrom) res.setHeader("x-switchyard-routed-framework", target.model.framework);
+
+    replica = deps.scheduler.acquire(target.cluster.name, target.model.id);
+    if (!replica) {
+      // Cold: start it and hold the request (up to holdSeconds) rather than fail at once.
+      const gone = () => res.destroyed && !res.writableFinished;
+      const held = await holdFor(deps, target, gone);
+      if (!held.replica) throw notReady(target, held.availability);
+      replica = held.replica;
+    }
+
+    leaveGauge = deps.metrics.enter(target.model.id);
+    const promptGuess = promptEstimate(body.length);
     for (let attempt = 0; ; attempt++) {
       try {
-        outcome = await proxy(req, res, spec, target, current, payload, stream, injectUsage, started, deps, facts);
+        outcome = await proxy(
+          req,
+          res,
+          spec,
+          target,
+          replica,
+          payload,
+          stream,
+          injectUsage,
+          promptGuess,
+          started,
+          deps,
+          facts,
+        );
         break;
       } catch (error) {
         // A connection that failed before any byte reached the client is tried once more.
         if (attempt === 0 && isConnectFailure(error) && !res.headersSent && !res.destroyed) {
-          current.release();
-          const again = deps.scheduler.acquire(target.cluster.name, target.model.id);
-          if (again) {
-            current = again;
-            continue;
-          }
+          replica.release();
+          replica = deps.scheduler.acquire(target.cluster.name, target.model.id);
+          if (replica) continue;
         }
         throw error;
       }
     }
   } catch (error) {
-    const clientGone = res.destroyed && !res.writableFinished;
-    if (clientGone) {
+    // Refusals before the proxy (limits, the cold-start hold) are answered as they are.
+    if (!leaveGauge) throw error;
+    if (res.destroyed && !res.writableFinished) {
       outcome = { status: 499, usage: outcome.usage, ttftMs: outcome.ttftMs };
-    } else if (isTimeout(error)) {
-      throw sy(
-        "upstream_timeout",
-        { model: target.model.id, timeout: `${deps.settings.upstreamTimeout} s` },
-        { cause: error },
-      );
-    } else if (error instanceof SwitchyardError) {
-      outcome.status = error.status;
-      throw error;
     } else {
-      throw sy(
-        "upstream_error",
-        { model: target.model.id, detail: (error as Error).message || "connection failed" },
-        { cause: error },
-      );
+      const failure =
+        error instanceof SwitchyardError
+          ? error
+          : isTimeout(error)
+            ? sy(
+                "upstream_timeout",
+                { model: target.model.id, timeout: `${settings.upstreamTimeout} s` },
+                { cause: error },
+              )
+            : sy(
+                "upstream_error",
+                { model: target.model.id, detail: (error as Error).message || "connection failed" },
+                { cause: error },
+              );
+      outcome.status = failure.status;
+      throw failure;
     }
   } finally {
-    current.release();
-    leave();
-    const usage = outcome.usage ?? NO_USAGE;
-    const status = outcome.status || (res.destroyed && !res.writableFinished ? 499 : res.statusCode);
-    void deps.limits.settle(charge, usage.prompt + usage.completion).catch(() => {});
-    const seconds = (performance.now() - started) / 1000;
-    deps.metrics.finished(
-      spec.kind,
-      target.model.id,
-      status,
-      seconds,
-      outcome.ttftMs === null ? null : outcome.ttftMs / 1000,
-      usage.prompt,
-      usage.completion,
-    );
-    deps.usage.record({
-      at: new Date(),
-      requestId: facts.requestId,
-      userId: principal.userId,
-      apiKeyId: principal.keyId ?? null,
-      model: target.model.id,
-      cluster: target.cluster.name,
-      route: spec.path,
-      status,
-      promptTokens: usage.prompt,
-      completionTokens: usage.completion,
-      latencyMs: Math.round(seconds * 1000),
-      ttftMs: outcome.ttftMs === null ? null : Math.round(outcome.ttftMs),
-      stream,
-    });
-    facts.log = { tokens: usage.prompt + usage.completion, ...(stream ? { stream: true } : {}) };
+    deps.limits.leave(user, lease);
+    replica?.release();
+    if (leaveGauge) {
+      leaveGauge();
+      account(deps, spec, target, principal, facts, res, charge as Charge, outcome, stream, body.length, started);
+    } else if (charge) {
+      void deps.limits.settle(charge, 0).catch(() => {}); // it never reached the model
+    }
   }
+}
+
+/**
+ * Settle the token budgets and record usage, metrics and the log fields of a proxied request.
+ * Tokens not reported (a non-streamed answer the client walked away from, or one without a
+ * `usage`) keep the whole estimate charged: the model server may have generated all of it.
+ */
+function account(
+  deps: GatewayDeps,
+  spec: KindSpec,
+  target: Target,
+  principal: Principal,
+  facts: RequestFacts,
+  res: ServerResponse,
+  charge: Charge,
+  outcome: Outcome,
+  stream: boolean,
+  bodyBytes: number,
+  started: number,
+): void {
+  const status = outcome.status || (res.destroyed && !res.writableFinished ? 499 : res.statusCode);
+  let usage = outcome.usage;
+  if (usage) {
+    void deps.limits.settle(charge, usage.prompt + usage.completion).catch(() => {});
+  } else if (status !== 499 && status !== 200) {
+    void deps.limits.settle(charge, 0).catch(() => {}); // refused or failed: nothing generated
+  }
+  usage ??= status === 499 || status === 200 ? { prompt: promptEstimate(bodyBytes), completion: 0 } : NO_USAGE;
+  const seconds = (performance.now() - started) / 1000;
+  deps.metrics.finished(
+    spec.kind,
+    target.model.id,
+    status,
+    seconds,
+    outcome.ttftMs === null ? null : outcome.ttftMs / 1000,
+    usage.prompt,
+    usage.completion,
+  );
+  deps.usage.record({
+    at: new Date(),
+    requestId: facts.requestId,
+    userId: principal.userId,
+    apiKeyId: principal.keyId ?? null,
+    model: target.model.id,
+    cluster: target.cluster.name,
+    route: spec.path,
+    status,
+    promptTokens: usage.prompt,
+    completionTokens: usage.completion,
+    latencyMs: Math.round(seconds * 1000),
+    ttftMs: outcome.ttftMs === null ? null : Math.round(outcome.ttftMs),
+    stream,
+  });
+  facts.log = { tokens: usage.prompt + usage.completion, ...(stream ? { stream: true } : {}) };
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -334,11 +321,14 @@ async function proxy(
   payload: Buffer,
   stream: boolean,
   stripUsage: boolean,
+  promptGuess: number,
   started: number,
   deps: GatewayDeps,
   facts: RequestFacts,
 ): Promise<Outcome> {
-  const exchange = stream ? new StreamingExchange(started, res, spec.kind, stripUsage) : new BufferedExchange(started);
+  const exchange = stream
+    ? new StreamingExchange(started, res, spec.kind, stripUsage, promptGuess)
+    : new BufferedExchange(started);
   const onClose = () => {
     if (!res.writableFinished) exchange.abort(new Error("the client went away"));
   };
@@ -364,7 +354,12 @@ async function proxy(
     try {
       await exchange.done;
     } catch (error) {
-      if (exchange instanceof StreamingExchange && exchange.started200 && !res.destroyed && !res.writableEnded) {
+      if (exchange instanceof StreamingExchange && exchange.started200) {
+        // Tokens already streamed are charged whoever ended the stream.
+        const used = exchange.usedSoFar;
+        if (res.destroyed || res.writableEnded) {
+          return { status: res.writableFinished ? 200 : 499, usage: used, ttftMs: exchange.firstByteAt };
+        }
         // The stream already started: end it with an error event the client can see.
         const failure = isTimeout(error)
           ? sy("upstream_timeout", { model: target.model.id, timeout: `${deps.settings.upstreamTimeout} s` })
@@ -372,7 +367,7 @@ async function proxy(
         res.write(`data: ${JSON.stringify(renderError(failure).body)}\n\n`);
         res.end();
         deps.logger.warn({ requestId: facts.requestId, err: error }, "upstream failed mid-stream");
-        return { status: failure.status, usage: exchange.usage, ttftMs: exchange.firstByteAt };
+        return { status: failure.status, usage: used, ttftMs: exchange.firstByteAt };
       }
       throw error;
     }

@@ -1,8 +1,10 @@
 export { type BatchRouteDeps, registerBatchRoutes } from "./batches";
+export { readBody } from "./body";
+export { promptEstimate, tokenEstimate } from "./estimate";
 export { Gateway, type GatewayOptions } from "./gateway";
-export { type GatewayDeps, readBody, serveInference } from "./handler";
+export { type GatewayDeps, serveInference } from "./handler";
 export { type ApiKind, KINDS, type KindSpec } from "./kinds";
-export { estimateTokens, RateLimits } from "./limits";
+export { type Charge, RateLimits } from "./limits";
 export { GatewayMetrics } from "./metrics";
 export { apiMarkdown, buildOpenApi } from "./openapi";
 export { ModelResolver, type Target } from "./resolve";

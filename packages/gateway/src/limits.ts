@@ -1,19 +1,22 @@
-import type { GatewaySettings, LimitConfig } from "@switchyard/core";
+import type { GatewaySettings, LimitConfig, UserLimitConfig } from "@switchyard/core";
 import { sy } from "@switchyard/core";
 import type { Redis } from "ioredis";
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { InFlightRequests } from "./concurrency";
 
-interface Grant {
-  userTokensKey: string;
-  modelTokensKey: string;
-  userTokenLimit: number;
-  modelTokenLimit: number;
-  estimate: number;
+/** Tokens taken from one budget (the user's or the model's) for one request. */
+interface TokenHold {
+  limiter: RateLimiterAbstract;
+  key: string;
+  points: number;
+  /** When the window the points were taken from ends (ms since epoch): no refund into a later one. */
+  windowEndsAt: number;
 }
 
 /** What a request was charged, to settle with the real token count afterwards. */
 export interface Charge {
-  grant: Grant | undefined;
+  /** Each budget's part (the estimate, capped at the budget's limit). */
+  holds: TokenHold[];
   /** OpenAI's `x-ratelimit-*` headers for the caller. */
   headers: Record<string, string>;
 }
@@ -24,17 +27,41 @@ function reset(res: RateLimiterRes): string {
 
 /**
  * Requests and tokens per minute, per user and per model (defaults, per-model and per-group
- * overrides from config). Tokens are charged up front with an estimate (prompt size plus
- * max_tokens) and settled with the real count once the response says it. In memory, or in
- * Redis when configured so every instance shares the counts.
+ * overrides from config), and requests in flight per user. Tokens are charged up front with the
+ * request's worst case (see `tokenEstimate`) and settled with the real count once the response
+ * says it. In memory, or in Redis when configured so every instance shares the counts.
  */
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
+  /** A user's limits by their groups list (the same array while the principal is cached). */
+  private readonly userLimits = new WeakMap<readonly string[], UserLimitConfig>();
+  private readonly inFlight: InFlightRequests;
 
   constructor(
     private readonly settings: GatewaySettings["limits"],
     private readonly redis?: Redis,
-  ) {}
+  ) {
+    this.inFlight = new InFlightRequests(redis);
+  }
+
+  /** Count a request as in flight for the user, or throw 429 when they have too many; `leave` ends it. */
+  enter(user: { id: string; groups: readonly string[] }): string | Promise<string> | undefined {
+    const limit = this.userLimit(user.groups).concurrentRequests;
+    return limit === undefined ? undefined : this.inFlight.enter(user.id, limit);
+  }
+
+  leave(user: { id: string }, lease: string | undefined): void {
+    if (lease !== undefined) this.inFlight.leave(user.id, lease);
+  }
+
+  /** The user's requests in flight as this instance counts them. */
+  inFlightOf(userId: string): number {
+    return this.inFlight.inFlight(userId);
+  }
+
+  close(): void {
+    this.inFlight.close();
+  }
 
   private limiter(kind: string, points: number): RateLimiterAbstract {
     const key = `${kind}:${points}`;
@@ -49,16 +76,22 @@ export class RateLimits {
     return limiter;
   }
 
-  private userLimit(groups: readonly string[]): LimitConfig {
+  private userLimit(groups: readonly string[]): UserLimitConfig {
+    let limit = this.userLimits.get(groups);
+    if (limit) return limit;
     let requests = this.settings.user.requestsPerMinute;
     let tokens = this.settings.user.tokensPerMinute;
+    let concurrent = this.settings.user.concurrentRequests;
     for (const group of groups) {
       const override = this.settings.groups[group];
       if (!override) continue;
       if (override.requestsPerMinute !== undefined) requests = Math.max(requests ?? 0, override.requestsPerMinute);
       if (override.tokensPerMinute !== undefined) tokens = Math.max(tokens ?? 0, override.tokensPerMinute);
+      if (override.concurrentRequests !== undefined) concurrent = Math.max(concurrent, override.concurrentRequests);
     }
-    return { requestsPerMinute: requests, tokensPerMinute: tokens };
+    limit = { requestsPerMinute: requests, tokensPerMinute: tokens, concurrentRequests: concurrent };
+    this.userLimits.set(groups, limit);
+    return limit;
   }
 
   private modelLimit(model: string): LimitConfig {
@@ -124,10 +157,19 @@ export class RateLimits {
       });
     }
     const taken: (typeof steps)[number][] = [];
+    const holds: TokenHold[] = [];
     for (const step of steps) {
       try {
         const res = await step.limiter.consume(step.key, step.points);
         taken.push(step);
+        if (step.kind === "tokens") {
+          holds.push({
+            limiter: step.limiter,
+            key: step.key,
+            points: step.points,
+            windowEndsAt: Date.now() + res.msBeforeNext,
+          });
+        }
         if (step.mine) {
           headers[`x-ratelimit-limit-${step.kind}`] = String(step.limit);
           headers[`x-ratelimit-remaining-${step.kind}`] = String(Math.max(0, res.remainingPoints));
@@ -154,44 +196,24 @@ export class RateLimits {
         );
       }
     }
-    const grant =
-      userLimit.tokensPerMinute || modelLimit.tokensPerMinute
-        ? {
-            userTokensKey: `u:${user.id}`,
-            modelTokensKey: `m:${model}`,
-            userTokenLimit: userLimit.tokensPerMinute ?? 0,
-            modelTokenLimit: modelLimit.tokensPerMinute ?? 0,
-            estimate,
-          }
-        : undefined;
-    return { grant, headers };
+    return { holds, headers };
   }
 
-  /** Replace the estimate with the tokens the response really used. */
+  /**
+   * Replace the estimate with the tokens the request really used: the difference is given back
+   * (only into the window it was taken from, so a request that spans a window's end cannot
+   * credit the next one) or charged now.
+   */
   async settle(charge: Charge, actualTokens: number): Promise<void> {
-    const grant = charge.grant;
-    if (!grant) return;
-    const diff = actualTokens - grant.estimate;
-    if (diff === 0) return;
-    const pairs = [
-      [grant.userTokenLimit, grant.userTokensKey],
-      [grant.modelTokenLimit, grant.modelTokensKey],
-    ] as const;
+    if (charge.holds.length === 0) return;
+    const now = Date.now();
     await Promise.all(
-      pairs
-        .filter(([limit]) => limit > 0)
-        .map(([limit, key]) => {
-          const limiter = this.limiter("tpm", limit);
-          return diff > 0 ? limiter.penalty(key, diff) : limiter.reward(key, -diff);
-        }),
+      charge.holds.map((hold) => {
+        const diff = actualTokens - hold.points;
+        if (diff > 0) return hold.limiter.penalty(hold.key, diff);
+        if (diff < 0 && now < hold.windowEndsAt) return hold.limiter.reward(hold.key, -diff);
+        return undefined;
+      }),
     );
   }
-}
-
-/** Tokens a request may use, estimated before it runs: its text at ~4 bytes a token plus what it may generate. */
-export function estimateTokens(bodyBytes: number, body: Record<string, unknown>, generates = true): number {
-  if (!generates) return Math.ceil(bodyBytes / 4);
-  const maxOut = body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens;
-  const out = typeof maxOut === "number" && maxOut > 0 ? Math.min(maxOut, 32_768) : 256;
-  return Math.ceil(bodyBytes / 4) + out;
 }

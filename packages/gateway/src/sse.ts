@@ -40,6 +40,44 @@ export function usageFromBuffer(kind: ApiKind, body: Buffer): TokenUsage | undef
   return usageFromJson(kind, body.toString("latin1", at, Math.min(body.length, at + 400)));
 }
 
+const CHOICES = Buffer.from('"choices"');
+const FINISH_REASON = Buffer.from('"finish_reason"');
+const CONTENT = Buffer.from('"content"');
+const TEXT = Buffer.from('"text"');
+const DELTA = Buffer.from('"delta"');
+const BLOCK_DELTA = Buffer.from("content_block_delta");
+const SPACE = 0x20;
+const COLON = 0x3a;
+const QUOTE = 0x22;
+
+/** Where the value of `key` starts in a JSON event (whitespace skipped), or -1. */
+function valueStart(event: Buffer, key: Buffer): number {
+  const at = event.indexOf(key);
+  if (at < 0) return -1;
+  let i = at + key.length;
+  while (event[i] === SPACE) i++;
+  if (event[i] !== COLON) return -1;
+  i++;
+  while (event[i] === SPACE) i++;
+  return i;
+}
+
+/**
+ * Whether one event carries generated output: model servers send one event per token (per
+ * choice), so counting them tells what reached the client when a stream ends early. Openers
+ * (an empty delta with the role), finish events and the usage event do not count.
+ */
+function carriesTokens(kind: ApiKind, event: Buffer): boolean {
+  if (kind === "responses") return event.includes(DELTA);
+  if (kind === "messages") return event.includes(BLOCK_DELTA);
+  const choices = valueStart(event, CHOICES);
+  if (choices < 0 || (event[choices] === 0x5b && event[choices + 1] === 0x5d)) return false; // none, or `[]`
+  const finish = valueStart(event, FINISH_REASON);
+  if (finish >= 0 && event[finish] !== 0x6e) return false; // finished: not `null`
+  const text = valueStart(event, kind === "chat" ? CONTENT : TEXT);
+  return !(text >= 0 && event[text] === QUOTE && event[text + 1] === QUOTE);
+}
+
 const EVENT_END = Buffer.from("\n\n");
 const EVENT_END_CRLF = Buffer.from("\r\n\r\n");
 const USAGE_ONLY = Buffer.from('"choices":[]');
@@ -54,7 +92,10 @@ const USAGE = Buffer.from('"usage":{');
 export class StreamRelay {
   private pending: Buffer | undefined;
   private inputTokens = 0;
+  /** The usage the model server reported (at the end of the stream). */
   usage: TokenUsage | undefined;
+  /** Events with generated output passed on so far: about one token each. */
+  delivered = 0;
 
   constructor(
     private readonly kind: ApiKind,
@@ -89,7 +130,32 @@ export class StreamRelay {
     return rest && rest.length > 0 ? this.inspect(rest) : undefined;
   }
 
+  /**
+   * What a stream that ended early used as far as it went: the prompt as the server reported it
+   * (or `promptGuess`), and the output events passed on.
+   */
+  usedSoFar(promptGuess: number): TokenUsage {
+    const usage = this.usage;
+    return {
+      prompt: usage?.prompt || this.inputTokens || promptGuess,
+      completion: Math.max(usage?.completion ?? 0, this.delivered),
+    };
+  }
+
+  private count(events: Buffer): void {
+    let start = 0;
+    while (start < events.length) {
+      let end = events.indexOf(EVENT_END, start);
+      end = end < 0 ? events.length : end + EVENT_END.length;
+      if (carriesTokens(this.kind, start === 0 && end === events.length ? events : events.subarray(start, end))) {
+        this.delivered++;
+      }
+      start = end;
+    }
+  }
+
   private inspect(events: Buffer): Buffer | undefined {
+    this.count(events);
     if (!events.includes(USAGE) && !(this.kind === "messages" && events.includes("message_start"))) return events;
     if (this.kind === "chat" || this.kind === "completions") {
       if (!this.stripUsageEvent) {

@@ -58,6 +58,37 @@ describe("the stream relay", () => {
   });
 });
 
+describe("tokens of a stream cut short", () => {
+  it("counts the output events passed on: not the opener, the finish event or the usage", () => {
+    const relay = new StreamRelay("chat", true);
+    const opener = event({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
+    const token = (content: string) => event({ choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+    const tool = event({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0 }] }, finish_reason: null }] });
+    const finish = event({ choices: [{ index: 0, delta: {}, finish_reason: "length" }] });
+    relayAll(relay, [opener + token("a"), token("b") + tool, `${finish}${usage}`]);
+    expect(relay.delivered).toBe(3);
+    expect(relay.usedSoFar(40)).toEqual({ prompt: 11, completion: 3 });
+    const cut = new StreamRelay("completions", false);
+    relayAll(cut, [event({ choices: [{ index: 0, text: "x", finish_reason: null }] }).repeat(5)]);
+    expect(cut.usedSoFar(40)).toEqual({ prompt: 40, completion: 5 });
+  });
+
+  it("counts delta events of the Responses and Messages streams", () => {
+    const responses = new StreamRelay("responses", false);
+    relayAll(responses, [
+      `event: response.created\n${event({ type: "response.created", response: {} })}`,
+      `event: response.output_text.delta\n${event({ type: "response.output_text.delta", delta: "hi" })}`.repeat(4),
+    ]);
+    expect(responses.usedSoFar(7)).toEqual({ prompt: 7, completion: 4 });
+    const messages = new StreamRelay("messages", false);
+    relayAll(messages, [
+      `event: message_start\n${event({ type: "message_start", message: { usage: { input_tokens: 9, output_tokens: 1 } } })}`,
+      `event: content_block_delta\n${event({ type: "content_block_delta", delta: { text: "x" } })}`.repeat(3),
+    ]);
+    expect(messages.usedSoFar(50)).toEqual({ prompt: 9, completion: 3 });
+  });
+});
+
 describe("usage in complete answers", () => {
   it("reads OpenAI's and Anthropic's field names from the usage object only", () => {
     const answer = JSON.stringify({

@@ -1,8 +1,8 @@
 import { formatBytes, sy } from "@switchyard/core";
 import type { Request } from "express";
 
-/** The whole body as text, refusing more than `limitBytes` (413). */
-export async function readText(req: Request, limitBytes: number): Promise<string> {
+/** The whole body, refusing more than `limitBytes` (413). */
+async function readBytes(req: Request, limitBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -10,10 +10,69 @@ export async function readText(req: Request, limitBytes: number): Promise<string
     if (size > limitBytes) throw sy("payload_too_large", { limit: formatBytes(limitBytes) });
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/** The whole body as text, refusing more than `limitBytes` (413). */
+export async function readText(req: Request, limitBytes: number): Promise<string> {
+  return (await readBytes(req, limitBytes)).toString("utf8");
 }
 
 export { formatBytes } from "@switchyard/core";
+
+/** How deep a JSON body may nest arrays and objects unless a route says otherwise. */
+export const MAX_JSON_DEPTH = 64;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `max`, found by one pass over the bytes
+ * (string contents skipped) before anything parses it: a deep value passes `JSON.parse` but
+ * overflows the stack of whatever walks it later (re-serialising, validation, the database).
+ */
+export function jsonNestingExceeds(body: Uint8Array, max: number): boolean {
+  if (body.length <= max) return false; // every level takes at least one byte
+  let depth = 0;
+  const length = body.length;
+  for (let i = 0; i < length; i++) {
+    const c = body[i];
+    if (c === QUOTE) {
+      // Short strings are stepped through here (cheaper than a native call each); a long one
+      // (an image, say) is jumped with indexOf to the first quote not escaped by an odd run of
+      // backslashes.
+      let end = i + 1;
+      const near = Math.min(length, end + 64);
+      while (end < near && body[end] !== QUOTE) end += body[end] === BACKSLASH ? 2 : 1;
+      if (end >= near) {
+        for (end = Math.max(end, near) - 1; ; ) {
+          end = body.indexOf(QUOTE, end + 1);
+          if (end < 0) return false; // unterminated: the parser reports it
+          let slashes = 0;
+          while (body[end - 1 - slashes] === BACKSLASH) slashes++;
+          if (slashes % 2 === 0) break;
+        }
+      }
+      i = end;
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** 400 for a body nested deeper than `max` (see `jsonNestingExceeds`). */
+export function checkJsonDepth(body: Uint8Array, max: number): void {
+  if (jsonNestingExceeds(body, max)) {
+    throw sy("invalid_body", { expected: `JSON nested at most ${max} levels deep` });
+  }
+}
 
 function parseJsonObject(text: string): Record<string, unknown> {
   let parsed: unknown;
@@ -30,8 +89,11 @@ function parseJsonObject(text: string): Record<string, unknown> {
 
 /** A small JSON object body (an empty body reads as `{}`). */
 export async function readJsonObject(req: Request, limitBytes = 64 * 1024): Promise<Record<string, unknown>> {
-  const text = (await readText(req, limitBytes)).trim();
-  return text === "" ? {} : parseJsonObject(text);
+  const bytes = await readBytes(req, limitBytes);
+  const text = bytes.toString("utf8").trim();
+  if (text === "") return {};
+  checkJsonDepth(bytes, MAX_JSON_DEPTH);
+  return parseJsonObject(text);
 }
 
 /**

@@ -3,10 +3,11 @@ import { accessGuard, registerAuthRoutes } from "@switchyard/auth";
 import { buildOpenApi } from "@switchyard/gateway";
 import { errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import { registerSchedulerRoutes } from "@switchyard/scheduler";
-import express, { type Express, type RequestHandler } from "express";
+import express, { type Express, type Request, type RequestHandler, type Response } from "express";
 import { registerClientRoutes } from "../clients";
 import type { AppContext } from "../context";
 import { type Dashboard, registerDashboardRoutes } from "../dashboard";
+import { carriesScrapeToken } from "../metrics";
 import { DEVICE_PAGE_POLICY, dashboardPolicy, pageSecurityHeaders } from "./security-headers";
 
 /** One log line and the HTTP metrics per request, with its request id (shared with the gateway's fast path). */
@@ -26,7 +27,7 @@ function requestContext(ctx: AppContext): RequestHandler {
 
 export function createApp(
   ctx: AppContext,
-  options: { dashboard?: Dashboard } = {},
+  options: { dashboard?: Dashboard; metricsToken?: string | undefined } = {},
 ): { app: Express; routes: RouteTable } {
   const app = express();
   app.disable("x-powered-by");
@@ -53,18 +54,28 @@ export function createApp(
       });
     },
   );
+  const scrape = async (_req: Request, res: Response) => {
+    res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+  };
+  const { metricsToken } = options;
+  if (!ctx.config.metrics.public && metricsToken) {
+    // A scraper's token opens /metrics without an account; anything else goes on to the admin check.
+    router.get("/metrics", async (req, res, next) => {
+      if (!carriesScrapeToken(req.headers.authorization, metricsToken)) return next();
+      res.locals.route = "/metrics";
+      await scrape(req, res);
+    });
+  }
   routes.add(
     router,
     {
       method: "GET",
       path: "/metrics",
-      access: ctx.config.auth.publicMetrics ? "public" : "admin",
+      access: ctx.config.metrics.public ? "public" : "admin",
       scope: "admin",
-      summary: "Prometheus metrics",
+      summary: "Prometheus metrics (admins or the scrape token; anyone with `metrics.public`)",
     },
-    async (_req, res) => {
-      res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
-    },
+    scrape,
   );
   registerAuthRoutes(router, routes, ctx.auth);
   registerSchedulerRoutes(router, routes, { config: ctx.config, scheduler: ctx.scheduler, db: ctx.db });

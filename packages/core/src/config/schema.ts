@@ -262,16 +262,30 @@ const LimitSchema = z.strictObject({
 });
 export type LimitConfig = z.output<typeof LimitSchema>;
 
+const GroupLimitSchema = LimitSchema.extend({
+  /** Inference requests one user may have in flight at once, on all instances together (429 beyond). */
+  concurrentRequests: z.int().positive().optional(),
+});
+export type UserLimitConfig = z.output<typeof GroupLimitSchema>;
+
+/** The per-user limits: the concurrency cap holds even when only the per-minute limits are set. */
+const UserLimitSchema = GroupLimitSchema.extend({
+  concurrentRequests: z.int().positive().default(32),
+});
+
 const GATEWAY_DEFAULTS = {
   maxBodyBytes: 10 * 1024 * 1024,
+  maxJsonDepth: 64,
   holdSeconds: 30,
   upstreamTimeout: 600,
   connectTimeout: 10,
   limits: {
-    user: { requestsPerMinute: 600, tokensPerMinute: 60_000 },
+    user: { requestsPerMinute: 600, tokensPerMinute: 60_000, concurrentRequests: 32 },
     model: { tokensPerMinute: 100_000 },
     models: {},
     groups: {},
+    maxChoices: 8,
+    maxOutputTokens: 32_768,
   },
 };
 
@@ -279,6 +293,8 @@ export const GatewaySettingsSchema = z
   .strictObject({
     /** Largest request body accepted (413 beyond). */
     maxBodyBytes: z.int().positive().default(GATEWAY_DEFAULTS.maxBodyBytes),
+    /** Deepest nesting of arrays and objects a JSON body may have (400 beyond). */
+    maxJsonDepth: z.int().min(8).max(1000).default(GATEWAY_DEFAULTS.maxJsonDepth),
     /** How long a request for a model that is not live waits for it before 503 + Retry-After. */
     holdSeconds: z.number().min(0).max(600).default(GATEWAY_DEFAULTS.holdSeconds),
     /** Longest wait for a model server's answer (504 beyond); streams: between chunks. */
@@ -287,13 +303,17 @@ export const GatewaySettingsSchema = z
     limits: z
       .strictObject({
         /** Per user (the reference: 60k tokens per minute). */
-        user: LimitSchema.default(GATEWAY_DEFAULTS.limits.user),
+        user: UserLimitSchema.default(GATEWAY_DEFAULTS.limits.user),
         /** Per model, all users together (the reference: 100k tokens per minute). */
         model: LimitSchema.default(GATEWAY_DEFAULTS.limits.model),
         /** Per-model overrides of `model`, by model id. */
         models: z.record(z.string(), LimitSchema).default({}),
         /** Per-group overrides of `user`; a user in several groups gets the most generous. */
-        groups: z.record(z.string(), LimitSchema).default({}),
+        groups: z.record(z.string(), GroupLimitSchema).default({}),
+        /** Most choices one request may ask for (`n`, `best_of`; 400 beyond). */
+        maxChoices: z.int().positive().default(GATEWAY_DEFAULTS.limits.maxChoices),
+        /** Most tokens one request may ask to generate (`max_tokens`, `max_completion_tokens`, `max_output_tokens`; 400 beyond); also the estimate for a request without one to a model without `contextLength`. */
+        maxOutputTokens: z.int().positive().default(GATEWAY_DEFAULTS.limits.maxOutputTokens),
       })
       .default(GATEWAY_DEFAULTS.limits),
   })
@@ -404,7 +424,6 @@ const AUTH_DEFAULTS = {
   loginAttempts: { max: 5, window: 900 },
   deviceCodeRequests: { max: 60, window: 600 },
   cleanupInterval: 3600,
-  publicMetrics: true,
   oidc: [],
 };
 
@@ -430,8 +449,6 @@ export const AuthSchema = z
       .default(AUTH_DEFAULTS.deviceCodeRequests),
     /** How often expired device codes, refresh tokens and revoked-token entries are deleted. */
     cleanupInterval: DurationSchema.default(AUTH_DEFAULTS.cleanupInterval),
-    /** Serve /metrics without credentials (for a scraper on a private network). */
-    publicMetrics: z.boolean().default(true),
     oidc: z.array(OidcIssuerSchema).default([]),
   })
   .default(AUTH_DEFAULTS);
@@ -472,6 +489,25 @@ export const ControlPlaneSettingsSchema = z
   })
   .default(CONTROL_PLANE_DEFAULTS);
 export type ControlPlaneSettings = z.output<typeof ControlPlaneSettingsSchema>;
+// ---- metrics ---------------------------------------------------------------------------
+
+const METRICS_DEFAULTS = { public: false, tokenEnv: "SWITCHYARD_METRICS_TOKEN" };
+
+/** Who may read `GET /metrics`: private by default (it names models, routes and volumes). */
+export const MetricsSettingsSchema = z
+  .strictObject({
+    /** Serve /metrics on the main port to anyone (only behind a network that keeps others out). */
+    public: z.boolean().default(METRICS_DEFAULTS.public),
+    /** Environment variable holding the scrape token: a scraper sends `Authorization: Bearer <token>` (admins' credentials work too). */
+    tokenEnv: z.string().min(1).default(METRICS_DEFAULTS.tokenEnv),
+    /** Also serve /metrics on this separate address (`host:port`, e.g. `127.0.0.1:9464`), without credentials unless a scrape token is set. */
+    listen: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, "use host:port, e.g. 127.0.0.1:9464")
+      .optional(),
+  })
+  .default(METRICS_DEFAULTS);
+export type MetricsSettings = z.output<typeof MetricsSettingsSchema>;
 
 const RawConfigSchema = z.strictObject({
   /** The file format version. */
@@ -485,6 +521,7 @@ const RawConfigSchema = z.strictObject({
   auth: AuthSchema,
   http: HttpSettingsSchema,
   controlPlane: ControlPlaneSettingsSchema,
+  metrics: MetricsSettingsSchema,
   batch: BatchSettingsSchema,
   clusters: z.array(ClusterSchema).min(1, "at least one cluster is needed"),
   models: z.array(ModelSchema).default([]),
