@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { defaultConfigInput, type ResolvedModel, type SwitchyardConfigInput, validateConfig } from "@switchyard/core";
@@ -49,6 +49,27 @@ describe("the config check on values that reach a job script", () => {
     expect(
       problemsOf(withModel({ id: "org/a", engine: { type: "vllm", args: ["--api-key", "everyone-knows-this"] } })),
     ).toEqual([expect.stringMatching(/^models\[0\]\.engine\.args: remove '--api-key'/)]);
+  });
+});
+
+describe("the Slurm state directory", () => {
+  it("a state directory others can write (to swap a job script or a key) is refused", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sy-state-"));
+    try {
+      chmodSync(dir, 0o777);
+      const launcher = () =>
+        new SlurmLauncher({
+          stateDir: dir,
+          config: { type: "slurm", sbatchArgs: [], pinNodes: false },
+          engines: { switchyardBin: SWITCHYARD_BIN },
+          logger: quiet,
+        });
+      expect(launcher).toThrow(/writable by others \(mode 777\).*chmod go-w/);
+      chmodSync(dir, 0o700);
+      expect(launcher).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
