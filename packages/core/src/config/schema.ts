@@ -82,7 +82,7 @@ export const LlamaCppEngineSchema = z.strictObject({
 export const LlamaCppNodeEngineSchema = z.strictObject({
   type: z.literal("llama-cpp-node"),
   /** Path to the GGUF file, or a generated test model (`generated:tiny-chat`), written on first start. */
-  weights: z.string().min(1),
+  weights: SafePath,
   /** Sequences generated at once (default 4); more requests wait in a queue. */
   parallel: z.int().positive().optional(),
   /** CPU threads (default: the node's math cores). */

@@ -1,5 +1,5 @@
 import type { EngineType, ResolvedModel } from "@switchyard/core";
-import { llamaCppNodeAdapter } from "./llama-cpp-node";
+import { LLAMA_CPP_NODE_KEY_ENV, llamaCppNodeAdapter } from "./llama-cpp-node";
 import {
   type EngineAdapter,
   type EngineAdapterOptions,
@@ -59,6 +59,7 @@ export const SERVER_KEY_ENV: Readonly<Record<Exclude<EngineType, "external">, st
   vllm: "VLLM_API_KEY",
   infinity: "INFINITY_API_KEY",
   "llama-cpp": "LLAMA_API_KEY",
+  "llama-cpp-node": LLAMA_CPP_NODE_KEY_ENV,
   ollama: undefined,
 };
 

@@ -131,6 +131,43 @@ describe.each(kinds)("model servers started on the %s launcher", (kind) => {
   );
 });
 
+/** A real engine (llama.cpp through node-llama-cpp, a generated GGUF) reads the key from `LLAMA_API_KEY`. */
+describe("a real llama.cpp server started on the local launcher", () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    // The generated model is shared with the llama package's tests (same bytes, written once).
+    process.env.SWITCHYARD_CACHE_DIR ??= path.join(tmpdir(), "switchyard-test-cache");
+    h = await startHarness("local", {
+      models: [
+        {
+          id: "org/tiny",
+          cluster: "lab",
+          framework: "vllm",
+          capabilities: ["chat"],
+          placement: "hot",
+          node: "hot-1",
+          engine: { type: "llama-cpp-node", weights: "generated:tiny-chat", threads: 1, parallel: 1 },
+        },
+      ],
+    });
+    await until(h, () => h.scheduler.availability("lab", "org/tiny").status === "live", "org/tiny live", {
+      timeoutMs: 90_000,
+    });
+  }, 120_000);
+  afterAll(() => h?.close());
+
+  it("a llama.cpp server started for a deployment refuses a request without its key", async () => {
+    const replica = replicaOf(h.scheduler, "org/tiny");
+    expect(replica.authorization).toMatch(/^Bearer sy-server-/);
+    expect((await chat(replica.baseUrl, "org/tiny")).status).toBe(401);
+    expect((await chat(replica.baseUrl, "org/tiny", replica.authorization)).status).toBe(200);
+    const listing = processListing();
+    expect(listing).toContain("engine llama-cpp");
+    expect(listing).not.toContain(replica.authorization!.replace(/^Bearer /, ""));
+  });
+});
+
 const drivers = await testDrivers();
 
 /**
