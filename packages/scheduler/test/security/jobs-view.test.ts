@@ -72,7 +72,8 @@ describe("GET /resource_server/{cluster}/jobs on a cluster restricted to a group
       const tokens = await auth.issueTokens(user.id, { clientId: "test", scope: "", authTime: new Date() });
       return { user, token: tokens.access_token };
     };
-    const admin = await token("root", "admin");
+    // In the cluster's group too, so that a key without the admin scope (a user's key) still gets in.
+    const admin = await token("root", "admin", ["physics"]);
     credentials.admin = admin.token;
     credentials.member = (await token("grace", "user", ["physics"])).token;
     credentials.outsider = (await token("ada", "user")).token;
