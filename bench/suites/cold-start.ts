@@ -17,10 +17,10 @@ const LOAD = "2s";
 const quiet = pino({ level: "silent" });
 
 /** Time until the first streamed token of a chat request, from `start`. */
-async function firstToken(baseUrl: string): Promise<number> {
+async function firstToken(baseUrl: string, authorization?: string): Promise<number> {
   const res = await fetch(`${baseUrl}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
     body: JSON.stringify({ model: MODEL, stream: true, max_tokens: 4, messages: [{ role: "user", content: "hi" }] }),
   });
   if (!res.ok || !res.body) throw new Error(`chat failed: ${res.status}`);
@@ -210,7 +210,7 @@ async function viaScheduler(kind: "local" | "slurm"): Promise<SlurmRun> {
       await new Promise((r) => setTimeout(r, 5));
       replica = scheduler.acquire("bench", MODEL);
     }
-    const at = await firstToken(replica.baseUrl);
+    const at = await firstToken(replica.baseUrl, replica.authorization);
     replica.release();
     return { total: at - start, slurmWait: watch?.waited() ?? 0 };
   } finally {

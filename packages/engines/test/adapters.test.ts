@@ -55,6 +55,7 @@ describe("vLLM", () => {
       ],
       env: { HF_HUB_OFFLINE: "1" },
       baseUrl: "http://10.0.0.7:8123",
+      serverKeyEnv: "VLLM_API_KEY",
     });
     expect(vllmAdapter.gpus(m)).toBe(2);
     expect(vllmAdapter.readiness(m)).toEqual([{ path: "/health", status: 200 }]);
@@ -146,6 +147,7 @@ describe("the other engines", () => {
       ],
       env: {},
       baseUrl: "http://10.0.0.7:8123",
+      serverKeyEnv: "INFINITY_API_KEY",
     });
     expect(adapters.infinity.readiness(m)).toEqual([{ path: "/health", status: 200 }]);
   });
@@ -252,6 +254,7 @@ describe("the other engines", () => {
       ],
       env: {},
       baseUrl: "http://10.0.0.7:8123",
+      serverKeyEnv: "SWITCHYARD_SIMULATOR_API_KEY",
     });
     expect(scaled.simulator.gpus(m)).toBe(4);
 

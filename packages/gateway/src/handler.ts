@@ -340,7 +340,7 @@ async function proxy(
       accept: stream ? "text/event-stream" : "application/json",
       "x-request-id": facts.requestId,
     };
-    // The model server's own key (an external server's apiKeyEnv); never the client's credentials.
+    // The model server's own key (its deployment's, or an external apiKeyEnv), never the client's credentials.
     if (replica.authorization) headers.authorization = replica.authorization;
     deps.upstreams.pool(replica.baseUrl).dispatch(
       {

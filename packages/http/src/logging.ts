@@ -10,6 +10,7 @@ export const REDACTED_PATHS = [
   "*.refresh_token",
   "*.device_code",
   "*.apiKey",
+  "*.serverKey",
   "*.api_key",
   "*.key",
   "*.secret",

@@ -12,4 +12,4 @@ export {
   type SchedulerDeps,
 } from "./scheduler";
 export type { DeploymentRecord } from "./store";
-export { jobsView, listEndpoints, modelObject, visibleModels } from "./views";
+export { type JobsViewer, jobsView, jobsViewerOf, listEndpoints, modelObject, visibleModels } from "./views";

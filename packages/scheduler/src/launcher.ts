@@ -8,6 +8,11 @@ export interface LaunchRequest {
   /** The node the scheduler placed it on (a real Slurm node only when `pinNodes`). */
   node: NodeConfig;
   gpus: number;
+  /**
+   * The key the server is to require from every caller (null: an external server, which has
+   * its own). Launchers hand it over in the environment, never on a command line.
+   */
+  serverKey: string | null;
 }
 
 export interface LaunchedJob {

@@ -16,3 +16,16 @@ export async function tailFile(file: string, lines = 15): Promise<string> {
     await handle?.close();
   }
 }
+
+const IP_ADDRESS = /\[[0-9A-Fa-f:.]+\](?::\d+)?|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g;
+
+/**
+ * A log excerpt without where the server listens (IP literals, its host name, its port): failure
+ * reasons reach users (`/v1/models`, the jobs view, 503 bodies), and addresses are for admins.
+ */
+export function withoutAddresses(text: string, server: { host: string | null; port: number | null }): string {
+  let out = text.replace(IP_ADDRESS, "<address>");
+  if (server.host) out = out.split(server.host).join("<address>");
+  if (server.port) out = out.replace(new RegExp(`:${server.port}\\b`, "g"), ":<port>");
+  return out;
+}

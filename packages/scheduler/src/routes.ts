@@ -4,7 +4,7 @@ import type { Database } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
 import type { Router } from "express";
 import type { Scheduler } from "./scheduler";
-import { jobsView, listEndpoints, modelObject, visibleModels } from "./views";
+import { jobsView, jobsViewerOf, listEndpoints, modelObject, visibleModels } from "./views";
 
 export interface SchedulerRouteDeps {
   config: SwitchyardConfig;
@@ -110,7 +110,12 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       summary: "What runs, waits and failed on a cluster",
     },
     (req, res) => {
-      res.json(jobsView(scheduler, findCluster(config, String(req.params.cluster))));
+      const cluster = findCluster(config, String(req.params.cluster));
+      const principal = principalOf(res);
+      // The cluster's group policy, as for its models: a user outside it learns nothing of its jobs.
+      const problem = modelAccessProblem(principal, cluster, { id: "", allowedGroups: [] });
+      if (problem) throw problem;
+      res.json(jobsView(scheduler, cluster, jobsViewerOf(principal)));
     },
   );
 }

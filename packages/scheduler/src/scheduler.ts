@@ -18,8 +18,9 @@ import {
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Launcher } from "./launcher";
+import { withoutAddresses } from "./logs";
 import { type Occupant, placeModel, planEviction } from "./placement";
-import { type DeploymentRecord, DeploymentStore, TransitionConflict } from "./store";
+import { type DeploymentRecord, DeploymentStore, newServerKey, TransitionConflict } from "./store";
 
 /** The PostgreSQL advisory lock key of the scheduler leader. */
 export const LEADER_LOCK_KEY = 7_370_001;
@@ -62,7 +63,7 @@ export interface SchedulerDeps {
   registry?: Registry;
   /** Run the reconcile loop on a timer (tests turn it off and call tick()). */
   autoTick?: boolean;
-  /** Where model servers' API keys are read from (`apiKeyEnv`); default process.env. */
+  /** Where external model servers' API keys are read from (`apiKeyEnv`); default process.env. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -71,7 +72,7 @@ interface ModelEntry {
   config: ResolvedModel;
   cluster: ClusterConfig;
   rowId: string;
-  /** Sent to the model's server with every request and readiness check, when it needs a key. */
+  /** An external server's key (`apiKeyEnv`), sent with every request and readiness check. */
   authorization: string | undefined;
 }
 
@@ -93,6 +94,8 @@ export class Scheduler {
   private readonly models = new Map<string, ModelEntry>();
   private readonly byRowId = new Map<string, ModelEntry>();
   private snapshot = new Map<string, DeploymentRecord>();
+  /** Each launched server's key, by deployment (read with the snapshot, so every instance has it). */
+  private serverKeys = new Map<string, string>();
   private pinned = new Set<string>();
   /** Operator maintenance windows (database), by cluster. */
   private maintenance = new Map<string, string>();
@@ -166,6 +169,12 @@ export class Scheduler {
         this.deps.logger.warn(
           { model: model.id, env: auth.missing },
           "scheduler: the model's API key variable is not set; its server is called without a key",
+        );
+      }
+      if (model.engine.type === "ollama") {
+        this.deps.logger.warn(
+          { model: model.id },
+          "scheduler: Ollama cannot require an API key; anyone who reaches its node and port can call it",
         );
       }
       const entry = { key, config: model, cluster, rowId, authorization: auth.authorization };
@@ -400,16 +409,19 @@ export class Scheduler {
 
   private async enqueue(entry: ModelEntry, cause: string): Promise<void> {
     const launcher = this.deps.launchers.get(entry.cluster.name);
+    const serverKey = entry.config.engine.type === "external" ? null : newServerKey();
     const { record, created } = await this.store.enqueue({
       modelId: entry.rowId,
       cluster: entry.cluster.name,
       launcher: launcher?.kind ?? entry.cluster.launcher.type,
       gpus: entry.config.gpus,
+      serverKey,
       cause,
       now: new Date(this.now),
     });
     this.remember(record);
     if (created) {
+      if (serverKey) this.serverKeys.set(record.id, serverKey);
       this.deps.logger.info({ deployment: record.id, model: entry.config.id, cause }, "scheduler: queued a deployment");
       // The first step of every deployment is a change too (a dashboard shows "Queued" at once).
       this.emit({
@@ -447,10 +459,11 @@ export class Scheduler {
     this.pendingModelUse.set(entry.rowId, now);
     this.lastUse.set(chosen.id, now.getTime());
     let released = false;
+    const authorization = this.authorizationFor(chosen);
     return {
       deploymentId: chosen.id,
       baseUrl: this.baseUrl(chosen) as string,
-      ...(entry.authorization ? { authorization: entry.authorization } : {}),
+      ...(authorization ? { authorization } : {}),
       release: () => {
         if (released) return;
         released = true;
@@ -567,9 +580,21 @@ export class Scheduler {
     return [...this.snapshot.values()];
   }
 
+  /**
+   * The `Authorization` a deployment's server wants: its own generated key when Switchyard
+   * launched it, an external server's `apiKeyEnv` key otherwise (none for deployments started
+   * before servers had keys).
+   */
+  private authorizationFor(record: DeploymentRecord): string | undefined {
+    const entry = this.byRowId.get(record.modelId);
+    if (!entry) return undefined;
+    if (entry.config.engine.type === "external") return entry.authorization;
+    return upstreamAuthorization(entry.config, this.deps.env, this.serverKeys.get(record.id)).authorization;
+  }
+
   /** Readiness and health checks carry the model server's key, as requests do. */
   private probeHeaders(record: DeploymentRecord): Record<string, string> | undefined {
-    const authorization = this.byRowId.get(record.modelId)?.authorization;
+    const authorization = this.authorizationFor(record);
     return authorization ? { authorization } : undefined;
   }
 
@@ -645,8 +670,9 @@ export class Scheduler {
   }
 
   private async refresh(): Promise<void> {
-    const records = await this.store.active(new Date(this.now - 3_600_000));
+    const { records, serverKeys } = await this.store.active(new Date(this.now - 3_600_000));
     this.snapshot = new Map(records.map((r) => [r.id, r]));
+    this.serverKeys = serverKeys;
     this.byModel = undefined;
     // Pinned models and clusters in maintenance in one raw read (this runs on every pass).
     const flags = await this.deps.db.query<{ kind: string; key: string; reason: string | null }>(OPERATOR_FLAGS, []);
@@ -684,9 +710,10 @@ export class Scheduler {
     }
   }
 
+  /** The server's last log lines for a failure reason, which users see: without its address. */
   private async lastLines(record: DeploymentRecord): Promise<string> {
     const tail = await this.deps.launchers.get(record.cluster)?.tail(record.id, 8);
-    return tail ? `; last log lines:\n${tail}` : "";
+    return tail ? `; last log lines:\n${withoutAddresses(tail, record)}` : "";
   }
 
   private async fail(record: DeploymentRecord, reason: string, now: Date): Promise<void> {
@@ -955,13 +982,16 @@ export class Scheduler {
   private async launch(
     cluster: ClusterConfig,
     launcher: Launcher,
-    record: DeploymentRecord,
+    queued: DeploymentRecord,
     model: ResolvedModel,
     nodeName: string,
     now: Date,
   ): Promise<void> {
     const node = cluster.nodes.find((n) => n.name === nodeName);
     if (!node) return;
+    const keyed = await this.withServerKey(queued, model);
+    if (!keyed) return;
+    const { record, serverKey } = keyed;
     try {
       const job = await launcher.launch({
         deploymentId: record.id,
@@ -969,6 +999,7 @@ export class Scheduler {
         cluster: cluster.name,
         node,
         gpus: model.gpus,
+        serverKey,
       });
       this.launches?.inc({ cluster: cluster.name, outcome: "launched" });
       const url = job.baseUrl ? new URL(job.baseUrl) : undefined;
@@ -993,6 +1024,29 @@ export class Scheduler {
     } catch (error) {
       this.launches?.inc({ cluster: cluster.name, outcome: "failed" });
       await this.fail(record, `could not launch: ${(error as Error).message}`, now);
+    }
+  }
+
+  /**
+   * The deployment with the key its server is to require. One queued before servers had keys
+   * gets one now, stored before anything runs (undefined: someone else changed it meanwhile).
+   */
+  private async withServerKey(
+    record: DeploymentRecord,
+    model: ResolvedModel,
+  ): Promise<{ record: DeploymentRecord; serverKey: string | null } | undefined> {
+    if (model.engine.type === "external") return { record, serverKey: null };
+    const known = this.serverKeys.get(record.id);
+    if (known) return { record, serverKey: known };
+    const serverKey = newServerKey();
+    try {
+      const updated = await this.store.annotate(record, { serverKey });
+      this.remember(updated);
+      this.serverKeys.set(record.id, serverKey);
+      return { record: updated, serverKey };
+    } catch (error) {
+      if (error instanceof TransitionConflict) return undefined;
+      throw error;
     }
   }
 

@@ -54,7 +54,7 @@ const SELECT = {
 const ACTIVE = `SELECT d."id", d."modelId"::text AS "modelId", d."clusterName" AS "cluster", n."name" AS "nodeName",
   d."state"::text AS "state", d."stateReason", d."launcher", d."jobId", d."host", d."port", d."gpus", d."version",
   d."restartCount", d."busyUntil", d."logPath", d."queuedAt", d."startedAt", d."liveAt", d."drainingAt",
-  d."lastRequestAt", d."createdAt"
+  d."lastRequestAt", d."createdAt", d."serverKey"
 FROM "deployments" d LEFT JOIN "nodes" n ON n."id" = d."nodeId"
 WHERE d."state" IN ('queued', 'starting', 'live', 'draining') OR (d."state" = 'failed' AND d."updatedAt" >= $1)
 ORDER BY d."createdAt" ASC`;
@@ -64,6 +64,11 @@ type Row = Prisma.DeploymentGetPayload<{ select: typeof SELECT }>;
 function toRecord(row: Row): DeploymentRecord {
   const { clusterName, node, ...rest } = row;
   return { ...rest, cluster: clusterName, nodeName: node?.name ?? null };
+}
+
+/** A new model server key: 256 random bits, recognisable by its prefix in a leak scan. */
+export function newServerKey(): string {
+  return `sy-server-${randomBytes(32).toString("base64url")}`;
 }
 
 export class TransitionConflict extends Error {
@@ -88,11 +93,24 @@ export class DeploymentStore {
     this.nodeIds = new Map(nodes.map((n) => [`${n.clusterName}/${n.name}`, n.id]));
   }
 
-  /** Deployments that hold or want resources, plus failures of the last hour (for reasons and views). */
-  async active(since: Date): Promise<DeploymentRecord[]> {
+  /**
+   * Deployments that hold or want resources, plus failures of the last hour (for reasons and
+   * views), and their servers' keys by deployment id: kept apart from the records, so a record
+   * that reaches a view or a log line never carries a key.
+   */
+  async active(since: Date): Promise<{ records: DeploymentRecord[]; serverKeys: Map<string, string> }> {
     // Raw SQL: this runs on every reconcile pass (four times a second by default), where
     // Prisma's per-query compile cost showed up as stalls in the gateway's tail latency.
-    return this.database.query<DeploymentRecord & Record<string, unknown>>(ACTIVE, [since]);
+    const rows = await this.database.query<DeploymentRecord & { serverKey: string | null } & Record<string, unknown>>(
+      ACTIVE,
+      [since],
+    );
+    const serverKeys = new Map<string, string>();
+    const records = rows.map(({ serverKey, ...record }) => {
+      if (serverKey) serverKeys.set(record.id, serverKey);
+      return record;
+    });
+    return { records, serverKeys };
   }
 
   async get(id: string): Promise<DeploymentRecord | undefined> {
@@ -109,6 +127,8 @@ export class DeploymentStore {
     cluster: string;
     launcher: string;
     gpus: number;
+    /** The key its server will require (null for an external server, which has its own). */
+    serverKey: string | null;
     cause: string;
     now: Date;
   }): Promise<{
@@ -126,6 +146,7 @@ export class DeploymentStore {
             state: "queued",
             launcher: input.launcher,
             gpus: input.gpus,
+            serverKey: input.serverKey,
             queuedAt: input.now,
             createdAt: input.now,
           },
@@ -199,6 +220,7 @@ export class DeploymentStore {
       node: string;
       host: string | null;
       port: number | null;
+      serverKey: string;
     }>,
   ): Promise<DeploymentRecord> {
     const { node, ...rest } = fields;

@@ -1,4 +1,4 @@
-import { canUseModel, type Principal } from "@switchyard/auth";
+import { actsAsAdmin, canUseModel, type Principal } from "@switchyard/auth";
 import type { ClusterConfig, Endpoint, ModelObject, ResolvedModel, SwitchyardConfig } from "@switchyard/core";
 import type { Scheduler } from "./scheduler";
 import type { DeploymentRecord } from "./store";
@@ -29,6 +29,11 @@ export function modelObject(scheduler: Scheduler, model: ResolvedModel, created:
     eta_seconds: availability.etaSeconds,
     status_reason: availability.reason,
   };
+}
+
+/** The jobs view a principal gets: addresses only for an admin acting as one. */
+export function jobsViewerOf(principal: Principal): JobsViewer {
+  return { addresses: actsAsAdmin(principal) };
 }
 
 export function visibleModels(
@@ -86,7 +91,12 @@ export function listEndpoints(config: SwitchyardConfig, scheduler: Scheduler, pr
   return { clusters };
 }
 
-function jobEntry(scheduler: Scheduler, record: DeploymentRecord) {
+/** What a jobs view may show: a model server's address is for admins only. */
+export interface JobsViewer {
+  addresses: boolean;
+}
+
+function jobEntry(scheduler: Scheduler, record: DeploymentRecord, viewer: JobsViewer) {
   const model = scheduler.modelOf(record);
   const availability = model ? scheduler.availability(record.cluster, model.id) : undefined;
   return {
@@ -103,7 +113,7 @@ function jobEntry(scheduler: Scheduler, record: DeploymentRecord) {
             ? "queued"
             : record.state,
     node: record.nodeName,
-    host: record.host && record.port ? `${record.host}:${record.port}` : null,
+    host: viewer.addresses && record.host && record.port ? `${record.host}:${record.port}` : null,
     gpus: record.gpus,
     launcher: record.launcher,
     launcher_job_id: record.jobId,
@@ -122,9 +132,10 @@ function jobEntry(scheduler: Scheduler, record: DeploymentRecord) {
 
 /**
  * `GET /resource_server/{cluster}/jobs`, the reference shape: running (starting and live),
- * queued, others (draining, recent failures), and the nodes with their free GPUs.
+ * queued, others (draining, recent failures), and the nodes with their free GPUs. `host` is
+ * null unless the viewer may see addresses (admins).
  */
-export function jobsView(scheduler: Scheduler, cluster: ClusterConfig) {
+export function jobsView(scheduler: Scheduler, cluster: ClusterConfig, viewer: JobsViewer) {
   const records = scheduler.deployments().filter((d) => d.cluster === cluster.name);
   const byQueue = (a: DeploymentRecord, b: DeploymentRecord) =>
     (a.queuedAt?.getTime() ?? 0) - (b.queuedAt?.getTime() ?? 0);
@@ -149,12 +160,16 @@ export function jobsView(scheduler: Scheduler, cluster: ClusterConfig) {
     cluster: cluster.name,
     status: scheduler.clusterProblem(cluster) ? "unavailable" : "active",
     status_reason: scheduler.clusterProblem(cluster) ?? null,
-    running: records.filter((d) => d.state === "starting" || d.state === "live").map((d) => jobEntry(scheduler, d)),
+    running: records
+      .filter((d) => d.state === "starting" || d.state === "live")
+      .map((d) => jobEntry(scheduler, d, viewer)),
     queued: records
       .filter((d) => d.state === "queued")
       .sort(byQueue)
-      .map((d) => jobEntry(scheduler, d)),
-    others: records.filter((d) => d.state === "draining" || d.state === "failed").map((d) => jobEntry(scheduler, d)),
+      .map((d) => jobEntry(scheduler, d, viewer)),
+    others: records
+      .filter((d) => d.state === "draining" || d.state === "failed")
+      .map((d) => jobEntry(scheduler, d, viewer)),
     free_nodes: nodes.filter((n) => n.gpus_free === n.gpus).map((n) => n.name),
     nodes,
   };

@@ -12,7 +12,9 @@ import { CliError, type CliIO, EXIT } from "../cli-io";
 async function runSimulator(flags: SimulatorFlags, command: Command, io: CliIO): Promise<void> {
   let options: ReturnType<typeof simulatorOptionsFromFlags>;
   try {
-    options = simulatorOptionsFromFlags(flags);
+    // The launchers pass the key in the environment: a flag would show it in every process listing.
+    const apiKey = flags.apiKey ?? (io.env.SWITCHYARD_SIMULATOR_API_KEY || undefined);
+    options = simulatorOptionsFromFlags({ ...flags, ...(apiKey ? { apiKey } : {}) });
   } catch (error) {
     if (error instanceof SimulatorOptionsError) {
       command.error(`error: ${error.problems.join("\n       ")}`, { exitCode: EXIT.usage, code: "switchyard.badFlag" });
@@ -85,6 +87,9 @@ export function registerSimulator(program: Command, io: CliIO): void {
     .option("--seed <n>", "seed for generated text, embeddings and injected failures (default: 0)")
     .option("--profile <profile>", "realistic (paced) or fast (answers at once, for benchmarks)", "realistic")
     .option("--log-level <level>", "info, debug (one line per request) or silent", "info")
-    .option("--api-key <key>", "require 'Authorization: Bearer <key>' on /v1/* (401 otherwise), as vLLM's --api-key")
+    .option(
+      "--api-key <key>",
+      "require 'Authorization: Bearer <key>' on /v1/* (401 otherwise), as vLLM's --api-key (default: $SWITCHYARD_SIMULATOR_API_KEY)",
+    )
     .action(async (flags: SimulatorFlags, command: Command) => runSimulator(flags, command, io));
 }

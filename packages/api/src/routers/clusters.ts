@@ -88,7 +88,7 @@ export const nodesRouter = router({
       }
       // The same view as GET /resource_server/{cluster}/jobs, so the two never disagree.
       return clusters.flatMap((cluster) =>
-        jobsView(scheduler, cluster).nodes.map((node) => ({
+        jobsView(scheduler, cluster, { addresses: false }).nodes.map((node) => ({
           cluster: cluster.name,
           name: node.name,
           role: node.role,

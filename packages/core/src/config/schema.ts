@@ -14,13 +14,35 @@ const Slug = z
 
 const GroupList = z.array(z.string().min(1)).default([]);
 
+/**
+ * Values that reach a model server's command line and a Slurm job script (model ids, Ollama
+ * tags, weights): ids like `meta-llama/Meta-Llama-3.1-8B-Instruct` or `llama3.1:8b`, paths like
+ * `/models/llama.gguf`. The launchers quote every value anyway; this keeps shell syntax (`$`,
+ * quotes, backquotes, spaces, `;`, newlines) and leading dashes out of them altogether.
+ */
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
+const SafeId = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(SAFE_ID, "use letters, digits, '.', '_', '-', '/' and ':', starting with a letter or digit");
+const SafePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .regex(
+    /^[A-Za-z0-9._/][A-Za-z0-9._/:@+=,-]*$/,
+    "use letters, digits and . _ / : @ + = , - (no spaces, quotes or shell characters), not starting with '-'",
+  );
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name (letters, digits, '_')");
+
 // ---- engines: how a model server is launched --------------------------------------------
 
 const EngineCommon = {
   /** Extra command-line arguments for the server. */
   args: z.array(z.string()).default([]),
   /** Extra environment variables for the server. */
-  env: z.record(z.string(), z.string()).default({}),
+  env: z.record(EnvName, z.string()).default({}),
 };
 
 export const SimulatorEngineSchema = z.strictObject({
@@ -38,21 +60,21 @@ export const SimulatorEngineSchema = z.strictObject({
 export const VllmEngineSchema = z.strictObject({
   type: z.literal("vllm"),
   /** Weights path or Hugging Face id; defaults to the model id. */
-  weights: z.string().optional(),
+  weights: SafePath.optional(),
   tensorParallel: z.int().positive().optional(),
   ...EngineCommon,
 });
 
 export const InfinityEngineSchema = z.strictObject({
   type: z.literal("infinity"),
-  weights: z.string().optional(),
+  weights: SafePath.optional(),
   ...EngineCommon,
 });
 
 export const LlamaCppEngineSchema = z.strictObject({
   type: z.literal("llama-cpp"),
   /** Path to the GGUF file. */
-  weights: z.string(),
+  weights: SafePath,
   ...EngineCommon,
 });
 
@@ -60,7 +82,7 @@ export const LlamaCppEngineSchema = z.strictObject({
 export const LlamaCppNodeEngineSchema = z.strictObject({
   type: z.literal("llama-cpp-node"),
   /** Path to the GGUF file, or a generated test model (`generated:tiny-chat`), written on first start. */
-  weights: z.string().min(1),
+  weights: SafePath,
   /** Sequences generated at once (default 4); more requests wait in a queue. */
   parallel: z.int().positive().optional(),
   /** CPU threads (default: the node's math cores). */
@@ -73,7 +95,7 @@ export const LlamaCppNodeEngineSchema = z.strictObject({
 export const OllamaEngineSchema = z.strictObject({
   type: z.literal("ollama"),
   /** The Ollama model tag, e.g. `llama3.1:8b`. */
-  tag: z.string(),
+  tag: SafeId,
   ...EngineCommon,
 });
 
@@ -82,7 +104,7 @@ export const ExternalEngineSchema = z.strictObject({
   /** Base URL of an OpenAI-compatible server someone else runs (ending before `/v1`). */
   url: z.url(),
   /** Environment variable holding the API key for it, if it needs one. */
-  apiKeyEnv: z.string().optional(),
+  apiKeyEnv: EnvName.optional(),
 });
 
 export const EngineSchema = z.discriminatedUnion("type", [
@@ -171,7 +193,7 @@ export type ClusterConfig = z.output<typeof ClusterSchema>;
 // ---- models ----------------------------------------------------------------------------
 
 export const ModelSchema = z.strictObject({
-  id: z.string().min(1).max(256),
+  id: SafeId,
   cluster: Slug,
   framework: Slug,
   displayName: z.string().optional(),
@@ -601,6 +623,16 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
         ctx.addIssue({ code: "custom", path: at("aliases"), message: `'${name}' already names model '${owner}'` });
       }
       names.set(name, model.id);
+    }
+    if (model.engine.type !== "external") {
+      const keyFlag = model.engine.args.find((arg) => /^--api-key(-file)?(=|$)/.test(arg));
+      if (keyFlag) {
+        ctx.addIssue({
+          code: "custom",
+          path: at("engine", "args"),
+          message: `remove '${keyFlag.split("=")[0]}': Switchyard gives every deployment its own generated key`,
+        });
+      }
     }
     if (new Set(model.capabilities).size !== model.capabilities.length) {
       ctx.addIssue({ code: "custom", path: at("capabilities"), message: "capabilities are listed twice" });

@@ -1,5 +1,5 @@
 import type { EngineType, ResolvedModel } from "@switchyard/core";
-import { llamaCppNodeAdapter } from "./llama-cpp-node";
+import { LLAMA_CPP_NODE_KEY_ENV, llamaCppNodeAdapter } from "./llama-cpp-node";
 import {
   type EngineAdapter,
   type EngineAdapterOptions,
@@ -50,8 +50,26 @@ function durationFlag(seconds: number): string {
   return `${Math.round(seconds * 1000)}ms`;
 }
 
-function processPlan(argv: string[], env: Record<string, string>, target: LaunchTarget): LaunchPlan {
-  return { kind: "process", argv, env, baseUrl: hostUrl(target) };
+/**
+ * Where each engine reads its API key from when no `--api-key` is given: the launcher puts the
+ * deployment's key there. Ollama has no key check at all.
+ */
+export const SERVER_KEY_ENV: Readonly<Record<Exclude<EngineType, "external">, string | undefined>> = {
+  simulator: "SWITCHYARD_SIMULATOR_API_KEY",
+  vllm: "VLLM_API_KEY",
+  infinity: "INFINITY_API_KEY",
+  "llama-cpp": "LLAMA_API_KEY",
+  "llama-cpp-node": LLAMA_CPP_NODE_KEY_ENV,
+  ollama: undefined,
+};
+
+function processPlan(
+  type: Exclude<EngineType, "external">,
+  argv: string[],
+  env: Record<string, string>,
+  target: LaunchTarget,
+): LaunchPlan {
+  return { kind: "process", argv, env, baseUrl: hostUrl(target), serverKeyEnv: SERVER_KEY_ENV[type] };
 }
 
 export const vllmAdapter: EngineAdapter = {
@@ -70,7 +88,7 @@ export const vllmAdapter: EngineAdapter = {
     }
     if (has(model, "reasoning")) withDefault(argv, args, "--reasoning-parser", vllmReasoningParser(model));
     argv.push(...args);
-    return processPlan(argv, { ...engine.env }, target);
+    return processPlan("vllm", argv, { ...engine.env }, target);
   },
   gpus: (model) => model.gpus,
   readiness: () => HEALTH_200,
@@ -89,7 +107,7 @@ export const infinityAdapter: EngineAdapter = {
     // Infinity serves its OpenAI routes at the root by default; /v1 keeps every engine's API at one path.
     withDefault(argv, args, "--url-prefix", "/v1");
     argv.push(...args);
-    return processPlan(argv, { ...engine.env }, target);
+    return processPlan("infinity", argv, { ...engine.env }, target);
   },
   gpus: (model) => model.gpus,
   readiness: () => HEALTH_200,
@@ -108,7 +126,7 @@ export const llamaCppAdapter: EngineAdapter = {
     withDefault(argv, args, ["-ngl", "--n-gpu-layers", "--gpu-layers"], "999");
     if (has(model, "tools")) withDefault(argv, args, "--jinja");
     argv.push(...args);
-    return processPlan(argv, { ...engine.env }, target);
+    return processPlan("llama-cpp", argv, { ...engine.env }, target);
   },
   gpus: (model) => model.gpus,
   // 503 while the model loads, 200 once it answers.
@@ -128,6 +146,7 @@ export const ollamaAdapter: EngineAdapter = {
     const engine = engineOf(model, "ollama");
     const host = target.host.includes(":") ? `[${target.host}]` : target.host;
     return processPlan(
+      "ollama",
       ["ollama", "serve", ...engine.args],
       { ...engine.env, OLLAMA_HOST: `${host}:${target.port}` },
       target,
@@ -189,7 +208,7 @@ export function simulatorAdapter(options: EngineAdapterOptions = {}): EngineAdap
       }
       if (engine.profile !== undefined) argv.push("--profile", engine.profile);
       argv.push(...engine.args);
-      return processPlan(argv, { ...engine.env }, target);
+      return processPlan("simulator", argv, { ...engine.env }, target);
     },
     gpus: (model) => model.gpus,
     readiness: () => HEALTH_200,
@@ -225,15 +244,19 @@ export function engineAdapters(options: EngineAdapterOptions = {}): Readonly<Rec
 }
 
 /**
- * The `Authorization` header Switchyard sends to a model's server, if it needs one: an
- * external server with `apiKeyEnv` (vLLM's `--api-key`, a hosted endpoint) gets the key from
- * that environment variable. `missing` names the variable when it is configured but unset.
+ * The `Authorization` header Switchyard sends to a model's server (requests, batch lines,
+ * readiness and health checks). A server Switchyard launched wants its deployment's own
+ * generated key (`serverKey`); an external server with `apiKeyEnv` (vLLM's `--api-key`, a
+ * hosted endpoint) gets the key from that environment variable, and `missing` names the
+ * variable when it is configured but unset.
  */
 export function upstreamAuthorization(
   model: ResolvedModel,
   env: NodeJS.ProcessEnv = process.env,
+  serverKey?: string | null,
 ): { authorization?: string; missing?: string } {
-  if (model.engine.type !== "external" || !model.engine.apiKeyEnv) return {};
+  if (model.engine.type !== "external") return serverKey ? { authorization: `Bearer ${serverKey}` } : {};
+  if (!model.engine.apiKeyEnv) return {};
   const key = env[model.engine.apiKeyEnv];
   return key ? { authorization: `Bearer ${key}` } : { missing: model.engine.apiKeyEnv };
 }

@@ -6,6 +6,7 @@ export {
   infinityAdapter,
   llamaCppAdapter,
   ollamaAdapter,
+  SERVER_KEY_ENV,
   simulatorAdapter,
   upstreamAuthorization,
   vllmAdapter,

@@ -32,15 +32,14 @@ export function llamaCppNodeAdapter(options: EngineAdapterOptions = {}): EngineA
       flag("--threads", engine.threads);
       flag("--gpu", engine.gpu);
       argv.push(...args);
-      // Built as a variable: the launcher reads `serverKeyEnv` to put the deployment's key there.
-      const plan = {
-        kind: "process" as const,
+      const plan: LaunchPlan = {
+        kind: "process",
         argv,
         env: { ...engine.env },
         baseUrl: hostUrl(target),
         serverKeyEnv: LLAMA_CPP_NODE_KEY_ENV,
       };
-      return plan satisfies LaunchPlan;
+      return plan;
     },
     gpus: (model) => model.gpus,
     // 503 while the model loads, 200 once it answers.

@@ -19,6 +19,12 @@ export type LaunchPlan =
       env: Record<string, string>;
       /** `http://host:port`: health and API paths are relative to it. */
       baseUrl: string;
+      /**
+       * The environment variable the engine reads its API key from (vLLM's `VLLM_API_KEY`, ...):
+       * the launcher sets it to the deployment's key, never a command-line argument, so the key
+       * stays out of process listings. Undefined: the engine cannot check a key (Ollama).
+       */
+      serverKeyEnv: string | undefined;
     }
   | {
       kind: "external";

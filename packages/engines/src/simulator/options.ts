@@ -39,7 +39,10 @@ export const SimulatorOptionsSchema = z
       .default({ min: 16, max: 48 }),
     /** `debug` adds one log line per request. */
     logLevel: z.enum(["debug", "info", "silent"]).default("info"),
-    /** Like vLLM's `--api-key`: `/v1/*` then needs `Authorization: Bearer <key>` (401 otherwise). */
+    /**
+     * Like vLLM's `--api-key`: `/v1/*` then needs `Authorization: Bearer <key>` (401 otherwise).
+     * The command reads it from `SWITCHYARD_SIMULATOR_API_KEY` when the flag is not given.
+     */
     apiKey: z.string().min(1).optional(),
   })
   .superRefine((options, ctx) => {

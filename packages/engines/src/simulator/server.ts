@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Answer, idSource, type SimulatorContext } from "./answer";
@@ -354,13 +355,18 @@ export async function startSimulator(
       ],
     });
 
-  const expectedAuthorization = options.apiKey ? `Bearer ${options.apiKey}` : undefined;
+  const expectedAuthorization = options.apiKey ? Buffer.from(`Bearer ${options.apiKey}`) : undefined;
+  const authorized = (header: string | undefined): boolean => {
+    if (!expectedAuthorization) return true;
+    const given = Buffer.from(header ?? "");
+    return given.length === expectedAuthorization.length && timingSafeEqual(given, expectedAuthorization);
+  };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     const route = INFERENCE_ROUTES.get(path);
-    if (expectedAuthorization && path.startsWith("/v1/") && req.headers.authorization !== expectedAuthorization) {
+    if (path.startsWith("/v1/") && !authorized(req.headers.authorization)) {
       req.resume();
       sendError(res, route, new SimulatorHttpError(401, "Unauthorized: this server wants its API key."));
       return;

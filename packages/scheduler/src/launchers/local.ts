@@ -28,6 +28,11 @@ interface Child {
   exited: Promise<void>;
 }
 
+/** The deployment's key in the variable its engine reads (the environment is readable by its owner only). */
+function serverKeyEnvironment(variable: string | undefined, request: LaunchRequest): Record<string, string> {
+  return variable && request.serverKey ? { [variable]: request.serverKey } : {};
+}
+
 /** Is `pid` a server we started for `deploymentId` (its environment says so)? */
 export function isOurProcess(pid: number, deploymentId: string): boolean {
   try {
@@ -78,6 +83,7 @@ export class LocalLauncher implements Launcher {
       env: {
         ...process.env,
         ...plan.env,
+        ...serverKeyEnvironment(plan.serverKeyEnv, request),
         SWITCHYARD_DEPLOYMENT_ID: request.deploymentId,
         SWITCHYARD_NODE: request.node.name,
         // The simulator exits when this process goes away (real engines are stopped at shutdown

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -22,8 +22,14 @@ export class SlurmError extends Error {
   }
 }
 
+/** One shell word whatever `value` holds: single quotes, each `'` written as `'\''`. */
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** For the script's comment line, which cannot be quoted: anything but plain id characters becomes `?`. */
+function commentSafe(value: string): string {
+  return value.replace(/[^A-Za-z0-9._:/-]/g, "?");
 }
 
 const PENDING_STATES = new Set(["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "RESIZING", "SUSPENDED"]);
@@ -40,6 +46,11 @@ interface Endpoint {
  * (`sy-<id>`) and `--comment`, GPUs with `--gres=gpu:N`. The job script picks a free port on
  * its node, writes `{host, port}` to `<stateDir>/<id>.endpoint.json` (storage shared with the
  * compute nodes), then runs the engine. States come from `squeue`; stop is `scancel`.
+ *
+ * Every value in the script is a quoted shell word. The server's key goes to the engine through
+ * its environment from `<id>.key` (mode 0600), so it is in no command line, no script and no
+ * `scontrol show job` output; the state directory must be writable by this account only, or
+ * anyone who can write there could replace a job script or a key.
  */
 export class SlurmLauncher implements Launcher {
   readonly kind = "slurm" as const;
@@ -56,7 +67,14 @@ export class SlurmLauncher implements Launcher {
       nodePath?: string;
     },
   ) {
-    mkdirSync(options.stateDir, { recursive: true });
+    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    const { mode } = statSync(options.stateDir);
+    if (mode & 0o022) {
+      throw new SlurmError(
+        `the Slurm state directory ${options.stateDir} is writable by others (mode ${(mode & 0o777).toString(8)}); ` +
+          "job scripts and server keys live there: chmod go-w it",
+      );
+    }
   }
 
   onChange(): void {
@@ -78,18 +96,27 @@ export class SlurmLauncher implements Launcher {
     const findPort = `const s=require("net").createServer().listen(0,"0.0.0.0",()=>{process.stdout.write(String(s.address().port));s.close()})`;
     const argv = plan.argv.map((arg) => (arg === PORT_VARIABLE ? `"${PORT_VARIABLE}"` : shellQuote(arg))).join(" ");
     const env = Object.entries(plan.env).map(([k, v]) => shellQuote(`${k}=${v}`));
+    // A plain assignment, so `set -e` stops the job when the key file cannot be read.
+    const key =
+      plan.serverKeyEnv && request.serverKey
+        ? [
+            `${plan.serverKeyEnv}="$(< ${shellQuote(this.file(request.deploymentId, ".key"))})"`,
+            `export ${plan.serverKeyEnv}`,
+          ]
+        : [];
     return [
       "#!/bin/bash",
-      `# Switchyard deployment ${request.deploymentId}: ${request.model.id} on ${request.cluster}.`,
+      `# Switchyard deployment ${commentSafe(request.deploymentId)}: ${commentSafe(request.model.id)} on ${commentSafe(request.cluster)}.`,
       "# Written by the scheduler for this one job; it is safe to read, there is no need to edit it.",
       "set -eu",
       `export SWITCHYARD_DEPLOYMENT_ID=${shellQuote(request.deploymentId)}`,
+      ...key,
       `SY_PORT=$(${shellQuote(node)} -e ${shellQuote(findPort)})`,
       `SY_HOST=$(hostname -I 2>/dev/null | awk '{print $1}')`,
       `SY_HOST=\${SY_HOST:-$(hostname)}`,
       `printf '{"host":"%s","port":%s,"node":"%s"}\\n' "$SY_HOST" "$SY_PORT" "$(hostname)" > ${shellQuote(`${endpoint}.tmp`)}`,
       `mv ${shellQuote(`${endpoint}.tmp`)} ${shellQuote(endpoint)}`,
-      `echo "switchyard: serving ${request.model.id} on $SY_HOST:$SY_PORT (job \${SLURM_JOB_ID:-?})"`,
+      `printf 'switchyard: serving %s on %s:%s (job %s)\\n' ${shellQuote(request.model.id)} "$SY_HOST" "$SY_PORT" "\${SLURM_JOB_ID:-?}"`,
       `exec env ${[...env, argv].join(" ")}`,
       "",
     ].join("\n");
@@ -116,9 +143,13 @@ export class SlurmLauncher implements Launcher {
   async launch(request: LaunchRequest): Promise<LaunchedJob> {
     const scriptPath = this.file(request.deploymentId, ".sh");
     const logPath = this.file(request.deploymentId, ".log");
+    const keyPath = this.file(request.deploymentId, ".key");
     rmSync(this.file(request.deploymentId, ".endpoint.json"), { force: true });
-    writeFileSync(scriptPath, this.script(request));
-    chmodSync(scriptPath, 0o755);
+    const script = this.script(request);
+    // Made afresh (never through a link someone left), readable by this account only.
+    for (const file of [scriptPath, keyPath]) rmSync(file, { force: true });
+    if (request.serverKey) writeFileSync(keyPath, `${request.serverKey}\n`, { mode: 0o600, flag: "wx" });
+    writeFileSync(scriptPath, script, { mode: 0o700, flag: "wx" });
     let stdout: string;
     try {
       ({ stdout } = await run("sbatch", [...this.sbatchArgs(request, logPath), scriptPath], { timeout: 30_000 }));
@@ -219,6 +250,7 @@ export class SlurmLauncher implements Launcher {
       }
     }
     this.submitted.delete(deploymentId);
+    rmSync(this.file(deploymentId, ".key"), { force: true });
   }
 
   async tail(deploymentId: string, lines = 15): Promise<string> {

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "deployments" ADD COLUMN     "serverKey" TEXT;
+

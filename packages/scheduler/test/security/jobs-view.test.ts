@@ -1,0 +1,153 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { AuthService, accessGuard, createApiKey, createUser } from "@switchyard/auth";
+import { AuthSchema } from "@switchyard/core";
+import { errorHandler, RouteTable } from "@switchyard/http";
+import express from "express";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerSchedulerRoutes } from "../../src";
+import { type Harness, quiet, serverPid, startHarness, until } from "../harness";
+
+/**
+ * The jobs view names every replica's node; its address (host and port) is for admins only,
+ * and a cluster restricted to a group shows nothing to anyone outside it, whichever door
+ * (REST here, tRPC in the api package) they use.
+ */
+describe("GET /resource_server/{cluster}/jobs on a cluster restricted to a group", () => {
+  let h: Harness;
+  let auth: AuthService;
+  let server: Server;
+  let url: string;
+  const credentials: Record<"admin" | "member" | "outsider" | "adminInferenceKey", string> = {
+    admin: "",
+    member: "",
+    outsider: "",
+    adminInferenceKey: "",
+  };
+  const sim = { type: "simulator" as const, loadTime: "300ms", profile: "fast" as const };
+  const jobs = async (credential: string) => {
+    const res = await fetch(`${url}/resource_server/lab/jobs`, { headers: { authorization: `Bearer ${credential}` } });
+    return { status: res.status, text: await res.text() };
+  };
+  const address = () => {
+    const id = h.scheduler.availability("lab", "org/hot").deploymentId;
+    const record = h.scheduler.deployments().find((d) => d.id === id)!;
+    return { host: record.host!, port: record.port! };
+  };
+
+  beforeAll(async () => {
+    h = await startHarness("local", {
+      clusters: [
+        {
+          name: "lab",
+          launcher: { type: "local" },
+          nodes: [
+            { name: "hot-1", gpus: 2, role: "hot" },
+            { name: "rot-1", gpus: 4, role: "rotating" },
+          ],
+          frameworks: ["vllm"],
+          allowedGroups: ["physics"],
+        },
+      ],
+      models: [
+        { id: "org/hot", cluster: "lab", framework: "vllm", capabilities: ["chat"], placement: "hot", engine: sim },
+        { id: "org/dyn", cluster: "lab", framework: "vllm", capabilities: ["chat"], placement: "dynamic", engine: sim },
+      ],
+    });
+    await h.scheduler.ensureLive("lab", "org/dyn");
+    await until(
+      h,
+      () => ["org/hot", "org/dyn"].every((m) => h.scheduler.availability("lab", m).status === "live"),
+      "both models live",
+    );
+    auth = await AuthService.create({
+      db: h.db.prisma,
+      settings: AuthSchema.parse({}),
+      clock: { now: () => Date.now() },
+      logger: quiet,
+      issuer: () => "http://switchyard.test",
+    });
+    const token = async (username: string, role: "user" | "admin", groups: string[] = []) => {
+      const user = await createUser(h.db.prisma, { username, password: `${username}-password-1`, role, groups });
+      const tokens = await auth.issueTokens(user.id, { clientId: "test", scope: "", authTime: new Date() });
+      return { user, token: tokens.access_token };
+    };
+    // In the cluster's group too, so that a key without the admin scope (a user's key) still gets in.
+    const admin = await token("root", "admin", ["physics"]);
+    credentials.admin = admin.token;
+    credentials.member = (await token("grace", "user", ["physics"])).token;
+    credentials.outsider = (await token("ada", "user")).token;
+    credentials.adminInferenceKey = (
+      await createApiKey(h.db.prisma, { userId: admin.user.id, scopes: ["inference"] })
+    ).key;
+
+    const app = express();
+    const router = express.Router();
+    registerSchedulerRoutes(router, new RouteTable(accessGuard(auth)), {
+      config: h.config,
+      scheduler: h.scheduler,
+      db: h.db,
+    });
+    app.use(router);
+    app.use(errorHandler(quiet));
+    server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+    await auth?.close();
+    await h?.close();
+  });
+
+  it("a user outside the cluster's groups gets 403 from /resource_server/{cluster}/jobs", async () => {
+    const res = await jobs(credentials.outsider);
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.text)).toMatchObject({ error: { code: "cluster_access_denied" } });
+    expect(res.text).not.toContain("org/hot");
+    expect(res.text).not.toContain(address().host);
+  });
+
+  it("a non-admin's jobs view shows no host or port", async () => {
+    const res = await jobs(credentials.member);
+    expect(res.status).toBe(200);
+    const view = JSON.parse(res.text) as { running: { models: string[]; node: string; host: string | null }[] };
+    expect(view.running.map((j) => [j.models[0], j.node, j.host]).sort()).toEqual([
+      ["org/dyn", "rot-1", null],
+      ["org/hot", "hot-1", null],
+    ]);
+    const { host, port } = address();
+    expect(res.text).not.toContain(host);
+    expect(res.text).not.toContain(`:${port}`);
+  });
+
+  it("an admin's API key without the admin scope shows no host or port either", async () => {
+    const res = await jobs(credentials.adminInferenceKey);
+    expect(res.status).toBe(200);
+    expect(res.text).not.toContain(address().host);
+  });
+
+  it("an admin sees where each replica listens", async () => {
+    const res = await jobs(credentials.admin);
+    const view = JSON.parse(res.text) as { running: { models: string[]; host: string | null }[] };
+    const { host, port } = address();
+    expect(view.running.find((j) => j.models[0] === "org/hot")?.host).toBe(`${host}:${port}`);
+  });
+
+  it("a failed server's reason shows users its last log lines but not where it listened", async () => {
+    const id = h.scheduler.availability("lab", "org/dyn").deploymentId!;
+    const { host, port } = (() => {
+      const record = h.scheduler.deployments().find((d) => d.id === id)!;
+      return { host: record.host!, port: record.port! };
+    })();
+    process.kill(serverPid(id)!, "SIGKILL");
+    await until(h, () => h.scheduler.deployments().find((d) => d.id === id)?.state === "failed", "org/dyn failed");
+    const reason = h.scheduler.availability("lab", "org/dyn").reason ?? "";
+    expect(reason).toMatch(/last log lines:[\s\S]*simulator/);
+    expect(reason).not.toContain(host);
+    expect(reason).not.toContain(`:${port}`);
+    const res = await jobs(credentials.member);
+    expect(res.text).toContain("last log lines");
+    expect(res.text).not.toContain(`:${port}`);
+  });
+});
