@@ -249,6 +249,7 @@ const SCHEDULER_DEFAULTS = {
   busyWindow: 30,
   drainTimeout: 300,
   stopGrace: 10,
+  modelServerEnv: [] as string[],
 };
 
 export const SchedulerSettingsSchema = z
@@ -272,6 +273,22 @@ export const SchedulerSettingsSchema = z
     drainTimeout: DurationSchema.default(SCHEDULER_DEFAULTS.drainTimeout),
     /** SIGTERM, then SIGKILL after this (local processes; Slurm uses its own KillWait). */
     stopGrace: DurationSchema.default(SCHEDULER_DEFAULTS.stopGrace),
+    /**
+     * More of the service's environment variables that model servers inherit, besides the
+     * engines' usual ones (PATH, HOME, CUDA_*, HF_*, VLLM_*, ...): names, or prefixes ending in
+     * `*`. The service's own (DATABASE_URL, REDIS_URL, SWITCHYARD_*, and the variables the
+     * config reads secrets from) are never passed.
+     */
+    modelServerEnv: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^[A-Za-z_][A-Za-z0-9_]*\*?$/,
+            "an environment variable name, or a prefix ending in '*' (e.g. MY_TOOL_*)",
+          ),
+      )
+      .default(SCHEDULER_DEFAULTS.modelServerEnv),
   })
   .default(SCHEDULER_DEFAULTS);
 export type SchedulerSettings = z.output<typeof SchedulerSettingsSchema>;
