@@ -165,7 +165,7 @@ export async function validateBatchFile(file: string, options: ValidationOptions
       report({
         code: "model_mismatch",
         message: options.model
-          ? `body.model is not '${options.model}' or one of its aliases; every line of this batch must use it.`
+          ? `body.model is not this batch's model; every line of this batch must use '${options.model}' (or one of its aliases).`
           : "body.model is not a model this batch can use; the batch's model comes from the file's lines, and none of its first lines names one.",
         param: "body.model",
         line,
