@@ -83,7 +83,7 @@ export async function startBatchWorker(options: BatchWorkerOptions): Promise<Run
       config,
       settings: config.batch,
       engines: engineOptions(config),
-      files: new FileStore(db.prisma, filesDir, systemClock),
+      files: new FileStore(db.prisma, filesDir, systemClock, config.batch),
       clock: systemClock,
       logger,
       metrics: new BatchMetrics(metrics.registry),

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { AuthService, ensureBootstrapAdmin } from "@switchyard/auth";
-import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileStore } from "@switchyard/batch";
+import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileCleanup, FileStore } from "@switchyard/batch";
 import { type Clock, systemClock } from "@switchyard/core";
 import { databaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
 import { Gateway } from "@switchyard/gateway";
@@ -157,7 +157,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     // where the embedded default lets reference-API batches read and write.
     const filesDir = path.resolve(config.batch.filesDir ?? path.join(options.dataDir, "files"));
     await mkdir(filesDir, { recursive: true });
-    const files = new FileStore(db.prisma, filesDir, clock ?? systemClock);
+    const files = new FileStore(db.prisma, filesDir, clock ?? systemClock, config.batch);
+    // Expired files and abandoned uploads leave the disk on every instance's timer.
+    const fileCleanup = new FileCleanup(
+      files,
+      logger.child({ component: "files" }),
+      config.batch.fileCleanupInterval * 1000,
+    );
+    fileCleanup.start();
+    cleanup.push(() => fileCleanup.stop());
     let worker: BatchWorker | undefined;
     const batchService = new BatchService({
       db,

@@ -283,6 +283,7 @@ export class BatchRun {
       model: this.model?.id ?? "",
       maxLines: this.deps.settings.maxLines,
       maxBytes: this.deps.settings.maxFileBytes,
+      maxLineBytes: this.deps.settings.maxLineBytes,
     }).catch((error: Error) => ({
       ok: false,
       lines: 0,
@@ -377,7 +378,10 @@ export class BatchRun {
     }
     this.startedAt = this.batch.inProgressAt;
     this.limiter = new AdaptiveConcurrency(this.deps.settings.initialConcurrency, this.ceiling());
-    this.reader = readRequestLines(this.batch.inputPath, { skip: this.batch.cursorLine });
+    this.reader = readRequestLines(this.batch.inputPath, {
+      skip: this.batch.cursorLine,
+      maxLineBytes: this.deps.settings.maxLineBytes,
+    });
     const { scheduler } = this.deps;
     void scheduler.ensureLive(this.batch.clusterName, this.batch.model).catch(() => {});
     await scheduler.holdForBatch(this.batch.clusterName, this.batch.model, this.now + HOLD_MS).catch(() => {});

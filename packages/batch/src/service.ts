@@ -8,6 +8,7 @@ import {
   type Clock,
   type ClusterConfig,
   type CreateBatchRequest,
+  formatBytes,
   type ReferenceBatch,
   type ReferenceBatchDetail,
   type ReferenceBatchResult,
@@ -18,9 +19,9 @@ import {
   statusesForReference,
   sy,
 } from "@switchyard/core";
-import type { Database, Prisma } from "@switchyard/db";
+import type { Database, Prisma, PrismaClientOrTransaction } from "@switchyard/db";
 import type { FileStore } from "./files";
-import { readRequestLines } from "./lines";
+import { scanRequestLines } from "./lines";
 import { checkInputFile, prepareOutputDir } from "./paths";
 import { newBatchId, type OutputLayout, openaiLayout, referenceLayout } from "./paths-layout";
 
@@ -139,13 +140,24 @@ export class BatchService {
     return new Date(this.deps.clock.now());
   }
 
-  /** The first model named in the file (so its access and capability can be checked before accepting it). */
-  private async peekModel(file: string): Promise<string | undefined> {
+  /**
+   * The first model named in the file (so its access and capability can be checked before
+   * accepting it). Reads at most the first 1000 requests and a bounded number of bytes; a line
+   * longer than `batch.maxLineBytes` refuses the file at once, without reading that line whole.
+   */
+  private async peekModel(file: string, param: string): Promise<string | undefined> {
+    const maxLineBytes = this.deps.settings.maxLineBytes;
+    const budget = Math.max(maxLineBytes, 16 * 1024 * 1024);
     let seen = 0;
-    for await (const { text } of readRequestLines(file)) {
-      if (++seen > 1000) break;
+    let read = 0;
+    for await (const item of scanRequestLines(file, { maxLineBytes })) {
+      if ("tooLong" in item) {
+        throw sy("batch_line_too_long", { line: item.line, limit: formatBytes(maxLineBytes) }, { param });
+      }
+      read += item.text.length;
+      if (++seen > 1000 || read > budget) break;
       try {
-        const model = (JSON.parse(text) as { body?: { model?: unknown } }).body?.model;
+        const model = (JSON.parse(item.text) as { body?: { model?: unknown } }).body?.model;
         if (typeof model === "string" && model.length > 0) return model;
       } catch {
         // a bad line: validation will report it with its number
@@ -154,27 +166,44 @@ export class BatchService {
     return undefined;
   }
 
+  /** The user's unfinished batches, oldest first. */
+  private async activeBatches(tx: PrismaClientOrTransaction, userId: string) {
+    return tx.batch.findMany({
+      where: { userId, status: { in: [...ACTIVE_BATCH_STATUSES] } },
+      select: { id: true },
+      orderBy: { createdAt: "asc" },
+    });
+  }
+
+  /** 429 naming the active batches when the user is at `batch.activePerUser`. */
+  private assertBelowLimit(active: { id: string }[]): void {
+    const limit = this.deps.settings.activePerUser;
+    if (active.length >= limit) {
+      throw sy("batch_limit_reached", {
+        active: active.length,
+        limit,
+        batchIds: active.map((b) => b.id).join(", "),
+      });
+    }
+  }
+
+  /**
+   * The active-batch limit, checked before any of the input is looked at: a user at the limit
+   * cannot make the service read (or even open) another file. `insert` checks again under a lock.
+   */
+  private async checkActiveLimit(userId: string): Promise<void> {
+    this.assertBelowLimit(await this.activeBatches(this.prisma, userId));
+  }
+
   /**
    * Insert a batch unless the user is at the active-batch limit (429 naming the active ones).
    * The check and the insert share a transaction holding a per-user advisory lock, so two
    * requests at once cannot both pass.
    */
   private async insert(userId: string, data: Omit<Prisma.BatchUncheckedCreateInput, "userId">): Promise<BatchRow> {
-    const limit = this.deps.settings.activePerUser;
     const row = await this.prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock(hashtext($1))", `batch-quota:${userId}`);
-      const active = await tx.batch.findMany({
-        where: { userId, status: { in: [...ACTIVE_BATCH_STATUSES] } },
-        select: { id: true },
-        orderBy: { createdAt: "asc" },
-      });
-      if (active.length >= limit) {
-        throw sy("batch_limit_reached", {
-          active: active.length,
-          limit,
-          batchIds: active.map((b) => b.id).join(", "),
-        });
-      }
+      this.assertBelowLimit(await this.activeBatches(tx, userId));
       return tx.batch.create({ data: { ...data, userId } });
     });
     this.deps.notify?.({ kind: "created", batchId: row.id });
@@ -207,6 +236,7 @@ export class BatchService {
         { param: "completion_window" },
       );
     }
+    await this.checkActiveLimit(userId);
     const file = await this.deps.files.locate(userId, input.input_file_id);
     if (file.purpose !== "batch") {
       throw sy(
@@ -218,7 +248,7 @@ export class BatchService {
         { param: "input_file_id" },
       );
     }
-    const named = await this.peekModel(file.path);
+    const named = await this.peekModel(file.path, "input_file_id");
     const target = named === undefined ? undefined : resolve(named);
     const cluster = target?.cluster ?? undefined;
     const id = newBatchId();
@@ -248,6 +278,7 @@ export class BatchService {
     pathTarget?: { cluster: string; framework: string },
   ): Promise<ReferenceBatchDetail> {
     const target = resolve(input.model, pathTarget);
+    await this.checkActiveLimit(userId);
     const dirs = this.deps.allowedDirs(target.cluster);
     const inputFile = await checkInputFile(input.input_file, dirs, target.cluster.name);
     const outputFolder = await prepareOutputDir(

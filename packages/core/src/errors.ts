@@ -53,6 +53,13 @@ export const ERROR_CATALOGUE = {
     message: "Invalid value for '{param}': {detail}.",
     description: "A field has the wrong type or an out-of-range value; `param` names it.",
   },
+  batch_line_too_long: {
+    status: 400,
+    type: "invalid_request_error",
+    message: "Line {line} of the input file is longer than the limit of {limit} per line (batch.maxLineBytes).",
+    description:
+      "A batch input line is longer than `batch.maxLineBytes` (10 MB by default); the file is refused without reading that line whole. Split the request or shorten it.",
+  },
   unsupported_content_type: {
     status: 415,
     type: "invalid_request_error",
@@ -222,6 +229,14 @@ export const ERROR_CATALOGUE = {
     type: "invalid_request_error",
     message: "The request body is larger than the limit of {limit}.",
     description: "The body exceeds the configured maximum (10 MB by default).",
+  },
+  storage_quota_exceeded: {
+    status: 413,
+    type: "invalid_request_error",
+    message:
+      "Your files take {used} of your {limit} of storage{needed}. Delete files you no longer need (DELETE /v1/files/<file id>) or let them expire, then upload again.",
+    description:
+      "An upload would take a user's files (uploads and kept batch outputs) past `batch.maxStorageBytesPerUser` (10 GB by default); it is refused before its body is stored.",
   },
   // 422
   capability_not_supported: {

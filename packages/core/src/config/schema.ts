@@ -374,6 +374,10 @@ const BATCH_DEFAULTS = {
   requestTimeout: 600,
   checkpointInterval: 1,
   completionWindows: ["24h"],
+  maxLineBytes: 10 * 1024 * 1024,
+  maxStorageBytesPerUser: 10 * 1024 * 1024 * 1024,
+  fileExpiry: 30 * 86_400,
+  fileCleanupInterval: 600,
 };
 
 export const BatchSettingsSchema = z
@@ -407,6 +411,14 @@ export const BatchSettingsSchema = z
       .array(z.string().regex(/^\d+[hd]$/))
       .min(1)
       .default(BATCH_DEFAULTS.completionWindows),
+    /** Longest line of a batch input file (a line is refused, never read whole, beyond it). */
+    maxLineBytes: z.int().positive().default(BATCH_DEFAULTS.maxLineBytes),
+    /** Bytes of files (uploads and batch outputs kept by the Files API) one user may hold; uploads beyond are refused before they are stored. */
+    maxStorageBytesPerUser: z.int().positive().default(BATCH_DEFAULTS.maxStorageBytesPerUser),
+    /** How long an uploaded file or a batch's output file is kept (an upload's `expires_after` may ask for less); then it is deleted. */
+    fileExpiry: DurationSchema.default(BATCH_DEFAULTS.fileExpiry),
+    /** How often expired files and abandoned partial uploads are removed. */
+    fileCleanupInterval: DurationSchema.default(BATCH_DEFAULTS.fileCleanupInterval),
   })
   .default(BATCH_DEFAULTS);
 export type BatchSettings = z.output<typeof BatchSettingsSchema>;
