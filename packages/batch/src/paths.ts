@@ -104,12 +104,28 @@ async function locate(
   throw outside(param, value, cluster, dirs);
 }
 
-/** A refusal from the safe walk, as the user's error (it names the path they gave, never content). */
-function asUserError(error: unknown, param: string, value: string): unknown {
-  if (error instanceof UnsafePathError) {
-    return sy("invalid_path", { param, path: value, problem: describe(error.reason) }, { param });
+/**
+ * A refusal from the safe walk, as the user's error (it names the path they gave, never
+ * content). A symlink whose text points outside the allowed directories is refused as a path
+ * outside them (never followed to find out more).
+ */
+async function asUserError(
+  error: unknown,
+  param: string,
+  value: string,
+  dirs: readonly string[],
+  cluster: string,
+): Promise<unknown> {
+  if (!(error instanceof UnsafePathError)) return error;
+  if (error.reason === "symlink" && error.target !== undefined) {
+    const target = error.target;
+    const inside = await locate(param, target, dirs, cluster).then(
+      () => true,
+      () => false,
+    );
+    if (!inside) return outside(param, value, cluster, dirs);
   }
-  return error;
+  return sy("invalid_path", { param, path: value, problem: describe(error.reason) }, { param });
 }
 
 /** Check an open directory on the way to a file: the user must be able to pass through it. */
@@ -174,7 +190,7 @@ export async function authoriseInput(
     const ref = await refOfHandle(file);
     return { path: path.join(root, ...names), ref: { base, root, ...ref } };
   } catch (error) {
-    throw asUserError(error, param, value);
+    throw await asUserError(error, param, value, dirs, cluster);
   } finally {
     await closeAll(dir, file);
   }
@@ -236,7 +252,7 @@ export async function authoriseOutputFolder(
     const ref = await refOfHandle(dir);
     return { path: path.join(root, ...names), ref: { base, root, ...ref } };
   } catch (error) {
-    throw asUserError(error, param, value);
+    throw await asUserError(error, param, value, dirs, cluster);
   } finally {
     await closeAll(dir);
   }

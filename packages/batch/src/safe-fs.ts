@@ -1,5 +1,6 @@
 import { type BigIntStats, constants } from "node:fs";
-import { type FileHandle, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, lstat, mkdir, open, readlink, rename, unlink } from "node:fs/promises";
+import path from "node:path";
 
 /**
  * Files on storage that users can write to, opened without ever following a symlink.
@@ -37,6 +38,8 @@ export class UnsafePathError extends Error {
   constructor(
     readonly reason: UnsafeReason,
     readonly at: string,
+    /** For a symlink: where its text points (absolute), to say whether it leads out. */
+    readonly target?: string,
   ) {
     super(`${at} ${describe(reason)}`);
     this.name = "UnsafePathError";
@@ -73,16 +76,21 @@ function checkName(name: string): void {
   }
 }
 
-/** Turn an open() failure on `name` into a reason: a symlink there, or what the errno says. */
-async function reasonFor(error: unknown, dir: FileHandle, name: string): Promise<UnsafeReason> {
+/** Turn an open() failure on `name` into the refusal: a symlink there, or what the errno says. */
+async function refusal(error: unknown, dir: FileHandle, name: string, shown: string): Promise<UnsafePathError> {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return "missing";
-  if (code === "EACCES" || code === "EPERM") return "denied";
-  if (code === "EEXIST") return "exists";
+  if (code === "ENOENT") return new UnsafePathError("missing", shown);
+  if (code === "EACCES" || code === "EPERM") return new UnsafePathError("denied", shown);
+  if (code === "EEXIST") return new UnsafePathError("exists", shown);
   if (code === "ELOOP" || code === "ENOTDIR" || code === "ENXIO") {
     const info = await lstat(beneath(dir, name)).catch(() => undefined);
-    if (info?.isSymbolicLink()) return "symlink";
-    return code === "ENOTDIR" ? "not_directory" : "not_file";
+    if (info?.isSymbolicLink()) {
+      // Its text only (never followed): relative links are read against the directory's path.
+      const text = await readlink(beneath(dir, name)).catch(() => "");
+      const here = await readlink(`/proc/self/fd/${dir.fd}`).catch(() => "/");
+      return new UnsafePathError("symlink", shown, path.resolve(here, text));
+    }
+    return new UnsafePathError(code === "ENOTDIR" ? "not_directory" : "not_file", shown);
   }
   throw error;
 }
@@ -103,7 +111,7 @@ export async function openDirAt(dir: FileHandle, name: string, shown: string): P
   try {
     return await open(beneath(dir, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   } catch (error) {
-    throw new UnsafePathError(await reasonFor(error, dir, name), shown);
+    throw await refusal(error, dir, name, shown);
   }
 }
 
@@ -113,7 +121,7 @@ export async function makeDirAt(dir: FileHandle, name: string, shown: string, mo
   try {
     await mkdir(beneath(dir, name), { mode });
   } catch (error) {
-    throw new UnsafePathError(await reasonFor(error, dir, name), shown);
+    throw await refusal(error, dir, name, shown);
   }
   return openDirAt(dir, name, shown);
 }
@@ -125,7 +133,7 @@ export async function openFileAt(dir: FileHandle, name: string, shown: string): 
   try {
     handle = await open(beneath(dir, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (error) {
-    throw new UnsafePathError(await reasonFor(error, dir, name), shown);
+    throw await refusal(error, dir, name, shown);
   }
   const info = await handle.stat();
   if (!info.isFile()) {
@@ -151,7 +159,7 @@ export async function openAppendAt(
   try {
     handle = await open(beneath(dir, name), flags, options.create ? (options.mode ?? 0o640) : undefined);
   } catch (error) {
-    throw new UnsafePathError(await reasonFor(error, dir, name), shown);
+    throw await refusal(error, dir, name, shown);
   }
   try {
     const info = await handle.stat({ bigint: true });

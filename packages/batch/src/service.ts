@@ -19,9 +19,10 @@ import {
   sy,
 } from "@switchyard/core";
 import type { Database, Prisma } from "@switchyard/db";
+import type { BatchFileRefs } from "./batch-files";
 import type { FileStore } from "./files";
 import { readRequestLines } from "./lines";
-import { checkInputFile, prepareOutputDir } from "./paths";
+import { authoriseInput, authoriseOutputFolder } from "./paths";
 import { newBatchId, type OutputLayout, openaiLayout, referenceLayout } from "./paths-layout";
 
 /** The model a batch runs, as the gateway resolved it (access and the batch capability checked). */
@@ -218,6 +219,11 @@ export class BatchService {
         { param: "input_file_id" },
       );
     }
+    // The upload and the output folder are the service's own, but are still checked and
+    // recorded like shared storage, so the worker opens exactly these and nothing else.
+    const files = this.deps.files.dir;
+    const checkedInput = await authoriseInput(file.path, [files], "", undefined, "input_file_id");
+    const folder = await authoriseOutputFolder(path.join(files, "batches"), [files], "", undefined, "input_file_id");
     const named = await this.peekModel(file.path);
     const target = named === undefined ? undefined : resolve(named);
     const cluster = target?.cluster ?? undefined;
@@ -236,6 +242,10 @@ export class BatchService {
       expiresAt: this.expiry(input.completion_window),
       createdAt: this.now(),
       ...this.layoutFields(path.join(this.deps.files.dir, "batches"), openaiLayout(this.deps.files.dir, id)),
+      fileRefs: {
+        input: checkedInput.ref,
+        folder: folder.ref,
+      } satisfies BatchFileRefs as unknown as Prisma.InputJsonValue,
     });
     return toBatchObject(row);
   }
@@ -249,13 +259,16 @@ export class BatchService {
   ): Promise<ReferenceBatchDetail> {
     const target = resolve(input.model, pathTarget);
     const dirs = this.deps.allowedDirs(target.cluster);
-    const inputFile = await checkInputFile(input.input_file, dirs, target.cluster.name);
-    const outputFolder = await prepareOutputDir(
+    const checkedInput = await authoriseInput(input.input_file, dirs, target.cluster.name);
+    const inputFile = checkedInput.path;
+    const folder = await authoriseOutputFolder(
       input.output_folder_path ?? path.dirname(input.input_file),
       dirs,
       target.cluster.name,
+      undefined,
       input.output_folder_path ? "output_folder_path" : "input_file",
     );
+    const outputFolder = folder.path;
     const id = newBatchId();
     const created = this.now();
     const window = this.deps.settings.completionWindows[0] as string;
@@ -271,6 +284,10 @@ export class BatchService {
       expiresAt: this.expiry(window),
       createdAt: created,
       ...this.layoutFields(outputFolder, referenceLayout(outputFolder, inputFile, target.model.id, id, created)),
+      fileRefs: {
+        input: checkedInput.ref,
+        folder: folder.ref,
+      } satisfies BatchFileRefs as unknown as Prisma.InputJsonValue,
     });
     return toReferenceDetail(row);
   }

@@ -48,13 +48,12 @@ describe("batch paths stay inside the allowed directories", () => {
     expect(error.message).toMatch(/must not contain '\.\.'/);
   });
 
-  it("refuses a symlink below the allowed directory, for files and for output folders", async () => {
-    const file = await refusal(checkInputFile(path.join(allowed, "link.jsonl"), [allowed], "lab"));
-    expect([file.code, file.status]).toEqual(["invalid_path", 400]);
-    expect(file.message).toMatch(/is a symbolic link/);
+  it("refuses a symlink that leads out, for files and for output folders", async () => {
+    expect((await refusal(checkInputFile(path.join(allowed, "link.jsonl"), [allowed], "lab"))).code).toBe(
+      "path_not_allowed",
+    );
     const out = await refusal(prepareOutputDir(path.join(allowed, "escape", "results"), [allowed], "lab"));
-    expect(out.code).toBe("invalid_path");
-    expect(out.message).toMatch(/is a symbolic link/);
+    expect(out.code).toBe("path_not_allowed");
   });
 
   it("says what is wrong with relative, missing and non-file paths", async () => {

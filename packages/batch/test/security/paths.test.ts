@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { SwitchyardError } from "@switchyard/core";
@@ -49,15 +49,19 @@ describe("batch paths: existence oracle and traversal", () => {
     const link = path.join(allowed, "p1", "steal.jsonl");
     symlinkSync(path.join(outside, ".bashrc"), link);
     const error = await refusal(checkInputFile(link, [allowed], "lab"));
-    expect(error.code).toBe("invalid_path");
-    expect(error.message).toMatch(/is a symbolic link/);
+    expect([error.code, error.status]).toEqual(["path_not_allowed", 403]);
     expect(error.message).not.toContain("secret");
+    // one that stays inside is refused too: the worker follows no symlink it did not make
+    symlinkSync(path.join(allowed, "p1", "in.jsonl"), path.join(allowed, "p1", "alias.jsonl"));
+    const inside = await refusal(checkInputFile(path.join(allowed, "p1", "alias.jsonl"), [allowed], "lab"));
+    expect([inside.code, inside.status]).toEqual(["invalid_path", 400]);
+    expect(inside.message).toMatch(/is a symbolic link/);
   });
 
   it("a symlinked folder on the way to an output folder is refused (the service makes nothing through it)", async () => {
     symlinkSync(outside, path.join(allowed, "p1", "out"));
     const error = await refusal(prepareOutputDir(path.join(allowed, "p1", "out", "results"), [allowed], "lab"));
-    expect(error.code).toBe("invalid_path");
-    expect(error.message).toMatch(/is a symbolic link/);
+    expect(error.code).toBe("path_not_allowed");
+    expect(readdirSync(outside)).toEqual([".bashrc"]);
   });
 });
