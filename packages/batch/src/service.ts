@@ -19,6 +19,7 @@ import {
   sy,
 } from "@switchyard/core";
 import type { Database, Prisma } from "@switchyard/db";
+import { type AccountLookup, cachedLookup, type FilePolicy } from "./access";
 import type { BatchFileRefs } from "./batch-files";
 import type { FileStore } from "./files";
 import { readRequestLines } from "./lines";
@@ -41,6 +42,8 @@ export interface BatchServiceDeps {
   clock: Clock;
   /** The directories a cluster's batches may use. */
   allowedDirs: (cluster: ClusterConfig) => string[];
+  /** The system account of a username (`batch.fileAccess: posix`); default: the system's user database. */
+  accounts?: AccountLookup | undefined;
   /** Tell the worker (in this process) that a batch was created or cancelled. */
   notify?: ((event: { kind: "created" | "cancelled"; batchId: string }) => void) | undefined;
 }
@@ -130,7 +133,33 @@ export function toReferenceDetail(row: BatchRow): ReferenceBatchDetail {
  * cancel. The worker does the rest; `notify` wakes it in this process.
  */
 export class BatchService {
-  constructor(private readonly deps: BatchServiceDeps) {}
+  private readonly accounts: AccountLookup;
+
+  constructor(private readonly deps: BatchServiceDeps) {
+    this.accounts = deps.accounts ?? cachedLookup();
+  }
+
+  /**
+   * Whose rights decide what a user's batch may read and write (`batch.fileAccess`): the
+   * service's, the world's (with the user's own output folder), or the user's system account.
+   */
+  private async policyFor(userId: string, inputFile: string): Promise<FilePolicy> {
+    const mode = this.deps.settings.fileAccess ?? "service";
+    if (mode === "service") return { mode };
+    const user = await this.prisma.user.findUnique({ where: { id: userId }, select: { username: true } });
+    const username = user?.username ?? "";
+    const refuse = (problem: string) =>
+      sy("path_access_denied", { param: "input_file", path: inputFile, problem }, { param: "input_file" });
+    if (mode === "world") {
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/.test(username)) {
+        throw refuse(`cannot be used: your username '${username}' cannot name your output folder`);
+      }
+      return { mode, username };
+    }
+    const account = await this.accounts(username);
+    if (!account) throw refuse(`cannot be checked: there is no system account '${username}' for you on this service`);
+    return { mode, account };
+  }
 
   private get prisma() {
     return this.deps.db.prisma;
@@ -259,13 +288,17 @@ export class BatchService {
   ): Promise<ReferenceBatchDetail> {
     const target = resolve(input.model, pathTarget);
     const dirs = this.deps.allowedDirs(target.cluster);
-    const checkedInput = await authoriseInput(input.input_file, dirs, target.cluster.name);
+    const policy = await this.policyFor(userId, input.input_file);
+    const checkedInput = await authoriseInput(input.input_file, dirs, target.cluster.name, policy);
     const inputFile = checkedInput.path;
+    // Without a folder the results go beside the input; in `world` mode into the user's own folder.
+    const defaultFolder =
+      policy.mode === "world" ? path.join(checkedInput.ref.base, policy.username) : path.dirname(input.input_file);
     const folder = await authoriseOutputFolder(
-      input.output_folder_path ?? path.dirname(input.input_file),
+      input.output_folder_path ?? defaultFolder,
       dirs,
       target.cluster.name,
-      undefined,
+      policy,
       input.output_folder_path ? "output_folder_path" : "input_file",
     );
     const outputFolder = folder.path;
