@@ -175,6 +175,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       allowedDirs: (cluster) => allowedDirsFor(cluster, filesDir, env),
       notify: (event) => (event.kind === "cancelled" ? worker?.cancel(event.batchId) : worker?.wake()),
     });
+    if (config.batch.fileAccess === "service") {
+      const users = await db.prisma.user.count();
+      if (users > 1) {
+        logger.warn(
+          { users },
+          "batch.fileAccess is 'service': every user's batches read and write shared storage with the service account's rights; set it to 'posix' (or 'world') when more than one user signs in (docs/security.md)",
+        );
+      }
+    }
     const gateway = new Gateway({
       config,
       scheduler,

@@ -20,9 +20,11 @@ import {
   sy,
 } from "@switchyard/core";
 import type { Database, Prisma, PrismaClientOrTransaction } from "@switchyard/db";
+import { type AccountLookup, cachedLookup, type FilePolicy } from "./access";
+import type { BatchFileRefs } from "./batch-files";
 import type { FileStore } from "./files";
 import { scanRequestLines } from "./lines";
-import { checkInputFile, prepareOutputDir } from "./paths";
+import { authoriseInput, authoriseOutputFolder } from "./paths";
 import { newBatchId, type OutputLayout, openaiLayout, referenceLayout } from "./paths-layout";
 
 /** The model a batch runs, as the gateway resolved it (access and the batch capability checked). */
@@ -41,6 +43,8 @@ export interface BatchServiceDeps {
   clock: Clock;
   /** The directories a cluster's batches may use. */
   allowedDirs: (cluster: ClusterConfig) => string[];
+  /** The system account of a username (`batch.fileAccess: posix`); default: the system's user database. */
+  accounts?: AccountLookup | undefined;
   /** Tell the worker (in this process) that a batch was created or cancelled. */
   notify?: ((event: { kind: "created" | "cancelled"; batchId: string }) => void) | undefined;
 }
@@ -130,7 +134,33 @@ export function toReferenceDetail(row: BatchRow): ReferenceBatchDetail {
  * cancel. The worker does the rest; `notify` wakes it in this process.
  */
 export class BatchService {
-  constructor(private readonly deps: BatchServiceDeps) {}
+  private readonly accounts: AccountLookup;
+
+  constructor(private readonly deps: BatchServiceDeps) {
+    this.accounts = deps.accounts ?? cachedLookup();
+  }
+
+  /**
+   * Whose rights decide what a user's batch may read and write (`batch.fileAccess`): the
+   * service's, the world's (with the user's own output folder), or the user's system account.
+   */
+  private async policyFor(userId: string, inputFile: string): Promise<FilePolicy> {
+    const mode = this.deps.settings.fileAccess ?? "service";
+    if (mode === "service") return { mode };
+    const user = await this.prisma.user.findUnique({ where: { id: userId }, select: { username: true } });
+    const username = user?.username ?? "";
+    const refuse = (problem: string) =>
+      sy("path_access_denied", { param: "input_file", path: inputFile, problem }, { param: "input_file" });
+    if (mode === "world") {
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/.test(username)) {
+        throw refuse(`cannot be used: your username '${username}' cannot name your output folder`);
+      }
+      return { mode, username };
+    }
+    const account = await this.accounts(username);
+    if (!account) throw refuse(`cannot be checked: there is no system account '${username}' for you on this service`);
+    return { mode, account };
+  }
 
   private get prisma() {
     return this.deps.db.prisma;
@@ -248,6 +278,11 @@ export class BatchService {
         { param: "input_file_id" },
       );
     }
+    // The upload and the output folder are the service's own, but are still checked and
+    // recorded like shared storage, so the worker opens exactly these and nothing else.
+    const files = this.deps.files.dir;
+    const checkedInput = await authoriseInput(file.path, [files], "", undefined, "input_file_id");
+    const folder = await authoriseOutputFolder(path.join(files, "batches"), [files], "", undefined, "input_file_id");
     const named = await this.peekModel(file.path, "input_file_id");
     const target = named === undefined ? undefined : resolve(named);
     const cluster = target?.cluster ?? undefined;
@@ -266,6 +301,10 @@ export class BatchService {
       expiresAt: this.expiry(input.completion_window),
       createdAt: this.now(),
       ...this.layoutFields(path.join(this.deps.files.dir, "batches"), openaiLayout(this.deps.files.dir, id)),
+      fileRefs: {
+        input: checkedInput.ref,
+        folder: folder.ref,
+      } satisfies BatchFileRefs as unknown as Prisma.InputJsonValue,
     });
     return toBatchObject(row);
   }
@@ -280,13 +319,20 @@ export class BatchService {
     const target = resolve(input.model, pathTarget);
     await this.checkActiveLimit(userId);
     const dirs = this.deps.allowedDirs(target.cluster);
-    const inputFile = await checkInputFile(input.input_file, dirs, target.cluster.name);
-    const outputFolder = await prepareOutputDir(
-      input.output_folder_path ?? path.dirname(input.input_file),
+    const policy = await this.policyFor(userId, input.input_file);
+    const checkedInput = await authoriseInput(input.input_file, dirs, target.cluster.name, policy);
+    const inputFile = checkedInput.path;
+    // Without a folder the results go beside the input; in `world` mode into the user's own folder.
+    const defaultFolder =
+      policy.mode === "world" ? path.join(checkedInput.ref.base, policy.username) : path.dirname(input.input_file);
+    const folder = await authoriseOutputFolder(
+      input.output_folder_path ?? defaultFolder,
       dirs,
       target.cluster.name,
+      policy,
       input.output_folder_path ? "output_folder_path" : "input_file",
     );
+    const outputFolder = folder.path;
     const id = newBatchId();
     const created = this.now();
     const window = this.deps.settings.completionWindows[0] as string;
@@ -302,6 +348,10 @@ export class BatchService {
       expiresAt: this.expiry(window),
       createdAt: created,
       ...this.layoutFields(outputFolder, referenceLayout(outputFolder, inputFile, target.model.id, id, created)),
+      fileRefs: {
+        input: checkedInput.ref,
+        folder: folder.ref,
+      } satisfies BatchFileRefs as unknown as Prisma.InputJsonValue,
     });
     return toReferenceDetail(row);
   }

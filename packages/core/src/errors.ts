@@ -102,7 +102,7 @@ export const ERROR_CATALOGUE = {
     type: "invalid_request_error",
     message: "{param} '{path}' {problem}.",
     description:
-      "A path in a batch request is not absolute, does not exist, is not a file (or folder), or cannot be read.",
+      "A path in a batch request is not absolute, contains `..` or a symbolic link, does not exist, is not a file (or folder), or cannot be read.",
   },
   // 403
   model_access_denied: {
@@ -128,7 +128,14 @@ export const ERROR_CATALOGUE = {
     type: "permission_error",
     message: "{param} '{path}' is outside the directories batches may use on cluster '{cluster}': {dirs}.",
     description:
-      "A batch's input file or output folder must lie inside the cluster's allowed directories (`batch.allowedDirs`; in the embedded default `<data-dir>/files` and `SWITCHYARD_BATCH_DIRS`). `..` and symlinks that lead out are refused.",
+      "A batch's input file or output folder must lie inside the cluster's allowed directories (`batch.allowedDirs`; in the embedded default `<data-dir>/files` and `SWITCHYARD_BATCH_DIRS`), as written: a path outside them is refused before anything is looked up, whether it exists or not. `..` and symlinks are refused.",
+  },
+  path_access_denied: {
+    status: 403,
+    type: "permission_error",
+    message: "{param} '{path}' {problem}.",
+    description:
+      "A batch's input file or output folder is inside the allowed directories, but `batch.fileAccess` does not let this user use it: in `posix` mode the user's system account cannot read the file (or write in the folder); in `world` mode the file is not world-readable, or the folder is not the user's own folder.",
   },
   admin_required: {
     status: 403,

@@ -378,6 +378,7 @@ const BATCH_DEFAULTS = {
   maxStorageBytesPerUser: 10 * 1024 * 1024 * 1024,
   fileExpiry: 30 * 86_400,
   fileCleanupInterval: 600,
+  fileAccess: "service" as "service" | "world" | "posix",
 };
 
 export const BatchSettingsSchema = z
@@ -406,6 +407,13 @@ export const BatchSettingsSchema = z
     requestTimeout: DurationSchema.default(BATCH_DEFAULTS.requestTimeout),
     /** How often results are synced to disk and the resume point saved. */
     checkpointInterval: DurationSchema.default(BATCH_DEFAULTS.checkpointInterval),
+    /**
+     * Whose rights decide which files on shared storage a batch may read and where it may write
+     * (the reference API's paths): `posix` (each user's system account: mode bits and groups;
+     * for shared installs), `world` (world-readable inputs only; outputs in the user's own
+     * folder the service makes), `service` (the service account's: single-user installs only).
+     */
+    fileAccess: z.enum(["service", "world", "posix"]).default(BATCH_DEFAULTS.fileAccess),
     /** `completion_window` values accepted. */
     completionWindows: z
       .array(z.string().regex(/^\d+[hd]$/))
