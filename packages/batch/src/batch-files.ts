@@ -24,6 +24,12 @@ export interface BatchFileRefs {
   dir?: FileRef;
   results?: FileRef;
   errors?: FileRef;
+  /**
+   * Set just before the worker creates the batch's directory (`"dir"`) or its output files
+   * (`"outputs"`): a worker killed between creating one and recording it finds it there on
+   * resume and takes it over if this service made it, instead of failing the batch.
+   */
+  creating?: "dir" | "outputs";
 }
 
 /**

@@ -263,7 +263,8 @@ export class BatchRun {
   }
 
   private async saveRefs(more: Partial<BatchFileRefs>): Promise<void> {
-    const next = { ...(this.refs ?? {}), ...more };
+    const next: BatchFileRefs = { ...(this.refs ?? {}), ...more };
+    if (next.creating === undefined) delete next.creating;
     await this.deps.db.prisma.batch.update({
       where: { id: this.batch.id },
       data: { fileRefs: next as unknown as Prisma.InputJsonValue },
@@ -292,13 +293,17 @@ export class BatchRun {
         } else {
           const folder = await reopen(path.dirname(dirPath), "dir", where, refs?.folder, filesDir);
           try {
-            this.dirHandle = refs?.folder
-              ? await makeDirAt(folder, path.basename(dirPath), dirPath)
-              : await this.adoptDir(folder, dirPath);
+            if (refs?.folder && refs.creating !== "dir") {
+              await this.saveRefs({ creating: "dir" });
+              this.dirHandle = await makeDirAt(folder, path.basename(dirPath), dirPath);
+            } else {
+              // Created before files were recorded, or by a run killed before it recorded it.
+              this.dirHandle = await this.adoptDir(folder, dirPath);
+            }
           } finally {
             await closeAll(folder);
           }
-          await this.saveRefs({ dir: await refOfHandle(this.dirHandle) });
+          await this.saveRefs({ dir: await refOfHandle(this.dirHandle), creating: undefined });
         }
       }
       return true;
@@ -313,8 +318,9 @@ export class BatchRun {
   }
 
   /**
-   * A batch created before its files were recorded: its directory is taken over only if this
-   * service made it (it owns it and nobody else may write in it); otherwise made now.
+   * A directory this service may have made without recording it (a batch created before files
+   * were recorded, or a run killed between making and recording it): taken over only if this
+   * service owns it and nobody else may write in it; made now when missing.
    */
   private async adoptDir(folder: FileHandle, dirPath: string): Promise<FileHandle> {
     let dir: FileHandle;
@@ -451,11 +457,14 @@ export class BatchRun {
     this.errors = new OutputFile(dir, path.basename(errorsPath), errorsPath);
     // Created on the first run (they must not exist), the recorded files on every later one;
     // a batch from before files were recorded takes over what is in its directory.
+    // A run killed between creating them and recording them takes over what it created: its
+    // directory is verified to be this service's alone, so nothing else can have put them there.
     const refs = this.refs;
-    const legacy = refs?.folder === undefined ? "adopt" : undefined;
-    const results = await this.results.openAt(Number(this.batch.resultsBytes), refs?.results ?? legacy);
-    const errors = await this.errors.openAt(Number(this.batch.errorsBytes), refs?.errors ?? legacy);
-    if (!refs?.results || !refs.errors) await this.saveRefs({ results, errors });
+    const adopt = refs?.folder === undefined || refs.creating === "outputs" ? "adopt" : undefined;
+    if (!refs?.results && !adopt) await this.saveRefs({ creating: "outputs" });
+    const results = await this.results.openAt(Number(this.batch.resultsBytes), refs?.results ?? adopt);
+    const errors = await this.errors.openAt(Number(this.batch.errorsBytes), refs?.errors ?? adopt);
+    if (!refs?.results || !refs.errors) await this.saveRefs({ results, errors, creating: undefined });
     this.next = this.written = this.batch.cursorLine;
     this.counts = {
       completed: this.batch.completedCount,

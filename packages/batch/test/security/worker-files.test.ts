@@ -83,3 +83,19 @@ describe("the worker never follows a symlink it did not create", () => {
     expect(JSON.stringify(errors)).not.toContain("req-");
   });
 });
+
+describe("a worker killed while it creates a batch's files", () => {
+  it("resumes when it was killed between making the batch's directory and recording it", async () => {
+    const input = writeInput(path.join(folder, "in.jsonl"));
+    const batch = await h.create(input);
+    // What the killed run left: its intent recorded, the directory made (by this service) but
+    // not recorded.
+    const { fileRefs } = await h.batch(batch.id);
+    await h.db.prisma.batch.update({ where: { id: batch.id }, data: { fileRefs: { ...fileRefs, creating: "dir" } } });
+    mkdirSync(batch.dir, { mode: 0o755 });
+    expect(await runUntilSettled(batch.id)).toBe("in_progress");
+    const after = await h.batch(batch.id);
+    expect(after.fileRefs.dir).toBeDefined();
+    expect(after.fileRefs.creating).toBeUndefined();
+  });
+});
