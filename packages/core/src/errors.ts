@@ -90,6 +90,7 @@ export const ERROR_CATALOGUE = {
     description: "The API key is unknown, revoked or expired.",
     wwwAuthenticate: "invalid_token",
   },
+  // 400 (a batch request's paths; the 403 for a path outside the allowed directories follows)
   invalid_path: {
     status: 400,
     type: "invalid_request_error",
