@@ -3,6 +3,7 @@ import { pipeline } from "node:stream/promises";
 import { actsAsAdmin, type Principal, principalOf } from "@switchyard/auth";
 import type { BatchService, FileStore, StagedUpload } from "@switchyard/batch";
 import {
+  apiError,
   type BatchSettings,
   CreateBatchRequestSchema,
   FileListQuerySchema,
@@ -12,7 +13,6 @@ import {
   type ReferenceBatchStatus,
   ReferenceBatchStatusSchema,
   ReferenceCreateBatchSchema,
-  sy,
 } from "@switchyard/core";
 import { type RouteTable, readJsonObject } from "@switchyard/http";
 import busboy from "busboy";
@@ -67,10 +67,10 @@ async function receiveUpload(
 ): Promise<{ staged: StagedUpload; filename: string; purpose: string | undefined }> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   if (type !== "multipart/form-data") {
-    throw sy("unsupported_content_type", { contentType: type || "(none)", expected: "multipart/form-data" });
+    throw apiError("unsupported_content_type", { contentType: type || "(none)", expected: "multipart/form-data" });
   }
   const declared = Number(req.headers["content-length"]);
-  if (declared > maxBytes + 64 * 1024) throw sy("payload_too_large", { limit: formatBytes(maxBytes) });
+  if (declared > maxBytes + 64 * 1024) throw apiError("payload_too_large", { limit: formatBytes(maxBytes) });
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
@@ -79,7 +79,7 @@ async function receiveUpload(
         limits: { files: 1, fileSize: maxBytes, fields: 8, fieldSize: 64 * 1024 },
       });
     } catch (error) {
-      reject(sy("invalid_body", { expected: `a multipart form (${(error as Error).message})` }));
+      reject(apiError("invalid_body", { expected: `a multipart form (${(error as Error).message})` }));
       return;
     }
     let purpose: string | undefined;
@@ -100,17 +100,17 @@ async function receiveUpload(
       upload.catch(() => {});
     });
     parser.on("error", (error: Error) =>
-      reject(sy("invalid_body", { expected: `a multipart form (${error.message})` })),
+      reject(apiError("invalid_body", { expected: `a multipart form (${error.message})` })),
     );
     parser.on("close", () => {
       if (!upload) {
-        reject(sy("missing_required_field", { param: "file" }, { param: "file" }));
+        reject(apiError("missing_required_field", { param: "file" }, { param: "file" }));
         return;
       }
       upload.then(async (done) => {
         if (done.truncated()) {
           await files.discard(done.staged);
-          reject(sy("payload_too_large", { limit: formatBytes(maxBytes) }));
+          reject(apiError("payload_too_large", { limit: formatBytes(maxBytes) }));
           return;
         }
         resolve({ staged: done.staged, filename: done.filename, purpose });
@@ -141,8 +141,8 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
       const { staged, filename, purpose } = await receiveUpload(req, files, settings.maxFileBytes);
       if (purpose !== "batch") {
         await files.discard(staged);
-        if (purpose === undefined) throw sy("missing_required_field", { param: "purpose" }, { param: "purpose" });
-        throw sy(
+        if (purpose === undefined) throw apiError("missing_required_field", { param: "purpose" }, { param: "purpose" });
+        throw apiError(
           "invalid_field",
           { param: "purpose", detail: `'${purpose}' is not accepted here; use "batch"` },
           { param: "purpose" },
@@ -265,7 +265,7 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         if (raw !== undefined && raw !== "") {
           const parsed = ReferenceBatchStatusSchema.safeParse(raw);
           if (!parsed.success) {
-            throw sy(
+            throw apiError(
               "invalid_field",
               { param: "status", detail: `expected one of ${ReferenceBatchStatusSchema.options.join(", ")}` },
               { param: "status" },
