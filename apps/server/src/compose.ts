@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { AuthService, ensureBootstrapAdmin } from "@switchyard/auth";
-import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileStore } from "@switchyard/batch";
+import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileCleanup, FileStore } from "@switchyard/batch";
 import { type Clock, systemClock } from "@switchyard/core";
 import { type DatabaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
 import { Gateway } from "@switchyard/gateway";
@@ -125,6 +125,14 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       return ctx as Composed[R];
     }
 
+    // Expired files and abandoned uploads leave the disk on every serve instance's timer.
+    const fileCleanup = new FileCleanup(
+      files.files,
+      logger.child({ component: "files" }),
+      config.batch.fileCleanupInterval * 1000,
+    );
+    fileCleanup.start();
+    base.onClose(() => fileCleanup.stop());
     let worker: BatchWorker | undefined;
     const service = new BatchService({
       db,
@@ -134,6 +142,15 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       allowedDirs: (cluster) => allowedDirsFor(cluster, files.filesDir, env),
       notify: (event) => (event.kind === "cancelled" ? worker?.cancel(event.batchId) : worker?.wake()),
     });
+    if (config.batch.fileAccess === "service") {
+      const users = await db.prisma.user.count();
+      if (users > 1) {
+        logger.warn(
+          { users },
+          "batch.fileAccess is 'service': every user's batches read and write shared storage with the service account's rights; set it to 'posix' (or 'world') when more than one user signs in (docs/security.md)",
+        );
+      }
+    }
     const { redis, auth } = front;
     const gateway = new Gateway({
       config,
@@ -231,7 +248,7 @@ async function startScheduler(res: Resources, autoTick: boolean): Promise<Schedu
 async function openFileStore(res: Resources): Promise<{ files: FileStore; filesDir: string }> {
   const filesDir = path.resolve(res.config.batch.filesDir ?? path.join(res.dataDir, "files"));
   await mkdir(filesDir, { recursive: true });
-  return { files: new FileStore(res.db.prisma, filesDir, res.clock), filesDir };
+  return { files: new FileStore(res.db.prisma, filesDir, res.clock, res.config.batch), filesDir };
 }
 
 function startBatchWorker(

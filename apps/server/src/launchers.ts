@@ -1,7 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SwitchyardConfig } from "@switchyard/core";
-import type { EngineAdapterOptions } from "@switchyard/engines";
+import { DEFAULT_MODEL_SERVER_ENV, type EngineAdapterOptions } from "@switchyard/engines";
 import { type Launcher, LocalLauncher, SlurmLauncher } from "@switchyard/scheduler";
 import type { Logger } from "./logger";
 
@@ -10,10 +10,7 @@ export const SWITCHYARD_BIN = fileURLToPath(new URL("../bin/switchyard.mjs", imp
 
 /** One launcher per cluster that runs anything, chosen by its `launcher.type` (the one place that decides). */
 export function createLaunchers(config: SwitchyardConfig, dataDir: string, logger: Logger): Map<string, Launcher> {
-  const engines: EngineAdapterOptions = {
-    switchyardBin: SWITCHYARD_BIN,
-    loadTimeScale: config.simulator.loadTimeScale,
-  };
+  const engines = engineOptions(config);
   const launchers = new Map<string, Launcher>();
   for (const cluster of config.clusters) {
     if (cluster.status === "coming_soon") continue;
@@ -42,6 +39,21 @@ export function createLaunchers(config: SwitchyardConfig, dataDir: string, logge
   return launchers;
 }
 
+/** How engines are launched; what model servers inherit of this process's environment. */
 export function engineOptions(config: SwitchyardConfig): EngineAdapterOptions {
-  return { switchyardBin: SWITCHYARD_BIN, loadTimeScale: config.simulator.loadTimeScale };
+  return {
+    switchyardBin: SWITCHYARD_BIN,
+    loadTimeScale: config.simulator.loadTimeScale,
+    modelServerEnv: [...DEFAULT_MODEL_SERVER_ENV, ...config.scheduler.modelServerEnv],
+    secretEnvNames: secretEnvNames(config),
+  };
+}
+
+/** The variables the config reads secrets from: model servers never inherit them. */
+function secretEnvNames(config: SwitchyardConfig): string[] {
+  const names = [config.metrics.tokenEnv];
+  for (const model of config.models)
+    if (model.engine.type === "external" && model.engine.apiKeyEnv) names.push(model.engine.apiKeyEnv);
+  for (const issuer of config.auth.oidc) if (issuer.introspection) names.push(issuer.introspection.clientSecretEnv);
+  return names;
 }

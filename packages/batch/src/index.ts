@@ -1,10 +1,26 @@
 export { AdaptiveConcurrency } from "./concurrency";
-export { FileStore, newFileId, type StagedUpload, toFileObject } from "./files";
-export { firstRequestLine, type InputLine, readRequestLines } from "./lines";
+export {
+  ABANDONED_UPLOAD_MS,
+  type FileCleanupReport,
+  type FileLimits,
+  FileStore,
+  newFileId,
+  type StagedUpload,
+  toFileObject,
+} from "./files";
+export {
+  firstRequestLine,
+  type InputLine,
+  LineTooLongError,
+  readRequestLines,
+  type ScannedLine,
+  scanRequestLines,
+} from "./lines";
 export { BatchMetrics } from "./metrics";
 export { OutputFile, writeProgress } from "./output";
 export { allowedDirsFor, checkInputFile, prepareOutputDir } from "./paths";
 export { newBatchId, openaiLayout, outputFileIds, referenceLayout } from "./paths-layout";
+export { FileCleanup } from "./retention";
 export { BatchRun, type BatchUsage, type RunnerDeps } from "./runner";
 export {
   BatchService,

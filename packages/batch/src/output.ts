@@ -1,11 +1,15 @@
-import { type FileHandle, mkdir, open, rename, stat, truncate, writeFile } from "node:fs/promises";
-import path from "node:path";
+import type { FileHandle } from "node:fs/promises";
 import type { BatchProgress } from "@switchyard/core";
+import { type FileRef, openAppendAt, refOfHandle, replaceFileAt, UnsafePathError } from "./safe-fs";
 
 /**
  * An append-only output file (results or errors) that can be cut back to a checkpoint: on
  * resume, whatever was written after the last saved checkpoint (a torn last line, or lines
  * whose checkpoint never reached the database) is dropped, so every line is there exactly once.
+ *
+ * It lives in the batch's own directory, opened once by the worker (`dir`); the file is opened
+ * through that descriptor without following symlinks, created exclusively the first time, and
+ * on every later open must be the file recorded then (same device and inode).
  */
 export class OutputFile {
   private handle: FileHandle | undefined;
@@ -14,27 +18,43 @@ export class OutputFile {
   /** Bytes on disk and synced. */
   private synced = 0;
 
-  constructor(readonly path: string) {}
+  constructor(
+    private readonly dir: FileHandle,
+    private readonly name: string,
+    readonly path: string,
+  ) {}
 
-  /** Open at the checkpoint: truncate to `bytes` (create when empty and missing). */
-  async openAt(bytes: number): Promise<void> {
-    await mkdir(path.dirname(this.path), { recursive: true });
-    let size: number | undefined;
-    try {
-      size = (await stat(this.path)).size;
-    } catch {
-      size = undefined;
-    }
-    if (size === undefined) {
+  /**
+   * Open at the checkpoint, truncating to `bytes`. `known` is the file recorded when it was
+   * created: without one (a new batch) the file is created and must not exist; `"adopt"`
+   * takes an existing regular file (or creates it), for batches created before files were
+   * recorded. Returns the file's identity, to be recorded.
+   */
+  async openAt(bytes: number, known: FileRef | "adopt" | undefined): Promise<FileRef> {
+    if (known === undefined) {
       if (bytes > 0) throw new Error(`${this.path} is missing, but ${bytes} bytes of it were checkpointed`);
-      await writeFile(this.path, "", { mode: 0o640 });
-    } else if (size < bytes) {
-      throw new Error(`${this.path} has ${size} bytes, fewer than the ${bytes} checkpointed`);
-    } else if (size > bytes) {
-      await truncate(this.path, bytes);
+      this.handle = await openAppendAt(this.dir, this.name, this.path, { create: true });
+    } else {
+      try {
+        this.handle = await openAppendAt(this.dir, this.name, this.path, {
+          create: false,
+          expect: known === "adopt" ? undefined : known,
+        });
+      } catch (error) {
+        if (!(known === "adopt" && error instanceof UnsafePathError && error.reason === "missing" && bytes === 0)) {
+          throw error;
+        }
+        this.handle = await openAppendAt(this.dir, this.name, this.path, { create: true });
+      }
     }
-    this.handle = await open(this.path, "a");
+    const { size } = await this.handle.stat();
+    if (size < bytes) {
+      await this.close();
+      throw new Error(`${this.path} has ${size} bytes, fewer than the ${bytes} checkpointed`);
+    }
+    if (size > bytes) await this.handle.truncate(bytes);
     this.synced = bytes;
+    return refOfHandle(this.handle);
   }
 
   append(line: string): void {
@@ -78,9 +98,7 @@ export class OutputFile {
   }
 }
 
-/** `progress.json`, replaced atomically (write a temporary file, then rename over it). */
-export async function writeProgress(file: string, progress: BatchProgress): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(progress, null, 2)}\n`);
-  await rename(temporary, file);
+/** `progress.json` in the batch's directory, replaced atomically (a new file renamed over it). */
+export async function writeProgress(dir: FileHandle, name: string, progress: BatchProgress): Promise<void> {
+  await replaceFileAt(dir, name, `${JSON.stringify(progress, null, 2)}\n`);
 }

@@ -1,7 +1,20 @@
-import { constants } from "node:fs";
-import { access, mkdir, open, realpath, stat } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import path from "node:path";
 import { type ClusterConfig, sy } from "@switchyard/core";
+import { accountMay, type FilePolicy, type Want, worldMay } from "./access";
+import {
+  closeAll,
+  describe,
+  type FileRef,
+  makeDirAt,
+  namesBelow,
+  openDirAt,
+  openFileAt,
+  openRoot,
+  refOfHandle,
+  UnsafePathError,
+} from "./safe-fs";
 
 /**
  * The directories a cluster's batches may read from and write to: its `batch.allowedDirs`,
@@ -22,22 +35,25 @@ export function allowedDirsFor(
   return [...new Set(dirs.map((d) => path.resolve(d)))];
 }
 
-function inside(child: string, parent: string): boolean {
-  return child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+/**
+ * Where a checked path lies: `root` is the allowed directory as the filesystem resolves it
+ * (the operator's symlinks followed), `base` the form the path was written under, and the
+ * device and inode of what was checked. The worker opens it again from `root`, one name at a
+ * time without following symlinks, and refuses it unless it is the same file.
+ */
+export interface PathRef extends FileRef {
+  base: string;
+  root: string;
 }
 
-/** The allowed directories as the filesystem resolves them (symlinked roots followed); missing ones dropped. */
-async function realDirs(dirs: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const dir of dirs) {
-    try {
-      out.push(await realpath(dir));
-    } catch {
-      // a configured directory that does not exist (yet) allows nothing
-    }
-  }
-  return out;
+export interface Checked {
+  /** The path as the filesystem knows it (the allowed directory's real path, then the names below it). */
+  path: string;
+  ref: PathRef;
 }
+
+/** The service's own rights, symlinks refused (the default, and the OpenAI API's files directory). */
+const SERVICE: FilePolicy = { mode: "service" };
 
 function checkShape(param: string, value: string): void {
   if (value.includes("\0"))
@@ -57,74 +73,220 @@ function outside(param: string, value: string, cluster: string, dirs: readonly s
   );
 }
 
+function denied(param: string, value: string, problem: string) {
+  return sy("path_access_denied", { param, path: value, problem }, { param });
+}
+
 /**
- * A batch input file on shared storage: absolute, no `..`, inside an allowed directory once
- * every symlink is followed, a regular file, readable. Returns the resolved path.
+ * Which allowed directory `value` lies in, by its text alone: nothing below the allowed
+ * directories is looked at before this says yes, so a path outside gets the same answer
+ * whether it exists or not.
  */
+async function locate(
+  param: string,
+  value: string,
+  dirs: readonly string[],
+  cluster: string,
+): Promise<{ base: string; root: string; names: string[] }> {
+  const wanted = path.normalize(value);
+  for (const dir of dirs) {
+    let root: string;
+    try {
+      root = await realpath(dir);
+    } catch {
+      continue; // a configured directory that does not exist (yet) allows nothing
+    }
+    for (const base of dir === root ? [dir] : [dir, root]) {
+      const names = namesBelow(base, wanted);
+      if (names) return { base, root, names };
+    }
+  }
+  throw outside(param, value, cluster, dirs);
+}
+
+/**
+ * A refusal from the safe walk, as the user's error (it names the path they gave, never
+ * content). A symlink whose text points outside the allowed directories is refused as a path
+ * outside them (never followed to find out more).
+ */
+async function asUserError(
+  error: unknown,
+  param: string,
+  value: string,
+  dirs: readonly string[],
+  cluster: string,
+): Promise<unknown> {
+  if (!(error instanceof UnsafePathError)) return error;
+  if (error.reason === "symlink" && error.target !== undefined) {
+    const target = error.target;
+    const inside = await locate(param, target, dirs, cluster).then(
+      () => true,
+      () => false,
+    );
+    if (!inside) return outside(param, value, cluster, dirs);
+  }
+  return sy("invalid_path", { param, path: value, problem: describe(error.reason) }, { param });
+}
+
+/** Check an open directory on the way to a file: the user must be able to pass through it. */
+async function checkPassage(handle: FileHandle, policy: FilePolicy, param: string, value: string, isRoot: boolean) {
+  if (policy.mode === "service") return;
+  const info = await handle.stat();
+  if (policy.mode === "posix" && !accountMay(info, policy.account, { search: true })) {
+    throw denied(
+      param,
+      value,
+      `cannot be reached by your account '${policy.account.name}' (a directory on the way is closed to it)`,
+    );
+  }
+  if (policy.mode === "world" && !isRoot && !worldMay(info, { search: true })) {
+    throw denied(
+      param,
+      value,
+      "is not world-readable: batches here read only files that everyone may read (the file o+r, every directory below the allowed directory o+x)",
+    );
+  }
+}
+
+/**
+ * A batch input file on shared storage: absolute, no `..`, inside an allowed directory as
+ * written, no symlink below it, a regular file, and readable under the policy. Returns its
+ * path and identity (to be opened again by the worker and compared).
+ */
+export async function authoriseInput(
+  value: string,
+  dirs: readonly string[],
+  cluster: string,
+  policy: FilePolicy = SERVICE,
+  param = "input_file",
+): Promise<Checked> {
+  checkShape(param, value);
+  const { base, root, names } = await locate(param, value, dirs, cluster);
+  const last = names.at(-1);
+  if (last === undefined) throw sy("invalid_path", { param, path: value, problem: "is not a regular file" }, { param });
+  let dir: FileHandle | undefined;
+  let file: FileHandle | undefined;
+  try {
+    dir = await openRoot(root);
+    await checkPassage(dir, policy, param, value, true);
+    for (const name of names.slice(0, -1)) {
+      const next = await openDirAt(dir, name, value);
+      await closeAll(dir);
+      dir = next;
+      await checkPassage(dir, policy, param, value, false);
+    }
+    file = await openFileAt(dir, last, value);
+    const info = await file.stat();
+    if (policy.mode === "posix" && !accountMay(info, policy.account, { read: true })) {
+      throw denied(param, value, `cannot be read by your account '${policy.account.name}'`);
+    }
+    if (policy.mode === "world" && !worldMay(info, { read: true })) {
+      throw denied(
+        param,
+        value,
+        "is not world-readable: batches here read only files that everyone may read (the file o+r, every directory below the allowed directory o+x)",
+      );
+    }
+    const ref = await refOfHandle(file);
+    return { path: path.join(root, ...names), ref: { base, root, ...ref } };
+  } catch (error) {
+    throw await asUserError(error, param, value, dirs, cluster);
+  } finally {
+    await closeAll(dir, file);
+  }
+}
+
+/**
+ * A folder for a batch's output: absolute, no `..`, inside an allowed directory as written,
+ * no symlink below it. Missing folders are created (by the service) where the policy lets
+ * the user write: in `posix` mode the deepest existing folder must be writable by the user's
+ * account; in `world` mode the folder must be the user's own `<allowed dir>/<username>` (made
+ * by the service, writable by nobody else) or below it.
+ */
+export async function authoriseOutputFolder(
+  value: string,
+  dirs: readonly string[],
+  cluster: string,
+  policy: FilePolicy = SERVICE,
+  param = "output_folder_path",
+): Promise<Checked> {
+  checkShape(param, value);
+  const { base, root, names } = await locate(param, value, dirs, cluster);
+  if (policy.mode === "world" && names[0] !== policy.username) {
+    throw denied(
+      param,
+      value,
+      `is not in your folder '${path.join(base, policy.username)}': batches write only there on this service`,
+    );
+  }
+  const need: Want = { write: true, search: true };
+  let dir: FileHandle | undefined;
+  let created = false;
+  try {
+    dir = await openRoot(root);
+    await checkPassage(dir, policy, param, value, true);
+    for (const [index, name] of names.entries()) {
+      let next: FileHandle;
+      try {
+        next = await openDirAt(dir, name, value);
+        if (policy.mode === "world" && index === 0) await checkOwnFolder(next, param, value);
+        else if (!created) await checkPassage(next, policy, param, value, false);
+      } catch (error) {
+        if (!(error instanceof UnsafePathError && error.reason === "missing")) throw error;
+        if (policy.mode === "posix" && !created && !accountMay(await dir.stat(), policy.account, need)) {
+          throw denied(param, value, `cannot be created: your account '${policy.account.name}' cannot write there`);
+        }
+        next = await makeDirAt(dir, name, value).catch(async (made: unknown) => {
+          if (made instanceof UnsafePathError && made.reason === "exists")
+            return openDirAt(dir as FileHandle, name, value);
+          throw made;
+        });
+        created = true;
+      }
+      await closeAll(dir);
+      dir = next;
+    }
+    if (policy.mode === "posix" && !created && !accountMay(await dir.stat(), policy.account, need)) {
+      throw denied(param, value, `is not writable by your account '${policy.account.name}'`);
+    }
+    const ref = await refOfHandle(dir);
+    return { path: path.join(root, ...names), ref: { base, root, ...ref } };
+  } catch (error) {
+    throw await asUserError(error, param, value, dirs, cluster);
+  } finally {
+    await closeAll(dir);
+  }
+}
+
+/** `world` mode: a user's folder is the service's own, writable by nobody else. */
+async function checkOwnFolder(handle: FileHandle, param: string, value: string): Promise<void> {
+  const info = await handle.stat();
+  const owner = typeof process.geteuid === "function" ? process.geteuid() : info.uid;
+  if (info.uid !== owner || (info.mode & 0o022) !== 0) {
+    throw denied(
+      param,
+      value,
+      "is in a folder this service did not make for you (it must own it, and no one else write in it)",
+    );
+  }
+}
+
+/** Compatibility: the checked input path (the service's rights). */
 export async function checkInputFile(
   value: string,
   dirs: readonly string[],
   cluster: string,
   param = "input_file",
 ): Promise<string> {
-  checkShape(param, value);
-  let real: string;
-  try {
-    real = await realpath(value);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw sy(
-      "invalid_path",
-      { param, path: value, problem: code === "EACCES" ? "cannot be read (permission denied)" : "does not exist" },
-      { param },
-    );
-  }
-  if (!(await realDirs(dirs)).some((dir) => inside(real, dir))) throw outside(param, value, cluster, dirs);
-  const info = await stat(real);
-  if (!info.isFile()) throw sy("invalid_path", { param, path: value, problem: "is not a regular file" }, { param });
-  try {
-    await access(real, constants.R_OK);
-    const handle = await open(real, "r");
-    await handle.close();
-  } catch {
-    throw sy("invalid_path", { param, path: value, problem: "cannot be read (permission denied)" }, { param });
-  }
-  return real;
+  return (await authoriseInput(value, dirs, cluster, SERVICE, param)).path;
 }
 
-/**
- * A folder for a batch's output: absolute, no `..`, inside an allowed directory once symlinks
- * are followed (for the part that exists), a directory if it exists. Created when missing.
- */
+/** Compatibility: the checked (and created) output folder (the service's rights). */
 export async function prepareOutputDir(
   value: string,
   dirs: readonly string[],
   cluster: string,
   param = "output_folder_path",
 ): Promise<string> {
-  checkShape(param, value);
-  const allowed = await realDirs(dirs);
-  // The nearest part of the path that exists decides where it really leads.
-  let existing = path.resolve(value);
-  const missing: string[] = [];
-  for (;;) {
-    try {
-      existing = await realpath(existing);
-      break;
-    } catch {
-      const parent = path.dirname(existing);
-      if (parent === existing) throw outside(param, value, cluster, dirs);
-      missing.unshift(path.basename(existing));
-      existing = parent;
-    }
-  }
-  const target = path.join(existing, ...missing);
-  if (!allowed.some((dir) => inside(target, dir))) throw outside(param, value, cluster, dirs);
-  if (missing.length === 0 && !(await stat(target)).isDirectory()) {
-    throw sy("invalid_path", { param, path: value, problem: "is not a directory" }, { param });
-  }
-  await mkdir(target, { recursive: true });
-  const real = await realpath(target);
-  if (!allowed.some((dir) => inside(real, dir))) throw outside(param, value, cluster, dirs);
-  return real;
+  return (await authoriseOutputFolder(value, dirs, cluster, SERVICE, param)).path;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type {
@@ -10,11 +11,12 @@ import type {
   ResolvedModel,
   SwitchyardConfig,
 } from "@switchyard/core";
-import type { Database } from "@switchyard/db";
+import type { Database, Prisma } from "@switchyard/db";
 import { adapterFor, type EngineAdapterOptions } from "@switchyard/engines";
 import type { Scheduler } from "@switchyard/scheduler";
 import type { Logger } from "pino";
 import { type Dispatcher, errors as undiciErrors } from "undici";
+import { type BatchFileRefs, descriptorPath, reopen } from "./batch-files";
 import { type CallResult, UpstreamCall } from "./call";
 import { AdaptiveConcurrency } from "./concurrency";
 import type { FileStore } from "./files";
@@ -22,6 +24,7 @@ import { type InputLine, readRequestLines } from "./lines";
 import type { BatchMetrics } from "./metrics";
 import { OutputFile, writeProgress } from "./output";
 import { outputFileIds } from "./paths-layout";
+import { closeAll, makeDirAt, openDirAt, refOfHandle, UnsafePathError } from "./safe-fs";
 import { MAX_REPORTED, validateBatchFile } from "./validate";
 
 /** The batch row as the runner reads it. */
@@ -37,6 +40,7 @@ export interface BatchRecord {
   resultsPath: string | null;
   errorsPath: string | null;
   progressPath: string | null;
+  fileRefs: unknown;
   totalCount: number;
   completedCount: number;
   failedCount: number;
@@ -188,6 +192,10 @@ export class BatchRun {
   }
 
   private batch!: BatchRecord;
+  /** The input file, opened once without following symlinks and checked; read through its descriptor. */
+  private inputHandle: FileHandle | undefined;
+  /** The batch's own output directory, opened once and checked; its files are opened through it. */
+  private dirHandle: FileHandle | undefined;
 
   constructor(
     readonly id: string,
@@ -244,6 +252,98 @@ export class BatchRun {
   async run(): Promise<void> {
     const start = await this.reload();
     if (!start) return;
+    if (!(await this.openFiles())) return;
+    try {
+      await this.runOpened();
+    } finally {
+      await closeAll(this.inputHandle, this.dirHandle);
+      this.inputHandle = this.dirHandle = undefined;
+    }
+  }
+
+  private get refs(): BatchFileRefs | null {
+    return (this.batch.fileRefs as BatchFileRefs | null) ?? null;
+  }
+
+  private async saveRefs(more: Partial<BatchFileRefs>): Promise<void> {
+    const next = { ...(this.refs ?? {}), ...more };
+    await this.deps.db.prisma.batch.update({
+      where: { id: this.batch.id },
+      data: { fileRefs: next as unknown as Prisma.InputJsonValue },
+    });
+    this.batch.fileRefs = next;
+  }
+
+  /**
+   * Open the input and the batch's own directory, never through a symlink: each from its
+   * allowed directory one name at a time, and each must be what was checked when the batch was
+   * created (same device and inode). On the first run the directory is created here, and must
+   * not exist yet. Anything else fails the batch; nothing is read or written.
+   */
+  private async openFiles(): Promise<boolean> {
+    const refs = this.refs;
+    const filesDir = this.deps.files.dir;
+    try {
+      if (this.batch.status === "validating" || this.batch.status === "in_progress") {
+        this.inputHandle = await reopen(this.batch.inputPath, "file", refs?.input, refs?.input, filesDir);
+      }
+      if (this.batch.resultsPath) {
+        const dirPath = path.dirname(this.batch.resultsPath);
+        const where = refs?.folder ? { base: refs.folder.base, root: refs.folder.root } : undefined;
+        if (refs?.dir) {
+          this.dirHandle = await reopen(dirPath, "dir", where, refs.dir, filesDir);
+        } else {
+          const folder = await reopen(path.dirname(dirPath), "dir", where, refs?.folder, filesDir);
+          try {
+            this.dirHandle = refs?.folder
+              ? await makeDirAt(folder, path.basename(dirPath), dirPath)
+              : await this.adoptDir(folder, dirPath);
+          } finally {
+            await closeAll(folder);
+          }
+          await this.saveRefs({ dir: await refOfHandle(this.dirHandle) });
+        }
+      }
+      return true;
+    } catch (error) {
+      const reason = error instanceof UnsafePathError ? error.message : (error as Error).message;
+      this.log.warn({ reason }, "batch: its files cannot be used safely");
+      await this.fail(`its files cannot be used safely: ${reason}`);
+      await closeAll(this.inputHandle, this.dirHandle);
+      this.inputHandle = this.dirHandle = undefined;
+      return false;
+    }
+  }
+
+  /**
+   * A batch created before its files were recorded: its directory is taken over only if this
+   * service made it (it owns it and nobody else may write in it); otherwise made now.
+   */
+  private async adoptDir(folder: FileHandle, dirPath: string): Promise<FileHandle> {
+    let dir: FileHandle;
+    try {
+      dir = await openDirAt(folder, path.basename(dirPath), dirPath);
+    } catch (error) {
+      if (error instanceof UnsafePathError && error.reason === "missing") {
+        return makeDirAt(folder, path.basename(dirPath), dirPath);
+      }
+      throw error;
+    }
+    const info = await dir.stat();
+    if (info.uid !== process.geteuid?.() || (info.mode & 0o022) !== 0) {
+      await closeAll(dir);
+      throw new UnsafePathError("changed", dirPath);
+    }
+    return dir;
+  }
+
+  /** The input, read through the descriptor opened and checked above. */
+  private get inputSource(): string {
+    if (!this.inputHandle) throw new Error("the input file is not open");
+    return descriptorPath(this.inputHandle);
+  }
+
+  private async runOpened(): Promise<void> {
     this.model = this.deps.config.models.find(
       (m) => m.cluster === this.batch.clusterName && m.id === this.batch.model,
     ) as ResolvedModel;
@@ -280,12 +380,13 @@ export class BatchRun {
 
   private async validate(): Promise<boolean> {
     const names = new Set(this.model ? [this.model.id, ...this.model.aliases] : []);
-    const result = await validateBatchFile(this.batch.inputPath, {
+    const result = await validateBatchFile(this.inputSource, {
       ...(this.batch.api === "openai" ? { endpoint: this.batch.endpoint as BatchEndpoint } : {}),
       modelNames: names,
       model: this.model?.id ?? "",
       maxLines: this.deps.settings.maxLines,
       maxBytes: this.deps.settings.maxFileBytes,
+      maxLineBytes: this.deps.settings.maxLineBytes,
     }).catch((error: Error) => ({
       ok: false,
       lines: 0,
@@ -345,10 +446,19 @@ export class BatchRun {
   // ---- the run -------------------------------------------------------------------------
 
   private async openOutputs(): Promise<void> {
-    this.results = new OutputFile(this.batch.resultsPath as string);
-    this.errors = new OutputFile(this.batch.errorsPath as string);
-    await this.results.openAt(Number(this.batch.resultsBytes));
-    await this.errors.openAt(Number(this.batch.errorsBytes));
+    const dir = this.dirHandle;
+    if (!dir) throw new Error("the batch's output directory is not open");
+    const resultsPath = this.batch.resultsPath as string;
+    const errorsPath = this.batch.errorsPath as string;
+    this.results = new OutputFile(dir, path.basename(resultsPath), resultsPath);
+    this.errors = new OutputFile(dir, path.basename(errorsPath), errorsPath);
+    // Created on the first run (they must not exist), the recorded files on every later one;
+    // a batch from before files were recorded takes over what is in its directory.
+    const refs = this.refs;
+    const legacy = refs?.folder === undefined ? "adopt" : undefined;
+    const results = await this.results.openAt(Number(this.batch.resultsBytes), refs?.results ?? legacy);
+    const errors = await this.errors.openAt(Number(this.batch.errorsBytes), refs?.errors ?? legacy);
+    if (!refs?.results || !refs.errors) await this.saveRefs({ results, errors });
     this.next = this.written = this.batch.cursorLine;
     this.counts = {
       completed: this.batch.completedCount,
@@ -380,7 +490,10 @@ export class BatchRun {
     }
     this.startedAt = this.batch.inProgressAt;
     this.limiter = new AdaptiveConcurrency(this.deps.settings.initialConcurrency, this.ceiling());
-    this.reader = readRequestLines(this.batch.inputPath, { skip: this.batch.cursorLine });
+    this.reader = readRequestLines(this.inputSource, {
+      skip: this.batch.cursorLine,
+      maxLineBytes: this.deps.settings.maxLineBytes,
+    });
     const { scheduler } = this.deps;
     void scheduler.ensureLive(this.batch.clusterName, this.batch.model).catch(() => {});
     await scheduler.holdForBatch(this.batch.clusterName, this.batch.model, this.now + HOLD_MS).catch(() => {});
@@ -752,11 +865,11 @@ export class BatchRun {
   }
 
   private async progress(status: BatchStatus): Promise<void> {
-    if (!this.batch.progressPath) return;
+    if (!this.batch.progressPath || !this.dirHandle) return;
     const processed = this.counts.completed + this.counts.failed;
     const rate = this.linesPerSecond(processed);
     const remaining = Math.max(0, this.batch.totalCount - processed);
-    await writeProgress(this.batch.progressPath, {
+    await writeProgress(this.dirHandle, path.basename(this.batch.progressPath), {
       batch_id: this.batch.id,
       status,
       model: this.batch.model,

@@ -8,6 +8,7 @@ import {
   type Clock,
   type ClusterConfig,
   type CreateBatchRequest,
+  formatBytes,
   type ReferenceBatch,
   type ReferenceBatchDetail,
   type ReferenceBatchResult,
@@ -18,10 +19,12 @@ import {
   statusesForReference,
   sy,
 } from "@switchyard/core";
-import type { Database, Prisma } from "@switchyard/db";
+import type { Database, Prisma, PrismaClientOrTransaction } from "@switchyard/db";
+import { type AccountLookup, cachedLookup, type FilePolicy } from "./access";
+import type { BatchFileRefs } from "./batch-files";
 import type { FileStore } from "./files";
-import { readRequestLines } from "./lines";
-import { checkInputFile, prepareOutputDir } from "./paths";
+import { scanRequestLines } from "./lines";
+import { authoriseInput, authoriseOutputFolder } from "./paths";
 import { newBatchId, type OutputLayout, openaiLayout, referenceLayout } from "./paths-layout";
 
 /** The model a batch runs, as the gateway resolved it (access and the batch capability checked). */
@@ -40,6 +43,8 @@ export interface BatchServiceDeps {
   clock: Clock;
   /** The directories a cluster's batches may use. */
   allowedDirs: (cluster: ClusterConfig) => string[];
+  /** The system account of a username (`batch.fileAccess: posix`); default: the system's user database. */
+  accounts?: AccountLookup | undefined;
   /** Tell the worker (in this process) that a batch was created or cancelled. */
   notify?: ((event: { kind: "created" | "cancelled"; batchId: string }) => void) | undefined;
 }
@@ -129,7 +134,33 @@ export function toReferenceDetail(row: BatchRow): ReferenceBatchDetail {
  * cancel. The worker does the rest; `notify` wakes it in this process.
  */
 export class BatchService {
-  constructor(private readonly deps: BatchServiceDeps) {}
+  private readonly accounts: AccountLookup;
+
+  constructor(private readonly deps: BatchServiceDeps) {
+    this.accounts = deps.accounts ?? cachedLookup();
+  }
+
+  /**
+   * Whose rights decide what a user's batch may read and write (`batch.fileAccess`): the
+   * service's, the world's (with the user's own output folder), or the user's system account.
+   */
+  private async policyFor(userId: string, inputFile: string): Promise<FilePolicy> {
+    const mode = this.deps.settings.fileAccess ?? "service";
+    if (mode === "service") return { mode };
+    const user = await this.prisma.user.findUnique({ where: { id: userId }, select: { username: true } });
+    const username = user?.username ?? "";
+    const refuse = (problem: string) =>
+      sy("path_access_denied", { param: "input_file", path: inputFile, problem }, { param: "input_file" });
+    if (mode === "world") {
+      if (!/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/.test(username)) {
+        throw refuse(`cannot be used: your username '${username}' cannot name your output folder`);
+      }
+      return { mode, username };
+    }
+    const account = await this.accounts(username);
+    if (!account) throw refuse(`cannot be checked: there is no system account '${username}' for you on this service`);
+    return { mode, account };
+  }
 
   private get prisma() {
     return this.deps.db.prisma;
@@ -139,13 +170,24 @@ export class BatchService {
     return new Date(this.deps.clock.now());
   }
 
-  /** The first model named in the file (so its access and capability can be checked before accepting it). */
-  private async peekModel(file: string): Promise<string | undefined> {
+  /**
+   * The first model named in the file (so its access and capability can be checked before
+   * accepting it). Reads at most the first 1000 requests and a bounded number of bytes; a line
+   * longer than `batch.maxLineBytes` refuses the file at once, without reading that line whole.
+   */
+  private async peekModel(file: string, param: string): Promise<string | undefined> {
+    const maxLineBytes = this.deps.settings.maxLineBytes;
+    const budget = Math.max(maxLineBytes, 16 * 1024 * 1024);
     let seen = 0;
-    for await (const { text } of readRequestLines(file)) {
-      if (++seen > 1000) break;
+    let read = 0;
+    for await (const item of scanRequestLines(file, { maxLineBytes })) {
+      if ("tooLong" in item) {
+        throw sy("batch_line_too_long", { line: item.line, limit: formatBytes(maxLineBytes) }, { param });
+      }
+      read += item.text.length;
+      if (++seen > 1000 || read > budget) break;
       try {
-        const model = (JSON.parse(text) as { body?: { model?: unknown } }).body?.model;
+        const model = (JSON.parse(item.text) as { body?: { model?: unknown } }).body?.model;
         if (typeof model === "string" && model.length > 0) return model;
       } catch {
         // a bad line: validation will report it with its number
@@ -154,27 +196,44 @@ export class BatchService {
     return undefined;
   }
 
+  /** The user's unfinished batches, oldest first. */
+  private async activeBatches(tx: PrismaClientOrTransaction, userId: string) {
+    return tx.batch.findMany({
+      where: { userId, status: { in: [...ACTIVE_BATCH_STATUSES] } },
+      select: { id: true },
+      orderBy: { createdAt: "asc" },
+    });
+  }
+
+  /** 429 naming the active batches when the user is at `batch.activePerUser`. */
+  private assertBelowLimit(active: { id: string }[]): void {
+    const limit = this.deps.settings.activePerUser;
+    if (active.length >= limit) {
+      throw sy("batch_limit_reached", {
+        active: active.length,
+        limit,
+        batchIds: active.map((b) => b.id).join(", "),
+      });
+    }
+  }
+
+  /**
+   * The active-batch limit, checked before any of the input is looked at: a user at the limit
+   * cannot make the service read (or even open) another file. `insert` checks again under a lock.
+   */
+  private async checkActiveLimit(userId: string): Promise<void> {
+    this.assertBelowLimit(await this.activeBatches(this.prisma, userId));
+  }
+
   /**
    * Insert a batch unless the user is at the active-batch limit (429 naming the active ones).
    * The check and the insert share a transaction holding a per-user advisory lock, so two
    * requests at once cannot both pass.
    */
   private async insert(userId: string, data: Omit<Prisma.BatchUncheckedCreateInput, "userId">): Promise<BatchRow> {
-    const limit = this.deps.settings.activePerUser;
     const row = await this.prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock(hashtext($1))", `batch-quota:${userId}`);
-      const active = await tx.batch.findMany({
-        where: { userId, status: { in: [...ACTIVE_BATCH_STATUSES] } },
-        select: { id: true },
-        orderBy: { createdAt: "asc" },
-      });
-      if (active.length >= limit) {
-        throw sy("batch_limit_reached", {
-          active: active.length,
-          limit,
-          batchIds: active.map((b) => b.id).join(", "),
-        });
-      }
+      this.assertBelowLimit(await this.activeBatches(tx, userId));
       return tx.batch.create({ data: { ...data, userId } });
     });
     this.deps.notify?.({ kind: "created", batchId: row.id });
@@ -207,6 +266,7 @@ export class BatchService {
         { param: "completion_window" },
       );
     }
+    await this.checkActiveLimit(userId);
     const file = await this.deps.files.locate(userId, input.input_file_id);
     if (file.purpose !== "batch") {
       throw sy(
@@ -218,7 +278,12 @@ export class BatchService {
         { param: "input_file_id" },
       );
     }
-    const named = await this.peekModel(file.path);
+    // The upload and the output folder are the service's own, but are still checked and
+    // recorded like shared storage, so the worker opens exactly these and nothing else.
+    const files = this.deps.files.dir;
+    const checkedInput = await authoriseInput(file.path, [files], "", undefined, "input_file_id");
+    const folder = await authoriseOutputFolder(path.join(files, "batches"), [files], "", undefined, "input_file_id");
+    const named = await this.peekModel(file.path, "input_file_id");
     const target = named === undefined ? undefined : resolve(named);
     const cluster = target?.cluster ?? undefined;
     const id = newBatchId();
@@ -236,6 +301,10 @@ export class BatchService {
       expiresAt: this.expiry(input.completion_window),
       createdAt: this.now(),
       ...this.layoutFields(path.join(this.deps.files.dir, "batches"), openaiLayout(this.deps.files.dir, id)),
+      fileRefs: {
+        input: checkedInput.ref,
+        folder: folder.ref,
+      } satisfies BatchFileRefs as unknown as Prisma.InputJsonValue,
     });
     return toBatchObject(row);
   }
@@ -248,14 +317,22 @@ export class BatchService {
     pathTarget?: { cluster: string; framework: string },
   ): Promise<ReferenceBatchDetail> {
     const target = resolve(input.model, pathTarget);
+    await this.checkActiveLimit(userId);
     const dirs = this.deps.allowedDirs(target.cluster);
-    const inputFile = await checkInputFile(input.input_file, dirs, target.cluster.name);
-    const outputFolder = await prepareOutputDir(
-      input.output_folder_path ?? path.dirname(input.input_file),
+    const policy = await this.policyFor(userId, input.input_file);
+    const checkedInput = await authoriseInput(input.input_file, dirs, target.cluster.name, policy);
+    const inputFile = checkedInput.path;
+    // Without a folder the results go beside the input; in `world` mode into the user's own folder.
+    const defaultFolder =
+      policy.mode === "world" ? path.join(checkedInput.ref.base, policy.username) : path.dirname(input.input_file);
+    const folder = await authoriseOutputFolder(
+      input.output_folder_path ?? defaultFolder,
       dirs,
       target.cluster.name,
+      policy,
       input.output_folder_path ? "output_folder_path" : "input_file",
     );
+    const outputFolder = folder.path;
     const id = newBatchId();
     const created = this.now();
     const window = this.deps.settings.completionWindows[0] as string;
@@ -271,6 +348,10 @@ export class BatchService {
       expiresAt: this.expiry(window),
       createdAt: created,
       ...this.layoutFields(outputFolder, referenceLayout(outputFolder, inputFile, target.model.id, id, created)),
+      fileRefs: {
+        input: checkedInput.ref,
+        folder: folder.ref,
+      } satisfies BatchFileRefs as unknown as Prisma.InputJsonValue,
     });
     return toReferenceDetail(row);
   }

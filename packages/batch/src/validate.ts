@@ -7,7 +7,7 @@ import {
   errorFromZod,
   formatBytes,
 } from "@switchyard/core";
-import { readRequestLines } from "./lines";
+import { scanRequestLines } from "./lines";
 
 export interface ValidationOptions {
   /** The endpoint every line must call; unset: the first line's, which must be one batches allow. */
@@ -18,6 +18,8 @@ export interface ValidationOptions {
   model: string;
   maxLines: number;
   maxBytes: number;
+  /** The longest line (`batch.maxLineBytes`); a longer one is reported, never read whole. */
+  maxLineBytes: number;
 }
 
 export interface ValidationResult {
@@ -33,6 +35,27 @@ export interface ValidationResult {
 
 /** How many problems a failed batch lists (its `errors`); the count says if there were more. */
 export const MAX_REPORTED = 100;
+
+/**
+ * What is wrong with a line that is not JSON, without any of its content: V8's messages quote
+ * the text around the fault ("Unexpected token 'x', \"...\" is not valid JSON"), and the file
+ * may not be the caller's to read. Only the position is kept.
+ */
+export function jsonProblem(error: unknown): string {
+  const position = /at position (\d+)/.exec(error instanceof Error ? error.message : "");
+  if (/Unexpected end of JSON input/.test(error instanceof Error ? error.message : "")) {
+    return "Not valid JSON: the line ends before the JSON value does.";
+  }
+  return position
+    ? `Not valid JSON: unexpected character at position ${position[1]}.`
+    : "Not valid JSON: the line is not a JSON value.";
+}
+
+/** Field names the schema knows are safe to show; a name the file made up is not repeated. */
+const SAFE_PARAM = /^[A-Za-z_][A-Za-z0-9_]{0,63}(?:(?:\.[A-Za-z_][A-Za-z0-9_]{0,63})|\[\d{1,9}\])*$/;
+function safeParam(param: string | null): string | null {
+  return param === null || SAFE_PARAM.test(param) ? param : "body";
+}
 
 /**
  * The first pass over a batch file: every line must be a JSON object with a unique
@@ -59,20 +82,36 @@ export async function validateBatchFile(file: string, options: ValidationOptions
   let endpoint = options.endpoint ?? null;
   const ids = new Map<string, number>();
   let lines = 0;
-  for await (const { line, text } of readRequestLines(file)) {
+  for await (const item of scanRequestLines(file, { maxLineBytes: options.maxLineBytes })) {
     lines++;
     if (lines > options.maxLines) continue; // keep counting, to say how many there are
+    const { line } = item;
+    if ("tooLong" in item) {
+      report({
+        code: "line_too_long",
+        message: `The line is longer than the limit of ${formatBytes(options.maxLineBytes)} per line (batch.maxLineBytes).`,
+        param: null,
+        line,
+      });
+      continue;
+    }
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = JSON.parse(item.text);
     } catch (error) {
-      report({ code: "invalid_json_line", message: `Not valid JSON: ${(error as Error).message}.`, param: null, line });
+      report({ code: "invalid_json_line", message: jsonProblem(error), param: null, line });
       continue;
     }
     const parsed = BatchRequestLineSchema.safeParse(value);
     if (!parsed.success) {
       const problem = errorFromZod(parsed.error, value);
-      report({ code: "invalid_request_line", message: problem.message, param: problem.param, line });
+      const param = safeParam(problem.param);
+      report({
+        code: "invalid_request_line",
+        message: param === problem.param ? problem.message : "The line has a field batches do not accept.",
+        param,
+        line,
+      });
       continue;
     }
     const request = parsed.data;
@@ -80,7 +119,7 @@ export async function validateBatchFile(file: string, options: ValidationOptions
     if (seen !== undefined) {
       report({
         code: "duplicate_custom_id",
-        message: `custom_id '${request.custom_id}' is already used on line ${seen}.`,
+        message: `The custom_id is already used on line ${seen}.`,
         param: "custom_id",
         line,
       });
@@ -93,7 +132,7 @@ export async function validateBatchFile(file: string, options: ValidationOptions
       } else {
         report({
           code: "invalid_url",
-          message: `url '${request.url}' is not an endpoint batches can call: ${Object.keys(BATCH_ENDPOINTS).join(", ")}.`,
+          message: `The url is not an endpoint batches can call: ${Object.keys(BATCH_ENDPOINTS).join(", ")}.`,
           param: "url",
           line,
         });
@@ -102,7 +141,7 @@ export async function validateBatchFile(file: string, options: ValidationOptions
     } else if (request.url !== endpoint) {
       report({
         code: "invalid_url",
-        message: `url '${request.url}' differs from the batch's endpoint '${endpoint}'; every line must call it.`,
+        message: `The url differs from the batch's endpoint '${endpoint}'; every line must call it.`,
         param: "url",
         line,
       });
@@ -111,10 +150,12 @@ export async function validateBatchFile(file: string, options: ValidationOptions
     const body = BATCH_ENDPOINTS[endpoint].safeParse(request.body);
     if (!body.success) {
       const problem = errorFromZod(body.error, request.body);
+      const param = safeParam(problem.param ? `body.${problem.param}` : "body");
       report({
         code: "invalid_body",
-        message: problem.message,
-        param: problem.param ? `body.${problem.param}` : "body",
+        message:
+          param === "body" && problem.param ? "The body has a field this endpoint does not accept." : problem.message,
+        param,
         line,
       });
       continue;
@@ -124,8 +165,8 @@ export async function validateBatchFile(file: string, options: ValidationOptions
       report({
         code: "model_mismatch",
         message: options.model
-          ? `body.model is ${JSON.stringify(model)}; every line of this batch must use '${options.model}'.`
-          : `body.model is ${JSON.stringify(model)}; the batch's model comes from the file's lines, and none of its first lines names one.`,
+          ? `body.model is not this batch's model; every line of this batch must use '${options.model}' (or one of its aliases).`
+          : "body.model is not a model this batch can use; the batch's model comes from the file's lines, and none of its first lines names one.",
         param: "body.model",
         line,
       });

@@ -29,6 +29,7 @@ const options = {
   model: MODEL,
   maxLines: 150_000,
   maxBytes: 200 * 1024 * 1024,
+  maxLineBytes: 10 * 1024 * 1024,
 };
 
 describe("validating a batch file before anything runs", () => {
@@ -65,7 +66,7 @@ describe("validating a batch file before anything runs", () => {
       [7, "invalid_body", "body.messages"],
       [8, "invalid_request_line", "custom_id"],
     ]);
-    expect(result.errors[1]?.message).toBe("custom_id 'req-1' is already used on line 1.");
+    expect(result.errors[1]?.message).toBe("The custom_id is already used on line 1.");
     expect(result.errors[3]?.message).toMatch(/differs from the batch's endpoint '\/v1\/chat\/completions'/);
     expect(result.errors[4]?.message).toMatch(/every line of this batch must use 'org\/chat'/);
   });

@@ -53,6 +53,13 @@ export const ERROR_CATALOGUE = {
     message: "Invalid value for '{param}': {detail}.",
     description: "A field has the wrong type or an out-of-range value; `param` names it.",
   },
+  batch_line_too_long: {
+    status: 400,
+    type: "invalid_request_error",
+    message: "Line {line} of the input file is longer than the limit of {limit} per line (batch.maxLineBytes).",
+    description:
+      "A batch input line is longer than `batch.maxLineBytes` (10 MB by default); the file is refused without reading that line whole. Split the request or shorten it.",
+  },
   unsupported_content_type: {
     status: 415,
     type: "invalid_request_error",
@@ -96,7 +103,7 @@ export const ERROR_CATALOGUE = {
     type: "invalid_request_error",
     message: "{param} '{path}' {problem}.",
     description:
-      "A path in a batch request is not absolute, does not exist, is not a file (or folder), or cannot be read.",
+      "A path in a batch request is not absolute, contains `..` or a symbolic link, does not exist, is not a file (or folder), or cannot be read.",
   },
   // 403
   model_access_denied: {
@@ -122,7 +129,14 @@ export const ERROR_CATALOGUE = {
     type: "permission_error",
     message: "{param} '{path}' is outside the directories batches may use on cluster '{cluster}': {dirs}.",
     description:
-      "A batch's input file or output folder must lie inside the cluster's allowed directories (`batch.allowedDirs`; in the embedded default `<data-dir>/files` and `SWITCHYARD_BATCH_DIRS`). `..` and symlinks that lead out are refused.",
+      "A batch's input file or output folder must lie inside the cluster's allowed directories (`batch.allowedDirs`; in the embedded default `<data-dir>/files` and `SWITCHYARD_BATCH_DIRS`), as written: a path outside them is refused before anything is looked up, whether it exists or not. `..` and symlinks are refused.",
+  },
+  path_access_denied: {
+    status: 403,
+    type: "permission_error",
+    message: "{param} '{path}' {problem}.",
+    description:
+      "A batch's input file or output folder is inside the allowed directories, but `batch.fileAccess` does not let this user use it: in `posix` mode the user's system account cannot read the file (or write in the folder); in `world` mode the file is not world-readable, or the folder is not the user's own folder.",
   },
   admin_required: {
     status: 403,
@@ -223,6 +237,14 @@ export const ERROR_CATALOGUE = {
     type: "invalid_request_error",
     message: "The request body is larger than the limit of {limit}.",
     description: "The body exceeds the configured maximum (10 MB by default).",
+  },
+  storage_quota_exceeded: {
+    status: 413,
+    type: "invalid_request_error",
+    message:
+      "Your files take {used} of your {limit} of storage{needed}. Delete files you no longer need (DELETE /v1/files/<file id>) or let them expire, then upload again.",
+    description:
+      "An upload would take a user's files (uploads and kept batch outputs) past `batch.maxStorageBytesPerUser` (10 GB by default); it is refused before its body is stored.",
   },
   // 422
   capability_not_supported: {

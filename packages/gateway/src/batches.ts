@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { actsAsAdmin, type Principal, principalOf } from "@switchyard/auth";
 import type { BatchService, FileStore, StagedUpload } from "@switchyard/batch";
@@ -56,42 +57,68 @@ function resolverFor(resolver: ModelResolver, principal: Principal) {
   };
 }
 
+/** The form's fields besides the file (OpenAI's SDKs send `expires_after` as two bracketed fields). */
+interface UploadFields {
+  purpose?: string;
+  "expires_after[anchor]"?: string;
+  "expires_after[seconds]"?: string;
+}
+
 /**
  * A multipart upload (`file` and `purpose`, in either order): the file is streamed to disk as
- * it arrives, and kept only if the form is right and it fits the size limit.
+ * it arrives, and kept only if the form is right and it fits the size limit and the user's
+ * storage. A user with no room left is refused before any of the body is read; a client that
+ * drops the connection leaves nothing behind.
  */
 async function receiveUpload(
   req: Request,
   files: FileStore,
+  userId: string,
   maxBytes: number,
-): Promise<{ staged: StagedUpload; filename: string; purpose: string | undefined }> {
+): Promise<{ staged: StagedUpload; filename: string; fields: UploadFields }> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   if (type !== "multipart/form-data") {
     throw apiError("unsupported_content_type", { contentType: type || "(none)", expected: "multipart/form-data" });
   }
   const declared = Number(req.headers["content-length"]);
-  if (declared > maxBytes + 64 * 1024) throw apiError("payload_too_large", { limit: formatBytes(maxBytes) });
+  if (declared > maxBytes + FORM_OVERHEAD) throw apiError("payload_too_large", { limit: formatBytes(maxBytes) });
+  const room = await files.room(userId, Number.isFinite(declared) ? Math.max(0, declared - FORM_OVERHEAD) : 0);
+  const limit = Math.min(maxBytes, room);
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
       parser = busboy({
         headers: req.headers,
-        limits: { files: 1, fileSize: maxBytes, fields: 8, fieldSize: 64 * 1024 },
+        limits: { files: 1, fileSize: limit, fields: 8, fieldSize: 64 * 1024 },
       });
     } catch (error) {
       reject(apiError("invalid_body", { expected: `a multipart form (${(error as Error).message})` }));
       return;
     }
-    let purpose: string | undefined;
+    const fields: UploadFields = {};
     let upload: Promise<{ staged: StagedUpload; filename: string; truncated: () => boolean }> | undefined;
+    let fileStream: Readable | undefined;
+    // The client went away before the form ended: stop writing and remove what was written.
+    const abandon = () => {
+      if (req.complete) return;
+      const error = apiError("invalid_body", { expected: "a complete multipart form (the upload was interrupted)" });
+      fileStream?.destroy(error);
+      req.unpipe(parser);
+      parser.destroy();
+      reject(error);
+    };
+    req.once("close", abandon);
     parser.on("field", (name, value) => {
-      if (name === "purpose") purpose = value;
+      if (name === "purpose" || name === "expires_after[anchor]" || name === "expires_after[seconds]") {
+        fields[name] = value;
+      }
     });
     parser.on("file", (name, stream, info) => {
       if (name !== "file" || upload) {
         stream.resume();
         return;
       }
+      fileStream = stream;
       upload = files.stage(stream).then((staged) => ({
         staged,
         filename: info.filename || "upload.jsonl",
@@ -103,6 +130,7 @@ async function receiveUpload(
       reject(apiError("invalid_body", { expected: `a multipart form (${error.message})` })),
     );
     parser.on("close", () => {
+      req.off("close", abandon);
       if (!upload) {
         reject(apiError("missing_required_field", { param: "file" }, { param: "file" }));
         return;
@@ -110,14 +138,45 @@ async function receiveUpload(
       upload.then(async (done) => {
         if (done.truncated()) {
           await files.discard(done.staged);
-          reject(apiError("payload_too_large", { limit: formatBytes(maxBytes) }));
+          reject(
+            limit < maxBytes
+              ? files.overQuota(files.limits.maxStorageBytesPerUser - room, limit + 1)
+              : apiError("payload_too_large", { limit: formatBytes(maxBytes) }),
+          );
           return;
         }
-        resolve({ staged: done.staged, filename: done.filename, purpose });
+        resolve({ staged: done.staged, filename: done.filename, fields });
       }, reject);
     });
     req.pipe(parser);
   });
+}
+
+/** Multipart framing around the file: headers, boundaries and the small fields. */
+const FORM_OVERHEAD = 64 * 1024;
+
+/** `expires_after` as OpenAI takes it: anchor `created_at`, 1 hour up to `batch.fileExpiry`. */
+function expiresAfter(fields: UploadFields, settings: BatchSettings): number | undefined {
+  const anchor = fields["expires_after[anchor]"];
+  const raw = fields["expires_after[seconds]"];
+  if (anchor === undefined && raw === undefined) return undefined;
+  if (anchor !== "created_at") {
+    throw apiError(
+      "invalid_field",
+      { param: "expires_after.anchor", detail: 'expected "created_at"' },
+      { param: "expires_after.anchor" },
+    );
+  }
+  const seconds = Number(raw);
+  const most = settings.fileExpiry > 0 ? settings.fileExpiry : 30 * 86_400;
+  if (!Number.isInteger(seconds) || seconds < 3600 || seconds > most) {
+    throw apiError(
+      "invalid_field",
+      { param: "expires_after.seconds", detail: `expected a whole number of seconds from 3600 to ${most}` },
+      { param: "expires_after.seconds" },
+    );
+  }
+  return seconds;
 }
 
 /**
@@ -138,17 +197,24 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
     },
     async (req, res) => {
       const principal = principalOf(res);
-      const { staged, filename, purpose } = await receiveUpload(req, files, settings.maxFileBytes);
-      if (purpose !== "batch") {
-        await files.discard(staged);
+      const { staged, filename, fields } = await receiveUpload(req, files, principal.userId, settings.maxFileBytes);
+      const purpose = fields.purpose;
+      let expires: number | undefined;
+      try {
         if (purpose === undefined) throw apiError("missing_required_field", { param: "purpose" }, { param: "purpose" });
-        throw apiError(
-          "invalid_field",
-          { param: "purpose", detail: `'${purpose}' is not accepted here; use "batch"` },
-          { param: "purpose" },
-        );
+        if (purpose !== "batch") {
+          throw apiError(
+            "invalid_field",
+            { param: "purpose", detail: `'${purpose}' is not accepted here; use "batch"` },
+            { param: "purpose" },
+          );
+        }
+        expires = expiresAfter(fields, settings);
+      } catch (error) {
+        await files.discard(staged);
+        throw error;
       }
-      res.json(await files.commit(staged, { userId: principal.userId, filename, purpose }));
+      res.json(await files.commit(staged, { userId: principal.userId, filename, purpose, expiresAfter: expires }));
     },
   );
   routes.add(

@@ -6,7 +6,8 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { AuthService, accessGuard, createApiKey, createUser } from "@switchyard/auth";
-import { type SwitchyardConfig, type SwitchyardConfigInput, validateConfig } from "@switchyard/core";
+import { BatchService, FileStore } from "@switchyard/batch";
+import { type Clock, type SwitchyardConfig, type SwitchyardConfigInput, validateConfig } from "@switchyard/core";
 import { syncCatalog } from "@switchyard/db";
 import { openTestDatabase, type TestDatabase } from "@switchyard/db/testing";
 import { errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
@@ -25,9 +26,13 @@ const SWITCHYARD_BIN = fileURLToPath(new URL("../../../apps/server/bin/switchyar
  * The lab the gateway's own tests run against: simulators (real processes) for a paced chat
  * model with a context window, a fast one without, an embedding model and a cold dynamic one.
  */
-export function gatewayTestConfig(gateway: SwitchyardConfigInput["gateway"] = {}): SwitchyardConfig {
+export function gatewayTestConfig(
+  gateway: SwitchyardConfigInput["gateway"] = {},
+  batch: SwitchyardConfigInput["batch"] = {},
+): SwitchyardConfig {
   const sim = { type: "simulator" as const, loadTime: "100ms", profile: "fast" as const };
   const result = validateConfig({
+    batch,
     scheduler: { tickInterval: "100ms", busyWindow: 0, minStartTimeout: "30s", stopGrace: "2s" },
     gateway: { holdSeconds: 20, ...gateway },
     clusters: [
@@ -55,7 +60,7 @@ export function gatewayTestConfig(gateway: SwitchyardConfigInput["gateway"] = {}
         id: "org/fast",
         cluster: "lab",
         framework: "vllm",
-        capabilities: ["chat", "completions"],
+        capabilities: ["chat", "completions", "batch"],
         placement: "hot",
         node: "hot-1",
         engine: sim,
@@ -93,6 +98,10 @@ export interface GatewayHarness {
   key: string;
   /** An OpenAI client for mallory on the plain /v1 base URL. */
   client: OpenAI;
+  /** With `batches`: the Files and Batches routes' store and service (no worker runs), and the files directory. */
+  files: FileStore | undefined;
+  batches: BatchService | undefined;
+  filesDir: string;
   /** Every log line (the gateway's logger and the access log), as JSON text. */
   logs: string[];
   userId: string;
@@ -114,10 +123,16 @@ export interface GatewayHarness {
  * the route table's access guard), on an ephemeral port, with an in-memory database.
  */
 export async function startGatewayHarness(
-  options: { gateway?: SwitchyardConfigInput["gateway"]; redisUrl?: string; waitFor?: string[] } = {},
+  options: {
+    gateway?: SwitchyardConfigInput["gateway"];
+    redisUrl?: string;
+    waitFor?: string[];
+    /** Serve the Files and Batches routes (as `serve` wires them, without a worker), with these settings and clock. */
+    batches?: { settings?: SwitchyardConfigInput["batch"]; clock?: Clock };
+  } = {},
 ): Promise<GatewayHarness> {
   const dir = mkdtempSync(path.join(tmpdir(), "sy-gw-"));
-  const config = gatewayTestConfig(options.gateway);
+  const config = gatewayTestConfig(options.gateway, options.batches?.settings);
   const db = await openTestDatabase("pglite");
   await syncCatalog(db.prisma, config);
   const logs: string[] = [];
@@ -152,6 +167,20 @@ export async function startGatewayHarness(
     autoTick: true,
   });
   await scheduler.start();
+  const filesDir = path.join(dir, "files");
+  let batches: { service: BatchService; files: FileStore } | undefined;
+  if (options.batches) {
+    const batchClock = options.batches.clock ?? clock;
+    const files = new FileStore(db.prisma, filesDir, batchClock, config.batch);
+    const service = new BatchService({
+      db,
+      settings: config.batch,
+      files,
+      clock: batchClock,
+      allowedDirs: () => [filesDir],
+    });
+    batches = { service, files };
+  }
   const requestMetrics = {
     httpRequests: new Counter({
       name: "http_requests_total",
@@ -177,6 +206,7 @@ export async function startGatewayHarness(
     requestMetrics,
     engines,
     redis,
+    batches,
   });
   const routes = new RouteTable(accessGuard(auth));
   const router = express.Router();
@@ -218,6 +248,9 @@ export async function startGatewayHarness(
     db,
     key,
     userId: user.id,
+    files: batches?.files,
+    batches: batches?.service,
+    filesDir,
     client: clientFor(key),
     logs,
     inFlight: () => gateway.deps.limits.inFlightOf(user.id),

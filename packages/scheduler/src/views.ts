@@ -33,7 +33,7 @@ export function modelObject(scheduler: Scheduler, model: ResolvedModel, created:
 
 /** The jobs view a principal gets: addresses only for an admin acting as one. */
 export function jobsViewerOf(principal: Principal): JobsViewer {
-  return { addresses: actsAsAdmin(principal) };
+  return { addresses: actsAsAdmin(principal), mayUse: (cluster, model) => canUseModel(principal, cluster, model) };
 }
 
 export function visibleModels(
@@ -94,10 +94,23 @@ export function listEndpoints(config: SwitchyardConfig, scheduler: Scheduler, pr
 /** What a jobs view may show: a model server's address is for admins only. */
 export interface JobsViewer {
   addresses: boolean;
+  /**
+   * Whether the viewer may use a model (its `allowedGroups`): the jobs of models they may not
+   * use show their GPUs and state but not the model, its framework or its failure reason.
+   * Absent: every model is shown (internal callers).
+   */
+  mayUse?: (cluster: ClusterConfig, model: ResolvedModel) => boolean;
 }
 
-function jobEntry(scheduler: Scheduler, record: DeploymentRecord, viewer: JobsViewer) {
+/** The model of a deployment as the viewer may see it (undefined when unknown or not theirs to see). */
+function shownModel(scheduler: Scheduler, cluster: ClusterConfig, record: DeploymentRecord, viewer: JobsViewer) {
   const model = scheduler.modelOf(record);
+  return model && (viewer.mayUse?.(cluster, model) ?? true) ? model : undefined;
+}
+
+function jobEntry(scheduler: Scheduler, cluster: ClusterConfig, record: DeploymentRecord, viewer: JobsViewer) {
+  const model = shownModel(scheduler, cluster, record, viewer);
+  const hidden = !model && scheduler.modelOf(record) !== undefined;
   const availability = model ? scheduler.availability(record.cluster, model.id) : undefined;
   return {
     job_id: record.id,
@@ -119,7 +132,7 @@ function jobEntry(scheduler: Scheduler, record: DeploymentRecord, viewer: JobsVi
     launcher_job_id: record.jobId,
     start_time: (record.startedAt ?? record.queuedAt ?? record.createdAt).toISOString(),
     live_since: record.liveAt?.toISOString() ?? null,
-    reason: record.stateReason,
+    reason: hidden ? null : record.stateReason,
     in_flight: scheduler.inflightOf(record.id),
     ...(record.state === "queued" && availability?.deploymentId === record.id
       ? { queue_position: availability.queuePosition, eta_seconds: availability.etaSeconds }
@@ -150,7 +163,7 @@ export function jobsView(scheduler: Scheduler, cluster: ClusterConfig, viewer: J
       gpus_free: node.gpus - used,
       deployments: here.map((d) => ({
         job_id: d.id,
-        model: scheduler.modelOf(d)?.id ?? null,
+        model: shownModel(scheduler, cluster, d, viewer)?.id ?? null,
         state: d.state,
         gpus: d.gpus,
       })),
@@ -162,14 +175,14 @@ export function jobsView(scheduler: Scheduler, cluster: ClusterConfig, viewer: J
     status_reason: scheduler.clusterProblem(cluster) ?? null,
     running: records
       .filter((d) => d.state === "starting" || d.state === "live")
-      .map((d) => jobEntry(scheduler, d, viewer)),
+      .map((d) => jobEntry(scheduler, cluster, d, viewer)),
     queued: records
       .filter((d) => d.state === "queued")
       .sort(byQueue)
-      .map((d) => jobEntry(scheduler, d, viewer)),
+      .map((d) => jobEntry(scheduler, cluster, d, viewer)),
     others: records
       .filter((d) => d.state === "draining" || d.state === "failed")
-      .map((d) => jobEntry(scheduler, d, viewer)),
+      .map((d) => jobEntry(scheduler, cluster, d, viewer)),
     free_nodes: nodes.filter((n) => n.gpus_free === n.gpus).map((n) => n.name),
     nodes,
   };

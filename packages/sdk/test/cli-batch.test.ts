@@ -161,9 +161,10 @@ describe("sy batch", () => {
     expect(result.stdout).toBe(""); // no batch id: there is nothing to follow
     expect(result.stderr).toMatch(/sy: Batch batch_\w+ failed: the file was rejected and nothing ran\. Problems:\n/);
     expect(result.stderr).toContain("\n  line 2: Not valid JSON");
+    expect(result.stderr).not.toContain("this is not json"); // a line's content is never echoed
     expect(result.stderr).toMatch(/\n {2}line 3: .*custom_id.* \(invalid_request_line, custom_id\)\n/);
     expect(result.stderr).toMatch(
-      /\n {2}line 4: custom_id 'req-0' is already used on line 1\. \(duplicate_custom_id, custom_id\)\n/,
+      /\n {2}line 4: The custom_id is already used on line 1\. \(duplicate_custom_id, custom_id\)\n/,
     );
 
     const json = await sy(["batch", "submit", input, "--json"], env);

@@ -6,7 +6,7 @@ import {
   NodeViewSchema,
   SetMaintenanceInputSchema,
 } from "@switchyard/core";
-import { jobsView } from "@switchyard/scheduler";
+import { jobsView, jobsViewerOf } from "@switchyard/scheduler";
 import { z } from "zod";
 import type { ApiDeps } from "../context";
 import { assertClusterAccess, audit, canUseCluster, findCluster, iso } from "../helpers";
@@ -88,7 +88,7 @@ export const nodesRouter = router({
       }
       // The same view as GET /resource_server/{cluster}/jobs, so the two never disagree.
       return clusters.flatMap((cluster) =>
-        jobsView(scheduler, cluster, { addresses: false }).nodes.map((node) => ({
+        jobsView(scheduler, cluster, jobsViewerOf(ctx.principal)).nodes.map((node) => ({
           cluster: cluster.name,
           name: node.name,
           role: node.role,

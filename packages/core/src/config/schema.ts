@@ -249,6 +249,7 @@ const SCHEDULER_DEFAULTS = {
   busyWindow: 30,
   drainTimeout: 300,
   stopGrace: 10,
+  modelServerEnv: [] as string[],
 };
 
 export const SchedulerSettingsSchema = z
@@ -272,6 +273,22 @@ export const SchedulerSettingsSchema = z
     drainTimeout: DurationSchema.default(SCHEDULER_DEFAULTS.drainTimeout),
     /** SIGTERM, then SIGKILL after this (local processes; Slurm uses its own KillWait). */
     stopGrace: DurationSchema.default(SCHEDULER_DEFAULTS.stopGrace),
+    /**
+     * More of the service's environment variables that model servers inherit, besides the
+     * engines' usual ones (PATH, HOME, CUDA_*, HF_*, VLLM_*, ...): names, or prefixes ending in
+     * `*`. The service's own (DATABASE_URL, REDIS_URL, SWITCHYARD_*, and the variables the
+     * config reads secrets from) are never passed.
+     */
+    modelServerEnv: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^[A-Za-z_][A-Za-z0-9_]*\*?$/,
+            "an environment variable name, or a prefix ending in '*' (e.g. MY_TOOL_*)",
+          ),
+      )
+      .default(SCHEDULER_DEFAULTS.modelServerEnv),
   })
   .default(SCHEDULER_DEFAULTS);
 export type SchedulerSettings = z.output<typeof SchedulerSettingsSchema>;
@@ -357,6 +374,11 @@ const BATCH_DEFAULTS = {
   requestTimeout: 600,
   checkpointInterval: 1,
   completionWindows: ["24h"],
+  maxLineBytes: 10 * 1024 * 1024,
+  maxStorageBytesPerUser: 10 * 1024 * 1024 * 1024,
+  fileExpiry: 30 * 86_400,
+  fileCleanupInterval: 600,
+  fileAccess: "service" as "service" | "world" | "posix",
 };
 
 export const BatchSettingsSchema = z
@@ -385,11 +407,26 @@ export const BatchSettingsSchema = z
     requestTimeout: DurationSchema.default(BATCH_DEFAULTS.requestTimeout),
     /** How often results are synced to disk and the resume point saved. */
     checkpointInterval: DurationSchema.default(BATCH_DEFAULTS.checkpointInterval),
+    /**
+     * Whose rights decide which files on shared storage a batch may read and where it may write
+     * (the reference API's paths): `posix` (each user's system account: mode bits and groups;
+     * for shared installs), `world` (world-readable inputs only; outputs in the user's own
+     * folder the service makes), `service` (the service account's: single-user installs only).
+     */
+    fileAccess: z.enum(["service", "world", "posix"]).default(BATCH_DEFAULTS.fileAccess),
     /** `completion_window` values accepted. */
     completionWindows: z
       .array(z.string().regex(/^\d+[hd]$/))
       .min(1)
       .default(BATCH_DEFAULTS.completionWindows),
+    /** Longest line of a batch input file (a line is refused, never read whole, beyond it). */
+    maxLineBytes: z.int().positive().default(BATCH_DEFAULTS.maxLineBytes),
+    /** Bytes of files (uploads and batch outputs kept by the Files API) one user may hold; uploads beyond are refused before they are stored. */
+    maxStorageBytesPerUser: z.int().positive().default(BATCH_DEFAULTS.maxStorageBytesPerUser),
+    /** How long an uploaded file or a batch's output file is kept (an upload's `expires_after` may ask for less); then it is deleted. */
+    fileExpiry: DurationSchema.default(BATCH_DEFAULTS.fileExpiry),
+    /** How often expired files and abandoned partial uploads are removed. */
+    fileCleanupInterval: DurationSchema.default(BATCH_DEFAULTS.fileCleanupInterval),
   })
   .default(BATCH_DEFAULTS);
 export type BatchSettings = z.output<typeof BatchSettingsSchema>;

@@ -13,6 +13,12 @@ export {
   vllmReasoningParser,
   vllmToolParser,
 } from "./engines";
+export {
+  DEFAULT_MODEL_SERVER_ENV,
+  inheritedEnvironment,
+  isServiceVariable,
+  modelServerEnvironment,
+} from "./environment";
 export { LLAMA_CPP_NODE_KEY_ENV, llamaCppNodeAdapter } from "./llama-cpp-node";
 export {
   type CheckReadyOptions,

@@ -63,6 +63,13 @@ export interface EngineAdapterOptions {
   nodePath?: string;
   /** `config.simulator.loadTimeScale`: the simulator loads in `expectedLoadTime * loadTimeScale` unless the engine sets `loadTime`. */
   loadTimeScale?: number;
+  /**
+   * Which of the service's environment variables a model server inherits (names and `PREFIX_*`
+   * patterns): `DEFAULT_MODEL_SERVER_ENV` plus `scheduler.modelServerEnv`.
+   */
+  modelServerEnv?: readonly string[];
+  /** Variables the config reads secrets from (`apiKeyEnv`, `metrics.tokenEnv`, ...): never inherited. */
+  secretEnvNames?: readonly string[];
 }
 
 /** The model's engine spec, checked to be of the adapter's type. */

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import { adapterFor, type EngineAdapterOptions } from "@switchyard/engines";
+import { adapterFor, type EngineAdapterOptions, inheritedEnvironment } from "@switchyard/engines";
 import type { Logger } from "pino";
 import type { JobObservation, LaunchedJob, Launcher, LaunchRequest } from "../launcher";
 import { tailFile } from "../logs";
@@ -81,7 +81,8 @@ export class LocalLauncher implements Launcher {
     const [command, ...args] = plan.argv as [string, ...string[]];
     const child = spawn(command, args, {
       env: {
-        ...process.env,
+        // Not the service's own environment: that holds its secrets.
+        ...inheritedEnvironment(this.options.engines),
         ...plan.env,
         ...serverKeyEnvironment(plan.serverKeyEnv, request),
         SWITCHYARD_DEPLOYMENT_ID: request.deploymentId,

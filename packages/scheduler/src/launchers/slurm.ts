@@ -4,7 +4,7 @@ import { userInfo } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { LauncherConfig } from "@switchyard/core";
-import { adapterFor, type EngineAdapterOptions } from "@switchyard/engines";
+import { adapterFor, type EngineAdapterOptions, inheritedEnvironment } from "@switchyard/engines";
 import type { Logger } from "pino";
 import type { JobObservation, LaunchedJob, Launcher, LaunchRequest } from "../launcher";
 import { tailFile } from "../logs";
@@ -122,6 +122,19 @@ export class SlurmLauncher implements Launcher {
     ].join("\n");
   }
 
+  /**
+   * The environment `sbatch` runs in, which the job inherits (Slurm exports the submitter's
+   * environment by default): the model-server allowlist, and Slurm's own `SLURM_*`/`SBATCH_*`
+   * settings for `sbatch` itself; never the service's secrets.
+   */
+  submitEnvironment(source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+    const env = inheritedEnvironment(this.options.engines, source);
+    for (const [name, value] of Object.entries(source)) {
+      if (value !== undefined && /^(SLURM|SBATCH)_/.test(name)) env[name] = value;
+    }
+    return env;
+  }
+
   /** The `sbatch` arguments for a request (without the script path). */
   sbatchArgs(request: LaunchRequest, logPath: string): string[] {
     const { config } = this.options;
@@ -152,7 +165,10 @@ export class SlurmLauncher implements Launcher {
     writeFileSync(scriptPath, script, { mode: 0o700, flag: "wx" });
     let stdout: string;
     try {
-      ({ stdout } = await run("sbatch", [...this.sbatchArgs(request, logPath), scriptPath], { timeout: 30_000 }));
+      ({ stdout } = await run("sbatch", [...this.sbatchArgs(request, logPath), scriptPath], {
+        timeout: 30_000,
+        env: this.submitEnvironment(),
+      }));
     } catch (error) {
       const err = error as { stderr?: string; message: string; code?: string };
       const detail =

@@ -52,13 +52,24 @@ describe("GET /resource_server/{cluster}/jobs on a cluster restricted to a group
       models: [
         { id: "org/hot", cluster: "lab", framework: "vllm", capabilities: ["chat"], placement: "hot", engine: sim },
         { id: "org/dyn", cluster: "lab", framework: "vllm", capabilities: ["chat"], placement: "dynamic", engine: sim },
+        // A model of one project inside the cluster: its name is that project's business.
+        {
+          id: "org/private-model",
+          cluster: "lab",
+          framework: "vllm",
+          capabilities: ["chat"],
+          placement: "hot",
+          allowedGroups: ["physics-secret"],
+          engine: sim,
+        },
       ],
     });
     await h.scheduler.ensureLive("lab", "org/dyn");
     await until(
       h,
-      () => ["org/hot", "org/dyn"].every((m) => h.scheduler.availability("lab", m).status === "live"),
-      "both models live",
+      () =>
+        ["org/hot", "org/dyn", "org/private-model"].every((m) => h.scheduler.availability("lab", m).status === "live"),
+      "all models live",
     );
     auth = await AuthService.create({
       db: h.db.prisma,
@@ -112,7 +123,8 @@ describe("GET /resource_server/{cluster}/jobs on a cluster restricted to a group
     const res = await jobs(credentials.member);
     expect(res.status).toBe(200);
     const view = JSON.parse(res.text) as { running: { models: string[]; node: string; host: string | null }[] };
-    expect(view.running.map((j) => [j.models[0], j.node, j.host]).sort()).toEqual([
+    expect(view.running.map((j) => [j.models[0] ?? "(not theirs)", j.node, j.host]).sort()).toEqual([
+      ["(not theirs)", "hot-1", null],
       ["org/dyn", "rot-1", null],
       ["org/hot", "hot-1", null],
     ]);
@@ -132,6 +144,21 @@ describe("GET /resource_server/{cluster}/jobs on a cluster restricted to a group
     const view = JSON.parse(res.text) as { running: { models: string[]; host: string | null }[] };
     const { host, port } = address();
     expect(view.running.find((j) => j.models[0] === "org/hot")?.host).toBe(`${host}:${port}`);
+  });
+
+  it("a restricted model's name is not shown to a cluster member outside its groups; its GPUs are", async () => {
+    const member = await jobs(credentials.member);
+    expect(member.status).toBe(200);
+    expect(member.text).not.toContain("private-model");
+    const view = JSON.parse(member.text) as {
+      running: { models: string[]; node: string; gpus: number }[];
+      nodes: { name: string; gpus_free: number; deployments: { model: string | null }[] }[];
+    };
+    expect(view.running.map((j) => j.models)).toEqual(expect.arrayContaining([["org/hot"], []]));
+    const hot = view.nodes.find((n) => n.name === "hot-1")!;
+    expect(hot.gpus_free).toBe(0);
+    expect(hot.deployments.map((d) => d.model ?? "(not theirs)").sort()).toEqual(["(not theirs)", "org/hot"]);
+    expect((await jobs(credentials.admin)).text).toContain("org/private-model");
   });
 
   it("a failed server's reason shows users its last log lines but not where it listened", async () => {

@@ -58,10 +58,22 @@ function processListing(): string {
   return lines.join("\n");
 }
 
+/**
+ * The service's environment holds its secrets; a model server (an engine, a model's own code)
+ * must not inherit them. These stand for the service's secrets while the servers start.
+ */
+const SERVICE_SECRETS = {
+  DATABASE_URL: "postgres://switchyard:db-secret@127.0.0.1/switchyard",
+  SWITCHYARD_METRICS_TOKEN: "metrics-secret-token",
+  SOME_SERVICE_PASSWORD: "unlisted-secret",
+};
+
 describe.each(kinds)("model servers started on the %s launcher", (kind) => {
   let h: Harness;
+  const saved = Object.fromEntries(Object.keys(SERVICE_SECRETS).map((k) => [k, process.env[k]]));
 
   beforeAll(async () => {
+    Object.assign(process.env, SERVICE_SECRETS, { HF_HOME: "/models/hf-cache" });
     h = await startHarness(kind);
     await h.scheduler.ensureLive("lab", "org/dyn-a");
     await until(
@@ -70,7 +82,30 @@ describe.each(kinds)("model servers started on the %s launcher", (kind) => {
       "org/hot and org/dyn-a live",
     );
   });
-  afterAll(() => h?.close());
+  afterAll(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    delete process.env.HF_HOME;
+    await h?.close();
+  });
+
+  it("a model server's environment holds none of the service's secrets", () => {
+    const id = h.scheduler.availability("lab", "org/hot").deploymentId!;
+    const pid = serverPid(id);
+    expect(pid, "org/hot's server runs here").toBeDefined();
+    const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    for (const [name, value] of Object.entries(SERVICE_SECRETS)) {
+      expect(
+        environ.filter((e) => e.startsWith(`${name}=`) || e.includes(value)),
+        name,
+      ).toEqual([]);
+    }
+    // What engines need still gets through.
+    expect(environ).toContain("HF_HOME=/models/hf-cache");
+    expect(environ.some((e) => e.startsWith("PATH="))).toBe(true);
+  });
 
   it("a model server started for a deployment refuses a request without its key", async () => {
     const replica = replicaOf(h.scheduler, "org/hot");
