@@ -24,7 +24,20 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = path.join(root, "dist");
 const stampFile = ".build-hash";
-const inputs = ["index.html", "vite.config.ts", "package.json", "tsconfig.json", "scripts/build.mjs", "src", "public"];
+const inputs = [
+  "index.html",
+  "vite.config.ts",
+  "package.json",
+  "tsconfig.json",
+  "scripts/build.mjs",
+  "src",
+  "public",
+  // Workspace packages bundled into the dashboard (the SDK's browser entry and what it imports).
+  "../../packages/sdk/package.json",
+  "../../packages/sdk/src",
+  "../../packages/core/package.json",
+  "../../packages/core/src",
+];
 
 function files(entry) {
   const full = path.join(root, entry);

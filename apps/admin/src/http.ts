@@ -8,10 +8,15 @@ export async function apiFetch(path: string, init: RequestInit = {}): Promise<Re
   const token = await session.accessToken();
   const headers = new Headers(init.headers);
   if (token) headers.set("authorization", `Bearer ${token}`);
-  const res = await fetch(path, { ...init, headers });
+  return sessionFetch(path, { ...init, headers });
+}
+
+/** fetch, where a 401 ends the session (the token was revoked or the user disabled). */
+export const sessionFetch: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
   if (res.status === 401 && session.signedIn) session.end("Your session is no longer valid. Sign in again.");
   return res;
-}
+};
 
 /** The OpenAI-shaped error body's message, or the status when there is none. */
 export async function errorOf(res: Response): Promise<{ message: string; body: Record<string, unknown> | null }> {

@@ -1,16 +1,8 @@
-import { mkdir } from "node:fs/promises";
-import path from "node:path";
-import { BatchMetrics, BatchWorker, FileStore } from "@switchyard/batch";
-import { systemClock } from "@switchyard/core";
-import { openDatabase, syncCatalog } from "@switchyard/db";
-import { UsageRecorder } from "@switchyard/gateway/usage";
-import { Scheduler } from "@switchyard/scheduler";
-import { batchUsageSink } from "./batch-usage";
+import type { BatchWorker } from "@switchyard/batch";
 import { CliError } from "./cli-io";
-import { loadConfig } from "./config";
-import { createLaunchers, engineOptions } from "./launchers";
+import { compose } from "./compose";
 import { createLoggers, type Logger } from "./logger";
-import { createMetrics, listenForScrapes, scrapeToken } from "./metrics";
+import { listenForScrapes, scrapeToken } from "./metrics";
 
 export interface BatchWorkerOptions {
   dataDir: string;
@@ -47,65 +39,31 @@ export async function startBatchWorker(options: BatchWorkerOptions): Promise<Run
   const loggers = options.logger
     ? { logger: options.logger, access: options.logger, flush: async () => options.logger?.flush() }
     : createLoggers();
-  const logger = loggers.logger.child({ component: "batch-worker" });
-  const { config, source } = await loadConfig(options.configFile, env);
-  const cleanup: (() => Promise<unknown>)[] = [];
-  const closeAll = async () => {
-    for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
-  };
-  const db = await openDatabase({ driver: "postgres", url: env.DATABASE_URL });
-  cleanup.push(() => db.close());
+  const ctx = await compose({
+    role: "batch-worker",
+    dataDir: options.dataDir,
+    configFile: options.configFile,
+    env,
+    loggers,
+    database: { driver: "postgres", url: env.DATABASE_URL },
+  });
+  const { logger, config, db } = ctx;
+  const { worker } = ctx.batches;
   try {
-    await db.migrate();
-    await syncCatalog(db.prisma, config);
-    const metrics = createMetrics();
-    const scheduler = new Scheduler({
-      db,
-      config,
-      clock: systemClock,
-      logger: logger.child({ component: "scheduler" }),
-      launchers: createLaunchers(config, options.dataDir, logger),
-      engines: engineOptions(config),
-      registry: metrics.registry,
-      autoTick: true,
-      env,
-    });
-    await scheduler.start();
-    cleanup.push(() => scheduler.close());
-    const filesDir = path.resolve(config.batch.filesDir ?? path.join(options.dataDir, "files"));
-    await mkdir(filesDir, { recursive: true });
-    const usage = new UsageRecorder(db, logger);
-    usage.start();
-    cleanup.push(() => usage.stop());
-    const worker = new BatchWorker({
-      db,
-      scheduler,
-      config,
-      settings: config.batch,
-      engines: engineOptions(config),
-      files: new FileStore(db.prisma, filesDir, systemClock, config.batch),
-      clock: systemClock,
-      logger,
-      metrics: new BatchMetrics(metrics.registry),
-      onUsage: batchUsageSink(usage),
-    });
-    worker.start();
-    cleanup.push(() => worker.close());
-
     let metricsUrl: string | undefined;
     if (options.metricsPort !== undefined) {
       const scrapes = await listenForScrapes({
         host: options.metricsHost ?? "127.0.0.1",
         port: options.metricsPort,
-        registry: metrics.registry,
+        registry: ctx.metrics.registry,
         token: scrapeToken(config.metrics, env),
         health: () => ({ status: "ok", role: "batch-worker", running: worker.running() }),
       });
-      cleanup.push(() => scrapes.close());
+      ctx.onClose(() => scrapes.close());
       metricsUrl = scrapes.url;
     }
     logger.info(
-      { worker: worker.id, config: source, database: `${db.driver} ${db.location}`, metricsUrl },
+      { worker: worker.id, config: ctx.configSource, database: `${db.driver} ${db.location}`, metricsUrl },
       "batch worker started",
     );
     let closing: Promise<void> | undefined;
@@ -114,7 +72,7 @@ export async function startBatchWorker(options: BatchWorkerOptions): Promise<Run
       metricsUrl,
       close: () => {
         closing ??= (async () => {
-          await closeAll();
+          await ctx.close();
           logger.info("batch worker stopped");
           await loggers.flush();
         })();
@@ -122,7 +80,7 @@ export async function startBatchWorker(options: BatchWorkerOptions): Promise<Run
       },
     };
   } catch (error) {
-    await closeAll();
+    await ctx.close();
     throw error;
   }
 }

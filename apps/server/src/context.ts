@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import type { AuthService } from "@switchyard/auth";
 import type { BatchService, BatchWorker, FileStore } from "@switchyard/batch";
-import { type Clock, type SwitchyardConfig, systemClock } from "@switchyard/core";
+import type { Clock, SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { Gateway } from "@switchyard/gateway";
 import type { Scheduler } from "@switchyard/scheduler";
@@ -12,36 +12,53 @@ import type { Metrics } from "./metrics";
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require("../package.json") as { version: string }).version;
 
+/** What a process runs as: `switchyard serve`, or `switchyard batch-worker`. */
+export type Role = "serve" | "batch-worker";
+
 /**
- * Everything a process needs, built once at start-up and passed down. Capabilities that vary
- * (database driver, Redis or memory for shared state; launcher and rate limiter as they land)
- * are chosen here, in one place, from config and environment.
+ * What every process has, whatever its role, built once by `compose` (compose.ts) and passed
+ * down: the shared resources (config, database, loggers, metrics, clock) and the services
+ * every role runs. What varies (database driver, Redis or memory for shared state, launchers per
+ * cluster, the batch worker in serve or not) is chosen there, in one place, from config and
+ * environment.
  */
-export interface AppContext {
+export interface ProcessContext {
+  role: Role;
   config: SwitchyardConfig;
   /** Where the config came from: a file path or the built-in catalog. */
   configSource: string;
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
   db: Database;
+  /** How many migrations this start applied. */
+  migrationsApplied: number;
   logger: Logger;
   /** The one line per request (no redaction pass: its fields are chosen by the server). */
   accessLog: Logger;
   metrics: Metrics;
   clock: Clock;
-  auth: AuthService;
   scheduler: Scheduler;
-  gateway: Gateway;
-  /** Files and batches; `worker` when this process runs batches (`batch.runInServe`). */
-  batches: { service: BatchService; files: FileStore; worker: BatchWorker | undefined };
-  /** Shared state across instances, when REDIS_URL is set. */
-  redis: Redis | undefined;
+  /** Uploaded and output files; `worker` when this process runs batches. */
+  batches: { files: FileStore; filesDir: string; worker: BatchWorker | undefined };
   version: string;
-  /** Epoch ms when the process started serving. */
+  /** Epoch ms when the process was composed (its services started). */
   startedAt: number;
+  /** The address the process serves at, once it listens (the token issuer's default, the data-dir lock's). */
+  publicUrl(): string | undefined;
+  setPublicUrl(url: string): void;
+  /** Close this too when the process closes (steps run last-registered first). */
+  onClose(step: () => Promise<unknown>): void;
+  /** Close everything the process opened, in reverse order; once. */
+  close(): Promise<void>;
 }
 
-export function buildContext(
-  parts: Omit<AppContext, "version" | "startedAt" | "clock"> & { clock?: Clock },
-): AppContext {
-  const clock = parts.clock ?? systemClock;
-  return { ...parts, clock, version: VERSION, startedAt: clock.now() };
+/** `serve`'s context: the process context plus the HTTP API's services. */
+export interface AppContext extends ProcessContext {
+  role: "serve";
+  auth: AuthService;
+  gateway: Gateway;
+  /** Files and batches; `worker` when this process runs batches (`batch.runInServe`). */
+  batches: ProcessContext["batches"] & { service: BatchService };
+  /** Shared state across instances, when REDIS_URL is set. */
+  redis: Redis | undefined;
 }

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { sy } from "@switchyard/core";
+import { apiError } from "@switchyard/core";
 import { type RouteTable, sendError } from "@switchyard/http";
 import type { Response, Router } from "express";
 import type { Logger } from "./logger";
@@ -123,14 +123,15 @@ export function registerDashboardRoutes(router: Router, routes: RouteTable, dash
     const hasExtension = /\.[a-z0-9]+$/i.test(file);
     const target = hasExtension ? file : "index.html";
     if (hasExtension && !existsSync(path.join(dashboard.dir, target))) {
-      sendError(res, sy("route_not_found", { method: "GET", path: `/admin/${file}` }));
+      sendError(res, apiError("route_not_found", { method: "GET", path: `/admin/${file}` }));
       return;
     }
     // Hashed asset names change with their content, so they can be cached for good; the page cannot.
     res.set("cache-control", isAsset ? "public, max-age=31536000, immutable" : "no-cache");
     res.sendFile(target, { root: dashboard.dir, dotfiles: "deny" }, (error) => {
       // Gone meanwhile, or a path that tries to leave the directory: not found either way.
-      if (error && !res.headersSent) sendError(res, sy("route_not_found", { method: "GET", path: `/admin/${file}` }));
+      if (error && !res.headersSent)
+        sendError(res, apiError("route_not_found", { method: "GET", path: `/admin/${file}` }));
     });
   };
   routes.add(router, { method: "GET", path: "/admin", access: "public", summary: "The admin dashboard" }, (_req, res) =>

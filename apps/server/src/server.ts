@@ -1,25 +1,15 @@
-import { mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
-import { AuthService, ensureBootstrapAdmin } from "@switchyard/auth";
-import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileCleanup, FileStore } from "@switchyard/batch";
-import { type Clock, systemClock } from "@switchyard/core";
-import { databaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
-import { Gateway } from "@switchyard/gateway";
+import type { Clock } from "@switchyard/core";
+import { databaseOptions } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
-import { Scheduler } from "@switchyard/scheduler";
-import type { Redis } from "ioredis";
-import { batchUsageSink } from "./batch-usage";
-import { loadConfig } from "./config";
-import { type AppContext, buildContext } from "./context";
+import { compose } from "./compose";
+import type { AppContext } from "./context";
 import { Dashboard, DEFAULT_DASHBOARD_DIR } from "./dashboard";
 import { ListenError } from "./errors";
 import { createApp } from "./http/app";
-import { createLaunchers, engineOptions } from "./launchers";
 import { createLoggers, type Logger } from "./logger";
-import { createMetrics, listenForScrapes, parseListen, scrapeToken } from "./metrics";
-import { connectRedis } from "./redis";
+import { listenForScrapes, parseListen, scrapeToken } from "./metrics";
 
 export interface ServeOptions {
   port: number;
@@ -84,7 +74,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-/** Migrate, build the context, start HTTP. Used by `switchyard serve` and by tests (port 0). */
+/** Compose the process (compose.ts), then serve HTTP. Used by `switchyard serve` and by tests (port 0). */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const env = options.env ?? process.env;
   const loggers = options.logger
@@ -92,146 +82,26 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     : createLoggers();
   const { logger } = loggers;
   const began = Date.now();
-  const { config, source } = await loadConfig(options.configFile, env);
   const databaseUrl = options.databaseUrl ?? env.DATABASE_URL;
-  const redisUrl = options.redisUrl ?? env.REDIS_URL;
-  const cleanup: (() => Promise<unknown>)[] = [];
-  const closeAll = async () => {
-    for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
-  };
-
-  const db = await openDatabase(
-    options.inMemoryDatabase
+  const ctx = await compose({
+    role: "serve",
+    dataDir: options.dataDir,
+    configFile: options.configFile,
+    env,
+    loggers,
+    database: options.inMemoryDatabase
       ? { driver: "pglite" }
       : databaseOptions({ dataDir: options.dataDir, databaseUrl, command: "switchyard serve" }),
-  );
-  cleanup.push(() => db.close());
+    clock: options.clock,
+    redisUrl: options.redisUrl ?? env.REDIS_URL,
+    schedulerAutoTick: options.schedulerAutoTick,
+    batchWorker: options.batchWorker,
+    onAdminCreated: options.onAdminCreated,
+  });
+  const { config, gateway, metrics } = ctx;
   try {
-    const report = await db.migrate();
-    for (const name of report.modified) {
-      logger.warn({ migration: name }, "an applied migration's file changed since it was applied");
-    }
-    await syncCatalog(db.prisma, config);
-
-    let redis: Redis | undefined;
-    if (redisUrl) {
-      redis = await connectRedis(redisUrl);
-      redis.on("error", (error) => logger.warn({ err: error }, "Redis connection error"));
-      const connected = redis;
-      cleanup.push(() => connected.quit());
-    }
-
-    let publicUrl: string | undefined;
-    const clock = options.clock;
-    const auth = await AuthService.create({
-      db: db.prisma,
-      settings: config.auth,
-      clock: clock ?? { now: () => Date.now() },
-      logger,
-      issuer: () => (config.auth.issuer ?? publicUrl ?? "http://switchyard.invalid").replace(/\/$/, ""),
-      redis,
-      env,
-    });
-    cleanup.push(() => auth.close());
-    const admin = await ensureBootstrapAdmin(db.prisma, env.SWITCHYARD_ADMIN_PASSWORD);
-    if (admin) {
-      logger.info({ username: admin.username, passwordGenerated: admin.generated }, "created the first admin user");
-      options.onAdminCreated?.(admin);
-    }
-
-    const metrics = createMetrics();
-    const scheduler = new Scheduler({
-      db,
-      config,
-      clock: clock ?? { now: () => Date.now() },
-      logger: logger.child({ component: "scheduler" }),
-      launchers: createLaunchers(config, options.dataDir, logger),
-      engines: engineOptions(config),
-      registry: metrics.registry,
-      autoTick: options.schedulerAutoTick ?? true,
-      env,
-    });
-    await scheduler.start();
-    cleanup.push(() => scheduler.close());
-    // Batches: uploads and the OpenAI API's outputs live in the files directory, which is also
-    // where the embedded default lets reference-API batches read and write.
-    const filesDir = path.resolve(config.batch.filesDir ?? path.join(options.dataDir, "files"));
-    await mkdir(filesDir, { recursive: true });
-    const files = new FileStore(db.prisma, filesDir, clock ?? systemClock, config.batch);
-    // Expired files and abandoned uploads leave the disk on every instance's timer.
-    const fileCleanup = new FileCleanup(
-      files,
-      logger.child({ component: "files" }),
-      config.batch.fileCleanupInterval * 1000,
-    );
-    fileCleanup.start();
-    cleanup.push(() => fileCleanup.stop());
-    let worker: BatchWorker | undefined;
-    const batchService = new BatchService({
-      db,
-      settings: config.batch,
-      files,
-      clock: clock ?? systemClock,
-      allowedDirs: (cluster) => allowedDirsFor(cluster, filesDir, env),
-      notify: (event) => (event.kind === "cancelled" ? worker?.cancel(event.batchId) : worker?.wake()),
-    });
-    if (config.batch.fileAccess === "service") {
-      const users = await db.prisma.user.count();
-      if (users > 1) {
-        logger.warn(
-          { users },
-          "batch.fileAccess is 'service': every user's batches read and write shared storage with the service account's rights; set it to 'posix' (or 'world') when more than one user signs in (docs/security.md)",
-        );
-      }
-    }
-    const gateway = new Gateway({
-      config,
-      scheduler,
-      auth,
-      db,
-      logger,
-      accessLog: loggers.access,
-      registry: metrics.registry,
-      requestMetrics: metrics,
-      engines: engineOptions(config),
-      redis,
-      batches: { service: batchService, files },
-    });
-    cleanup.push(() => gateway.close());
-    if (options.batchWorker ?? config.batch.runInServe) {
-      worker = new BatchWorker({
-        db,
-        scheduler,
-        config,
-        settings: config.batch,
-        engines: engineOptions(config),
-        files,
-        clock: clock ?? systemClock,
-        logger: logger.child({ component: "batch" }),
-        metrics: new BatchMetrics(metrics.registry),
-        onUsage: batchUsageSink(gateway.deps.usage),
-      });
-      worker.start();
-      const started = worker;
-      cleanup.push(() => started.close());
-    }
-
-    const ctx = buildContext({
-      config,
-      configSource: source,
-      db,
-      logger,
-      accessLog: loggers.access,
-      metrics,
-      auth,
-      scheduler,
-      gateway,
-      batches: { service: batchService, files, worker },
-      redis,
-      ...(clock ? { clock } : {}),
-    });
     const dashboard = new Dashboard(options.dashboardDir ?? DEFAULT_DASHBOARD_DIR, logger);
-    cleanup.push(async () => dashboard.close());
+    ctx.onClose(async () => dashboard.close());
     const metricsToken = scrapeToken(config.metrics, env);
     const { app, routes } = createApp(ctx, { dashboard, metricsToken });
     // Inference requests take the gateway's lean path; everything else goes through Express.
@@ -251,25 +121,24 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         const reason = error.code ?? error.message;
         throw new ListenError(`metrics.listen ${config.metrics.listen} cannot be opened (${reason})`, { cause: error });
       });
-      cleanup.push(() => scrapes.close());
+      ctx.onClose(() => scrapes.close());
       metricsUrl = `${scrapes.url}/metrics`;
     }
     const { port } = server.address() as AddressInfo;
     const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host;
     const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${port}`;
-    publicUrl = url;
-    db.lock?.setUrl(url);
+    ctx.setPublicUrl(url);
     logger.info(
       {
         url,
-        issuer: auth.issuer(),
-        database: `${db.driver} ${db.location}`,
-        sharedState: redis ? "redis" : "memory",
+        issuer: ctx.auth.issuer(),
+        database: `${ctx.db.driver} ${ctx.db.location}`,
+        sharedState: ctx.redis ? "redis" : "memory",
         metrics: config.metrics.public
           ? "public"
           : `admin${metricsToken ? " or scrape token" : ""}${metricsUrl ? `; also ${metricsUrl}` : ""}`,
-        migrationsApplied: report.applied.length,
-        config: source,
+        migrationsApplied: ctx.migrationsApplied,
+        config: ctx.configSource,
         models: config.models.length,
         clusters: config.clusters.length,
         startupMs: Date.now() - began,
@@ -286,7 +155,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         const grace = setTimeout(() => server.closeAllConnections(), 5000);
         await stopped;
         clearTimeout(grace);
-        await closeAll();
+        await ctx.close();
         logger.info("switchyard stopped");
         await loggers.flush();
       })();
@@ -294,7 +163,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     };
     return { url, port, ctx, server, routes, dashboard, metricsUrl, close };
   } catch (error) {
-    await closeAll();
+    await ctx.close();
     throw error;
   }
 }

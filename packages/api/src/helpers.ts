@@ -1,5 +1,5 @@
 import { modelAccessProblem, type Principal } from "@switchyard/auth";
-import { type ClusterConfig, type ResolvedModel, type SwitchyardConfig, sy } from "@switchyard/core";
+import { apiError, type ClusterConfig, type ResolvedModel, type SwitchyardConfig } from "@switchyard/core";
 import { type AuditRecord, recordAudit } from "./audit";
 import type { ApiDeps } from "./context";
 
@@ -8,7 +8,7 @@ export const iso = (date: Date | null | undefined): string | null => date?.toISO
 export function findCluster(config: SwitchyardConfig, name: string): ClusterConfig {
   const cluster = config.clusters.find((c) => c.name === name);
   if (!cluster) {
-    throw sy("cluster_not_found", { cluster: name, clusters: config.clusters.map((c) => c.name).join(", ") });
+    throw apiError("cluster_not_found", { cluster: name, clusters: config.clusters.map((c) => c.name).join(", ") });
   }
   return cluster;
 }
@@ -24,9 +24,9 @@ export function findModel(
   if (!model) {
     const elsewhere = config.models.filter((m) => m.id === id || m.aliases.includes(id)).map((m) => m.cluster);
     if (elsewhere.length > 0) {
-      throw sy("model_not_on_cluster", { model: id, cluster: cluster.name, clusters: elsewhere.join(", ") });
+      throw apiError("model_not_on_cluster", { model: id, cluster: cluster.name, clusters: elsewhere.join(", ") });
     }
-    throw sy("model_not_found", { model: id });
+    throw apiError("model_not_found", { model: id });
   }
   return { cluster, model };
 }

@@ -1,4 +1,4 @@
-import { formatBytes, SwitchyardError, sy } from "@switchyard/core";
+import { apiError, formatBytes, SwitchyardError } from "@switchyard/core";
 import { type RouteTable, readText, sendError } from "@switchyard/http";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import type { Router } from "express";
@@ -23,7 +23,7 @@ export function registerControlPlaneRoutes(router: Router, routes: RouteTable, d
     const raw = (req.params as { procedure?: string | string[] }).procedure;
     const path = Array.isArray(raw) ? raw.join("/") : (raw ?? "");
     if (path === "") {
-      sendError(res, sy("route_not_found", { method: req.method, path: req.path }));
+      sendError(res, apiError("route_not_found", { method: req.method, path: req.path }));
       return;
     }
     if (req.method === "POST") {
@@ -32,7 +32,7 @@ export function registerControlPlaneRoutes(router: Router, routes: RouteTable, d
       const limit = deps.config.controlPlane.maxBodyBytes;
       const declared = Number(req.headers["content-length"] ?? 0);
       try {
-        if (declared > limit) throw sy("payload_too_large", { limit: formatBytes(limit) });
+        if (declared > limit) throw apiError("payload_too_large", { limit: formatBytes(limit) });
         (req as { body?: unknown }).body = await readText(req, limit);
       } catch (error) {
         if (!(error instanceof SwitchyardError)) throw error;

@@ -1,5 +1,5 @@
 import { assertActsAsAdmin, hasScope } from "@switchyard/auth";
-import { type ErrorCode, errorFromZod, SwitchyardError, sy } from "@switchyard/core";
+import { apiError, type ErrorCode, errorFromZod, SwitchyardError } from "@switchyard/core";
 import type { RouteScope } from "@switchyard/http";
 import { initTRPC, type TRPC_ERROR_CODE_KEY, TRPCError } from "@trpc/server";
 import { z } from "zod";
@@ -92,14 +92,14 @@ export const publicProcedure = t.procedure.use(translateErrors);
 
 /** Any signed-in principal (token, API key of any scope, or an external OIDC token); 401 otherwise. */
 export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.principal) throw ctx.authError ?? sy("missing_credentials", {});
+  if (!ctx.principal) throw ctx.authError ?? apiError("missing_credentials", {});
   return next({ ctx: { principal: ctx.principal } });
 });
 
 /** A signed-in principal whose API key (if that is how it signed in) carries the scope; 403 otherwise. */
 export function scopedProcedure(scope: RouteScope) {
   return protectedProcedure.use(({ ctx, next }) => {
-    if (!hasScope(ctx.principal, scope)) throw sy("insufficient_scope", { scope });
+    if (!hasScope(ctx.principal, scope)) throw apiError("insufficient_scope", { scope });
     return next();
   });
 }

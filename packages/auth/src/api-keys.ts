@@ -1,4 +1,4 @@
-import { sy } from "@switchyard/core";
+import { apiError } from "@switchyard/core";
 import type { PrismaClientOrTransaction } from "@switchyard/db";
 import type { RouteScope } from "@switchyard/http";
 import { randomToken, sha256Hex } from "./crypto";
@@ -91,7 +91,7 @@ export async function revokeApiKey(
   filter: { userId?: string } = {},
 ): Promise<ApiKeyView> {
   const row = await db.apiKey.findFirst({ where: { id: keyId, ...(filter.userId ? { userId: filter.userId } : {}) } });
-  if (!row) throw sy("resource_not_found", { kind: "API key", id: keyId });
+  if (!row) throw apiError("resource_not_found", { kind: "API key", id: keyId });
   const updated = await db.apiKey.update({
     where: { id: keyId },
     data: { revokedAt: row.revokedAt ?? now },

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { sy } from "@switchyard/core";
+import { apiError } from "@switchyard/core";
 import type { AccessGuard, RouteSpec } from "@switchyard/http";
 import type { Response } from "express";
 import { actsAsAdmin, hasScope, type Principal } from "./principal";
@@ -17,8 +17,8 @@ export function principalOf(res: Response): Principal {
  * `admin_required` without it) and, for an API key, its `admin` scope (403 `insufficient_scope`).
  */
 export function assertActsAsAdmin(principal: Principal): void {
-  if (principal.role !== "admin") throw sy("admin_required", {});
-  if (!actsAsAdmin(principal)) throw sy("insufficient_scope", { scope: "admin" });
+  if (principal.role !== "admin") throw apiError("admin_required", {});
+  if (!actsAsAdmin(principal)) throw apiError("insufficient_scope", { scope: "admin" });
 }
 
 /**
@@ -34,7 +34,7 @@ export async function admit(
   const principal = await auth.authenticate(headers.authorization, headers["x-api-key"]);
   if (spec.access === "admin") assertActsAsAdmin(principal);
   const scope = spec.scope ?? "inference";
-  if (!hasScope(principal, scope)) throw sy("insufficient_scope", { scope });
+  if (!hasScope(principal, scope)) throw apiError("insufficient_scope", { scope });
   return principal;
 }
 

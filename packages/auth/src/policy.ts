@@ -1,4 +1,4 @@
-import { type ClusterConfig, type ModelConfig, type SwitchyardError, sy } from "@switchyard/core";
+import { apiError, type ClusterConfig, type ModelConfig, type SwitchyardError } from "@switchyard/core";
 import { actsAsAdmin, type Principal } from "./principal";
 
 /** Admins acting as admins may use everything; an admin's key without the `admin` scope is a user's. */
@@ -13,10 +13,10 @@ export function modelAccessProblem(
   model: Pick<ModelConfig, "id" | "allowedGroups">,
 ): SwitchyardError | undefined {
   if (!allowed(principal, cluster.allowedGroups)) {
-    return sy("cluster_access_denied", { cluster: cluster.name, groups: cluster.allowedGroups.join(", ") });
+    return apiError("cluster_access_denied", { cluster: cluster.name, groups: cluster.allowedGroups.join(", ") });
   }
   if (!allowed(principal, model.allowedGroups)) {
-    return sy("model_access_denied", { model: model.id, groups: model.allowedGroups.join(", ") });
+    return apiError("model_access_denied", { model: model.id, groups: model.allowedGroups.join(", ") });
   }
   return undefined;
 }

@@ -1,5 +1,5 @@
 import type { AuthConfig, Clock } from "@switchyard/core";
-import { sy } from "@switchyard/core";
+import { apiError } from "@switchyard/core";
 import type { PrismaClient, PrismaClientOrTransaction } from "@switchyard/db";
 import type { Redis } from "ioredis";
 import { decodeJwt } from "jose";
@@ -139,8 +139,9 @@ export class AuthService {
   async authenticate(authorization: string | undefined, apiKeyHeader?: string | string[]): Promise<Principal> {
     const credential = credentialFrom(authorization, apiKeyHeader);
     if (!credential) {
-      if (authorization) throw sy("invalid_token", { reason: "the Authorization header must be 'Bearer <token>'" });
-      throw sy("missing_credentials", {});
+      if (authorization)
+        throw apiError("invalid_token", { reason: "the Authorization header must be 'Bearer <token>'" });
+      throw apiError("missing_credentials", {});
     }
     const cached = this.cache.get(credential);
     if (cached) {
@@ -171,7 +172,9 @@ export class AuthService {
     const now = this.deps.clock.now();
     if (isApiKey(credential)) return this.resolveApiKey(credential, now);
     if (credential.startsWith(REFRESH_PREFIX)) {
-      throw sy("invalid_token", { reason: "that is a refresh token; send the access token ('sy token' prints one)" });
+      throw apiError("invalid_token", {
+        reason: "that is a refresh token; send the access token ('sy token' prints one)",
+      });
     }
     const parts = credential.split(".");
     if (parts.length === 3) {
@@ -179,30 +182,32 @@ export class AuthService {
       try {
         issuer = decodeJwt(credential).iss;
       } catch {
-        throw sy("invalid_token", { reason: "malformed JWT" });
+        throw apiError("invalid_token", { reason: "malformed JWT" });
       }
       if (issuer === this.issuer()) return this.resolveOwnToken(credential, now);
       if (issuer && this.external.knows(issuer)) {
         return this.principalFor(await this.externalIdentity(() => this.external.verifyJwt(credential, issuer)));
       }
-      throw sy("invalid_token", { reason: `tokens issued by ${issuer ?? "an unnamed issuer"} are not accepted here` });
+      throw apiError("invalid_token", {
+        reason: `tokens issued by ${issuer ?? "an unnamed issuer"} are not accepted here`,
+      });
     }
     if (this.external.configured) {
       const identity = await this.externalIdentity(() => this.external.introspect(credential));
       if (identity) return this.principalFor(identity);
     }
-    throw sy("invalid_token", { reason: "not a token or API key this server knows" });
+    throw apiError("invalid_token", { reason: "not a token or API key this server knows" });
   }
 
   private async resolveApiKey(key: string, now: number): Promise<Principal> {
     const row = await this.deps.db.apiKey.findUnique({ where: { hash: apiKeyHash(key) } });
-    if (!row) throw sy("invalid_api_key", { reason: "unknown key" });
-    if (row.revokedAt) throw sy("invalid_api_key", { reason: `key ${row.id} was revoked` });
+    if (!row) throw apiError("invalid_api_key", { reason: "unknown key" });
+    if (row.revokedAt) throw apiError("invalid_api_key", { reason: `key ${row.id} was revoked` });
     if (row.expiresAt && row.expiresAt.getTime() <= now) {
-      throw sy("invalid_api_key", { reason: `key ${row.id} expired at ${row.expiresAt.toISOString()}` });
+      throw apiError("invalid_api_key", { reason: `key ${row.id} expired at ${row.expiresAt.toISOString()}` });
     }
     const user = await findUserView(this.deps.db, { id: row.userId });
-    if (!user || user.disabled) throw sy("invalid_api_key", { reason: "the key's user is disabled" });
+    if (!user || user.disabled) throw apiError("invalid_api_key", { reason: "the key's user is disabled" });
     this.lastUsed.touch(row.id, now);
     return {
       userId: user.id,
@@ -224,7 +229,7 @@ export class AuthService {
       const code = (error as { code?: string }).code;
       if (code === "ERR_JWT_EXPIRED") {
         const exp = decodeJwt(token).exp ?? 0;
-        throw sy("token_expired", { expiredAt: new Date(exp * 1000).toISOString() });
+        throw apiError("token_expired", { expiredAt: new Date(exp * 1000).toISOString() });
       }
       const reasons: Record<string, string> = {
         ERR_JWS_SIGNATURE_VERIFICATION_FAILED: "bad signature",
@@ -232,14 +237,14 @@ export class AuthService {
         ERR_JOSE_ALG_NOT_ALLOWED: "signing algorithm not allowed",
         ERR_JWT_CLAIM_VALIDATION_FAILED: (error as Error).message,
       };
-      throw sy("invalid_token", { reason: (code && reasons[code]) || "malformed token" });
+      throw apiError("invalid_token", { reason: (code && reasons[code]) || "malformed token" });
     }
     if (payload.jti && (await this.deps.db.revokedToken.findUnique({ where: { jti: payload.jti } }))) {
-      throw sy("invalid_token", { reason: "the token was revoked" });
+      throw apiError("invalid_token", { reason: "the token was revoked" });
     }
     const user = payload.sub ? await findUserView(this.deps.db, { id: payload.sub }) : undefined;
-    if (!user) throw sy("invalid_token", { reason: "the token's user no longer exists" });
-    if (user.disabled) throw sy("invalid_token", { reason: "the account is disabled" });
+    if (!user) throw apiError("invalid_token", { reason: "the token's user no longer exists" });
+    if (user.disabled) throw apiError("invalid_token", { reason: "the account is disabled" });
     return {
       userId: user.id,
       username: user.username,
@@ -258,8 +263,8 @@ export class AuthService {
       return await verify();
     } catch (error) {
       if (error instanceof ExternalTokenError) {
-        if (error.expired) throw sy("token_expired", { expiredAt: "the time its issuer set" });
-        throw sy("invalid_token", { reason: error.message });
+        if (error.expired) throw apiError("token_expired", { expiredAt: "the time its issuer set" });
+        throw apiError("invalid_token", { reason: error.message });
       }
       throw error;
     }
@@ -267,7 +272,7 @@ export class AuthService {
 
   private async principalFor(identity: ExternalIdentity): Promise<Principal> {
     const user = await provisionExternalUser(this.deps.db, identity);
-    if (user.disabled) throw sy("invalid_token", { reason: "the account is disabled" });
+    if (user.disabled) throw apiError("invalid_token", { reason: "the account is disabled" });
     return {
       userId: user.id,
       username: user.username,

@@ -1,4 +1,4 @@
-import { sy } from "@switchyard/core";
+import { apiError } from "@switchyard/core";
 import type { PrismaClientOrTransaction } from "@switchyard/db";
 import { hashPassword, randomToken } from "./crypto";
 import type { Role } from "./principal";
@@ -23,7 +23,7 @@ const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 export function validateUsername(username: string): void {
   if (!USERNAME.test(username)) {
-    throw sy("invalid_field", {
+    throw apiError("invalid_field", {
       param: "username",
       detail: "use 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit",
     });
@@ -56,7 +56,7 @@ export async function createUser(
 ): Promise<UserView> {
   validateUsername(input.username);
   if (await db.user.findUnique({ where: { username: input.username } })) {
-    throw sy("already_exists", { kind: "user", id: input.username });
+    throw apiError("already_exists", { kind: "user", id: input.username });
   }
   const user = await db.user.create({
     data: {
@@ -95,7 +95,7 @@ export async function addGroupMember(
   username: string,
 ): Promise<void> {
   const user = await db.user.findUnique({ where: { username } });
-  if (!user) throw sy("resource_not_found", { kind: "user", id: username });
+  if (!user) throw apiError("resource_not_found", { kind: "user", id: username });
   const group = await ensureGroup(db, groupName);
   await db.groupMember.upsert({
     where: { userId_groupId: { userId: user.id, groupId: group.id } },

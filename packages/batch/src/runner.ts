@@ -81,7 +81,7 @@ export interface RunnerDeps {
   /** How many batches of the same model this worker runs now (they share its cap). */
   sharing: (cluster: string, model: string) => number;
   onUsage?: ((usage: BatchUsage) => void) | undefined;
-  /** Called when the batch reaches a terminal status or stops (for the worker's bookkeeping). */
+  /** The worker running this batch: written on the batch's row with every checkpoint. */
   workerId: string;
 }
 
@@ -204,8 +204,11 @@ export class BatchRun {
     this.log = deps.logger.child({ batch: id });
   }
 
-  /** cluster + model, once the batch is loaded (runs of one model share its cap). */
-  get modelKey(): string {
+  /**
+   * Which runs share a cap: cluster + model, once the batch is loaded (not the scheduler's
+   * `modelKey`, which names a catalog entry).
+   */
+  get capShareKey(): string {
     return this.batch ? `${this.batch.clusterName}\u0000${this.batch.model}` : "";
   }
 

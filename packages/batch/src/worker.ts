@@ -96,7 +96,7 @@ export class BatchWorker {
   private sharing(cluster: string, model: string): number {
     const key = `${cluster}\u0000${model}`;
     let count = 0;
-    for (const { run } of this.runs.values()) if (run.modelKey === key) count++;
+    for (const { run } of this.runs.values()) if (run.capShareKey === key) count++;
     return count;
   }
 

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { type SwitchyardError, sy } from "./errors";
+import { apiError, type SwitchyardError } from "./errors";
 
 /** `["messages", 0, "content"]` -> `messages[0].content`, the form OpenAI uses in `param`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -133,22 +133,22 @@ function detailFor(issue: Issue, value: { found: boolean; value: unknown }): str
 /** Turn a zod failure on a client's body into the catalogue's 400, naming the field. */
 export function errorFromZod(error: z.ZodError, input: unknown): SwitchyardError {
   const located = mostSpecific(error.issues, []);
-  if (!located) return sy("invalid_body", { expected: "valid" });
+  if (!located) return apiError("invalid_body", { expected: "valid" });
   const { issue } = located;
   let path = located.path;
   if (issue.code === "unrecognized_keys") {
     path = [...path, issue.keys[0] ?? ""];
-    return sy("invalid_field", { param: formatPath(path), detail: "unknown field" });
+    return apiError("invalid_field", { param: formatPath(path), detail: "unknown field" });
   }
   if (path.length === 0 && issue.code === "invalid_type") {
-    return sy("invalid_body", { expected: `a JSON ${issue.expected}` });
+    return apiError("invalid_body", { expected: `a JSON ${issue.expected}` });
   }
   const value = valueAt(input, path);
   const param = formatPath(path);
   if (!value.found && (issue.code === "invalid_type" || issue.code === "invalid_union")) {
-    return sy("missing_required_field", { param });
+    return apiError("missing_required_field", { param });
   }
-  return sy("invalid_field", { param, detail: detailFor(issue, value) });
+  return apiError("invalid_field", { param, detail: detailFor(issue, value) });
 }
 
 /** Validate a client's value or throw the catalogue error that names the field. */

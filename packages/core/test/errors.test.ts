@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ERROR_CATALOGUE, ERROR_CODES, ErrorBodySchema, renderError, SwitchyardError, sy } from "../src";
+import { apiError, ERROR_CATALOGUE, ERROR_CODES, ErrorBodySchema, renderError, SwitchyardError } from "../src";
 
 /** Each placeholder filled with its own name, so the snapshot shows the template's shape. */
 function sampleParams(template: string): Record<string, string> {
@@ -33,7 +33,7 @@ describe("error catalogue", () => {
   });
 
   it("puts Retry-After in the header and the body", () => {
-    const error = sy(
+    const error = apiError(
       "model_not_ready",
       { model: "m", state: "starting", detail: " (ETA 40 s)", retryAfter: 12 },
       {
@@ -53,17 +53,19 @@ describe("error catalogue", () => {
   });
 
   it("challenges with WWW-Authenticate on 401s, naming invalid_token when a token was sent", () => {
-    expect(renderError(sy("missing_credentials", {})).headers["www-authenticate"]).toBe('Bearer realm="switchyard"');
-    expect(renderError(sy("token_expired", { expiredAt: "2026-01-01T00:00:00Z" })).headers["www-authenticate"]).toMatch(
-      /error="invalid_token"/,
+    expect(renderError(apiError("missing_credentials", {})).headers["www-authenticate"]).toBe(
+      'Bearer realm="switchyard"',
     );
     expect(
-      renderError(sy("model_access_denied", { model: "m", groups: "g" })).headers["www-authenticate"],
+      renderError(apiError("token_expired", { expiredAt: "2026-01-01T00:00:00Z" })).headers["www-authenticate"],
+    ).toMatch(/error="invalid_token"/);
+    expect(
+      renderError(apiError("model_access_denied", { model: "m", groups: "g" })).headers["www-authenticate"],
     ).toBeUndefined();
   });
 
   it("names the field in `param`", () => {
-    const error = sy("invalid_field", { param: "messages[0].content", detail: "expected a string" });
+    const error = apiError("invalid_field", { param: "messages[0].content", detail: "expected a string" });
     expect(renderError(error).body.error.param).toBe("messages[0].content");
     expect(error.message).toBe("Invalid value for 'messages[0].content': expected a string.");
   });

@@ -4,6 +4,7 @@ import { pipeline } from "node:stream/promises";
 import { actsAsAdmin, type Principal, principalOf } from "@switchyard/auth";
 import type { BatchService, FileStore, StagedUpload } from "@switchyard/batch";
 import {
+  apiError,
   type BatchSettings,
   CreateBatchRequestSchema,
   FileListQuerySchema,
@@ -13,7 +14,6 @@ import {
   type ReferenceBatchStatus,
   ReferenceBatchStatusSchema,
   ReferenceCreateBatchSchema,
-  sy,
 } from "@switchyard/core";
 import { type RouteTable, readJsonObject } from "@switchyard/http";
 import busboy from "busboy";
@@ -78,10 +78,10 @@ async function receiveUpload(
 ): Promise<{ staged: StagedUpload; filename: string; fields: UploadFields }> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   if (type !== "multipart/form-data") {
-    throw sy("unsupported_content_type", { contentType: type || "(none)", expected: "multipart/form-data" });
+    throw apiError("unsupported_content_type", { contentType: type || "(none)", expected: "multipart/form-data" });
   }
   const declared = Number(req.headers["content-length"]);
-  if (declared > maxBytes + FORM_OVERHEAD) throw sy("payload_too_large", { limit: formatBytes(maxBytes) });
+  if (declared > maxBytes + FORM_OVERHEAD) throw apiError("payload_too_large", { limit: formatBytes(maxBytes) });
   const room = await files.room(userId, Number.isFinite(declared) ? Math.max(0, declared - FORM_OVERHEAD) : 0);
   const limit = Math.min(maxBytes, room);
   return new Promise((resolve, reject) => {
@@ -92,7 +92,7 @@ async function receiveUpload(
         limits: { files: 1, fileSize: limit, fields: 8, fieldSize: 64 * 1024 },
       });
     } catch (error) {
-      reject(sy("invalid_body", { expected: `a multipart form (${(error as Error).message})` }));
+      reject(apiError("invalid_body", { expected: `a multipart form (${(error as Error).message})` }));
       return;
     }
     const fields: UploadFields = {};
@@ -101,7 +101,7 @@ async function receiveUpload(
     // The client went away before the form ended: stop writing and remove what was written.
     const abandon = () => {
       if (req.complete) return;
-      const error = sy("invalid_body", { expected: "a complete multipart form (the upload was interrupted)" });
+      const error = apiError("invalid_body", { expected: "a complete multipart form (the upload was interrupted)" });
       fileStream?.destroy(error);
       req.unpipe(parser);
       parser.destroy();
@@ -127,12 +127,12 @@ async function receiveUpload(
       upload.catch(() => {});
     });
     parser.on("error", (error: Error) =>
-      reject(sy("invalid_body", { expected: `a multipart form (${error.message})` })),
+      reject(apiError("invalid_body", { expected: `a multipart form (${error.message})` })),
     );
     parser.on("close", () => {
       req.off("close", abandon);
       if (!upload) {
-        reject(sy("missing_required_field", { param: "file" }, { param: "file" }));
+        reject(apiError("missing_required_field", { param: "file" }, { param: "file" }));
         return;
       }
       upload.then(async (done) => {
@@ -141,7 +141,7 @@ async function receiveUpload(
           reject(
             limit < maxBytes
               ? files.overQuota(files.limits.maxStorageBytesPerUser - room, limit + 1)
-              : sy("payload_too_large", { limit: formatBytes(maxBytes) }),
+              : apiError("payload_too_large", { limit: formatBytes(maxBytes) }),
           );
           return;
         }
@@ -161,7 +161,7 @@ function expiresAfter(fields: UploadFields, settings: BatchSettings): number | u
   const raw = fields["expires_after[seconds]"];
   if (anchor === undefined && raw === undefined) return undefined;
   if (anchor !== "created_at") {
-    throw sy(
+    throw apiError(
       "invalid_field",
       { param: "expires_after.anchor", detail: 'expected "created_at"' },
       { param: "expires_after.anchor" },
@@ -170,7 +170,7 @@ function expiresAfter(fields: UploadFields, settings: BatchSettings): number | u
   const seconds = Number(raw);
   const most = settings.fileExpiry > 0 ? settings.fileExpiry : 30 * 86_400;
   if (!Number.isInteger(seconds) || seconds < 3600 || seconds > most) {
-    throw sy(
+    throw apiError(
       "invalid_field",
       { param: "expires_after.seconds", detail: `expected a whole number of seconds from 3600 to ${most}` },
       { param: "expires_after.seconds" },
@@ -201,9 +201,9 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
       const purpose = fields.purpose;
       let expires: number | undefined;
       try {
-        if (purpose === undefined) throw sy("missing_required_field", { param: "purpose" }, { param: "purpose" });
+        if (purpose === undefined) throw apiError("missing_required_field", { param: "purpose" }, { param: "purpose" });
         if (purpose !== "batch") {
-          throw sy(
+          throw apiError(
             "invalid_field",
             { param: "purpose", detail: `'${purpose}' is not accepted here; use "batch"` },
             { param: "purpose" },
@@ -331,7 +331,7 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         if (raw !== undefined && raw !== "") {
           const parsed = ReferenceBatchStatusSchema.safeParse(raw);
           if (!parsed.success) {
-            throw sy(
+            throw apiError(
               "invalid_field",
               { param: "status", detail: `expected one of ${ReferenceBatchStatusSchema.options.join(", ")}` },
               { param: "status" },

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { sy } from "@switchyard/core";
+import { apiError } from "@switchyard/core";
 import { checkJsonDepth, formatBytes } from "@switchyard/http";
 
 /** Collects a request body with a size cap (events, not an async iterator: cheaper per request). */
@@ -28,7 +28,7 @@ class BodyReader {
     if (this.size > this.max) {
       this.detach();
       this.req.resume(); // drain the rest, then answer 413
-      this.reject(sy("payload_too_large", { limit: formatBytes(this.max) }));
+      this.reject(apiError("payload_too_large", { limit: formatBytes(this.max) }));
       return;
     }
     this.chunks.push(chunk);
@@ -54,17 +54,17 @@ class BodyReader {
 /** Read the whole body, refusing more than `max` bytes (413), before reading when the length says so. */
 export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
-  if (declared > max) return Promise.reject(sy("payload_too_large", { limit: formatBytes(max) }));
+  if (declared > max) return Promise.reject(apiError("payload_too_large", { limit: formatBytes(max) }));
   return new BodyReader(req, max).done;
 }
 
 /** The body as JSON: 400 when empty, nested deeper than `maxDepth`, or not JSON. */
 export function parseJson(body: Buffer, maxDepth: number): unknown {
-  if (body.length === 0) throw sy("invalid_body", { expected: "a JSON object" });
+  if (body.length === 0) throw apiError("invalid_body", { expected: "a JSON object" });
   checkJsonDepth(body, maxDepth);
   try {
     return JSON.parse(body.toString("utf8"));
   } catch (error) {
-    throw sy("invalid_json", { detail: (error as Error).message.replace(/^Unexpected/, "unexpected") });
+    throw apiError("invalid_json", { detail: (error as Error).message.replace(/^Unexpected/, "unexpected") });
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { sy } from "@switchyard/core";
+import { apiError } from "@switchyard/core";
 import type { Redis } from "ioredis";
 
 /**
@@ -107,5 +107,5 @@ export class InFlightRequests {
 }
 
 function refused(limit: number) {
-  return sy("too_many_concurrent_requests", { limit }, { retryAfter: 1 });
+  return apiError("too_many_concurrent_requests", { limit }, { retryAfter: 1 });
 }

@@ -1,4 +1,4 @@
-import { type GatewaySettings, sy } from "@switchyard/core";
+import { apiError, type GatewaySettings } from "@switchyard/core";
 import type { ApiKind } from "./kinds";
 
 type RequestCaps = Pick<GatewaySettings["limits"], "maxChoices" | "maxOutputTokens">;
@@ -51,5 +51,5 @@ export function tokenEstimate(
 }
 
 function overCap(field: string, cap: number, unit: string) {
-  return sy("invalid_field", { param: field, detail: `at most ${cap} ${unit} per request on this service` });
+  return apiError("invalid_field", { param: field, detail: `at most ${cap} ${unit} per request on this service` });
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Principal } from "@switchyard/auth";
-import { type GatewaySettings, parseOrThrow, renderError, SwitchyardError, sy } from "@switchyard/core";
+import { apiError, type GatewaySettings, parseOrThrow, renderError, SwitchyardError } from "@switchyard/core";
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import { type RequestFacts, sendError } from "@switchyard/http";
 import type { Availability, Scheduler } from "@switchyard/scheduler";
@@ -40,7 +40,7 @@ function notReady(target: Target, availability: Availability): SwitchyardError {
     detail = ` (${availability.reason})`;
   }
   const retryAfter = Math.min(60, Math.max(1, Math.ceil(eta ?? 10)));
-  return sy(
+  return apiError(
     "model_not_ready",
     { model: target.model.id, state: availability.status, detail, retryAfter },
     {
@@ -102,11 +102,11 @@ function upstreamClientError(status: number, text: string, model: string): Switc
     const parsed = JSON.parse(text) as { error?: { message?: unknown } };
     if (parsed && typeof parsed.error === "object" && typeof parsed.error?.message === "string") return { raw: text };
     const message = (parsed as { message?: unknown })?.message;
-    if (typeof message === "string") return sy("model_server_rejected", { model, detail: message }, { status });
+    if (typeof message === "string") return apiError("model_server_rejected", { model, detail: message }, { status });
   } catch {
     // not JSON
   }
-  return sy("model_server_rejected", { model, detail: text.slice(0, 500) || `HTTP ${status}` }, { status });
+  return apiError("model_server_rejected", { model, detail: text.slice(0, 500) || `HTTP ${status}` }, { status });
 }
 
 interface Outcome {
@@ -148,7 +148,10 @@ export async function serveInference(
   deps.resolver.checkCapabilities(spec, request, target, principal);
   const problem = deps.scheduler.clusterProblem(target.cluster);
   if (problem)
-    throw sy("cluster_unavailable", { cluster: target.cluster.name, reason: problem.replace(/^cluster \S+ is /, "") });
+    throw apiError("cluster_unavailable", {
+      cluster: target.cluster.name,
+      reason: problem.replace(/^cluster \S+ is /, ""),
+    });
   const estimate = tokenEstimate(spec.kind, request, body.length, target.model.contextLength, settings.limits);
 
   const stream = spec.streams && request.stream === true;
@@ -230,12 +233,12 @@ export async function serveInference(
         error instanceof SwitchyardError
           ? error
           : isTimeout(error)
-            ? sy(
+            ? apiError(
                 "upstream_timeout",
                 { model: target.model.id, timeout: `${settings.upstreamTimeout} s` },
                 { cause: error },
               )
-            : sy(
+            : apiError(
                 "upstream_error",
                 { model: target.model.id, detail: (error as Error).message || "connection failed" },
                 { cause: error },
@@ -362,8 +365,11 @@ async function proxy(
         }
         // The stream already started: end it with an error event the client can see.
         const failure = isTimeout(error)
-          ? sy("upstream_timeout", { model: target.model.id, timeout: `${deps.settings.upstreamTimeout} s` })
-          : sy("upstream_error", { model: target.model.id, detail: (error as Error).message || "the stream broke" });
+          ? apiError("upstream_timeout", { model: target.model.id, timeout: `${deps.settings.upstreamTimeout} s` })
+          : apiError("upstream_error", {
+              model: target.model.id,
+              detail: (error as Error).message || "the stream broke",
+            });
         res.write(`data: ${JSON.stringify(renderError(failure).body)}\n\n`);
         res.end();
         deps.logger.warn({ requestId: facts.requestId, err: error }, "upstream failed mid-stream");
@@ -375,7 +381,7 @@ async function proxy(
     if (status !== 200) {
       const text = (exchange instanceof StreamingExchange ? exchange.errorBody : exchange.body).toString("utf8");
       if (status >= 500) {
-        throw sy("upstream_error", { model: target.model.id, detail: `HTTP ${status}: ${text.slice(0, 300)}` });
+        throw apiError("upstream_error", { model: target.model.id, detail: `HTTP ${status}: ${text.slice(0, 300)}` });
       }
       const rejected = upstreamClientError(status, text, target.model.id);
       if (rejected instanceof SwitchyardError) throw rejected;

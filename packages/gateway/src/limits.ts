@@ -1,5 +1,5 @@
 import type { GatewaySettings, LimitConfig, UserLimitConfig } from "@switchyard/core";
-import { sy } from "@switchyard/core";
+import { apiError } from "@switchyard/core";
 import type { Redis } from "ioredis";
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { InFlightRequests } from "./concurrency";
@@ -181,7 +181,7 @@ export class RateLimits {
         await Promise.all(taken.map((t) => t.limiter.reward(t.key, t.points)));
         const retryAfter = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
         const code = step.kind === "requests" ? "rate_limit_requests" : "rate_limit_tokens";
-        throw sy(
+        throw apiError(
           code,
           { scope: step.scope, limit: step.limit, retryAfter },
           {

@@ -1,5 +1,11 @@
 import { canUseModel, modelAccessProblem, type Principal } from "@switchyard/auth";
-import { type Capability, type ClusterConfig, type ResolvedModel, type SwitchyardConfig, sy } from "@switchyard/core";
+import {
+  apiError,
+  type Capability,
+  type ClusterConfig,
+  type ResolvedModel,
+  type SwitchyardConfig,
+} from "@switchyard/core";
 import { adapterFor, type EngineAdapterOptions } from "@switchyard/engines";
 import { findFramework, type Scheduler } from "@switchyard/scheduler";
 import type { KindSpec } from "./kinds";
@@ -65,10 +71,10 @@ export class ModelResolver {
     const candidates = this.byName.get(name);
     if (path) {
       const { cluster, framework } = findFramework(this.config, path.cluster, path.framework);
-      if (!candidates) throw sy("model_not_found", { model: name });
+      if (!candidates) throw apiError("model_not_found", { model: name });
       const model = candidates.find((m) => m.cluster === cluster.name);
       if (!model) {
-        throw sy("model_not_on_cluster", {
+        throw apiError("model_not_on_cluster", {
           model: name,
           cluster: cluster.name,
           clusters: candidates.map((m) => m.cluster).join(", "),
@@ -76,7 +82,7 @@ export class ModelResolver {
       }
       return this.target(model, name, model.framework !== framework.name ? framework.name : undefined);
     }
-    if (!candidates) throw sy("model_not_found", { model: name });
+    if (!candidates) throw apiError("model_not_found", { model: name });
     let model = candidates[0] as ResolvedModel;
     if (candidates.length > 1) {
       model =
@@ -119,7 +125,7 @@ export class ModelResolver {
       others.length === 0
         ? "none you may use"
         : others.slice(0, 8).join(", ") + (others.length > 8 ? `, and ${others.length - 8} more` : "");
-    throw sy("capability_not_supported", { model: target.model.id, capability: what, models: list });
+    throw apiError("capability_not_supported", { model: target.model.id, capability: what, models: list });
   }
 
   /** 422 when the model lacks a capability (`batch` for batches). */

@@ -1,4 +1,4 @@
-import { formatBytes, sy } from "@switchyard/core";
+import { apiError, formatBytes } from "@switchyard/core";
 import type { Request } from "express";
 
 /** The whole body, refusing more than `limitBytes` (413). */
@@ -7,7 +7,7 @@ async function readBytes(req: Request, limitBytes: number): Promise<Buffer> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limitBytes) throw sy("payload_too_large", { limit: formatBytes(limitBytes) });
+    if (size > limitBytes) throw apiError("payload_too_large", { limit: formatBytes(limitBytes) });
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -70,7 +70,7 @@ export function jsonNestingExceeds(body: Uint8Array, max: number): boolean {
 /** 400 for a body nested deeper than `max` (see `jsonNestingExceeds`). */
 export function checkJsonDepth(body: Uint8Array, max: number): void {
   if (jsonNestingExceeds(body, max)) {
-    throw sy("invalid_body", { expected: `JSON nested at most ${max} levels deep` });
+    throw apiError("invalid_body", { expected: `JSON nested at most ${max} levels deep` });
   }
 }
 
@@ -79,10 +79,10 @@ function parseJsonObject(text: string): Record<string, unknown> {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw sy("invalid_json", { detail: (error as Error).message });
+    throw apiError("invalid_json", { detail: (error as Error).message });
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw sy("invalid_body", { expected: "a JSON object" });
+    throw apiError("invalid_body", { expected: "a JSON object" });
   }
   return parsed as Record<string, unknown>;
 }
@@ -116,7 +116,7 @@ export async function readFormOrJson(req: Request, limitBytes = 64 * 1024): Prom
   if (type === "application/x-www-form-urlencoded" || type === "") {
     return Object.fromEntries(new URLSearchParams(text));
   }
-  throw sy("unsupported_content_type", {
+  throw apiError("unsupported_content_type", {
     contentType: type,
     expected: "application/x-www-form-urlencoded or application/json",
   });

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { renderError, SwitchyardError, sy } from "@switchyard/core";
+import { apiError, renderError, SwitchyardError } from "@switchyard/core";
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
 import type { RouteTable } from "./routes";
@@ -26,10 +26,13 @@ export function notFound(routes: RouteTable): RequestHandler {
     const allowed = routes.methodsFor(req.path);
     if (allowed.length > 0) {
       res.set("allow", allowed.join(", "));
-      sendError(res, sy("method_not_allowed", { method: req.method, path: req.path, allowed: allowed.join(", ") }));
+      sendError(
+        res,
+        apiError("method_not_allowed", { method: req.method, path: req.path, allowed: allowed.join(", ") }),
+      );
       return;
     }
-    sendError(res, sy("route_not_found", { method: req.method, path: req.path }));
+    sendError(res, apiError("route_not_found", { method: req.method, path: req.path }));
   };
 }
 

@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { sy } from "@switchyard/core";
+import { apiError } from "@switchyard/core";
 import express from "express";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -38,7 +38,7 @@ describe("the route table", () => {
       const app = express();
       const router = express.Router();
       const table = new RouteTable(() => (req, _res, next) => {
-        if (req.headers.authorization !== "Bearer ok") throw sy("missing_credentials", {});
+        if (req.headers.authorization !== "Bearer ok") throw apiError("missing_credentials", {});
         next();
       });
       table.add(router, { method: "GET", path: "/things/:id", access: "user", summary: "" }, (req, res) => {

@@ -1,6 +1,3 @@
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
-import path from "node:path";
 import {
   type BatchEndpoint,
   type BatchList,
@@ -27,6 +24,7 @@ import {
 } from "./errors";
 import { sleep } from "./http";
 import { multipartBody } from "./multipart";
+import { chunksOf } from "./streams";
 
 /** Whether a batch has ended: completed, failed (rejected), expired or cancelled. */
 export function isBatchEnded(status: BatchStatus): boolean {
@@ -45,7 +43,15 @@ function query(params: Record<string, string | number | undefined>): string {
     : "";
 }
 
-/** What to upload: a path on this machine, or bytes from elsewhere (e.g. a file rewritten on the fly). */
+/** A file on this machine, opened for upload (`files.upload(path)`, in Node). */
+export interface LocalFile {
+  filename: string;
+  bytes: number;
+  /** Reads it from the start (again, when an upload starts over). */
+  content: () => AsyncIterable<Uint8Array>;
+}
+
+/** What to upload: a path on this machine (Node), or bytes from elsewhere (e.g. a file rewritten on the fly). */
 export type UploadSource =
   | string
   | {
@@ -84,7 +90,7 @@ export class Files {
   constructor(private readonly transport: Transport) {}
 
   /**
-   * Upload a batch input file, streamed: from disk (`createReadStream`) or from an async
+   * Upload a batch input file, streamed: from disk (a path, in Node) or from an async
    * iterable, never read into memory whole. Multipart to `POST /v1/files`, like the `openai` SDK.
    */
   async upload(source: UploadSource, options: UploadOptions): Promise<FileObject> {
@@ -93,18 +99,7 @@ export class Files {
     let bytes: number | undefined;
     let replayable: boolean;
     if (typeof source === "string") {
-      const info = await stat(source).catch((error: NodeJS.ErrnoException) => {
-        throw new SwitchyardSDKError(
-          `Cannot read ${source}: ${error.code === "ENOENT" ? "no such file" : error.message}.`,
-          {
-            cause: error,
-          },
-        );
-      });
-      if (!info.isFile()) throw new SwitchyardSDKError(`${source} is not a file.`);
-      filename = path.basename(source);
-      bytes = info.size;
-      content = () => createReadStream(source, { highWaterMark: 256 * 1024 });
+      ({ filename, bytes, content } = await this.transport.localFile(source));
       replayable = true;
     } else {
       filename = source.filename;
@@ -162,7 +157,7 @@ export class Files {
   async *lines<T = unknown>(id: string, options: RequestOptions = {}): AsyncGenerator<T> {
     const response = await this.content(id, options);
     if (!response.body) return;
-    for await (const line of splitLines(response.body)) {
+    for await (const line of splitLines(chunksOf(response.body))) {
       if (line.trim()) yield JSON.parse(line) as T;
     }
   }

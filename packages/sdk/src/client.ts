@@ -14,23 +14,26 @@ import type {
   ModelStatusFilter,
 } from "@switchyard/core";
 import type { OpenAI, ClientOptions as OpenAIOptions } from "openai";
-import { Batches, Files } from "./batches";
-import { apiErrorFrom, ModelNotReadyError, SwitchyardSDKError } from "./errors";
-import { type Fetch, oauthPost, send, sleep, USER_AGENT, withTimeout } from "./http";
+import { Batches, Files, type LocalFile } from "./batches";
+import { apiErrorFrom, SwitchyardSDKError } from "./errors";
+import { type Fetch, send, USER_AGENT, withTimeout } from "./http";
 import { DEFAULT_SERVER, normalizeServer } from "./server-url";
-import { StoredLogin } from "./session";
 import { jsonEvents } from "./sse";
-import { defaultTokenPath, TokenStore } from "./token-store";
+import { streamFrom } from "./streams";
+import { type WaitForModel, waitForModel } from "./wait";
 
+/**
+ * A bearer credential that changes (a session's access token): asked before every request.
+ * `rejected` is a token the server just refused as expired: hand out a fresh one.
+ */
+export type TokenSource = (rejected?: string) => string | Promise<string>;
+
+/** The client's options in any JavaScript runtime (`@switchyard/sdk/node` adds the token store and the environment). */
 export interface SwitchyardOptions {
-  /** The server, e.g. `http://127.0.0.1:8080` (a trailing `/v1` is fine). Default: `SWITCHYARD_URL`, then the server of the last `sy login`, then http://127.0.0.1:8080. */
+  /** The server, e.g. `http://127.0.0.1:8080` (a trailing `/v1` is fine). Default: http://127.0.0.1:8080. */
   baseURL?: string | undefined;
-  /** An API key (`sy_...`) or access token. Default: `SWITCHYARD_API_KEY`, then the login stored by `sy login`. */
-  apiKey?: string | undefined;
-  /** The token store (default: `~/.config/switchyard/tokens.json`, respecting `XDG_CONFIG_HOME`), or its path. */
-  tokenStore?: TokenStore | string | undefined;
-  /** Where `SWITCHYARD_URL`, `SWITCHYARD_API_KEY` and `XDG_CONFIG_HOME` are read (default: `process.env`). */
-  env?: NodeJS.ProcessEnv | undefined;
+  /** An API key (`sy_...`) or access token, or a function that hands out a current one. */
+  apiKey?: string | TokenSource | undefined;
   /** Milliseconds before a (non-streaming) call gives up; 0 for none. Default 60 s. */
   timeout?: number | undefined;
   fetch?: Fetch | undefined;
@@ -38,14 +41,6 @@ export interface SwitchyardOptions {
 
 export interface RequestOptions {
   signal?: AbortSignal | undefined;
-}
-
-/** Waiting for a cold model: retry a 503 `model_not_ready` as its `Retry-After` says, up to `maxWaitMs`. */
-export interface WaitForModel {
-  /** Give up (throwing the last ModelNotReadyError) once this much time has passed. Default 15 minutes. */
-  maxWaitMs?: number;
-  /** Told each time the model is not ready yet, with how long the next wait is. */
-  onWait?: (error: ModelNotReadyError, wait: { retryInMs: number; waitedMs: number }) => void;
 }
 
 export interface InferenceOptions extends RequestOptions {
@@ -84,6 +79,8 @@ export interface StreamedBody {
 export interface Transport {
   json<T>(path: string, options?: CallOptions): Promise<T>;
   call(path: string, options: CallOptions): Promise<Response>;
+  /** A file on this machine, to upload by its path (Node only). */
+  localFile(path: string): Promise<LocalFile>;
 }
 
 /** Inference waits for the model (the server holds a cold start, then generation): as long as openai's default. */
@@ -92,63 +89,28 @@ const INFERENCE_TIMEOUT_MS = 10 * 60_000;
 /**
  * The Switchyard client: typed calls for Switchyard's own routes (model statuses, jobs,
  * endpoints, who am I, API keys), small chat and embedding calls, and `openai()` for the rest.
- * Credentials refresh by themselves; errors are typed from the server's error catalogue.
+ * Errors are typed from the server's error catalogue. This class runs in any JavaScript
+ * runtime (a browser too); in Node, `@switchyard/sdk/node`'s `Switchyard` extends it with the
+ * login `sy login` stored, the environment, and uploads from a path.
  */
 export class Switchyard {
   /** The server's normalized URL (no trailing `/v1`). */
   readonly baseURL: string;
-  readonly tokenStore: TokenStore;
-  private readonly apiKey: string | undefined;
-  private readonly login: StoredLogin;
-  private readonly fetcher: Fetch;
+  private readonly credential: string | TokenSource | undefined;
+  protected readonly fetcher: Fetch;
   private readonly timeout: number;
 
   constructor(options: SwitchyardOptions = {}) {
-    const env = options.env ?? process.env;
-    this.tokenStore =
-      options.tokenStore instanceof TokenStore
-        ? options.tokenStore
-        : new TokenStore(options.tokenStore ?? defaultTokenPath(env));
-    const apiKey = options.apiKey ?? env.SWITCHYARD_API_KEY;
-    this.apiKey = apiKey?.trim() ? apiKey.trim() : undefined;
-    const chosen = options.baseURL ?? env.SWITCHYARD_URL ?? this.lastServer();
-    this.baseURL = normalizeServer(chosen || DEFAULT_SERVER);
+    this.baseURL = normalizeServer(options.baseURL || DEFAULT_SERVER);
+    this.credential = options.apiKey;
     this.fetcher = options.fetch ?? fetch;
     this.timeout = options.timeout ?? 60_000;
-    this.login = new StoredLogin(this.baseURL, this.tokenStore, this.fetcher);
   }
 
-  /** The server of the last `sy login`; a damaged token file only matters when it is the credential. */
-  private lastServer(): string | null {
-    try {
-      return this.tokenStore.read().default_server;
-    } catch (error) {
-      if (this.apiKey) return null;
-      throw error;
-    }
-  }
-
-  /** How this client authenticates: an API key (or token) given to it, or the login stored for the server. */
-  get credentialSource(): "api_key" | "login" {
-    return this.apiKey ? "api_key" : "login";
-  }
-
-  /**
-   * A bearer credential for this server: the API key, or the stored access token, refreshed when
-   * it is about to expire. Throws LoginRequiredError when there is no login (or it ended).
-   */
+  /** The bearer credential for the next request (none when the client was given none). */
   async accessToken(): Promise<string> {
-    return this.apiKey ?? this.login.accessToken();
-  }
-
-  /** The stored login's access token itself (never an API key), refreshed if needed: what `sy token` prints. */
-  async storedAccessToken(): Promise<string> {
-    return this.login.accessToken();
-  }
-
-  /** The stored login for this server, if any (username, expiry); no network. */
-  storedLogin() {
-    return this.login.current();
+    const credential = this.credential;
+    return typeof credential === "function" ? credential() : (credential ?? "");
   }
 
   // ---- Switchyard's own routes ---------------------------------------------------------
@@ -249,26 +211,12 @@ export class Switchyard {
     return new OpenAIClass({ ...options, baseURL: `${this.baseURL}/v1`, apiKey: () => this.accessToken() });
   }
 
-  /** End the stored login: revoke its tokens on the server (best effort) and forget them here. */
-  async logout(): Promise<{ username: string } | undefined> {
-    const removed = await this.tokenStore.update((file) => {
-      const session = file.servers[this.baseURL];
-      delete file.servers[this.baseURL];
-      if (file.default_server === this.baseURL) file.default_server = null;
-      return session;
-    });
-    if (!removed) return undefined;
-    for (const token of [removed.refresh_token, removed.access_token]) {
-      await oauthPost(this.fetcher, this.baseURL, "/auth/revoke", { token }).catch(() => {});
-    }
-    return { username: removed.username };
-  }
-
   // ---- plumbing -----------------------------------------------------------------------------
 
-  private readonly transport: Transport = {
+  protected readonly transport: Transport = {
     json: (path, options) => this.json(path, options),
     call: (path, options) => this.call(path, options),
+    localFile: (path) => this.localFile(path),
   };
 
   /** Batch input files (OpenAI's Files API): upload from disk as a stream, look up, download. */
@@ -276,6 +224,15 @@ export class Switchyard {
 
   /** Batches through OpenAI's Batches API, `wait` for one to end, its results; `reference` for the path-based API. */
   readonly batches = new Batches(this.transport, this.files);
+
+  /** A file on this machine for `files.upload(path)`: there is none outside Node. */
+  protected localFile(path: string): Promise<LocalFile> {
+    return Promise.reject(
+      new SwitchyardSDKError(
+        `Cannot upload ${path} by its path here: that needs Node ('@switchyard/sdk/node'). Pass { filename, content } instead.`,
+      ),
+    );
+  }
 
   private async json<T>(path: string, options: CallOptions = {}): Promise<T> {
     const response = await this.call(path, options);
@@ -293,12 +250,13 @@ export class Switchyard {
   /** One request with the current credential; an expired token is refreshed and the request sent once more. */
   private async call(path: string, options: CallOptions): Promise<Response> {
     let token = await this.accessToken();
+    const credential = this.credential;
     for (let attempt = 0; ; attempt++) {
       const { upload } = options;
       const response = await send(this.fetcher, this.baseURL, `${this.baseURL}${path}`, {
         method: options.method ?? "GET",
         headers: {
-          authorization: `Bearer ${token}`,
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
           accept: options.raw ? "text/event-stream, application/json" : "application/json",
           "user-agent": USER_AGENT,
           ...(options.body === undefined ? {} : { "content-type": "application/json" }),
@@ -311,7 +269,7 @@ export class Switchyard {
         // so keeps every byte sent until the upload ends.
         ...(upload
           ? {
-              body: ReadableStream.from(upload.body()),
+              body: streamFrom(upload.body()),
               duplex: "half" as const,
               redirect: "error" as const,
               window: null,
@@ -322,30 +280,22 @@ export class Switchyard {
       if (response.ok) return response;
       const error = apiErrorFrom(response.status, response.headers, await response.text().catch(() => ""));
       // The server's clock (not ours) decides expiry: when it says so, refresh and try once more.
-      if (error.code === "token_expired" && !this.apiKey && attempt === 0 && (!upload || upload.replayable)) {
-        token = await this.login.accessToken(token);
+      if (
+        error.code === "token_expired" &&
+        typeof credential === "function" &&
+        attempt === 0 &&
+        (!upload || upload.replayable)
+      ) {
+        token = await credential(token);
         continue;
       }
       throw error;
     }
   }
 
-  private async waiting<T>(options: InferenceOptions, work: () => Promise<T>): Promise<T> {
+  private waiting<T>(options: InferenceOptions, work: () => Promise<T>): Promise<T> {
     const wait = options.waitForModel === true ? {} : options.waitForModel || undefined;
     if (!wait) return work();
-    const maxWaitMs = wait.maxWaitMs ?? 15 * 60_000;
-    const started = Date.now();
-    for (;;) {
-      try {
-        return await work();
-      } catch (error) {
-        if (!(error instanceof ModelNotReadyError)) throw error;
-        const waitedMs = Date.now() - started;
-        const retryInMs = Math.max(1000, (error.retryAfter ?? 5) * 1000);
-        if (waitedMs + retryInMs > maxWaitMs) throw error;
-        wait.onWait?.(error, { retryInMs, waitedMs });
-        await sleep(retryInMs, options.signal);
-      }
-    }
+    return waitForModel(work, { ...wait, signal: options.signal });
   }
 }

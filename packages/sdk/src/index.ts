@@ -1,3 +1,7 @@
+// @switchyard/sdk/core (and `@switchyard/sdk` in a browser bundle): the client in any JavaScript
+// runtime. Nothing here imports a Node module or uses Node's globals (test/isomorphic.test.ts
+// bundles it for the browser, tsconfig.core.json type-checks it without Node's types). Node's
+// extras (the token file, device login's storage, uploads from a path) are in `./node`.
 export type {
   ApiKeyObject,
   BatchEndpoint,
@@ -31,12 +35,12 @@ export type {
   ReferenceBatchStatus,
   ReferenceCreateBatch,
 } from "@switchyard/core";
-export { type FirstRequest, peekBatchFile, withBatchModel } from "./batch-input";
 export {
   Batches,
   type CreateBatchParams,
   Files,
   isBatchEnded,
+  type LocalFile,
   ReferenceBatches,
   type ReferencePath,
   type UploadOptions,
@@ -49,9 +53,9 @@ export {
   type RequestOptions,
   Switchyard,
   type SwitchyardOptions,
-  type WaitForModel,
+  type TokenSource,
 } from "./client";
-export { DeviceLoginError, type DeviceLoginOptions, deviceLogin, type LoginResult } from "./device-login";
+export { type DeviceGrantOptions, DeviceLoginError, deviceGrant } from "./device-grant";
 export {
   APIConnectionError,
   APIError,
@@ -72,5 +76,5 @@ export {
   TokenStoreError,
 } from "./errors";
 export { DEFAULT_SERVER, normalizeServer } from "./server-url";
-export { REFRESH_MARGIN_MS } from "./session";
-export { defaultTokenPath, type StoredSession, type TokenFile, TokenStore } from "./token-store";
+export { jsonEvents } from "./sse";
+export { type WaitForModel, waitForModel } from "./wait";

@@ -1,5 +1,3 @@
-import { randomBytes } from "node:crypto";
-
 export interface MultipartFile {
   filename: string;
   contentType: string;
@@ -25,8 +23,10 @@ export function multipartBody(
   fileField: string,
   file: MultipartFile,
 ): { contentType: string; length: number | undefined; body: () => AsyncIterable<Uint8Array> } {
-  const boundary = `----switchyard-${randomBytes(12).toString("hex")}`;
-  const head = Buffer.from(
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0"));
+  const boundary = `----switchyard-${random.join("")}`;
+  const encoder = new TextEncoder();
+  const head = encoder.encode(
     [
       ...Object.entries(fields).map(
         ([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
@@ -35,7 +35,7 @@ export function multipartBody(
       `Content-Type: ${file.contentType}\r\n\r\n`,
     ].join(""),
   );
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
   return {
     contentType: `multipart/form-data; boundary=${boundary}`,
     length: file.bytes === undefined ? undefined : head.byteLength + file.bytes + tail.byteLength,

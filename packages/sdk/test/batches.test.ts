@@ -20,7 +20,7 @@ import {
   Switchyard,
   SwitchyardSDKError,
   withBatchModel,
-} from "../src";
+} from "../src/node";
 import { batchLine, freshHome, removeTempDirs, type SdkServer, startSdkServer, writeBatchFile } from "./harness";
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `req-${i}`);

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ManualClock, MeSchema } from "@switchyard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TokenFile } from "../src";
+import type { TokenFile } from "../src/node";
 import {
   approveInBrowser,
   freshHome,

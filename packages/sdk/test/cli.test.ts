@@ -8,7 +8,7 @@ import {
   ModelListSchema,
 } from "@switchyard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TokenStore } from "../src";
+import { TokenStore } from "../src/node";
 import {
   closedPort,
   freshHome,

@@ -21,7 +21,7 @@ import {
   Switchyard,
   SwitchyardSDKError,
   TokenStore,
-} from "../src";
+} from "../src/node";
 import { closedPort, freshHome, passwordGrant, removeTempDirs, type SdkServer, startSdkServer } from "./harness";
 
 /** `@switchyard/sdk` as a TypeScript service would use it, against a real server. */

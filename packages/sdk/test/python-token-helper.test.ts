@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { ManualClock } from "@switchyard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TokenFile } from "../src";
+import type { TokenFile } from "../src/node";
 import {
   approveInBrowser,
   freshHome,

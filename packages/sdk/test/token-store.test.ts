@@ -2,7 +2,14 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { homedir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { defaultTokenPath, normalizeServer, type StoredSession, Switchyard, TokenStore, TokenStoreError } from "../src";
+import {
+  defaultTokenPath,
+  normalizeServer,
+  type StoredSession,
+  Switchyard,
+  TokenStore,
+  TokenStoreError,
+} from "../src/node";
 import { freshHome, removeTempDirs } from "./harness";
 
 function session(username: string, n = 0): StoredSession {

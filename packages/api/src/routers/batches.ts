@@ -2,11 +2,11 @@ import { actsAsAdmin } from "@switchyard/auth";
 import { type BatchWithOwner, toBatchObject } from "@switchyard/batch";
 import {
   ACTIVE_BATCH_STATUSES,
+  apiError,
   BatchesListInputSchema,
   BatchIdInputSchema,
   type BatchSummary,
   BatchSummarySchema,
-  sy,
 } from "@switchyard/core";
 import { z } from "zod";
 import { audit } from "../helpers";
@@ -38,7 +38,7 @@ export const batchesRouter = router({
     .query(async ({ ctx, input }) => {
       const all = seesAll(ctx.principal);
       if (input.user !== undefined && input.user !== ctx.principal.username && !all) {
-        throw sy("admin_required", {});
+        throw apiError("admin_required", {});
       }
       const service = ctx.deps.batches?.service;
       if (!service) return [];
@@ -48,7 +48,7 @@ export const batchesRouter = router({
           where: { username: input.user },
           select: { id: true },
         });
-        if (!user) throw sy("resource_not_found", { kind: "user", id: input.user });
+        if (!user) throw apiError("resource_not_found", { kind: "user", id: input.user });
         userId = user.id;
       } else if (input.user !== undefined) {
         userId = ctx.principal.userId;
@@ -65,7 +65,7 @@ export const batchesRouter = router({
     .query(async ({ ctx, input }) => {
       const row = await ctx.deps.batches?.service.findWithOwner(input.id);
       if (!row || (row.userId !== ctx.principal.userId && !seesAll(ctx.principal))) {
-        throw sy("batch_not_found", { batchId: input.id }, { param: "id" });
+        throw apiError("batch_not_found", { batchId: input.id }, { param: "id" });
       }
       return batchSummary(row);
     }),
@@ -82,7 +82,7 @@ export const batchesRouter = router({
       const row = await service?.findWithOwner(input.id);
       const own = row?.userId === ctx.principal.userId;
       if (!service || !row || (!own && !seesAll(ctx.principal))) {
-        throw sy("batch_not_found", { batchId: input.id }, { param: "id" });
+        throw apiError("batch_not_found", { batchId: input.id }, { param: "id" });
       }
       const before = row.status;
       if (own) await service.cancel(ctx.principal.userId, input.id);

@@ -1,6 +1,7 @@
 import {
   AvailabilitySchema,
   type AvailabilityView,
+  apiError,
   type ClusterConfig,
   DeploymentIdInputSchema,
   type DeploymentSummary,
@@ -10,7 +11,6 @@ import {
   JobsViewSchema,
   ModelRefSchema,
   type ResolvedModel,
-  sy,
 } from "@switchyard/core";
 import type { DeploymentRecord } from "@switchyard/scheduler";
 import { jobsView, jobsViewerOf } from "@switchyard/scheduler";
@@ -66,7 +66,7 @@ const modelTarget = (cluster: ClusterConfig, model: ResolvedModel) => ({
 /** Starting anything on a cluster in maintenance (or not yet open) is the catalogue's 503. */
 function assertClusterUp(deps: ApiDeps, cluster: ClusterConfig): void {
   const problem = deps.scheduler.clusterProblem(cluster);
-  if (problem) throw sy("cluster_unavailable", { cluster: cluster.name, reason: problem });
+  if (problem) throw apiError("cluster_unavailable", { cluster: cluster.name, reason: problem });
 }
 
 export const deploymentsRouter = router({
@@ -170,7 +170,7 @@ export const deploymentsRouter = router({
       const known = ctx.deps.scheduler.deployments().some((d) => d.id === input.deploymentId);
       if (!known) {
         const row = await ctx.deps.db.prisma.deployment.findUnique({ where: { id: input.deploymentId } });
-        if (!row) throw sy("resource_not_found", { kind: "deployment", id: input.deploymentId });
+        if (!row) throw apiError("resource_not_found", { kind: "deployment", id: input.deploymentId });
       }
       await ctx.deps.scheduler.drain(input.deploymentId, `drained by ${ctx.principal.username}`);
       await ctx.deps.scheduler.reload();

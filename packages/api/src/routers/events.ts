@@ -1,5 +1,5 @@
 import { actsAsAdmin, canUseModel, type Principal } from "@switchyard/auth";
-import { type DeploymentEventView, SwitchyardError, sy } from "@switchyard/core";
+import { apiError, type DeploymentEventView, SwitchyardError } from "@switchyard/core";
 import type { DeploymentEvent } from "@switchyard/scheduler";
 import type { ApiContext, ApiDeps } from "../context";
 import { protectedProcedure, router, toTRPCError } from "../trpc";
@@ -19,7 +19,7 @@ function claimStream(deps: ApiDeps, userId: string): () => void {
   }
   const open = perUser.get(userId) ?? 0;
   const limit = deps.config.controlPlane.eventStreamsPerUser;
-  if (open >= limit) throw toTRPCError(sy("too_many_event_streams", { open, limit }));
+  if (open >= limit) throw toTRPCError(apiError("too_many_event_streams", { open, limit }));
   perUser.set(userId, open + 1);
   let released = false;
   return () => {

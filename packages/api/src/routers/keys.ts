@@ -10,11 +10,11 @@ import {
 import {
   type ApiKeySummary,
   ApiKeySummarySchema,
+  apiError,
   CreateKeyInputSchema,
   CreateKeyOutputSchema,
   KeyIdInputSchema,
   KeysListInputSchema,
-  sy,
 } from "@switchyard/core";
 import { z } from "zod";
 import { audit, iso } from "../helpers";
@@ -56,7 +56,7 @@ export const keysRouter = router({
       for (const scope of scopes) {
         // A key never grants more than its creator holds; `admin` needs the role too.
         if (!hasScope(ctx.principal, scope) || (scope === "admin" && ctx.principal.role !== "admin")) {
-          throw sy("insufficient_scope", { scope });
+          throw apiError("insufficient_scope", { scope });
         }
       }
       const expiresAt =

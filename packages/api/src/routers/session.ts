@@ -1,11 +1,11 @@
 import { ALL_SCOPES } from "@switchyard/auth";
 import {
+  apiError,
   DeviceDecisionInputSchema,
   DeviceDecisionSchema,
   DeviceRequestSchema,
   SessionSchema,
   SignInOptionsSchema,
-  sy,
   UserCodeInputSchema,
 } from "@switchyard/core";
 import { audit } from "../helpers";
@@ -52,7 +52,8 @@ export const deviceRouter = router({
     .output(DeviceRequestSchema)
     .query(async ({ ctx, input }) => {
       const row = await ctx.deps.auth.device.lookup(input.userCode, ctx.deps.clock.now());
-      if (!row) throw sy("resource_not_found", { kind: "pending device login with the code", id: input.userCode });
+      if (!row)
+        throw apiError("resource_not_found", { kind: "pending device login with the code", id: input.userCode });
       return {
         userCode: row.userCode,
         clientId: row.clientId,
@@ -69,7 +70,7 @@ export const deviceRouter = router({
     .mutation(async ({ ctx, input }) => {
       // An API key must not be turned into a full session for its owner.
       if (ctx.principal.via === "api_key") {
-        throw sy("interactive_session_required", { action: "Approving a device login" });
+        throw apiError("interactive_session_required", { action: "Approving a device login" });
       }
       const decided = await ctx.deps.auth.device.decide(
         input.userCode,
@@ -77,7 +78,8 @@ export const deviceRouter = router({
         input.approve,
         ctx.deps.clock.now(),
       );
-      if (!decided) throw sy("resource_not_found", { kind: "pending device login with the code", id: input.userCode });
+      if (!decided)
+        throw apiError("resource_not_found", { kind: "pending device login with the code", id: input.userCode });
       await audit(ctx, input.approve ? "device.approve" : "device.deny", { type: "device_login", id: input.userCode });
       return { userCode: input.userCode, approved: input.approve };
     }),

@@ -1,8 +1,8 @@
 import { actsAsAdmin, type Principal } from "@switchyard/auth";
 import {
+  apiError,
   LatencyInputSchema,
   LatencySchema,
-  sy,
   TopUserSchema,
   TopUsersInputSchema,
   type UsageBucket,
@@ -28,9 +28,9 @@ interface Window {
 function resolveWindow(deps: ApiDeps, input: { from?: string; to?: string }, bucket: UsageBucket): Window {
   const to = input.to ? new Date(input.to) : new Date(deps.clock.now());
   const from = input.from ? new Date(input.from) : new Date(to.getTime() - (bucket === "hour" ? DAY : 30 * DAY));
-  if (from.getTime() >= to.getTime()) throw sy("invalid_field", { param: "from", detail: "must be before 'to'" });
+  if (from.getTime() >= to.getTime()) throw apiError("invalid_field", { param: "from", detail: "must be before 'to'" });
   if (to.getTime() - from.getTime() > MAX_SPAN[bucket]) {
-    throw sy("invalid_field", {
+    throw apiError("invalid_field", {
       param: "from",
       detail: `a window of ${bucket}s spans at most ${MAX_SPAN[bucket] / DAY} days; use bucket 'day' or a shorter window`,
     });

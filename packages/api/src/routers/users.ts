@@ -1,5 +1,6 @@
 import { createUser, findUserView, listUsers, randomPassword } from "@switchyard/auth";
 import {
+  apiError,
   CreateUserInputSchema,
   CreateUserOutputSchema,
   GroupMemberInputSchema,
@@ -7,7 +8,6 @@ import {
   GroupSummarySchema,
   SetGroupsInputSchema,
   SetRoleInputSchema,
-  sy,
   type UserSummary,
   UserSummarySchema,
 } from "@switchyard/core";
@@ -27,7 +27,7 @@ async function activeKeyCounts(db: PrismaClientOrTransaction, now: Date): Promis
 
 async function userSummary(db: PrismaClientOrTransaction, username: string, now: Date): Promise<UserSummary> {
   const user = await findUserView(db, { username });
-  if (!user) throw sy("resource_not_found", { kind: "user", id: username });
+  if (!user) throw apiError("resource_not_found", { kind: "user", id: username });
   const keys = await activeKeyCounts(db, now);
   return {
     id: user.id,
@@ -96,10 +96,10 @@ export const usersRouter = router({
       const db = ctx.deps.db.prisma;
       const before = await db.$transaction(async (tx) => {
         const user = await tx.user.findUnique({ where: { username: input.username } });
-        if (!user) throw sy("resource_not_found", { kind: "user", id: input.username });
+        if (!user) throw apiError("resource_not_found", { kind: "user", id: input.username });
         if (user.role === "admin" && input.role !== "admin") {
           const admins = await tx.user.count({ where: { role: "admin", disabled: false } });
-          if (admins <= 1) throw sy("last_admin", { username: user.username });
+          if (admins <= 1) throw apiError("last_admin", { username: user.username });
         }
         await tx.user.update({ where: { id: user.id }, data: { role: input.role } });
         return user.role;
@@ -124,7 +124,7 @@ export const usersRouter = router({
           where: { username: input.username },
           include: { groups: { include: { group: true } } },
         });
-        if (!user) throw sy("resource_not_found", { kind: "user", id: input.username });
+        if (!user) throw apiError("resource_not_found", { kind: "user", id: input.username });
         const have = new Set(user.groups.map((m) => m.group.name));
         const added = wanted.filter((name) => !have.has(name));
         for (const name of added) {
@@ -188,7 +188,7 @@ export const groupsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const db = ctx.deps.db.prisma;
       const user = await db.user.findUnique({ where: { username: input.username } });
-      if (!user) throw sy("resource_not_found", { kind: "user", id: input.username });
+      if (!user) throw apiError("resource_not_found", { kind: "user", id: input.username });
       const group = await db.group.upsert({ where: { name: input.group }, create: { name: input.group }, update: {} });
       const existing = await db.groupMember.findUnique({
         where: { userId_groupId: { userId: user.id, groupId: group.id } },
@@ -218,7 +218,7 @@ export const groupsRouter = router({
         where: { user: { username: input.username }, group: { name: input.group } },
       });
       if (!membership) {
-        throw sy("resource_not_found", { kind: "member of group", id: `${input.group}/${input.username}` });
+        throw apiError("resource_not_found", { kind: "member of group", id: `${input.group}/${input.username}` });
       }
       await db.groupMember.delete({
         where: { userId_groupId: { userId: membership.userId, groupId: membership.groupId } },

@@ -1,4 +1,4 @@
-import { SwitchyardError, sy } from "@switchyard/core";
+import { apiError, SwitchyardError } from "@switchyard/core";
 import { type RouteTable, readFormOrJson, readJsonObject } from "@switchyard/http";
 import type { Request, Response, Router } from "express";
 import { createApiKey, listApiKeys, revokeApiKey } from "../api-keys";
@@ -209,7 +209,7 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
       const params = await readJsonObject(req);
       const name = params.name;
       if (name !== undefined && (typeof name !== "string" || name.length > 100)) {
-        throw sy("invalid_field", { param: "name", detail: "expected a string of at most 100 characters" });
+        throw apiError("invalid_field", { param: "name", detail: "expected a string of at most 100 characters" });
       }
       const days = params.expires_days;
       if (
@@ -217,15 +217,19 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
         days !== null &&
         (typeof days !== "number" || !Number.isInteger(days) || days < 1 || days > 3650)
       ) {
-        throw sy("invalid_field", { param: "expires_days", detail: "expected a whole number of days from 1 to 3650" });
+        throw apiError("invalid_field", {
+          param: "expires_days",
+          detail: "expected a whole number of days from 1 to 3650",
+        });
       }
       const scopes = params.scopes ?? ["inference", "batch"];
       if (!Array.isArray(scopes) || scopes.some((s) => !(ALL_SCOPES as unknown[]).includes(s))) {
-        throw sy("invalid_field", { param: "scopes", detail: `expected a list of ${ALL_SCOPES.join(", ")}` });
+        throw apiError("invalid_field", { param: "scopes", detail: `expected a list of ${ALL_SCOPES.join(", ")}` });
       }
       for (const scope of scopes as (typeof ALL_SCOPES)[number][]) {
         // No escalation: a key can only grant what its creator holds (and admin needs the role).
-        if (!hasScope(p, scope) || (scope === "admin" && p.role !== "admin")) throw sy("insufficient_scope", { scope });
+        if (!hasScope(p, scope) || (scope === "admin" && p.role !== "admin"))
+          throw apiError("insufficient_scope", { scope });
       }
       const expiresAt = typeof days === "number" ? new Date(auth.now() + days * 86_400_000) : undefined;
       const { key, view } = await createApiKey(auth.db, {

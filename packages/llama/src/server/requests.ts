@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import { sy } from "@switchyard/core";
+import { apiError } from "@switchyard/core";
 import type { LlamaEngine, SamplingParams } from "./engine";
 
 /** What every route gets: the engine, the id it serves, and the client's request. */
@@ -22,7 +22,7 @@ export function nowSeconds(): number {
 }
 
 export function checkModel(ctx: RouteContext, model: string): void {
-  if (model !== ctx.modelId) throw sy("model_not_found", { model }, { param: "model" });
+  if (model !== ctx.modelId) throw apiError("model_not_found", { model }, { param: "model" });
 }
 
 /** Token ids a client sent must be in the vocabulary (llama.cpp would read out of bounds). */
@@ -30,7 +30,7 @@ export function checkTokenIds(ctx: RouteContext, ids: readonly number[], param: 
   const vocabulary = ctx.engine.vocabularySize;
   const bad = ids.findIndex((token) => token >= vocabulary);
   if (bad >= 0) {
-    throw sy("invalid_field", {
+    throw apiError("invalid_field", {
       param: `${param}[${bad}]`,
       detail: `token id ${ids[bad]} is outside the vocabulary (${vocabulary} tokens)`,
     });
@@ -62,17 +62,20 @@ export function samplingParams(
   defaultMaxTokens?: number,
 ): SamplingParams {
   if (body.n !== undefined && body.n !== null && body.n !== 1) {
-    throw sy("invalid_field", { param: "n", detail: "this llama.cpp server generates one choice per request (n: 1)" });
+    throw apiError("invalid_field", {
+      param: "n",
+      detail: "this llama.cpp server generates one choice per request (n: 1)",
+    });
   }
   if (body.ignore_eos !== undefined && typeof body.ignore_eos !== "boolean") {
-    throw sy("invalid_field", { param: "ignore_eos", detail: "expected a boolean" });
+    throw apiError("invalid_field", { param: "ignore_eos", detail: "expected a boolean" });
   }
   if (body.top_k != null && !(Number.isInteger(body.top_k) && (body.top_k as number) >= -1)) {
-    throw sy("invalid_field", { param: "top_k", detail: "expected an integer, -1 or 0 for every token" });
+    throw apiError("invalid_field", { param: "top_k", detail: "expected an integer, -1 or 0 for every token" });
   }
   const window = ctx.engine.contextSize;
   if (promptTokens >= window) {
-    throw sy("invalid_field", {
+    throw apiError("invalid_field", {
       param: promptParam,
       detail: `the prompt is ${promptTokens} tokens and this server's context window is ${window}`,
     });
@@ -81,7 +84,7 @@ export function samplingParams(
   const asked = body.max_completion_tokens ?? body.max_tokens ?? undefined;
   const param = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
   if (asked !== undefined && asked > left) {
-    throw sy("invalid_field", {
+    throw apiError("invalid_field", {
       param,
       detail: `${asked} tokens asked with a prompt of ${promptTokens}: the context window is ${window}, so at most ${left}`,
     });

@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { asSwitchyardError, renderError, SwitchyardError, sy } from "@switchyard/core";
+import { apiError, asSwitchyardError, renderError, SwitchyardError } from "@switchyard/core";
 import { parseGeneratedModelRef } from "../gguf/models";
 import { LlamaEngine } from "./engine";
 import { sendError, sendJson } from "./http";
@@ -115,7 +115,7 @@ export async function startLlamaServer(
   }));
 
   const loading = () =>
-    sy(
+    apiError(
       "model_not_ready",
       { model: modelId, state: "loading", detail: " (llama.cpp is loading the weights)", retryAfter: 1 },
       { retryAfter: 1 },
@@ -157,13 +157,14 @@ export async function startLlamaServer(
     const post = POST_ROUTES.get(route);
     const abort = new AbortController();
     try {
-      if (!post && !GET_ROUTES.has(route)) throw sy("route_not_found", { method: req.method ?? "GET", path: route });
+      if (!post && !GET_ROUTES.has(route))
+        throw apiError("route_not_found", { method: req.method ?? "GET", path: route });
       if (route !== "/health" && key && !keyMatches(req.headers.authorization, key)) {
-        throw sy("invalid_api_key", { reason: "this model server takes only the key it was started with" });
+        throw apiError("invalid_api_key", { reason: "this model server takes only the key it was started with" });
       }
       if (post ? req.method !== "POST" : req.method !== "GET" && req.method !== "HEAD") {
         const allowed = post ? "POST" : "GET";
-        throw sy(
+        throw apiError(
           "method_not_allowed",
           { method: req.method ?? "?", path: route, allowed },
           { headers: { allow: allowed } },
@@ -302,7 +303,7 @@ function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers["content-length"]);
     if (declared > MAX_BODY_BYTES) {
-      reject(sy("payload_too_large", { limit: `${MAX_BODY_BYTES / 1024 / 1024} MB` }));
+      reject(apiError("payload_too_large", { limit: `${MAX_BODY_BYTES / 1024 / 1024} MB` }));
       return;
     }
     const chunks: Buffer[] = [];
@@ -314,13 +315,13 @@ function readJson(req: IncomingMessage): Promise<unknown> {
     req.on("error", reject);
     req.on("end", () => {
       if (size > MAX_BODY_BYTES) {
-        reject(sy("payload_too_large", { limit: `${MAX_BODY_BYTES / 1024 / 1024} MB` }));
+        reject(apiError("payload_too_large", { limit: `${MAX_BODY_BYTES / 1024 / 1024} MB` }));
         return;
       }
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
       } catch (error) {
-        reject(sy("invalid_json", { detail: (error as Error).message }));
+        reject(apiError("invalid_json", { detail: (error as Error).message }));
       }
     });
   });

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { Switchyard } from "../client";
+import { Switchyard } from "../node/client";
+import { defaultTokenPath, TokenStore } from "../node/token-store";
 import { normalizeServer } from "../server-url";
-import { defaultTokenPath, TokenStore } from "../token-store";
 import { Output } from "./output";
 
 /** Exit codes of `sy` (shown in `sy --help`; scripts rely on them). */

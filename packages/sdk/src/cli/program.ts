@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { DeviceLoginError } from "../device-login";
+import { DeviceLoginError } from "../device-grant";
 import {
   APIConnectionError,
   APIError,

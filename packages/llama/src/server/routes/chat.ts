@@ -1,4 +1,4 @@
-import { type ChatCompletionRequest, ChatCompletionRequestSchema, parseOrThrow, sy } from "@switchyard/core";
+import { apiError, type ChatCompletionRequest, ChatCompletionRequestSchema, parseOrThrow } from "@switchyard/core";
 import type { ChatHistoryItem } from "node-llama-cpp";
 import { EventStream, sendJson } from "../http";
 import { checkModel, newId, nowSeconds, type RouteContext, samplingParams, usage } from "../requests";
@@ -6,7 +6,7 @@ import { checkModel, newId, nowSeconds, type RouteContext, samplingParams, usage
 type Message = ChatCompletionRequest["messages"][number];
 
 function unsupported(ctx: RouteContext, capability: string) {
-  return sy("capability_not_supported", {
+  return apiError("capability_not_supported", {
     model: ctx.modelId,
     capability,
     models: "none on this llama.cpp server",

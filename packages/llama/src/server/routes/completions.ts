@@ -1,4 +1,4 @@
-import { CompletionRequestSchema, parseOrThrow, sy } from "@switchyard/core";
+import { apiError, CompletionRequestSchema, parseOrThrow } from "@switchyard/core";
 import { EventStream, sendJson } from "../http";
 import { checkModel, checkTokenIds, newId, nowSeconds, type RouteContext, samplingParams, usage } from "../requests";
 
@@ -11,7 +11,7 @@ function singlePrompt(prompt: unknown): string | number[] {
   const list = prompt as unknown[];
   if (typeof list[0] === "number") return list as number[];
   if (list.length === 1) return list[0] as string | number[];
-  throw sy("invalid_field", {
+  throw apiError("invalid_field", {
     param: "prompt",
     detail: "this llama.cpp server takes one prompt per request (a string or a list of token ids)",
   });
@@ -20,8 +20,9 @@ function singlePrompt(prompt: unknown): string | number[] {
 export async function completions(ctx: RouteContext, raw: unknown): Promise<void> {
   const request = parseOrThrow(CompletionRequestSchema, raw);
   checkModel(ctx, request.model);
-  if (request.echo) throw sy("invalid_field", { param: "echo", detail: "echo is not supported by this server" });
-  if (request.suffix) throw sy("invalid_field", { param: "suffix", detail: "suffix is not supported by this server" });
+  if (request.echo) throw apiError("invalid_field", { param: "echo", detail: "echo is not supported by this server" });
+  if (request.suffix)
+    throw apiError("invalid_field", { param: "suffix", detail: "suffix is not supported by this server" });
   const prompt = singlePrompt(request.prompt);
   if (typeof prompt !== "string") checkTokenIds(ctx, prompt, "prompt");
   const tokens = ctx.engine.completionPrompt(prompt);

@@ -1,4 +1,4 @@
-import { EmbeddingRequestSchema, parseOrThrow, sy } from "@switchyard/core";
+import { apiError, EmbeddingRequestSchema, parseOrThrow } from "@switchyard/core";
 import { sendJson } from "../http";
 import { checkModel, checkTokenIds, type RouteContext } from "../requests";
 
@@ -15,7 +15,7 @@ export async function embeddings(ctx: RouteContext, raw: unknown): Promise<void>
   checkModel(ctx, request.model);
   const dimensions = ctx.engine.embeddingLength;
   if (request.dimensions != null && request.dimensions !== dimensions) {
-    throw sy("invalid_field", {
+    throw apiError("invalid_field", {
       param: "dimensions",
       detail: `this model's embeddings have ${dimensions} dimensions and cannot be shortened`,
     });
@@ -28,7 +28,7 @@ export async function embeddings(ctx: RouteContext, raw: unknown): Promise<void>
     if (typeof input !== "string") checkTokenIds(ctx, input, param);
     const length = typeof input === "string" ? ctx.engine.tokenize(input, false).length : input.length;
     if (length >= window) {
-      throw sy("invalid_field", {
+      throw apiError("invalid_field", {
         param,
         detail: `the input is about ${length} tokens and this server's context window is ${window}`,
       });

@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import yoctoSpinner from "yocto-spinner";
-import { deviceLogin } from "../../device-login";
 import { AuthenticationError, LoginRequiredError } from "../../errors";
+import { deviceLogin } from "../../node/device-login";
 import type { CliContext } from "../context";
 import { formatDuration } from "../output";
 import type { Run } from "../program";

@@ -5,10 +5,10 @@ import { BATCH_ENDPOINTS, type BatchEndpoint, type BatchError, type BatchObject 
 import cliProgress from "cli-progress";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import yoctoSpinner from "yocto-spinner";
-import { peekBatchFile, withBatchModel } from "../../batch-input";
 import { isBatchEnded } from "../../batches";
-import type { Switchyard } from "../../client";
 import { sleep } from "../../http";
+import { peekBatchFile, withBatchModel } from "../../node/batch-input";
+import type { Switchyard } from "../../node/client";
 import { type CliContext, CliError, EXIT } from "../context";
 import { formatDuration, formatTime } from "../output";
 import type { Run } from "../program";

@@ -1,8 +1,9 @@
 import type { ChatCompletionRequest, ModelObject } from "@switchyard/core";
 import { type Command, InvalidArgumentError } from "commander";
 import yoctoSpinner, { type Spinner } from "yocto-spinner";
-import type { Switchyard, WaitForModel } from "../../client";
 import { ModelNotReadyError } from "../../errors";
+import type { Switchyard } from "../../node/client";
+import type { WaitForModel } from "../../wait";
 import { type CliContext, CliError, EXIT } from "../context";
 import { formatDuration } from "../output";
 import type { Run } from "../program";

@@ -1,6 +1,6 @@
 import { TokenResponseSchema } from "@switchyard/core";
-import { LoginRequiredError, OAuthError, SwitchyardSDKError } from "./errors";
-import { type Fetch, oauthPost } from "./http";
+import { LoginRequiredError, OAuthError, SwitchyardSDKError } from "../errors";
+import { type Fetch, oauthPost } from "../http";
 import type { StoredSession, TokenStore } from "./token-store";
 
 /** Refresh this long before the access token expires, so a token handed out still works for a while. */

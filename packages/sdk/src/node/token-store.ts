@@ -13,7 +13,7 @@ import {
 } from "node:fs";
 import { homedir, hostname } from "node:os";
 import path from "node:path";
-import { TokenStoreError } from "./errors";
+import { TokenStoreError } from "../errors";
 
 /** One server's login: what `sy login` stored and what refreshing keeps up to date. */
 export interface StoredSession {

@@ -1,0 +1,276 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { AuthService, ensureBootstrapAdmin } from "@switchyard/auth";
+import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileCleanup, FileStore } from "@switchyard/batch";
+import { type Clock, systemClock } from "@switchyard/core";
+import { type DatabaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
+import { Gateway } from "@switchyard/gateway";
+import { UsageRecorder } from "@switchyard/gateway/usage";
+import { Scheduler } from "@switchyard/scheduler";
+import type { Redis } from "ioredis";
+import { batchUsageSink } from "./batch-usage";
+import { loadConfig } from "./config";
+import { type AppContext, type ProcessContext, type Role, VERSION } from "./context";
+import { createLaunchers, engineOptions } from "./launchers";
+import type { Loggers } from "./logger";
+import { createMetrics } from "./metrics";
+import { connectRedis } from "./redis";
+
+export interface ComposeOptions<R extends Role> {
+  role: R;
+  dataDir: string;
+  /** Config file; otherwise SWITCHYARD_CONFIG, otherwise the built-in catalog. */
+  configFile?: string | undefined;
+  env: NodeJS.ProcessEnv;
+  loggers: Loggers;
+  database: DatabaseOptions;
+  /** A clock tests move; the system clock otherwise. */
+  clock?: Clock | undefined;
+  /** Redis for shared state (serve only); in-memory otherwise. */
+  redisUrl?: string | undefined;
+  /** Run the scheduler's loop on its timer (default); tests that drive it call `ctx.scheduler.tick()`. */
+  schedulerAutoTick?: boolean | undefined;
+  /** Run the batch worker in this process (serve: default `batch.runInServe`; the batch-worker role always does). */
+  batchWorker?: boolean | undefined;
+  /** Told once when the first start creates the `admin` user (serve only). */
+  onAdminCreated?: ((admin: { username: string; password: string; generated: boolean }) => void) | undefined;
+}
+
+/** What `compose` gives each role. */
+export interface Composed {
+  serve: AppContext;
+  "batch-worker": WorkerContext;
+}
+
+/** The batch worker's context: the process context, always with its worker. */
+export interface WorkerContext extends ProcessContext {
+  batches: ProcessContext["batches"] & { worker: BatchWorker };
+}
+
+/**
+ * The one place a process is put together, for every role (`serve`, `batch-worker`, ...): it
+ * loads the config, opens and migrates the database, and builds the shared resources first
+ * (config, database, loggers, metrics, clock), then each service from them, in dependency
+ * order: scheduler, file store, then what the role runs (serve: auth, the batch service, the
+ * gateway; both: the batch worker and the usage it records). Everything opened is registered
+ * for `ctx.close()`, which closes it in reverse; a failure midway closes what was opened.
+ */
+export async function compose<R extends Role>(options: ComposeOptions<R>): Promise<Composed[R]> {
+  const { role, env, loggers } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = role === "serve" ? loggers.logger : loggers.logger.child({ component: role });
+  const { config, source } = await loadConfig(options.configFile, env);
+
+  const cleanup: (() => Promise<unknown>)[] = [];
+  let publicUrl: string | undefined;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
+    })();
+    return closing;
+  };
+
+  const db = await openDatabase(options.database);
+  cleanup.push(() => db.close());
+  try {
+    const report = await db.migrate();
+    for (const name of report.modified) {
+      logger.warn({ migration: name }, "an applied migration's file changed since it was applied");
+    }
+    await syncCatalog(db.prisma, config);
+
+    // The resources every service is built from, in the context from the start.
+    const base = {
+      role,
+      config,
+      configSource: source,
+      env,
+      dataDir: options.dataDir,
+      db,
+      logger,
+      accessLog: loggers.access,
+      metrics: createMetrics(),
+      clock,
+      version: VERSION,
+      migrationsApplied: report.applied.length,
+      publicUrl: () => publicUrl,
+      setPublicUrl: (url: string) => {
+        publicUrl = url;
+        db.lock?.setUrl(url);
+      },
+      onClose: (step: () => Promise<unknown>) => {
+        cleanup.push(step);
+      },
+      close,
+    };
+
+    // serve's HTTP front: shared state and authentication, before the scheduler as always.
+    const front = role === "serve" ? await openFront(base, options) : undefined;
+    const scheduler = await startScheduler(base, options.schedulerAutoTick ?? true);
+    const files = await openFileStore(base);
+
+    if (!front) {
+      const usage = new UsageRecorder(db, logger);
+      usage.start();
+      base.onClose(() => usage.stop());
+      const worker = startBatchWorker(base, scheduler, files, usage, logger);
+      const ctx: WorkerContext = {
+        ...base,
+        role: "batch-worker",
+        scheduler,
+        batches: { ...files, worker },
+        startedAt: clock.now(),
+      };
+      return ctx as Composed[R];
+    }
+
+    // Expired files and abandoned uploads leave the disk on every serve instance's timer.
+    const fileCleanup = new FileCleanup(
+      files.files,
+      logger.child({ component: "files" }),
+      config.batch.fileCleanupInterval * 1000,
+    );
+    fileCleanup.start();
+    base.onClose(() => fileCleanup.stop());
+    let worker: BatchWorker | undefined;
+    const service = new BatchService({
+      db,
+      settings: config.batch,
+      files: files.files,
+      clock,
+      allowedDirs: (cluster) => allowedDirsFor(cluster, files.filesDir, env),
+      notify: (event) => (event.kind === "cancelled" ? worker?.cancel(event.batchId) : worker?.wake()),
+    });
+    if (config.batch.fileAccess === "service") {
+      const users = await db.prisma.user.count();
+      if (users > 1) {
+        logger.warn(
+          { users },
+          "batch.fileAccess is 'service': every user's batches read and write shared storage with the service account's rights; set it to 'posix' (or 'world') when more than one user signs in (docs/security.md)",
+        );
+      }
+    }
+    const { redis, auth } = front;
+    const gateway = new Gateway({
+      config,
+      scheduler,
+      auth,
+      db,
+      logger,
+      accessLog: loggers.access,
+      registry: base.metrics.registry,
+      requestMetrics: base.metrics,
+      engines: engineOptions(config),
+      redis,
+      batches: { service, files: files.files },
+    });
+    base.onClose(() => gateway.close());
+    if (options.batchWorker ?? config.batch.runInServe) {
+      // Batch lines are accounted with the gateway's usage recorder, like the user's own requests.
+      worker = startBatchWorker(base, scheduler, files, gateway.deps.usage, logger.child({ component: "batch" }));
+    }
+    const ctx: AppContext = {
+      ...base,
+      role: "serve",
+      scheduler,
+      auth,
+      gateway,
+      batches: { ...files, service, worker },
+      redis,
+      startedAt: clock.now(),
+    };
+    return ctx as Composed[R];
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** The shared resources each service is built from (the context before its services). */
+type Resources = Pick<
+  ProcessContext,
+  "config" | "env" | "dataDir" | "db" | "logger" | "metrics" | "clock" | "publicUrl" | "onClose"
+>;
+
+/** Redis (when configured) and the auth service, with the first admin user created on the first start. */
+async function openFront(
+  res: Resources,
+  options: Pick<ComposeOptions<Role>, "redisUrl" | "onAdminCreated">,
+): Promise<{ redis: Redis | undefined; auth: AuthService }> {
+  let redis: Redis | undefined;
+  if (options.redisUrl) {
+    const connected = await connectRedis(options.redisUrl);
+    connected.on("error", (error) => res.logger.warn({ err: error }, "Redis connection error"));
+    res.onClose(() => connected.quit());
+    redis = connected;
+  }
+  const auth = await AuthService.create({
+    db: res.db.prisma,
+    settings: res.config.auth,
+    clock: res.clock,
+    logger: res.logger,
+    // The config's issuer, else the address serve listens at (known only once it listens).
+    issuer: () => (res.config.auth.issuer ?? res.publicUrl() ?? "http://switchyard.invalid").replace(/\/$/, ""),
+    redis,
+    env: res.env,
+  });
+  res.onClose(() => auth.close());
+  const admin = await ensureBootstrapAdmin(res.db.prisma, res.env.SWITCHYARD_ADMIN_PASSWORD);
+  if (admin) {
+    res.logger.info({ username: admin.username, passwordGenerated: admin.generated }, "created the first admin user");
+    options.onAdminCreated?.(admin);
+  }
+  return { redis, auth };
+}
+
+async function startScheduler(res: Resources, autoTick: boolean): Promise<Scheduler> {
+  const scheduler = new Scheduler({
+    db: res.db,
+    config: res.config,
+    clock: res.clock,
+    logger: res.logger.child({ component: "scheduler" }),
+    launchers: createLaunchers(res.config, res.dataDir, res.logger),
+    engines: engineOptions(res.config),
+    registry: res.metrics.registry,
+    autoTick,
+    env: res.env,
+  });
+  await scheduler.start();
+  res.onClose(() => scheduler.close());
+  return scheduler;
+}
+
+/**
+ * Uploads and the OpenAI API's outputs live in the files directory, which is also where the
+ * embedded default lets reference-API batches read and write.
+ */
+async function openFileStore(res: Resources): Promise<{ files: FileStore; filesDir: string }> {
+  const filesDir = path.resolve(res.config.batch.filesDir ?? path.join(res.dataDir, "files"));
+  await mkdir(filesDir, { recursive: true });
+  return { files: new FileStore(res.db.prisma, filesDir, res.clock, res.config.batch), filesDir };
+}
+
+function startBatchWorker(
+  res: Resources,
+  scheduler: Scheduler,
+  files: { files: FileStore },
+  usage: UsageRecorder,
+  logger: Resources["logger"],
+): BatchWorker {
+  const worker = new BatchWorker({
+    db: res.db,
+    scheduler,
+    config: res.config,
+    settings: res.config.batch,
+    engines: engineOptions(res.config),
+    files: files.files,
+    clock: res.clock,
+    logger,
+    metrics: new BatchMetrics(res.metrics.registry),
+    onUsage: batchUsageSink(usage),
+  });
+  worker.start();
+  res.onClose(() => worker.close());
+  return worker;
+}
