@@ -6,7 +6,7 @@ import { Leadership } from "./leadership";
 import * as operator from "./operator";
 import { ReconcileLoop } from "./reconcile/loop";
 import { reconcile } from "./reconcile/pass";
-import { createResources, type Probe, refresh, type SchedulerDeps, type SchedulerResources } from "./resources";
+import { createResources, refresh, type SchedulerDeps, type SchedulerResources } from "./resources";
 import { acquire, holdForBatch, type Replica } from "./routing/acquire";
 import { type Availability, availability, ensureLive } from "./routing/availability";
 import type { DeploymentRecord } from "./store";
@@ -25,12 +25,8 @@ export class Scheduler {
   private readonly leadership: Leadership;
   private readonly loop: ReconcileLoop;
 
-  constructor(
-    private readonly deps: SchedulerDeps,
-    /** Tests may replace how model servers are asked whether they are ready. */
-    options: { probe?: Probe } = {},
-  ) {
-    this.res = createResources(deps, { wake: () => this.wake(), ...options });
+  constructor(private readonly deps: SchedulerDeps) {
+    this.res = createResources(deps, { wake: () => this.wake() });
     this.leadership = new Leadership(deps.db, this.res);
     this.loop = new ReconcileLoop(this.res, () => this.pass());
   }
