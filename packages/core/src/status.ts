@@ -20,6 +20,35 @@ export function canTransition(from: DeploymentState, to: DeploymentState): boole
   return DEPLOYMENT_TRANSITIONS[from].includes(to);
 }
 
+/**
+ * The model's current deployment: queued, starting or live. A model has at most one (a
+ * partial unique index on the table says so, across processes); a request for a model
+ * without one creates it.
+ */
+export const CURRENT_DEPLOYMENT_STATES = ["queued", "starting", "live"] as const satisfies readonly DeploymentState[];
+
+/**
+ * Not finished yet: current, or draining. Such a deployment may hold a job, a process and its
+ * node's GPUs, so a restart adopts or closes it and placement counts it.
+ */
+export const UNFINISHED_DEPLOYMENT_STATES = [
+  ...CURRENT_DEPLOYMENT_STATES,
+  "draining",
+] as const satisfies readonly DeploymentState[];
+
+export function isCurrentDeployment(state: DeploymentState): boolean {
+  return (CURRENT_DEPLOYMENT_STATES as readonly DeploymentState[]).includes(state);
+}
+
+export function isUnfinishedDeployment(state: DeploymentState): boolean {
+  return (UNFINISHED_DEPLOYMENT_STATES as readonly DeploymentState[]).includes(state);
+}
+
+/** On its way somewhere (queued, starting, draining): the scheduler looks again within 50 ms. */
+export function isChangingDeployment(state: DeploymentState): boolean {
+  return state === "queued" || state === "starting" || state === "draining";
+}
+
 /** What users see for a model: Live, Starting, Queued or Offline (the UI adds "All"). */
 export const MODEL_STATUSES = ["live", "starting", "queued", "offline"] as const;
 export const ModelStatusSchema = z.enum(MODEL_STATUSES);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { canTransition, DEPLOYMENT_STATES, formatDuration, modelStatusOf, parseDuration } from "../src";
+import {
+  canTransition,
+  DEPLOYMENT_STATES,
+  formatDuration,
+  isChangingDeployment,
+  isCurrentDeployment,
+  isUnfinishedDeployment,
+  modelStatusOf,
+  parseDuration,
+} from "../src";
 
 describe("model status from deployment states", () => {
   it.each([
@@ -24,6 +33,15 @@ describe("deployment state machine", () => {
     for (const state of DEPLOYMENT_STATES) expect(canTransition(state, "failed")).toBe(state !== "failed");
     expect(canTransition("offline", "live")).toBe(false);
     expect(canTransition("draining", "live")).toBe(false);
+  });
+  it("names its state groups: current (one per model), unfinished (may hold a node), changing", () => {
+    const having = (predicate: (state: (typeof DEPLOYMENT_STATES)[number]) => boolean) =>
+      DEPLOYMENT_STATES.filter(predicate);
+    expect(having(isCurrentDeployment)).toEqual(["queued", "starting", "live"]);
+    expect(having(isUnfinishedDeployment)).toEqual(["queued", "starting", "live", "draining"]);
+    expect(having(isChangingDeployment)).toEqual(["queued", "starting", "draining"]);
+    // Only a finished deployment may be followed by a new current one.
+    for (const state of DEPLOYMENT_STATES) expect(canTransition(state, "queued")).toBe(!isUnfinishedDeployment(state));
   });
 });
 

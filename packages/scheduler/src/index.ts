@@ -1,15 +1,14 @@
-export type { JobObservation, LaunchedJob, Launcher, LaunchRequest } from "./launcher";
+export { type ModelEntry, modelKey } from "./catalog-index";
+export type { DeploymentEvent } from "./events";
+export type { JobObservation, LaunchedJob, Launcher, LauncherCapabilities, LaunchRequest } from "./launcher";
 export { freePort, isOurProcess, LocalLauncher } from "./launchers/local";
 export { JOB_PREFIX, SlurmError, SlurmLauncher } from "./launchers/slurm";
+export { LEADER_LOCK_KEY } from "./leadership";
 export * from "./placement";
+export type { SchedulerDeps } from "./resources";
 export { findCluster, findFramework, registerSchedulerRoutes, type SchedulerRouteDeps } from "./routes";
-export {
-  type Availability,
-  type DeploymentEvent,
-  LEADER_LOCK_KEY,
-  modelKey,
-  Scheduler,
-  type SchedulerDeps,
-} from "./scheduler";
+export type { Replica } from "./routing/acquire";
+export type { Availability } from "./routing/availability";
+export { Scheduler } from "./scheduler";
 export type { DeploymentRecord } from "./store";
 export { type JobsViewer, jobsView, jobsViewerOf, listEndpoints, modelObject, visibleModels } from "./views";

@@ -21,6 +21,24 @@ export interface LaunchedJob {
   /** Where the server answers, when already known (local); Slurm learns it once the job runs. */
   baseUrl?: string;
   logPath: string;
+  /** When only submitted: what the deployment says while the job waits (`submitted to Slurm as job 42`). */
+  reason?: string;
+}
+
+/** What the scheduler may count on from a launcher (it never asks which launcher it is). */
+export interface LauncherCapabilities {
+  /**
+   * Whether its servers outlive this process. Yes (Slurm jobs): a restart adopts the jobs of
+   * unfinished deployments and shutdown leaves them running. No (child processes): shutdown
+   * stops them and closes their deployments, and a restart closes what a crash left behind.
+   */
+  readonly serversSurviveRestart: boolean;
+  /**
+   * What `launch()` reached when it returns. `running`: the server process runs, so the
+   * deployment is starting. `submitted`: a job waits for resources, so the deployment stays
+   * queued (with the job's id and reason) until `observe()` sees it run.
+   */
+  readonly launchReaches: "running" | "submitted";
 }
 
 /** One job as the launcher sees it now. */
@@ -41,7 +59,9 @@ export interface JobObservation {
  * Chosen per cluster in config; the scheduler's lifecycle is the same for both.
  */
 export interface Launcher {
+  /** Its name, stored with each deployment (for operators; the scheduler decides by `capabilities`). */
   readonly kind: "local" | "slurm";
+  readonly capabilities: LauncherCapabilities;
   launch(request: LaunchRequest): Promise<LaunchedJob>;
   /** Every job of ours the launcher knows of (Slurm: found by name, so also after a restart). */
   observe(): Promise<JobObservation[]>;

@@ -1,5 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { canTransition, type DeploymentState } from "@switchyard/core";
+import {
+  CURRENT_DEPLOYMENT_STATES,
+  canTransition,
+  type DeploymentState,
+  UNFINISHED_DEPLOYMENT_STATES,
+} from "@switchyard/core";
 import type { Database, Prisma, PrismaClient } from "@switchyard/db";
 
 /** A deployment as the scheduler keeps it in memory (a copy of its row). */
@@ -56,8 +61,19 @@ const ACTIVE = `SELECT d."id", d."modelId"::text AS "modelId", d."clusterName" A
   d."restartCount", d."busyUntil", d."logPath", d."queuedAt", d."startedAt", d."liveAt", d."drainingAt",
   d."lastRequestAt", d."createdAt", d."serverKey"
 FROM "deployments" d LEFT JOIN "nodes" n ON n."id" = d."nodeId"
-WHERE d."state" IN ('queued', 'starting', 'live', 'draining') OR (d."state" = 'failed' AND d."updatedAt" >= $1)
+WHERE d."state" IN (${UNFINISHED_DEPLOYMENT_STATES.map((state) => `'${state}'`).join(", ")})
+  OR (d."state" = 'failed' AND d."updatedAt" >= $1)
 ORDER BY d."createdAt" ASC`;
+
+/** Pinned models and clusters in maintenance, in one read (it runs on every reconcile pass). */
+const OPERATOR_FLAGS = `SELECT 'pinned' AS "kind", "id"::text AS "key", NULL AS "reason" FROM "models" WHERE "pinned"
+UNION ALL SELECT 'maintenance', "name", "maintenanceReason" FROM "clusters" WHERE "maintenanceSince" IS NOT NULL`;
+
+/** What operators set that the scheduler obeys: pinned models (row ids), clusters in maintenance (with the reason). */
+export interface OperatorFlags {
+  pinned: Set<string>;
+  maintenance: Map<string, string>;
+}
 
 type Row = Prisma.DeploymentGetPayload<{ select: typeof SELECT }>;
 
@@ -78,7 +94,11 @@ export class TransitionConflict extends Error {
   }
 }
 
-/** The only code that writes deployments: every state change is a compare-and-set plus a history row. */
+/**
+ * The scheduler's only way to the database: every state change of a deployment is a
+ * compare-and-set plus a history row; it also reads the catalog rows and writes the operator
+ * flags (pins, maintenance).
+ */
 export class DeploymentStore {
   private nodeIds = new Map<string, string>(); // cluster/node -> node row id
 
@@ -111,6 +131,38 @@ export class DeploymentStore {
       return record;
     });
     return { records, serverKeys };
+  }
+
+  /** The catalog's model rows (their ids key deployments), for the models in the catalog now. */
+  catalogRows(): Promise<{ id: string; name: string; clusterName: string }[]> {
+    return this.db.model.findMany({
+      where: { inCatalog: true },
+      select: { id: true, name: true, clusterName: true },
+    });
+  }
+
+  async operatorFlags(): Promise<OperatorFlags> {
+    // Raw SQL for the same reason as `active()`.
+    const flags = await this.database.query<{ kind: string; key: string; reason: string | null }>(OPERATOR_FLAGS, []);
+    return {
+      pinned: new Set(flags.filter((f) => f.kind === "pinned").map((f) => f.key)),
+      maintenance: new Map(flags.filter((f) => f.kind === "maintenance").map((f) => [f.key, f.reason ?? ""])),
+    };
+  }
+
+  async setPinned(modelId: string, pinned: boolean): Promise<void> {
+    await this.db.model.update({ where: { id: modelId }, data: { pinned } });
+  }
+
+  /** Start (with a reason, possibly empty) or end (null) an operator's maintenance window. */
+  async setMaintenance(cluster: string, reason: string | null, now: Date): Promise<void> {
+    await this.db.cluster.update({
+      where: { name: cluster },
+      data:
+        reason === null
+          ? { maintenanceSince: null, maintenanceReason: null }
+          : { maintenanceSince: now, maintenanceReason: reason },
+    });
   }
 
   async get(id: string): Promise<DeploymentRecord | undefined> {
@@ -158,7 +210,7 @@ export class DeploymentStore {
       return { record: (await this.get(id)) as DeploymentRecord, created: true };
     } catch (error) {
       const existing = await this.db.deployment.findFirst({
-        where: { modelId: input.modelId, state: { in: ["queued", "starting", "live"] } },
+        where: { modelId: input.modelId, state: { in: [...CURRENT_DEPLOYMENT_STATES] } },
         select: SELECT,
       });
       if (existing) return { record: toRecord(existing), created: false };

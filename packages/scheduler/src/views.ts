@@ -1,5 +1,12 @@
 import { actsAsAdmin, canUseModel, type Principal } from "@switchyard/auth";
-import type { ClusterConfig, Endpoint, ModelObject, ResolvedModel, SwitchyardConfig } from "@switchyard/core";
+import {
+  type ClusterConfig,
+  type Endpoint,
+  isUnfinishedDeployment,
+  type ModelObject,
+  type ResolvedModel,
+  type SwitchyardConfig,
+} from "@switchyard/core";
 import type { Scheduler } from "./scheduler";
 import type { DeploymentRecord } from "./store";
 
@@ -152,7 +159,7 @@ export function jobsView(scheduler: Scheduler, cluster: ClusterConfig, viewer: J
   const records = scheduler.deployments().filter((d) => d.cluster === cluster.name);
   const byQueue = (a: DeploymentRecord, b: DeploymentRecord) =>
     (a.queuedAt?.getTime() ?? 0) - (b.queuedAt?.getTime() ?? 0);
-  const holding = records.filter((d) => d.nodeName && ["queued", "starting", "live", "draining"].includes(d.state));
+  const holding = records.filter((d) => d.nodeName && isUnfinishedDeployment(d.state));
   const nodes = cluster.nodes.map((node) => {
     const here = holding.filter((d) => d.nodeName === node.name);
     const used = here.reduce((sum, d) => sum + d.gpus, 0);

@@ -51,6 +51,7 @@ export function isOurProcess(pid: number, deploymentId: string): boolean {
  */
 export class LocalLauncher implements Launcher {
   readonly kind = "local" as const;
+  readonly capabilities = { serversSurviveRestart: false, launchReaches: "running" } as const;
   private readonly children = new Map<string, Child>();
   private readonly listeners: (() => void)[] = [];
 

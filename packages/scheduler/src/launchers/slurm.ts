@@ -54,6 +54,7 @@ interface Endpoint {
  */
 export class SlurmLauncher implements Launcher {
   readonly kind = "slurm" as const;
+  readonly capabilities = { serversSurviveRestart: true, launchReaches: "submitted" } as const;
   private readonly submitted = new Map<string, { jobId: string; logPath: string }>();
   private readonly user = userInfo().username;
 
@@ -178,7 +179,7 @@ export class SlurmLauncher implements Launcher {
     const jobId = stdout.trim().split(";")[0] ?? "";
     if (!/^\d+$/.test(jobId)) throw new SlurmError(`sbatch answered '${stdout.trim()}' instead of a job id`);
     this.submitted.set(request.deploymentId, { jobId, logPath });
-    return { jobId, logPath };
+    return { jobId, logPath, reason: `submitted to Slurm as job ${jobId}` };
   }
 
   private endpoint(deploymentId: string): Endpoint | undefined {

@@ -1,0 +1,87 @@
+import { isCurrentDeployment, type ModelStatus, modelStatusOf } from "@switchyard/core";
+import { expectedReadySeconds } from "@switchyard/engines";
+import { enqueue } from "../changes";
+import type { SchedulerResources } from "../resources";
+import { baseUrlOf } from "../snapshot";
+import type { DeploymentRecord } from "../store";
+
+/** What a caller learns about a model it wants to use. */
+export interface Availability {
+  model: string;
+  cluster: string;
+  status: ModelStatus;
+  deploymentId: string | null;
+  /** Where to send requests, when live. */
+  baseUrl: string | null;
+  /** 1-based position among the cluster's queued deployments, when queued. */
+  queuePosition: number | null;
+  /** Seconds until it should be live, when queued (at least) or starting. */
+  etaSeconds: number | null;
+  /** Why it is not live (maintenance, Slurm's pending reason, the last failure). */
+  reason: string | null;
+}
+
+function queuePosition(res: SchedulerResources, record: DeploymentRecord): number {
+  return res.snapshot.queued(record.cluster).findIndex((d) => d.id === record.id) + 1;
+}
+
+/** The model's status for users, from the snapshot (no database round trip). */
+export function availability(res: SchedulerResources, cluster: string, model: string): Availability {
+  const entry = res.catalog.entry(cluster, model);
+  const base = { model, cluster, deploymentId: null, baseUrl: null, queuePosition: null, etaSeconds: null };
+  if (!entry) return { ...base, status: "offline", reason: "not in the catalog" };
+  const problem = res.snapshot.clusterProblem(entry.cluster);
+  if (problem) return { ...base, status: "offline", reason: problem };
+  const deployments = res.snapshot.ofModel(entry.rowId);
+  const status = modelStatusOf(deployments.map((d) => d.state));
+  const current =
+    deployments.find((d) => d.state === status) ??
+    deployments.filter((d) => d.state === "failed").sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
+  const load = expectedReadySeconds(entry.config, res.engines);
+  const now = res.now();
+  if (status === "live" && current) {
+    return { ...base, status, deploymentId: current.id, baseUrl: baseUrlOf(current), reason: null };
+  }
+  if (status === "starting" && current) {
+    const since = res.memory.startingSince.get(current.id) ?? current.startedAt?.getTime() ?? now;
+    return {
+      ...base,
+      status,
+      deploymentId: current.id,
+      etaSeconds: Math.max(0, Math.round((load - (now - since) / 1000) * 10) / 10),
+      reason: null,
+    };
+  }
+  if (status === "queued" && current) {
+    return {
+      ...base,
+      status,
+      deploymentId: current.id,
+      queuePosition: queuePosition(res, current),
+      etaSeconds: Math.round(load * 10) / 10,
+      reason: current.stateReason,
+    };
+  }
+  return { ...base, status: "offline", reason: current?.state === "failed" ? current.stateReason : null };
+}
+
+/**
+ * Make sure the model is live or on its way: the first caller for a cold model creates its
+ * deployment (1,000 concurrent callers still create exactly one), everyone gets its state,
+ * queue position and ETA.
+ */
+export async function ensureLive(res: SchedulerResources, cluster: string, model: string): Promise<Availability> {
+  const entry = res.catalog.entry(cluster, model);
+  if (!entry || res.snapshot.clusterProblem(entry.cluster)) return availability(res, cluster, model);
+  const current = res.snapshot.ofModel(entry.rowId).some((d) => isCurrentDeployment(d.state));
+  if (!current) {
+    let start = res.coldStarts.get(entry.key);
+    if (!start) {
+      start = enqueue(res, entry, "requested").finally(() => res.coldStarts.delete(entry.key));
+      res.coldStarts.set(entry.key, start);
+    }
+    await start;
+    res.wake();
+  }
+  return availability(res, cluster, model);
+}
