@@ -4,7 +4,7 @@ import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ACTIVE_BATCH_STATUSES, type FileObject, formatBytes, sy } from "@switchyard/core";
+import { ACTIVE_BATCH_STATUSES, apiError, type FileObject, formatBytes } from "@switchyard/core";
 import type { PrismaClientOrTransaction } from "@switchyard/db";
 
 export interface StagedUpload {
@@ -101,7 +101,7 @@ export class FileStore {
   }
 
   overQuota(used: number, incoming: number): Error {
-    return sy("storage_quota_exceeded", {
+    return apiError("storage_quota_exceeded", {
       used: formatBytes(used),
       limit: formatBytes(this.limits.maxStorageBytesPerUser),
       needed: incoming > 0 ? `; this upload needs ${formatBytes(incoming)}` : "",
@@ -201,7 +201,7 @@ export class FileStore {
     const row = await this.db.file.findFirst({
       where: { id, ...(userId === null ? {} : { userId }), deletedAt: null },
     });
-    if (!row) throw sy("file_not_found", { fileId: id }, { param: "file_id" });
+    if (!row) throw apiError("file_not_found", { fileId: id }, { param: "file_id" });
     return row;
   }
 
@@ -229,7 +229,7 @@ export class FileStore {
         where: { id: query.after, userId },
         select: { createdAt: true, id: true },
       });
-      if (!anchor) throw sy("file_not_found", { fileId: query.after }, { param: "after" });
+      if (!anchor) throw apiError("file_not_found", { fileId: query.after }, { param: "after" });
       before = anchor;
     }
     const rows = await this.db.file.findMany({

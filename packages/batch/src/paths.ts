@@ -1,7 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { realpath } from "node:fs/promises";
 import path from "node:path";
-import { type ClusterConfig, sy } from "@switchyard/core";
+import { apiError, type ClusterConfig } from "@switchyard/core";
 import { accountMay, type FilePolicy, type Want, worldMay } from "./access";
 import {
   closeAll,
@@ -57,16 +57,16 @@ const SERVICE: FilePolicy = { mode: "service" };
 
 function checkShape(param: string, value: string): void {
   if (value.includes("\0"))
-    throw sy("invalid_path", { param, path: value.replace(/\0/g, "\\0"), problem: "contains a NUL byte" });
+    throw apiError("invalid_path", { param, path: value.replace(/\0/g, "\\0"), problem: "contains a NUL byte" });
   if (!path.isAbsolute(value))
-    throw sy("invalid_path", { param, path: value, problem: "must be an absolute path" }, { param });
+    throw apiError("invalid_path", { param, path: value, problem: "must be an absolute path" }, { param });
   if (value.split(/[\\/]+/).includes("..")) {
-    throw sy("invalid_path", { param, path: value, problem: "must not contain '..'" }, { param });
+    throw apiError("invalid_path", { param, path: value, problem: "must not contain '..'" }, { param });
   }
 }
 
 function outside(param: string, value: string, cluster: string, dirs: readonly string[]) {
-  return sy(
+  return apiError(
     "path_not_allowed",
     { param, path: value, cluster, dirs: dirs.length > 0 ? dirs.join(", ") : "none are configured" },
     { param },
@@ -74,7 +74,7 @@ function outside(param: string, value: string, cluster: string, dirs: readonly s
 }
 
 function denied(param: string, value: string, problem: string) {
-  return sy("path_access_denied", { param, path: value, problem }, { param });
+  return apiError("path_access_denied", { param, path: value, problem }, { param });
 }
 
 /**
@@ -125,7 +125,7 @@ async function asUserError(
     );
     if (!inside) return outside(param, value, cluster, dirs);
   }
-  return sy("invalid_path", { param, path: value, problem: describe(error.reason) }, { param });
+  return apiError("invalid_path", { param, path: value, problem: describe(error.reason) }, { param });
 }
 
 /** Check an open directory on the way to a file: the user must be able to pass through it. */
@@ -163,7 +163,8 @@ export async function authoriseInput(
   checkShape(param, value);
   const { base, root, names } = await locate(param, value, dirs, cluster);
   const last = names.at(-1);
-  if (last === undefined) throw sy("invalid_path", { param, path: value, problem: "is not a regular file" }, { param });
+  if (last === undefined)
+    throw apiError("invalid_path", { param, path: value, problem: "is not a regular file" }, { param });
   let dir: FileHandle | undefined;
   let file: FileHandle | undefined;
   try {

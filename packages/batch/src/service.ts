@@ -1,6 +1,7 @@
 import path from "node:path";
 import {
   ACTIVE_BATCH_STATUSES,
+  apiError,
   type BatchError,
   type BatchObject,
   type BatchSettings,
@@ -17,7 +18,6 @@ import {
   type ResolvedModel,
   referenceStatus,
   statusesForReference,
-  sy,
 } from "@switchyard/core";
 import type { Database, Prisma, PrismaClientOrTransaction } from "@switchyard/db";
 import { type AccountLookup, cachedLookup, type FilePolicy } from "./access";
@@ -150,7 +150,7 @@ export class BatchService {
     const user = await this.prisma.user.findUnique({ where: { id: userId }, select: { username: true } });
     const username = user?.username ?? "";
     const refuse = (problem: string) =>
-      sy("path_access_denied", { param: "input_file", path: inputFile, problem }, { param: "input_file" });
+      apiError("path_access_denied", { param: "input_file", path: inputFile, problem }, { param: "input_file" });
     if (mode === "world") {
       if (!/^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/.test(username)) {
         throw refuse(`cannot be used: your username '${username}' cannot name your output folder`);
@@ -182,7 +182,7 @@ export class BatchService {
     let read = 0;
     for await (const item of scanRequestLines(file, { maxLineBytes })) {
       if ("tooLong" in item) {
-        throw sy("batch_line_too_long", { line: item.line, limit: formatBytes(maxLineBytes) }, { param });
+        throw apiError("batch_line_too_long", { line: item.line, limit: formatBytes(maxLineBytes) }, { param });
       }
       read += item.text.length;
       if (++seen > 1000 || read > budget) break;
@@ -209,7 +209,7 @@ export class BatchService {
   private assertBelowLimit(active: { id: string }[]): void {
     const limit = this.deps.settings.activePerUser;
     if (active.length >= limit) {
-      throw sy("batch_limit_reached", {
+      throw apiError("batch_limit_reached", {
         active: active.length,
         limit,
         batchIds: active.map((b) => b.id).join(", "),
@@ -257,7 +257,7 @@ export class BatchService {
   /** `POST /v1/batches`. */
   async createOpenAI(userId: string, input: CreateBatchRequest, resolve: ResolveBatchTarget): Promise<BatchObject> {
     if (!this.deps.settings.completionWindows.includes(input.completion_window)) {
-      throw sy(
+      throw apiError(
         "invalid_field",
         {
           param: "completion_window",
@@ -269,7 +269,7 @@ export class BatchService {
     await this.checkActiveLimit(userId);
     const file = await this.deps.files.locate(userId, input.input_file_id);
     if (file.purpose !== "batch") {
-      throw sy(
+      throw apiError(
         "invalid_field",
         {
           param: "input_file_id",
@@ -359,7 +359,7 @@ export class BatchService {
   /** A batch of the user's (404 for anyone else's: its existence is not disclosed). */
   async row(userId: string, id: string): Promise<BatchRow> {
     const row = await this.prisma.batch.findFirst({ where: { id, userId } });
-    if (!row) throw sy("batch_not_found", { batchId: id }, { param: "batch_id" });
+    if (!row) throw apiError("batch_not_found", { batchId: id }, { param: "batch_id" });
     return row;
   }
 
@@ -376,7 +376,7 @@ export class BatchService {
           where: { id: query.after, userId },
           select: { createdAt: true, id: true },
         })) ?? undefined;
-      if (!anchor) throw sy("batch_not_found", { batchId: query.after }, { param: "after" });
+      if (!anchor) throw apiError("batch_not_found", { batchId: query.after }, { param: "after" });
     }
     const rows = await this.prisma.batch.findMany({
       where: {
@@ -416,14 +416,14 @@ export class BatchService {
   async referenceResult(userId: string, id: string): Promise<ReferenceBatchResult> {
     const row = await this.row(userId, id);
     if (!TERMINAL.includes(row.status)) {
-      throw sy("batch_state_conflict", {
+      throw apiError("batch_state_conflict", {
         batchId: id,
         status: referenceStatus(row.status),
         action: "asked for results before it ends (its status shows the progress)",
       });
     }
     if (row.status === "failed" && row.inProgressAt === null) {
-      throw sy("batch_state_conflict", {
+      throw apiError("batch_state_conflict", {
         batchId: id,
         status: "failed",
         action: "asked for results: it ran nothing (its errors say why)",
@@ -459,13 +459,13 @@ export class BatchService {
     const { id } = where;
     const find = async () => {
       const row = await this.prisma.batch.findFirst({ where });
-      if (!row) throw sy("batch_not_found", { batchId: id }, { param: "batch_id" });
+      if (!row) throw apiError("batch_not_found", { batchId: id }, { param: "batch_id" });
       return row;
     };
     const row = await find();
     if (row.status === "cancelling" || row.status === "cancelled") return row;
     if (row.status !== "validating" && row.status !== "in_progress") {
-      throw sy("batch_state_conflict", { batchId: id, status: row.status, action: "cancelled" });
+      throw apiError("batch_state_conflict", { batchId: id, status: row.status, action: "cancelled" });
     }
     const updated = await this.prisma.batch.updateMany({
       where: { id, status: { in: ["validating", "in_progress"] } },
@@ -511,6 +511,6 @@ export class BatchService {
       where: { userId, inputFileId: fileId, status: { in: [...ACTIVE_BATCH_STATUSES] } },
       select: { id: true, status: true },
     });
-    if (user) throw sy("file_in_use", { fileId, batchId: user.id, status: user.status });
+    if (user) throw apiError("file_in_use", { fileId, batchId: user.id, status: user.status });
   }
 }

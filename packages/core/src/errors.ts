@@ -412,12 +412,6 @@ export function apiError<C extends ErrorCode>(
   return new SwitchyardError(code, params as Record<string, string | number>, options);
 }
 
-/**
- * @deprecated The old name of `apiError`, kept while code written against it (branches in flight)
- * is merged; remove it once `grep -rn "\bsy(" packages apps` finds only the sdk tests' own helper.
- */
-export const sy = apiError;
-
 export interface RenderedError {
   status: number;
   headers: Record<string, string>;

@@ -1,5 +1,5 @@
 import { modelAccessProblem, principalOf } from "@switchyard/auth";
-import { type SwitchyardConfig, sy } from "@switchyard/core";
+import { apiError, type SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
 import type { Router } from "express";
@@ -21,7 +21,7 @@ async function createdTimes(db: Database): Promise<Map<string, number>> {
 export function findCluster(config: SwitchyardConfig, name: string) {
   const cluster = config.clusters.find((c) => c.name === name);
   if (!cluster)
-    throw sy("cluster_not_found", { cluster: name, clusters: config.clusters.map((c) => c.name).join(", ") });
+    throw apiError("cluster_not_found", { cluster: name, clusters: config.clusters.map((c) => c.name).join(", ") });
   return cluster;
 }
 
@@ -29,7 +29,7 @@ export function findFramework(config: SwitchyardConfig, clusterName: string, nam
   const cluster = findCluster(config, clusterName);
   const framework = cluster.frameworks.find((f) => f.name === name);
   if (!framework) {
-    throw sy("framework_not_found", {
+    throw apiError("framework_not_found", {
       cluster: cluster.name,
       framework: name,
       frameworks: cluster.frameworks.map((f) => f.name).join(", "),
@@ -66,7 +66,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       const id = Array.isArray(raw) ? raw.join("/") : raw;
       const model = config.models.find((m) => m.id === id || m.aliases.includes(id));
       const cluster = config.clusters.find((c) => c.name === model?.cluster);
-      if (!model || !cluster) throw sy("model_not_found", { model: id });
+      if (!model || !cluster) throw apiError("model_not_found", { model: id });
       const problem = modelAccessProblem(principalOf(res), cluster, model);
       if (problem) throw problem;
       res.json(modelObject(scheduler, model, await createdOf(model.cluster, model.id)));
