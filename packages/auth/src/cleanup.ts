@@ -1,12 +1,9 @@
-import type { Clock } from "@switchyard/core";
+import { type Clock, Periodic } from "@switchyard/core";
 import type { PrismaClientOrTransaction } from "@switchyard/db";
 import type { Logger } from "pino";
 
 /** Refresh tokens outlive their session by a day, so a late refresh still hears "login required". */
 export const REFRESH_TOKEN_GRACE_MS = 24 * 3_600_000;
-
-// setInterval's largest delay; longer ones fire at once.
-const MAX_TIMER_MS = 2_147_483_647;
 
 export interface CleanupReport {
   deviceAuthorizations: number;
@@ -20,15 +17,20 @@ export interface CleanupReport {
  * Each step is one idempotent DELETE by expiry, so several instances may run it at once.
  */
 export class ExpiredRowCleanup {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly timer: Periodic;
 
   constructor(
     private readonly db: PrismaClientOrTransaction,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly intervalMs: number,
-  ) {}
+    intervalMs: number,
+  ) {
+    this.timer = new Periodic(
+      intervalMs,
+      () => this.run(),
+      (error) => this.logger.warn({ err: error }, "auth: deleting expired rows failed"),
+    );
+  }
 
   async run(): Promise<CleanupReport> {
     const now = this.clock.now();
@@ -49,23 +51,10 @@ export class ExpiredRowCleanup {
   }
 
   start(): void {
-    this.timer ??= setInterval(
-      () => {
-        if (this.running) return;
-        this.running = this.run()
-          .catch((error: unknown) => this.logger.warn({ err: error }, "auth: deleting expired rows failed"))
-          .finally(() => {
-            this.running = undefined;
-          });
-      },
-      Math.min(Math.max(this.intervalMs, 1000), MAX_TIMER_MS),
-    );
-    this.timer.unref();
+    this.timer.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.timer.stop();
   }
 }

@@ -15,6 +15,7 @@ export * from "./openai/embeddings";
 export * from "./openai/messages";
 export * from "./openai/models";
 export * from "./openai/responses";
+export * from "./periodic";
 export * from "./status";
 export * from "./validation";
 export * from "./views";
