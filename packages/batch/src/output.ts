@@ -22,6 +22,8 @@ export class OutputFile {
     private readonly dir: FileHandle,
     private readonly name: string,
     readonly path: string,
+    /** Its permissions when created (0640; 0644 when results must be readable by everyone). */
+    private readonly mode = 0o640,
   ) {}
 
   /**
@@ -33,7 +35,7 @@ export class OutputFile {
   async openAt(bytes: number, known: FileRef | "adopt" | undefined): Promise<FileRef> {
     if (known === undefined) {
       if (bytes > 0) throw new Error(`${this.path} is missing, but ${bytes} bytes of it were checkpointed`);
-      this.handle = await openAppendAt(this.dir, this.name, this.path, { create: true });
+      this.handle = await openAppendAt(this.dir, this.name, this.path, { create: true, mode: this.mode });
     } else {
       try {
         this.handle = await openAppendAt(this.dir, this.name, this.path, {
@@ -44,7 +46,7 @@ export class OutputFile {
         if (!(known === "adopt" && error instanceof UnsafePathError && error.reason === "missing" && bytes === 0)) {
           throw error;
         }
-        this.handle = await openAppendAt(this.dir, this.name, this.path, { create: true });
+        this.handle = await openAppendAt(this.dir, this.name, this.path, { create: true, mode: this.mode });
       }
     }
     const { size } = await this.handle.stat();

@@ -299,6 +299,7 @@ export class BatchRun {
             if (refs?.folder && refs.creating !== "dir") {
               await this.saveRefs({ creating: "dir" });
               this.dirHandle = await makeDirAt(folder, path.basename(dirPath), dirPath);
+              await this.shareWithFolderGroup(folder, this.dirHandle);
             } else {
               // Created before files were recorded, or by a run killed before it recorded it.
               this.dirHandle = await this.adoptDir(folder, dirPath);
@@ -317,6 +318,24 @@ export class BatchRun {
       await closeAll(this.inputHandle, this.dirHandle);
       this.inputHandle = this.dirHandle = undefined;
       return false;
+    }
+  }
+
+  /**
+   * The batch's directory takes the group of the folder it is in, with the set-group-id bit so
+   * its files do too: a project's members read the results the service wrote into the project's
+   * space (0640), whether or not the project folder itself is set-group-id. Possible when the
+   * service account is in that group, as it is when it may write into a group's folder at all;
+   * otherwise the directory keeps the service's group.
+   */
+  private async shareWithFolderGroup(folder: FileHandle, dir: FileHandle): Promise<void> {
+    const [outer, inner] = await Promise.all([folder.stat(), dir.stat()]);
+    if (outer.gid === inner.gid && (inner.mode & 0o2000) !== 0) return;
+    try {
+      await dir.chown(inner.uid, outer.gid);
+      await dir.chmod(0o2755);
+    } catch (error) {
+      this.log.warn({ err: error, gid: outer.gid }, "batch: cannot give its directory the output folder's group");
     }
   }
 
@@ -456,8 +475,11 @@ export class BatchRun {
     if (!dir) throw new Error("the batch's output directory is not open");
     const resultsPath = this.batch.resultsPath as string;
     const errorsPath = this.batch.errorsPath as string;
-    this.results = new OutputFile(dir, path.basename(resultsPath), resultsPath);
-    this.errors = new OutputFile(dir, path.basename(errorsPath), errorsPath);
+    // Who may read them: `world` mode's folders are the service's, so results are readable by
+    // all (as its inputs must be); otherwise the group of the batch's directory (see openFiles).
+    const mode = this.deps.settings.fileAccess === "world" ? 0o644 : 0o640;
+    this.results = new OutputFile(dir, path.basename(resultsPath), resultsPath, mode);
+    this.errors = new OutputFile(dir, path.basename(errorsPath), errorsPath, mode);
     // Created on the first run (they must not exist), the recorded files on every later one;
     // a batch from before files were recorded takes over what is in its directory.
     // A run killed between creating them and recording them takes over what it created: its

@@ -5,7 +5,7 @@ import path from "node:path";
 import { SwitchyardError } from "@switchyard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lookupAccount } from "../../src/access";
-import { type Harness, startHarness, writeInput } from "./harness";
+import { type Harness, startHarness, until, writeInput } from "./harness";
 
 // Batch paths authorised per user (`batch.fileAccess`), with real system accounts: `alice`
 // owns files, `bob` submits batches. Creating accounts needs root (CI runs as root).
@@ -115,6 +115,38 @@ describe.skipIf(!isRoot)("batch.fileAccess with real system accounts", () => {
     });
   });
 
+  describe("posix, reading the results", () => {
+    let h: Harness;
+    let paths: ReturnType<typeof layout>;
+    beforeAll(async () => {
+      h = await startHarness({ username: BOB, extraConfig: "  fileAccess: posix" });
+      paths = layout(h);
+    });
+    afterAll(async () => h?.close());
+
+    it("a project member reads the results the service wrote into a project folder that is not set-group-id", async () => {
+      const folder = path.join(h.projects, "proj-plain");
+      mkdirSync(folder);
+      chownSync(folder, 0, gid);
+      chmodSync(folder, 0o770);
+      const batch = await h.create(paths.shared, folder);
+      const run = h.run(batch.id);
+      try {
+        await until(async () => (await h.batch(batch.id)).fileRefs?.results !== undefined);
+      } finally {
+        await run.stop();
+      }
+      expect(statSync(batch.dir).gid).toBe(gid);
+      expect(statSync(batch.dir).mode & 0o2000).toBe(0o2000);
+      expect(statSync(batch.results)).toMatchObject({ gid });
+      expect(statSync(batch.results).mode & 0o777).toBe(0o640);
+      // alice is in the project, not the service's group: she can read what bob's batch wrote
+      // (the harness's temporary root is 0700: let her through it as a real filesystem would).
+      chmodSync(h.root, 0o755);
+      expect(() => execFileSync("runuser", ["-u", ALICE, "--", "cat", batch.results], { stdio: "pipe" })).not.toThrow();
+    });
+  });
+
   describe("posix, a user without a system account", () => {
     it("is refused for every path", async () => {
       const h = await startHarness({ username: `ghost-${tag}`, extraConfig: "  fileAccess: posix" });
@@ -152,6 +184,15 @@ describe.skipIf(!isRoot)("batch.fileAccess with real system accounts", () => {
       const own = path.join(h.projects, BOB);
       expect(path.dirname(batch.dir)).toBe(own);
       expect(statSync(own).uid).toBe(process.getuid?.());
+      // The folder is the service's: the user reads the results because they are world-readable,
+      // as world mode's inputs are.
+      const run = h.run(batch.id);
+      try {
+        await until(async () => (await h.batch(batch.id)).fileRefs?.results !== undefined);
+      } finally {
+        await run.stop();
+      }
+      expect(statSync(batch.results).mode & 0o777).toBe(0o644);
     });
 
     it("world mode refuses a per-user folder someone else made", async () => {
