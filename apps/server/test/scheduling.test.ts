@@ -80,12 +80,17 @@ describe("switchyard serve with the built-in catalog", () => {
   it("lists every cluster, framework, model and endpoint path", async () => {
     const { body } = await get("/resource_server/list-endpoints");
     expect(body.clusters.sophia).toMatchObject({ base_url: "/resource_server/sophia", status: "active" });
-    expect(body.clusters.sophia.frameworks.vllm.endpoints.chat).toBe(
+    expect(body.clusters.sophia.frameworks.vllm.endpoint_urls.chat).toBe(
       "/resource_server/sophia/vllm/v1/chat/completions",
     );
-    expect(body.clusters.sophia.frameworks.infinity.endpoints.embedding).toBe(
+    expect(body.clusters.sophia.frameworks.infinity.endpoint_urls.embedding).toBe(
       "/resource_server/sophia/infinity/v1/embeddings",
     );
+    // The reference gateway's shape: paths under the framework's base, and models sorted by code point.
+    expect(body.clusters.sophia.frameworks.vllm.endpoints).toContain("/v1/chat/completions");
+    expect(body.clusters.sophia.frameworks.infinity.endpoints).toContain("/v1/embeddings");
+    const vllm: string[] = body.clusters.sophia.frameworks.vllm.models;
+    expect(vllm).toEqual([...vllm].sort());
     expect(body.clusters.sophia.frameworks.infinity.models).toHaveLength(3);
     expect(body.clusters.metis).toMatchObject({
       status: "coming_soon",

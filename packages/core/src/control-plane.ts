@@ -196,7 +196,8 @@ export type DeploymentEventView = z.infer<typeof DeploymentEventSchema>;
 
 // ---- jobs (the reference service's jobs view) ------------------------------------------
 
-const JobEntrySchema = z.object({
+/** One deployment in the jobs view. */
+export const JobEntrySchema = z.object({
   job_id: z.string(),
   models: z.array(z.string()),
   framework: z.string().nullable(),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { JobsView } from "./control-plane";
+import { JobEntrySchema, type JobsView, JobsViewSchema } from "./control-plane";
 import { ModelStatusSchema } from "./status";
 
 /**
@@ -61,7 +61,12 @@ export interface CreateApiKeyRequest {
 /** One deployment in the jobs view (`GET /resource_server/{cluster}/jobs`, `JobsViewSchema` in control-plane.ts). */
 export type Job = JobsView["running"][number];
 
-/** `GET /resource_server/list-endpoints`. */
+/**
+ * `GET /resource_server/list-endpoints`. `models` is sorted as the reference gateway sorts it
+ * (by code point) and `endpoints` lists the OpenAI paths under `{base_url}/{framework}` as it
+ * does (`/v1/chat/completions`, ...); `endpoint_urls` maps each kind (`chat`, `embedding`, ...)
+ * to its full path.
+ */
 export const EndpointListSchema = z.looseObject({
   clusters: z.record(
     z.string(),
@@ -72,12 +77,123 @@ export const EndpointListSchema = z.looseObject({
       status_reason: z.string().nullable(),
       frameworks: z.record(
         z.string(),
-        z.looseObject({ models: z.array(z.string()), endpoints: z.record(z.string(), z.string()) }),
+        z.looseObject({
+          models: z.array(z.string()),
+          endpoints: z.array(z.string()),
+          endpoint_urls: z.record(z.string(), z.string()),
+        }),
       ),
     }),
   ),
 });
 export type EndpointList = z.infer<typeof EndpointListSchema>;
+
+/** `GET /resource_server/status` (public): each cluster open to every signed-in user, true when it is up. */
+export const ClusterStatusMapSchema = z.record(z.string(), z.boolean());
+export type ClusterStatusMap = z.infer<typeof ClusterStatusMapSchema>;
+
+/** `GET /resource_server/whoami`: the reference gateway's user object (`GET /v1/me` has more). */
+export const WhoamiSchema = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  username: z.string(),
+  /** The caller's groups (names; the reference service has Globus group ids here). */
+  user_group_uuids: z.array(z.string()),
+  idp_id: z.string(),
+  idp_name: z.string(),
+  auth_service: z.string(),
+  role: z.enum(["user", "admin"]),
+});
+export type Whoami = z.infer<typeof WhoamiSchema>;
+
+/** What a model can do, as `GET /resource_server/{cluster}/models` reports it (schema version 1). */
+export const ModelCapabilitiesSchema = z.looseObject({
+  schema_version: z.literal(1),
+  /** `chat_completions`, `completions`, `embeddings`, `responses`, `messages`, `batches`. */
+  api_protocols: z.array(z.string()),
+  context_window_tokens: z.int().nullable(),
+  /** `text`, plus `image` for vision models. */
+  input_modalities: z.array(z.string()),
+  streaming: z.boolean(),
+  reasoning: z.looseObject({ supported: z.boolean(), separate_output: z.boolean() }),
+  tool_calling: z.looseObject({ supported: z.boolean() }),
+});
+export type ModelCapabilities = z.infer<typeof ModelCapabilitiesSchema>;
+
+/** One entry of `GET /resource_server/{cluster}/models`. */
+export const ModelDetailsSchema = z.looseObject({
+  id: z.string(),
+  object: z.literal("model"),
+  cluster: z.string(),
+  framework: z.string(),
+  display_name: z.string(),
+  /** Only when the operator wrote one. */
+  description: z.string().optional(),
+  capabilities: ModelCapabilitiesSchema,
+  /** Tokens per minute for the model, all users together (absent: no limit). */
+  rate_limit_token_per_minute: z.int().optional(),
+  /** Tokens per minute for the caller (absent: no limit). */
+  rate_limit_token_per_minute_per_user: z.int().optional(),
+});
+export type ModelDetails = z.infer<typeof ModelDetailsSchema>;
+export const ModelDetailsListSchema = z.array(ModelDetailsSchema);
+
+/**
+ * The reference gateway's keys on each job of `GET /resource_server/{cluster}/jobs`, beside
+ * Switchyard's own. `Models` is a comma-separated string (empty for a model the caller may not
+ * use); `Host Name` is null except for admins acting as admins.
+ */
+export const ReferenceJobFieldsSchema = z.object({
+  Models: z.string(),
+  Framework: z.string(),
+  Cluster: z.string(),
+  "Job ID": z.string(),
+  /** `R` (starting or live), `Q` (queued), `E` (draining), `F` (failed). */
+  "Job State": z.string(),
+  "Host Name": z.string().nullable(),
+  "Nodes Reserved": z.string(),
+  /** `HH:MM:SS` since the server started; only once it has. */
+  Walltime: z.string().optional(),
+  /** ISO 8601; only for a queued job whose wait is known. */
+  "Estimated Start Time": z.string().optional(),
+  /** `running`, `starting`, `queued` or `other`. */
+  "Model Status": z.string(),
+});
+export type ReferenceJobFields = z.infer<typeof ReferenceJobFieldsSchema>;
+
+/** A model with nothing running or queued (every model of a cluster in maintenance). */
+export const StoppedModelSchema = z.looseObject({
+  Models: z.string(),
+  Framework: z.string(),
+  Cluster: z.string(),
+  "Model Status": z.literal("stopped"),
+});
+
+const ResourceJobSchema = JobEntrySchema.extend(ReferenceJobFieldsSchema.shape).loose();
+
+/**
+ * `GET /resource_server/{cluster}/jobs`: Switchyard's jobs view (`JobsViewSchema`) whose entries
+ * also carry the reference gateway's keys, plus its other groups and `cluster_status`.
+ */
+export const ResourceJobsViewSchema = JobsViewSchema.extend({
+  running: z.array(ResourceJobSchema),
+  queued: z.array(ResourceJobSchema),
+  others: z.array(ResourceJobSchema),
+  stopped: z.array(StoppedModelSchema),
+  /** Jobs dedicated to one user's batch; Switchyard runs batches on shared servers, so empty. */
+  private_batch_running: z.array(ResourceJobSchema),
+  private_batch_queued: z.array(ResourceJobSchema),
+  cluster_status: z.looseObject({
+    cluster: z.string(),
+    /** Nodes with every GPU free. */
+    free_nodes: z.int(),
+    maintenance: z.boolean(),
+    total_models: z.int(),
+    live_models: z.int(),
+    stopped_models: z.int(),
+  }),
+}).loose();
+export type ResourceJobsView = z.infer<typeof ResourceJobsViewSchema>;
 
 /** The 503 `model_not_ready` error's extra fields: what the model is doing and when to retry. */
 export const ModelNotReadyDetailSchema = z.looseObject({

@@ -3,21 +3,26 @@ import {
   BatchObjectSchema,
   ChatCompletionChunkSchema,
   ChatCompletionSchema,
+  ClusterStatusMapSchema,
   CompletionSchema,
   CreateBatchRequestSchema,
   EmbeddingResponseSchema,
+  EndpointListSchema,
   ERROR_CATALOGUE,
   ErrorBodySchema,
   type ErrorCode,
   FileDeletedSchema,
   FileListSchema,
   FileObjectSchema,
+  ModelDetailsListSchema,
   ModelListSchema,
   ModelObjectSchema,
   ReferenceBatchDetailSchema,
   ReferenceBatchResultSchema,
   ReferenceBatchSchema,
   ReferenceCreateBatchSchema,
+  ResourceJobsViewSchema,
+  WhoamiSchema,
 } from "@switchyard/core";
 import type { RouteSpec } from "@switchyard/http";
 import { z } from "zod";
@@ -91,6 +96,17 @@ const BODIES: Record<string, { request?: string; response: string; errors?: Erro
   "POST /resource_server/v1/batches/:batch_id/cancel": {
     response: "ReferenceBatchDetail",
     errors: ["batch_not_found", "batch_state_conflict"],
+  },
+  "GET /resource_server/status": { response: "ClusterStatusMap" },
+  "GET /resource_server/whoami": { response: "Whoami" },
+  "GET /resource_server/list-endpoints": { response: "EndpointList" },
+  "GET /resource_server/:cluster/jobs": {
+    response: "ResourceJobsView",
+    errors: ["cluster_access_denied"],
+  },
+  "GET /resource_server/:cluster/models": {
+    response: "ModelDetailsList",
+    errors: ["cluster_access_denied", "model_not_found"],
   },
 };
 
@@ -269,6 +285,11 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
     ReferenceBatchList: { type: "array", items: schema(ReferenceBatchSchema) },
     ReferenceBatchDetail: schema(ReferenceBatchDetailSchema),
     ReferenceBatchResult: schema(ReferenceBatchResultSchema),
+    ClusterStatusMap: schema(ClusterStatusMapSchema),
+    Whoami: schema(WhoamiSchema),
+    EndpointList: schema(EndpointListSchema),
+    ResourceJobsView: schema(ResourceJobsViewSchema),
+    ModelDetailsList: schema(ModelDetailsListSchema),
   };
   for (const kind of Object.values(KINDS)) schemas[`${kind.kind}Request`] = schema(kind.schema);
   return {

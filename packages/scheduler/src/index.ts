@@ -11,4 +11,14 @@ export type { Replica } from "./routing/acquire";
 export type { Availability } from "./routing/availability";
 export { Scheduler } from "./scheduler";
 export type { DeploymentRecord } from "./store";
-export { type JobsViewer, jobsView, jobsViewerOf, listEndpoints, modelObject, visibleModels } from "./views";
+export {
+  clusterStatusMap,
+  type JobsViewer,
+  jobsView,
+  jobsViewerOf,
+  listEndpoints,
+  modelDetails,
+  modelObject,
+  resourceJobsView,
+  visibleModels,
+} from "./views";

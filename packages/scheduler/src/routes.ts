@@ -4,7 +4,15 @@ import type { Database } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
 import type { Router } from "express";
 import type { Scheduler } from "./scheduler";
-import { jobsView, jobsViewerOf, listEndpoints, modelObject, visibleModels } from "./views";
+import {
+  clusterStatusMap,
+  jobsViewerOf,
+  listEndpoints,
+  modelDetails,
+  modelObject,
+  resourceJobsView,
+  visibleModels,
+} from "./views";
 
 export interface SchedulerRouteDeps {
   config: SwitchyardConfig;
@@ -47,6 +55,43 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
     return (await created).get(`${cluster}/${id}`) ?? 0;
   };
 
+  // The reference gateway's routes; registered before `/resource_server/:cluster/...` so that
+  // `status`, `whoami` and `list-endpoints` are never taken for cluster names.
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/resource_server/status",
+      access: "public",
+      summary: "Which clusters open to every user are up (no credentials needed)",
+    },
+    (_req, res) => {
+      res.json(clusterStatusMap(config, scheduler));
+    },
+  );
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/resource_server/whoami",
+      access: "user",
+      scope: "any",
+      summary: "Who am I, in the reference gateway's shape",
+    },
+    (_req, res) => {
+      const p = principalOf(res);
+      res.json({
+        id: p.userId,
+        name: p.username,
+        username: p.username,
+        user_group_uuids: p.groups,
+        idp_id: p.issuer ?? "switchyard",
+        idp_name: p.issuer ?? "Switchyard",
+        auth_service: p.via,
+        role: p.role,
+      });
+    },
+  );
   routes.add(
     router,
     { method: "GET", path: "/v1/models", access: "user", summary: "Every model you may use, with its status" },
@@ -115,7 +160,37 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       // The cluster's group policy, as for its models: a user outside it learns nothing of its jobs.
       const problem = modelAccessProblem(principal, cluster, { id: "", allowedGroups: [] });
       if (problem) throw problem;
-      res.json(jobsView(scheduler, cluster, jobsViewerOf(principal)));
+      res.json(resourceJobsView(config, scheduler, cluster, jobsViewerOf(principal)));
+    },
+  );
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/resource_server/:cluster/models",
+      access: "user",
+      summary: "The models of a cluster you may use, with their capabilities and limits (?model_id= for one)",
+    },
+    (req, res) => {
+      const cluster = findCluster(config, String(req.params.cluster));
+      const principal = principalOf(res);
+      const problem = modelAccessProblem(principal, cluster, { id: "", allowedGroups: [] });
+      if (problem) throw problem;
+      const models = visibleModels(config, principal, cluster.name).sort((a, b) => {
+        const x = a.id.toLowerCase();
+        const y = b.id.toLowerCase();
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+      const wanted = req.query.model_id;
+      if (wanted !== undefined) {
+        const id = Array.isArray(wanted) ? String(wanted[0]) : String(wanted);
+        // A model the caller may not use is as absent as one that does not exist.
+        const model = models.find((m) => m.id === id);
+        if (!model) throw apiError("model_not_found", { model: id });
+        res.json([modelDetails(config, model, principal)]);
+        return;
+      }
+      res.json(models.map((m) => modelDetails(config, m, principal)));
     },
   );
 }

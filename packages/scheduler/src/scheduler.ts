@@ -97,6 +97,11 @@ export class Scheduler {
     return this.res.inFlight.of(deploymentId);
   }
 
+  /** Milliseconds since the epoch, from the scheduler's clock (the views' walltimes and start estimates). */
+  now(): number {
+    return this.res.now();
+  }
+
   /** Every deployment known now, for the jobs view. */
   deployments(): DeploymentRecord[] {
     return this.res.snapshot.all();

@@ -1,10 +1,18 @@
 import { actsAsAdmin, canUseModel, type Principal } from "@switchyard/auth";
 import {
+  type Capability,
   type ClusterConfig,
+  type ClusterStatusMap,
+  ENDPOINT_CAPABILITY,
   type Endpoint,
+  type EndpointList,
   isUnfinishedDeployment,
+  type ModelCapabilities,
+  type ModelDetails,
   type ModelObject,
+  type ReferenceJobFields,
   type ResolvedModel,
+  type ResourceJobsView,
   type SwitchyardConfig,
 } from "@switchyard/core";
 import type { Scheduler } from "./scheduler";
@@ -66,16 +74,22 @@ const ENDPOINT_KEYS: Record<Endpoint, string> = {
   batches: "batch",
 };
 
+/** Code point order, as the reference gateway sorts model names (Python's `sorted`). */
+const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** `GET /resource_server/list-endpoints`: every cluster, its frameworks, their models and endpoint paths. */
-export function listEndpoints(config: SwitchyardConfig, scheduler: Scheduler, principal: Principal) {
-  const clusters: Record<string, unknown> = {};
+export function listEndpoints(config: SwitchyardConfig, scheduler: Scheduler, principal: Principal): EndpointList {
+  const clusters: EndpointList["clusters"] = {};
   for (const cluster of config.clusters) {
-    const frameworks: Record<string, unknown> = {};
+    const frameworks: EndpointList["clusters"][string]["frameworks"] = {};
     for (const framework of cluster.frameworks) {
       const base = `/resource_server/${cluster.name}/${framework.name}/v1`;
       frameworks[framework.name] = {
-        models: visibleModels(config, principal, cluster.name, framework.name).map((m) => m.id),
-        endpoints: Object.fromEntries(
+        models: visibleModels(config, principal, cluster.name, framework.name)
+          .map((m) => m.id)
+          .sort(byCodePoint),
+        endpoints: framework.endpoints.map((endpoint) => `/v1/${endpoint}`),
+        endpoint_urls: Object.fromEntries(
           framework.endpoints.map((endpoint) => [
             ENDPOINT_KEYS[endpoint],
             endpoint === "batches" ? `/resource_server/v1/batches` : `${base}/${endpoint}`,
@@ -96,6 +110,61 @@ export function listEndpoints(config: SwitchyardConfig, scheduler: Scheduler, pr
     };
   }
   return { clusters };
+}
+
+/** `GET /resource_server/status`: the clusters open to every signed-in user, true when up. */
+export function clusterStatusMap(config: SwitchyardConfig, scheduler: Scheduler): ClusterStatusMap {
+  return Object.fromEntries(
+    config.clusters.filter((c) => c.allowedGroups.length === 0).map((c) => [c.name, !scheduler.clusterProblem(c)]),
+  );
+}
+
+/** The capabilities object of `GET /resource_server/{cluster}/models`. */
+function capabilitiesOf(config: SwitchyardConfig, model: ResolvedModel): ModelCapabilities {
+  const has = (capability: Capability) => model.capabilities.includes(capability);
+  const framework = config.clusters
+    .find((c) => c.name === model.cluster)
+    ?.frameworks.find((f) => f.name === model.framework);
+  const protocols = (framework?.endpoints ?? []).filter((e) => has(ENDPOINT_CAPABILITY[e]));
+  return {
+    schema_version: 1,
+    api_protocols: protocols.map((e) => e.replace("/", "_")),
+    context_window_tokens: model.contextLength ?? null,
+    input_modalities: has("vision") ? ["text", "image"] : ["text"],
+    streaming: has("chat") || has("completions"),
+    // The engines' reasoning parsers return the reasoning apart from the answer (`reasoning_content`).
+    reasoning: { supported: has("reasoning"), separate_output: has("reasoning") },
+    tool_calling: { supported: has("tools") },
+  };
+}
+
+/** The caller's tokens-per-minute limit: the user default, or the most generous of their groups'. */
+function userTokensPerMinute(config: SwitchyardConfig, principal: Principal): number | undefined {
+  const limits = config.gateway.limits;
+  let tokens = limits.user.tokensPerMinute;
+  for (const group of principal.groups) {
+    const override = limits.groups[group]?.tokensPerMinute;
+    if (override !== undefined) tokens = Math.max(tokens ?? 0, override);
+  }
+  return tokens;
+}
+
+/** One entry of `GET /resource_server/{cluster}/models`: public metadata, never engine settings. */
+export function modelDetails(config: SwitchyardConfig, model: ResolvedModel, principal: Principal): ModelDetails {
+  const limits = config.gateway.limits;
+  const perModel = limits.models[model.id]?.tokensPerMinute ?? limits.model.tokensPerMinute;
+  const perUser = userTokensPerMinute(config, principal);
+  return {
+    id: model.id,
+    object: "model",
+    cluster: model.cluster,
+    framework: model.framework,
+    display_name: model.displayName ?? model.id,
+    ...(model.description ? { description: model.description } : {}),
+    capabilities: capabilitiesOf(config, model),
+    ...(perModel ? { rate_limit_token_per_minute: perModel } : {}),
+    ...(perUser ? { rate_limit_token_per_minute_per_user: perUser } : {}),
+  };
 }
 
 /** What a jobs view may show: a model server's address is for admins only. */
@@ -147,6 +216,55 @@ function jobEntry(scheduler: Scheduler, cluster: ClusterConfig, record: Deployme
     ...(record.state === "starting" && availability?.deploymentId === record.id
       ? { eta_seconds: availability.etaSeconds }
       : {}),
+    ...referenceFields(scheduler, cluster, record, viewer, model, availability),
+  };
+}
+
+const JOB_STATES: Record<DeploymentRecord["state"], string> = {
+  queued: "Q",
+  starting: "R",
+  live: "R",
+  draining: "E",
+  failed: "F",
+  offline: "F",
+};
+const MODEL_STATUSES: Partial<Record<DeploymentRecord["state"], string>> = {
+  queued: "queued",
+  starting: "starting",
+  live: "running",
+};
+
+/** `HH:MM:SS` (hours may pass 99), as PBS reports a job's walltime. */
+function walltime(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(Math.floor(total / 3600))}:${two(Math.floor((total % 3600) / 60))}:${two(total % 60)}`;
+}
+
+/** The reference gateway's keys of one job, under the same rules as ours (addresses, hidden models). */
+function referenceFields(
+  scheduler: Scheduler,
+  cluster: ClusterConfig,
+  record: DeploymentRecord,
+  viewer: JobsViewer,
+  model: ResolvedModel | undefined,
+  availability: ReturnType<Scheduler["availability"]> | undefined,
+): ReferenceJobFields {
+  const now = scheduler.now();
+  const eta = record.state === "queued" && availability?.deploymentId === record.id ? availability.etaSeconds : null;
+  return {
+    Models: model?.id ?? "",
+    Framework: model?.framework ?? "",
+    Cluster: cluster.name,
+    "Job ID": record.jobId ?? record.id,
+    "Job State": JOB_STATES[record.state],
+    "Host Name": viewer.addresses ? (record.host ?? null) : null,
+    "Nodes Reserved": "1",
+    ...(record.startedAt && (record.state === "starting" || record.state === "live" || record.state === "draining")
+      ? { Walltime: walltime(now - record.startedAt.getTime()) }
+      : {}),
+    ...(eta !== null && eta !== undefined ? { "Estimated Start Time": new Date(now + eta * 1000).toISOString() } : {}),
+    "Model Status": MODEL_STATUSES[record.state] ?? "other",
   };
 }
 
@@ -178,7 +296,7 @@ export function jobsView(scheduler: Scheduler, cluster: ClusterConfig, viewer: J
   });
   return {
     cluster: cluster.name,
-    status: scheduler.clusterProblem(cluster) ? "unavailable" : "active",
+    status: scheduler.clusterProblem(cluster) ? ("unavailable" as const) : ("active" as const),
     status_reason: scheduler.clusterProblem(cluster) ?? null,
     running: records
       .filter((d) => d.state === "starting" || d.state === "live")
@@ -192,5 +310,41 @@ export function jobsView(scheduler: Scheduler, cluster: ClusterConfig, viewer: J
       .map((d) => jobEntry(scheduler, cluster, d, viewer)),
     free_nodes: nodes.filter((n) => n.gpus_free === n.gpus).map((n) => n.name),
     nodes,
+  };
+}
+
+/**
+ * `GET /resource_server/{cluster}/jobs`: the jobs view with the reference gateway's groups
+ * beside ours. `stopped` names the models the viewer may use that have nothing running or
+ * queued; in maintenance (or before a cluster opens) every one of them, as the reference does.
+ */
+export function resourceJobsView(
+  config: SwitchyardConfig,
+  scheduler: Scheduler,
+  cluster: ClusterConfig,
+  viewer: JobsViewer,
+): ResourceJobsView {
+  const view = jobsView(scheduler, cluster, viewer);
+  const down = scheduler.clusterProblem(cluster) !== undefined;
+  const models = config.models.filter((m) => m.cluster === cluster.name && (viewer.mayUse?.(cluster, m) ?? true));
+  const busy = new Set([...view.running, ...view.queued].flatMap((j) => j.models));
+  const stopped = models
+    .filter((m) => down || !busy.has(m.id))
+    .sort((a, b) => byCodePoint(a.id, b.id))
+    .map((m) => ({ Models: m.id, Framework: m.framework, Cluster: cluster.name, "Model Status": "stopped" as const }));
+  const live = new Set(view.running.filter((j) => j.state === "live").flatMap((j) => j.models));
+  return {
+    ...view,
+    stopped,
+    private_batch_running: [],
+    private_batch_queued: [],
+    cluster_status: {
+      cluster: cluster.name,
+      free_nodes: view.free_nodes.length,
+      maintenance: down,
+      total_models: models.length,
+      live_models: live.size,
+      stopped_models: stopped.length,
+    },
   };
 }

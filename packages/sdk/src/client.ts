@@ -3,15 +3,17 @@ import type {
   ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionRequest,
+  ClusterStatusMap,
   CreateApiKeyRequest,
   CreatedApiKey,
   EmbeddingRequest,
   EmbeddingResponse,
   EndpointList,
-  JobsView,
   Me,
+  ModelDetails,
   ModelObject,
   ModelStatusFilter,
+  ResourceJobsView,
 } from "@switchyard/core";
 import type { OpenAI, ClientOptions as OpenAIOptions } from "openai";
 import { Batches, Files, type LocalFile } from "./batches";
@@ -128,8 +130,23 @@ export class Switchyard {
   };
 
   /** What runs, waits and failed on a cluster, and its nodes. */
-  jobs(cluster: string, options: RequestOptions = {}): Promise<JobsView> {
-    return this.json<JobsView>(`/resource_server/${encodeURIComponent(cluster)}/jobs`, options);
+  jobs(cluster: string, options: RequestOptions = {}): Promise<ResourceJobsView> {
+    return this.json<ResourceJobsView>(`/resource_server/${encodeURIComponent(cluster)}/jobs`, options);
+  }
+
+  /** A cluster's models you may use, with capabilities and token limits (`modelId`: just that one). */
+  clusterModels(
+    cluster: string,
+    params: { modelId?: string } = {},
+    options: RequestOptions = {},
+  ): Promise<ModelDetails[]> {
+    const query = params.modelId === undefined ? "" : `?model_id=${encodeURIComponent(params.modelId)}`;
+    return this.json<ModelDetails[]>(`/resource_server/${encodeURIComponent(cluster)}/models${query}`, options);
+  }
+
+  /** Which clusters open to every user are up (the public `GET /resource_server/status`). */
+  clusterStatus(options: RequestOptions = {}): Promise<ClusterStatusMap> {
+    return this.json<ClusterStatusMap>("/resource_server/status", options);
   }
 
   /** Every cluster, its frameworks, their models and endpoint paths. */

@@ -13,6 +13,7 @@ export type {
   ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionRequest,
+  ClusterStatusMap,
   CreateApiKeyRequest,
   CreatedApiKey,
   DeviceCodeResponse,
@@ -26,6 +27,8 @@ export type {
   Job,
   JobsView,
   Me,
+  ModelCapabilities,
+  ModelDetails,
   ModelObject,
   ModelStatus,
   ModelStatusFilter,
@@ -34,6 +37,8 @@ export type {
   ReferenceBatchResult,
   ReferenceBatchStatus,
   ReferenceCreateBatch,
+  ResourceJobsView,
+  Whoami,
 } from "@switchyard/core";
 export {
   Batches,

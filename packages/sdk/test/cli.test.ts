@@ -117,7 +117,9 @@ describe("sy against a running server", () => {
     it("shows endpoints and jobs; --json is the server's own shape", async () => {
       const endpoints = await sy(["endpoints", "--json"], keyEnv);
       const list = EndpointListSchema.parse(JSON.parse(endpoints.stdout));
-      expect(list.clusters.lab?.frameworks.vllm?.endpoints.chat).toBe("/resource_server/lab/vllm/v1/chat/completions");
+      expect(list.clusters.lab?.frameworks.vllm?.endpoint_urls.chat).toBe(
+        "/resource_server/lab/vllm/v1/chat/completions",
+      );
       const plain = await sy(["endpoints"], keyEnv);
       expect(plain.stdout).toContain("lab\tinfinity\tembedding\t/resource_server/lab/infinity/v1/embeddings");
 

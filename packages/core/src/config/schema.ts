@@ -197,6 +197,8 @@ export const ModelSchema = z.strictObject({
   cluster: Slug,
   framework: Slug,
   displayName: z.string().optional(),
+  /** One or two sentences for users (`GET /resource_server/{cluster}/models`). */
+  description: z.string().optional(),
   /** Grouping for the UI (Llama, Qwen, ...). */
   family: z.string().optional(),
   capabilities: z.array(CapabilitySchema).min(1, "a model needs at least one capability"),

@@ -173,11 +173,12 @@ async function endpoints(ctx: CliContext): Promise<void> {
         ctx.out.line(
           `  ${frameworkName} (${framework.models.length} model${framework.models.length === 1 ? "" : "s"})`,
         );
-        const width = Math.max(...Object.keys(framework.endpoints).map((k) => k.length));
-        for (const [kind, path] of Object.entries(framework.endpoints))
+        const width = Math.max(...Object.keys(framework.endpoint_urls).map((k) => k.length));
+        for (const [kind, path] of Object.entries(framework.endpoint_urls))
           ctx.out.line(`    ${kind.padEnd(width)}  ${path}`);
       } else {
-        for (const [kind, path] of Object.entries(framework.endpoints)) rows.push([name, frameworkName, kind, path]);
+        for (const [kind, path] of Object.entries(framework.endpoint_urls))
+          rows.push([name, frameworkName, kind, path]);
       }
     }
   }
