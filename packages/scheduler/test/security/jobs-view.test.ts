@@ -106,7 +106,7 @@ describe("GET /resource_server/{cluster}/jobs on a cluster restricted to a group
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
-    await new Promise((resolve) => server?.close(resolve));
+    if (server) await new Promise((resolve) => server.close(resolve));
     await auth?.close();
     await h?.close();
   });
