@@ -18,6 +18,10 @@ import {
 /** script(1) (util-linux; Debian's bsdutils) gives `sy` a terminal; CI installs it, so there it must be here. */
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 const servicesRequired = process.env.SWITCHYARD_REQUIRE_SERVICES === "1";
+if (!hasScript && !servicesRequired)
+  console.warn(
+    "packages/sdk/test/cli-batch.test.ts: skipping the progress-bar test: script(1) is not installed (Debian: bsdutils)",
+  );
 
 function shellQuote(word: string): string {
   return `'${word.replace(/'/g, "'\\''")}'`;
