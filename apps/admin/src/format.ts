@@ -28,6 +28,23 @@ export function eta(seconds: number | null | undefined): string {
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
+/**
+ * When a queued or starting model should be live, for a sentence: `ready in about 45 s`, or
+ * `ready time unknown` for a queued one whose wait the server cannot know (`eta_seconds: null`:
+ * Slurm's queue, busy deployments); "" in any other state.
+ */
+export function readyIn(state: string, seconds: number | null | undefined): string {
+  if (state !== "queued" && state !== "starting") return "";
+  if (seconds === null || seconds === undefined) return state === "queued" ? "ready time unknown" : "";
+  return `ready in about ${eta(seconds)}`;
+}
+
+/** A queue table's ETA cell: `45 s`, `unknown` for a queued job the server cannot say for, else `—`. */
+export function etaCell(state: string, seconds: number | null | undefined): string {
+  if (seconds !== null && seconds !== undefined) return eta(seconds);
+  return state === "queued" ? "unknown" : "—";
+}
+
 export function count(value: number): string {
   if (value >= 1e9) return `${(value / 1e9).toFixed(1)}B`;
   if (value >= 1e6) return `${(value / 1e6).toFixed(1)}M`;

@@ -33,7 +33,8 @@ function notReady(target: Target, availability: Availability): SwitchyardError {
   const eta = availability.etaSeconds;
   let detail = "";
   if (availability.status === "queued") {
-    detail = ` (position ${availability.queuePosition ?? "?"} in the queue${eta !== null ? `, ready in about ${Math.ceil(eta)} s once it starts` : ""}${availability.reason ? `; ${availability.reason}` : ""})`;
+    const wait = eta !== null ? `ready in about ${Math.ceil(eta)} s` : "ready time unknown";
+    detail = ` (position ${availability.queuePosition ?? "?"} in the queue, ${wait}${availability.reason ? `; ${availability.reason}` : ""})`;
   } else if (availability.status === "starting") {
     detail = eta !== null ? ` (loading, about ${Math.ceil(eta)} s to go)` : " (loading)";
   } else if (availability.reason) {

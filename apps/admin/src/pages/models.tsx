@@ -13,17 +13,16 @@ import {
   StatusBadge,
   type StatusFilter,
 } from "../components/ui";
-import { eta, formatTime } from "../format";
+import { formatTime, readyIn } from "../format";
 import { errorMessage, useTRPC } from "../trpc";
 
 type Model = inferRouterOutputs<AppRouter>["models"]["list"][number];
 type Filter = StatusFilter;
 
 function statusDetail(model: Model): string {
-  if (model.status === "queued") {
-    return `#${model.queuePosition ?? "?"} in queue${model.etaSeconds !== null ? `, about ${eta(model.etaSeconds)}` : ""}`;
-  }
-  if (model.status === "starting" && model.etaSeconds !== null) return `ready in about ${eta(model.etaSeconds)}`;
+  if (model.status === "queued")
+    return `#${model.queuePosition ?? "?"} in queue, ${readyIn("queued", model.etaSeconds)}`;
+  if (model.status === "starting" && model.etaSeconds !== null) return readyIn("starting", model.etaSeconds);
   return model.reason ?? "";
 }
 

@@ -2,7 +2,7 @@ import type { AppRouter } from "@switchyard/api";
 import { useQuery } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { Empty, PageHeader, QueryView, StatusBadge } from "../components/ui";
-import { eta, formatTime } from "../format";
+import { etaCell, formatTime } from "../format";
 import { Link } from "../router";
 import { useTRPC } from "../trpc";
 
@@ -84,7 +84,7 @@ function Queue({ cluster }: { cluster: string }) {
                   <td data-label="State">
                     <StatusBadge status={job.state} />
                   </td>
-                  <td data-label="ETA">{eta(job.eta_seconds ?? null) || "—"}</td>
+                  <td data-label="ETA">{etaCell(job.state, job.eta_seconds)}</td>
                   <td data-label="Why" className="muted small">
                     {job.reason ?? `since ${formatTime(job.start_time)}`}
                   </td>

@@ -13,7 +13,7 @@ import {
   type StatusFilter,
   statusLabel,
 } from "../components/ui";
-import { eta } from "../format";
+import { readyIn } from "../format";
 import { errorMessage, useTRPC } from "../trpc";
 
 type Model = inferRouterOutputs<AppRouter>["models"]["list"][number];
@@ -40,10 +40,12 @@ function waitingText(status: NotReady, model: Model | undefined): string {
   // The models list is polled while waiting, so its queue position and ETA are the freshest.
   const state = waitingState(status, model);
   const position = model?.queuePosition ?? status.queuePosition;
-  const seconds = model?.etaSeconds ?? status.etaSeconds;
+  // A null ETA from the fresher list means unknown, not "ask the 503".
+  const seconds = model && model.status === state ? model.etaSeconds : status.etaSeconds;
   const parts = [`${statusLabel(state)}`];
   if (state === "queued" && position !== null) parts.push(`#${position} in the queue`);
-  if (seconds !== null) parts.push(`ready in about ${eta(seconds)}`);
+  const ready = readyIn(state, seconds);
+  if (ready) parts.push(ready);
   return parts.join(", ");
 }
 
@@ -199,9 +201,8 @@ export function PlaygroundPage() {
                   <StatusBadge status={selected.status} /> {selected.cluster}
                   {selected.status === "offline" && " · it starts when you send a message (this can take a while)"}
                   {selected.status === "queued" && selected.queuePosition !== null && ` · #${selected.queuePosition}`}
-                  {selected.etaSeconds !== null &&
-                    selected.status !== "live" &&
-                    ` · ready in about ${eta(selected.etaSeconds)}`}
+                  {readyIn(selected.status, selected.etaSeconds) &&
+                    ` · ${readyIn(selected.status, selected.etaSeconds)}`}
                 </div>
               )}
             </div>

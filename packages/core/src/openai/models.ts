@@ -20,7 +20,10 @@ export const ModelObjectSchema = z.looseObject({
   engine: z.string(),
   /** Position in the cluster's start queue when status is `queued`. */
   queue_position: z.int().positive().nullable(),
-  /** Seconds until the model is expected to be live, when queued or starting. */
+  /**
+   * Seconds until the model is expected to be live, when queued (the wait for its GPUs plus its
+   * load time) or starting; null when queued and the wait cannot be known (docs/scheduler.md).
+   */
   eta_seconds: z.number().nonnegative().nullable(),
   /** Why the model is not available (maintenance, last failure), when it is not. */
   status_reason: z.string().nullable(),

@@ -4,6 +4,7 @@ import { enqueue } from "../changes";
 import type { SchedulerResources } from "../resources";
 import { baseUrlOf } from "../snapshot";
 import type { DeploymentRecord } from "../store";
+import { queuedEtaSeconds } from "./wait";
 
 /** What a caller learns about a model it wants to use. */
 export interface Availability {
@@ -15,7 +16,11 @@ export interface Availability {
   baseUrl: string | null;
   /** 1-based position among the cluster's queued deployments, when queued. */
   queuePosition: number | null;
-  /** Seconds until it should be live, when queued (at least) or starting. */
+  /**
+   * Seconds until it should be live. Starting: its expected load time less the time it has
+   * loaded. Queued: the wait for its GPUs (the deployments ahead of it, what holds its node
+   * draining or being evicted) plus its load time; null when that wait cannot be known.
+   */
   etaSeconds: number | null;
   /** Why it is not live (maintenance, Slurm's pending reason, the last failure). */
   reason: string | null;
@@ -58,7 +63,7 @@ export function availability(res: SchedulerResources, cluster: string, model: st
       status,
       deploymentId: current.id,
       queuePosition: queuePosition(res, current),
-      etaSeconds: Math.round(load * 10) / 10,
+      etaSeconds: queuedEtaSeconds(res, current, load, now),
       reason: current.stateReason,
     };
   }

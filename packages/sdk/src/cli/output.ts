@@ -76,6 +76,16 @@ export function formatDuration(ms: number): string {
   return `${Math.round(h / 24)} days`;
 }
 
+/**
+ * A model's ETA beside its status: `~12 s`, `< 1 s`, or `unknown` when the server cannot say
+ * (`eta_seconds: null` while queued: waiting in Slurm's queue, or for busy deployments).
+ */
+export function formatEta(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return "unknown";
+  if (seconds < 1) return "< 1 s";
+  return `~${formatDuration(seconds * 1000)}`;
+}
+
 /** `8k`, `128k`, `131072` -> `128k`: context windows as people say them. */
 export function formatTokens(n: number | null | undefined): string {
   if (n === null || n === undefined) return "-";

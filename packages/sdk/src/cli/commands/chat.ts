@@ -149,7 +149,9 @@ class ModelWaiter {
     if (!s) return `Waiting for ${this.model}`;
     const eta =
       s.eta_seconds === null
-        ? ""
+        ? s.status === "queued"
+          ? ", time to wait unknown"
+          : ""
         : s.eta_seconds < 1
           ? ", almost ready"
           : `, about ${formatDuration(s.eta_seconds * 1000)} to go`;

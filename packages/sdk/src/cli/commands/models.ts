@@ -9,7 +9,7 @@ import {
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { sleep } from "../../http";
 import type { CliContext } from "../context";
-import { type Colors, formatDuration, formatTime, formatTokens } from "../output";
+import { type Colors, formatEta, formatTime, formatTokens } from "../output";
 import type { Run } from "../program";
 
 export function registerModels(program: Command, run: Run): void {
@@ -43,11 +43,14 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
-/** `Live`, `Starting (~12 s)`, `Queued #2 (~5 min)`, `Offline`. */
+/** `Live`, `Starting (~12 s)`, `Queued #2 (~5 min)`, `Queued #1 (ETA unknown)`, `Offline`. */
 function statusText(model: ModelObject): string {
-  const eta = model.eta_seconds !== null ? ` (~${formatDuration(model.eta_seconds * 1000)})` : "";
-  if (model.status === "queued") return `Queued${model.queue_position ? ` #${model.queue_position}` : ""}${eta}`;
-  if (model.status === "starting") return `Starting${eta}`;
+  if (model.status === "queued") {
+    const eta = model.eta_seconds === null ? "ETA unknown" : formatEta(model.eta_seconds);
+    return `Queued${model.queue_position ? ` #${model.queue_position}` : ""} (${eta})`;
+  }
+  if (model.status === "starting")
+    return `Starting${model.eta_seconds !== null ? ` (${formatEta(model.eta_seconds)})` : ""}`;
   return MODEL_STATUS_LABELS[model.status];
 }
 
@@ -63,7 +66,7 @@ function capabilitiesText(model: ModelObject): string {
   return model.capabilities.map((cap) => (CAPABILITY_MARKS[cap] ? `${cap}(${CAPABILITY_MARKS[cap]})` : cap)).join(",");
 }
 
-function renderModels(ctx: CliContext, list: ModelObject[]): void {
+export function renderModels(ctx: CliContext, list: ModelObject[]): void {
   if (!ctx.out.tty) {
     ctx.out.table(
       [],
@@ -187,12 +190,11 @@ async function endpoints(ctx: CliContext): Promise<void> {
 
 function jobDetail(job: Job): string {
   if (job.state === "queued") {
-    const eta =
-      job.eta_seconds !== undefined && job.eta_seconds !== null ? `, ~${formatDuration(job.eta_seconds * 1000)}` : "";
-    return `#${job.queue_position ?? "?"} in queue${eta}${job.reason ? `; ${job.reason}` : ""}`;
+    const eta = job.eta_seconds === undefined || job.eta_seconds === null ? "ETA unknown" : formatEta(job.eta_seconds);
+    return `#${job.queue_position ?? "?"} in queue, ${eta}${job.reason ? `; ${job.reason}` : ""}`;
   }
   if (job.state === "starting" && job.eta_seconds !== undefined && job.eta_seconds !== null) {
-    return `~${formatDuration(job.eta_seconds * 1000)} to go`;
+    return `${formatEta(job.eta_seconds)} to go`;
   }
   if (job.state === "live") return job.in_flight ? `${job.in_flight} in flight` : "";
   return job.reason ?? "";
