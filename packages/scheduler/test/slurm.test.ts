@@ -106,13 +106,21 @@ describe.runIf(withSlurm)("Slurm specifics", () => {
       .sort();
     expect(jobsBefore).toHaveLength(2);
 
-    // The scheduler goes away (its Slurm jobs keep running); meanwhile a stray job appears.
+    // The scheduler goes away (its Slurm jobs keep running); meanwhile a stray job appears in
+    // its state directory (one a crashed submission left, say).
     await h.scheduler.close();
     const stray = path.join(h.dir, "stray.sh");
     writeFileSync(stray, "#!/bin/bash\nsleep 300\n");
     const strayId = execFileSync(
       "sbatch",
-      ["--parsable", "--job-name=sy-dep_stray", "--comment=dep_stray", `--output=${h.dir}/stray.log`, stray],
+      [
+        "--parsable",
+        "--job-name=sy-dep_stray",
+        "--comment=dep_stray",
+        `--output=${h.dir}/stray.log`,
+        `--chdir=${path.join(h.dir, "slurm")}`,
+        stray,
+      ],
       {
         encoding: "utf8",
       },

@@ -57,6 +57,8 @@ export class SlurmLauncher implements Launcher {
   readonly capabilities = { serversSurviveRestart: true, launchReaches: "submitted" } as const;
   private readonly submitted = new Map<string, { jobId: string; logPath: string }>();
   private readonly user = userInfo().username;
+  /** Absolute: every job is submitted with it as its working directory, which tells our jobs apart. */
+  private readonly stateDir: string;
 
   constructor(
     private readonly options: {
@@ -68,6 +70,7 @@ export class SlurmLauncher implements Launcher {
       nodePath?: string;
     },
   ) {
+    this.stateDir = path.resolve(options.stateDir);
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     const { mode } = statSync(options.stateDir);
     if (mode & 0o022) {
@@ -83,7 +86,7 @@ export class SlurmLauncher implements Launcher {
   }
 
   private file(deploymentId: string, suffix: string): string {
-    return path.join(this.options.stateDir, `${deploymentId}${suffix}`);
+    return path.join(this.stateDir, `${deploymentId}${suffix}`);
   }
 
   /** The job script: find a port, publish the endpoint, become the engine. */
@@ -144,7 +147,7 @@ export class SlurmLauncher implements Launcher {
       `--job-name=${JOB_PREFIX}${request.deploymentId}`,
       `--comment=${request.deploymentId}`,
       `--output=${logPath}`,
-      `--chdir=${this.options.stateDir}`,
+      `--chdir=${this.stateDir}`,
     ];
     if (request.gpus > 0) args.push(`--gres=gpu:${request.gpus}`);
     if (config.partition) args.push(`--partition=${config.partition}`);
@@ -193,7 +196,7 @@ export class SlurmLauncher implements Launcher {
   async observe(): Promise<JobObservation[]> {
     let stdout: string;
     try {
-      ({ stdout } = await run("squeue", ["-h", "-t", "all", "-u", this.user, "-o", "%i|%j|%T|%N|%k|%r"], {
+      ({ stdout } = await run("squeue", ["-h", "-t", "all", "-u", this.user, "-o", "%i|%j|%T|%N|%k|%Z|%r"], {
         timeout: 30_000,
       }));
     } catch (error) {
@@ -206,8 +209,13 @@ export class SlurmLauncher implements Launcher {
     }
     const seen = new Map<string, JobObservation>();
     for (const line of stdout.split("\n")) {
-      const [jobId, name, state, nodes, comment, reason] = line.split("|");
+      const [jobId, name, state, nodes, comment, workDir, ...rest] = line.split("|");
+      const reason = rest.join("|");
       if (!jobId || !name?.startsWith(JOB_PREFIX)) continue;
+      // Only this launcher's jobs (submitted with --chdir=<stateDir>): another cluster of this
+      // install, or another install, under the same account has its own state directory, and
+      // its jobs are neither adopted nor cancelled as orphans here.
+      if (!workDir || path.resolve(workDir) !== this.stateDir) continue;
       const deploymentId = comment && comment !== "(null)" ? comment : name.slice(JOB_PREFIX.length);
       const previous = seen.get(deploymentId);
       // A requeued or resubmitted job: the newest (highest id) wins.

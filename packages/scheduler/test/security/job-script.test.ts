@@ -124,6 +124,16 @@ describe.runIf(withSlurm)("a job script on real Slurm", () => {
       expect(healthy, "the server came up").toBe(true);
       expect(existsSync(marker)).toBe(false);
       expect(await launcher.tail(deploymentId)).toContain(`serving ${model.id} on`);
+      // Another install (or another cluster of this one) under the same account has its own
+      // state directory: it does not see this job, so it can neither adopt nor cancel it.
+      const other = new SlurmLauncher({
+        stateDir: path.join(dir, "other-state"),
+        config: { type: "slurm", sbatchArgs: [], pinNodes: false },
+        engines: { switchyardBin: SWITCHYARD_BIN },
+        logger: quiet,
+      });
+      expect((await other.observe()).map((o) => o.deploymentId)).not.toContain(deploymentId);
+      expect((await launcher.observe()).map((o) => o.deploymentId)).toContain(deploymentId);
     } finally {
       await launcher.stop(deploymentId, job.jobId);
     }
