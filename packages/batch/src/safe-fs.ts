@@ -123,7 +123,15 @@ export async function makeDirAt(dir: FileHandle, name: string, shown: string, mo
   } catch (error) {
     throw await refusal(error, dir, name, shown);
   }
-  return openDirAt(dir, name, shown);
+  // Between making it and opening it, whoever may write in `dir` could have put a directory of
+  // their own in its place: what is opened must be this process's.
+  const made = await openDirAt(dir, name, shown);
+  const info = await made.stat();
+  if (info.uid !== process.geteuid?.()) {
+    await made.close();
+    throw new UnsafePathError("changed", shown);
+  }
+  return made;
 }
 
 /** Open a regular file inside `dir` to read it, never through a symlink (nor blocking on a FIFO). */
