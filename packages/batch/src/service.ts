@@ -28,6 +28,9 @@ import { authoriseInput, authoriseOutputFolder } from "./paths";
 import { newBatchId, type OutputLayout, openaiLayout, referenceLayout } from "./paths-layout";
 
 /** The model a batch runs, as the gateway resolved it (access and the batch capability checked). */
+/** The lowest uid of a person's account (Debian's and most distributions' UID_MIN). */
+const MIN_USER_UID = 1000;
+
 export interface BatchTarget {
   model: ResolvedModel;
   cluster: ClusterConfig;
@@ -159,6 +162,11 @@ export class BatchService {
     }
     const account = await this.accounts(username);
     if (!account) throw refuse(`cannot be checked: there is no system account '${username}' for you on this service`);
+    // A username is not proof of being that system account's person (an identity provider may
+    // let users pick theirs): root, system accounts and the service's own are never lent out.
+    if (account.uid < MIN_USER_UID || account.uid === process.geteuid?.()) {
+      throw refuse(`cannot be checked: '${username}' is a system account, not a user's`);
+    }
     return { mode, account };
   }
 

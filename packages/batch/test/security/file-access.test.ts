@@ -159,6 +159,21 @@ describe.skipIf(!isRoot)("batch.fileAccess with real system accounts", () => {
         await h.close();
       }
     });
+
+    it("a user named like root or a system account does not get that account's rights", async () => {
+      // An identity provider may let a user choose the name 'root' (or 'daemon').
+      for (const name of ["root", "daemon"]) {
+        const h = await startHarness({ username: name, extraConfig: "  fileAccess: posix" });
+        try {
+          const secret = writeInput(path.join(h.outside, "..", "projects", `${name}-secret.jsonl`), 2, 0o600);
+          const error = await refusal(h.create(secret));
+          expect([error.code, error.status]).toEqual(["path_access_denied", 403]);
+          expect(error.message).toMatch(/is a system account/);
+        } finally {
+          await h.close();
+        }
+      }
+    });
   });
 
   describe("world", () => {
