@@ -1,4 +1,4 @@
-import { modelAccessProblem, principalOf } from "@switchyard/auth";
+import { modelAccessProblem, type Principal, principalOf } from "@switchyard/auth";
 import { apiError, type SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
@@ -31,6 +31,17 @@ export function findCluster(config: SwitchyardConfig, name: string) {
   if (!cluster)
     throw apiError("cluster_not_found", { cluster: name, clusters: config.clusters.map((c) => c.name).join(", ") });
   return cluster;
+}
+
+/**
+ * A cluster the principal may use, by the cluster's group policy (as for its models): a user
+ * outside it learns nothing of its jobs or models.
+ */
+function usableCluster(config: SwitchyardConfig, name: string, principal: Principal) {
+  const cluster = findCluster(config, name);
+  const problem = modelAccessProblem(principal, cluster, { id: "", allowedGroups: [] });
+  if (problem) throw problem;
+  return { cluster, principal };
 }
 
 export function findFramework(config: SwitchyardConfig, clusterName: string, name: string) {
@@ -155,11 +166,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       summary: "What runs, waits and failed on a cluster",
     },
     (req, res) => {
-      const cluster = findCluster(config, String(req.params.cluster));
-      const principal = principalOf(res);
-      // The cluster's group policy, as for its models: a user outside it learns nothing of its jobs.
-      const problem = modelAccessProblem(principal, cluster, { id: "", allowedGroups: [] });
-      if (problem) throw problem;
+      const { cluster, principal } = usableCluster(config, String(req.params.cluster), principalOf(res));
       res.json(resourceJobsView(config, scheduler, cluster, jobsViewerOf(principal)));
     },
   );
@@ -172,10 +179,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       summary: "The models of a cluster you may use, with their capabilities and limits (?model_id= for one)",
     },
     (req, res) => {
-      const cluster = findCluster(config, String(req.params.cluster));
-      const principal = principalOf(res);
-      const problem = modelAccessProblem(principal, cluster, { id: "", allowedGroups: [] });
-      if (problem) throw problem;
+      const { cluster, principal } = usableCluster(config, String(req.params.cluster), principalOf(res));
       const models = visibleModels(config, principal, cluster.name).sort((a, b) => {
         const x = a.id.toLowerCase();
         const y = b.id.toLowerCase();
