@@ -40,6 +40,8 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
     await h.waitFor(id, ["completed"]);
 
     const listed = await h.api("GET", "/resource_server/v1/batches?status=completed");
+    // Times as the reference service prints them (Python's str() of a UTC datetime).
+    expect(created.json.created_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?\+00:00$/);
     expect(listed.json).toContainEqual({
       batch_id: id,
       cluster: "lab",
@@ -204,6 +206,32 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
     ]);
   });
 
+  it("reference API: lines without body.model take the batch's model; a failed batch's result says why (400)", async () => {
+    const bare = (i: number) =>
+      JSON.stringify({ ...JSON.parse(chatLine(i)), body: { messages: [{ role: "user", content: "hi" }] } });
+    const good = path.join(h.shared, "modelless.jsonl");
+    writeFileSync(good, jsonl([bare(0), bare(1)]));
+    const ran = await h.api("POST", "/resource_server/v1/batches", { model: "org/batchy", input_file: good });
+    expect(ran.status).toBe(200);
+    const done = await h.waitFor(ran.json.batch_id, ["completed", "failed"]);
+    expect([done.status, done.request_counts]).toEqual(["completed", { total: 2, completed: 2, failed: 0 }]);
+    const answered = lines(
+      (await h.api("GET", `/resource_server/v1/batches/${ran.json.batch_id}/result`)).json.results_file,
+    );
+    expect(answered.map((a) => [a.custom_id, a.response.body.model])).toEqual([
+      ["req-0", "org/batchy"],
+      ["req-1", "org/batchy"],
+    ]);
+
+    const bad = path.join(h.shared, "broken.jsonl");
+    writeFileSync(bad, jsonl([bare(0), "{oops"]));
+    const created = await h.api("POST", "/resource_server/v1/batches", { model: "org/batchy", input_file: bad });
+    await h.waitFor(created.json.batch_id, ["failed"]);
+    const result = await h.api("GET", `/resource_server/v1/batches/${created.json.batch_id}/result`);
+    expect([result.status, result.json.error.code]).toEqual([400, "batch_failed"]);
+    expect(result.json.error.message).toMatch(/^Batch failed: line 2: /);
+  });
+
   it("refuses a file over 150,000 lines", async () => {
     const content = jsonl(Array.from({ length: 150_001 }, (_, i) => chatLine(i)));
     const { batch } = await h.submit(Buffer.from(content), "huge.jsonl");
@@ -335,7 +363,16 @@ describe("what a batch request is refused for, at once", () => {
     const first = await reference({ model: "org/slow", input_file: input });
     expect(first.status).toBe(200);
     const id = first.json.batch_id as string;
-    const second = await reference({ model: "org/slow", input_file: input });
+    const again = await reference({ model: "org/slow", input_file: input });
+    expect([again.status, again.json.error.code, again.json.error.param]).toEqual([
+      409,
+      "batch_input_in_use",
+      "input_file",
+    ]);
+    expect(again.json.error.message).toContain(id);
+    const other = path.join(h.shared, "other.jsonl");
+    writeFileSync(other, jsonl([chatLine(0, "org/slow")]));
+    const second = await reference({ model: "org/slow", input_file: other });
     expect([second.status, second.json.error.code]).toEqual([429, "batch_limit_reached"]);
     expect(second.json.error.message).toContain(id);
 

@@ -100,11 +100,37 @@ export function toBatchObject(row: BatchRow): BatchObject {
   };
 }
 
+/**
+ * A time as the reference service prints it (Python's `str()` of an aware datetime):
+ * `2025-02-20 18:39:58.049000+00:00`, the fraction left out when it is zero, as Python does.
+ */
+export function referenceTime(date: Date): string {
+  const iso = date.toISOString(); // 2025-02-20T18:39:58.049Z
+  const ms = date.getUTCMilliseconds();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${ms === 0 ? "" : `.${String(ms * 1000).padStart(6, "0")}`}+00:00`;
+}
+
+/** Why a failed batch failed, in one line: its reason, or its first validation problems. */
+function failureReason(row: BatchRow): string {
+  const errors = errorsOf(row);
+  if (errors.length === 0) return "no reason was recorded.";
+  const shown = errors
+    .slice(0, 3)
+    .map((e) => (e.line == null ? e.message : `line ${e.line}: ${e.message}`))
+    .join("; ");
+  const more = errors.length > 3 ? ` (and ${errors.length - 3} more problems; the batch's errors list them)` : "";
+  const partial =
+    row.completedCount + row.failedCount > 0 && row.resultsPath
+      ? ` What was answered before it failed is in ${row.resultsPath}.`
+      : "";
+  return `${shown}${more}${partial}`;
+}
+
 export function toReferenceBatch(row: BatchRow): ReferenceBatch {
   return {
     batch_id: row.id,
     cluster: row.clusterName,
-    created_at: row.createdAt.toISOString(),
+    created_at: referenceTime(row.createdAt),
     framework: row.framework,
     input_file: row.inputPath,
     status: referenceStatus(row.status),
@@ -116,6 +142,7 @@ function finishedAt(row: BatchRow): Date | null {
 }
 
 export function toReferenceDetail(row: BatchRow): ReferenceBatchDetail {
+  const ended = finishedAt(row);
   return {
     ...toReferenceBatch(row),
     model: row.model,
@@ -125,8 +152,8 @@ export function toReferenceDetail(row: BatchRow): ReferenceBatchDetail {
     results_file: row.resultsPath,
     progress_file: row.progressPath,
     errors_file: row.errorsPath,
-    started_at: row.inProgressAt?.toISOString() ?? null,
-    finished_at: finishedAt(row)?.toISOString() ?? null,
+    started_at: row.inProgressAt ? referenceTime(row.inProgressAt) : null,
+    finished_at: ended ? referenceTime(ended) : null,
     errors: errorsOf(row),
   };
 }
@@ -242,6 +269,7 @@ export class BatchService {
     const row = await this.prisma.$transaction(async (tx) => {
       await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock(hashtext($1))", `batch-quota:${userId}`);
       this.assertBelowLimit(await this.activeBatches(tx, userId));
+      if (data.api === "reference") await this.assertInputFree(tx, userId, data.inputPath);
       return tx.batch.create({ data: { ...data, userId } });
     });
     this.deps.notify?.({ kind: "created", batchId: row.id });
@@ -317,6 +345,24 @@ export class BatchService {
     return toBatchObject(row);
   }
 
+  /**
+   * 409 when one of the user's unfinished batches already reads this input file (the reference
+   * API's rule: submitting the same file twice is almost always a retried script, not intent).
+   */
+  private async assertInputFree(tx: PrismaClientOrTransaction, userId: string, inputPath: string): Promise<void> {
+    const busy = await tx.batch.findFirst({
+      where: { userId, api: "reference", inputPath, status: { in: [...ACTIVE_BATCH_STATUSES] } },
+      select: { id: true, status: true },
+    });
+    if (busy) {
+      throw apiError(
+        "batch_input_in_use",
+        { path: inputPath, batchId: busy.id, status: referenceStatus(busy.status) },
+        { param: "input_file" },
+      );
+    }
+  }
+
   /** `POST /resource_server[/{cluster}/{framework}]/v1/batches`. */
   async createReference(
     userId: string,
@@ -325,6 +371,8 @@ export class BatchService {
     pathTarget?: { cluster: string; framework: string },
   ): Promise<ReferenceBatchDetail> {
     const target = resolve(input.model, pathTarget);
+    // The same file again says so, before the active limit would answer with a vaguer 429.
+    await this.assertInputFree(this.prisma, userId, path.resolve(input.input_file));
     await this.checkActiveLimit(userId);
     const dirs = this.deps.allowedDirs(target.cluster);
     const policy = await this.policyFor(userId, input.input_file);
@@ -430,13 +478,7 @@ export class BatchService {
         action: "asked for results before it ends (its status shows the progress)",
       });
     }
-    if (row.status === "failed" && row.inProgressAt === null) {
-      throw apiError("batch_state_conflict", {
-        batchId: id,
-        status: "failed",
-        action: "asked for results: it ran nothing (its errors say why)",
-      });
-    }
+    if (row.status === "failed") throw apiError("batch_failed", { reason: failureReason(row) });
     const started = row.inProgressAt?.getTime() ?? row.createdAt.getTime();
     const ended = finishedAt(row)?.getTime() ?? started;
     const elapsed = Math.max(0, (ended - started) / 1000);

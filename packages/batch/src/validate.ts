@@ -147,9 +147,13 @@ export async function validateBatchFile(file: string, options: ValidationOptions
       });
       continue;
     }
-    const body = BATCH_ENDPOINTS[endpoint].safeParse(request.body);
+    // A line without body.model takes the batch's model (the reference API's create request
+    // names it); the run sends the model server's own name either way.
+    const named =
+      request.body.model === undefined && options.model ? { ...request.body, model: options.model } : request.body;
+    const body = BATCH_ENDPOINTS[endpoint].safeParse(named);
     if (!body.success) {
-      const problem = errorFromZod(body.error, request.body);
+      const problem = errorFromZod(body.error, named);
       const param = safeParam(problem.param ? `body.${problem.param}` : "body");
       report({
         code: "invalid_body",
@@ -160,7 +164,7 @@ export async function validateBatchFile(file: string, options: ValidationOptions
       });
       continue;
     }
-    const model = request.body.model;
+    const model = named.model;
     if (typeof model !== "string" || !options.modelNames.has(model)) {
       report({
         code: "model_mismatch",

@@ -205,12 +205,26 @@ export const ERROR_CATALOGUE = {
     message: "{method} is not allowed on {path}; allowed: {allowed}.",
     description: "The path exists but not for this HTTP method.",
   },
+  batch_failed: {
+    status: 400,
+    type: "invalid_request_error",
+    message: "Batch failed: {reason}",
+    description:
+      "Asking the reference API for the result of a failed batch: the answer says why it failed (and where what it answered before is).",
+  },
   // 409
   batch_state_conflict: {
     status: 409,
     type: "conflict_error",
     message: "Batch '{batchId}' is {status}; it cannot be {action}.",
     description: "The batch is in a state where the requested action does not apply.",
+  },
+  batch_input_in_use: {
+    status: 409,
+    type: "conflict_error",
+    message:
+      "Input file {path} is already being processed by your batch '{batchId}' ({status}); wait for it to end or cancel it before submitting the file again.",
+    description: "The reference API runs one active batch per input file and user.",
   },
   file_in_use: {
     status: 409,
