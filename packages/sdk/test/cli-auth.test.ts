@@ -205,6 +205,13 @@ describe("sy login, tokens and identity", () => {
     expect((await whoIs(h.url, before.access_token)).status).toBe(401);
     expect((await sy(["whoami"], env)).code).toBe(2);
     expect((await sy(["logout"], env)).stdout).toContain("Not logged in");
+    // The next command still talks to the server last used (to say "not logged in" there), not to
+    // the built-in default address.
+    expect(readTokens().default_server).toBe(h.url);
+    const { SWITCHYARD_URL: _, ...withoutUrl } = env;
+    const after = await sy(["whoami"], withoutUrl);
+    expect(after.code).toBe(2);
+    expect(after.stderr).toContain(h.url);
   });
 
   it("explains a damaged token file with the fix and no stack trace; login --force starts a new one", async () => {

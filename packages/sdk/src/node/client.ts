@@ -71,7 +71,8 @@ export class Switchyard extends SwitchyardClient {
     const removed = await this.tokenStore.update((file) => {
       const session = file.servers[this.baseURL];
       delete file.servers[this.baseURL];
-      if (file.default_server === this.baseURL) file.default_server = null;
+      // default_server stays: the next command goes on talking to this server (and says to log in
+      // there), rather than falling back to the built-in default address.
       return session;
     });
     if (!removed) return undefined;
