@@ -42,6 +42,14 @@ function explain(error: unknown): string {
 /** Run the CLI; resolves with the exit code (serve resolves after shutdown). */
 export async function runCli(argv: string[], io: CliIO = processIO): Promise<number> {
   const program = buildProgram(io);
+  // Commander answers `--help` before it looks at the command, so `switchyard gatway --help`
+  // would print the top-level help and exit 0: a typo must say so and exit 2 with or without it.
+  const named = argv.find((arg) => !arg.startsWith("-"));
+  if (named !== undefined && named !== "help" && !program.commands.some((c) => c.name() === named)) {
+    io.err(`error: unknown command '${named}'\n\n`);
+    program.outputHelp({ error: true });
+    return EXIT.usage;
+  }
   try {
     await program.parseAsync(argv, { from: "user" });
     return EXIT.ok;

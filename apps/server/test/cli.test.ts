@@ -94,6 +94,7 @@ describe("the switchyard command", () => {
     [["serve", "--bogus"], /unknown option '--bogus'/],
     [["serve", "--port", "99999"], /must be an integer from 0 to 65535/],
     [["frobnicate"], /unknown command 'frobnicate'/],
+    [["gateway", "--help"], /unknown command 'gateway'/],
     [["config", "check"], /missing required argument 'file'/],
   ])("exits 2 with usage for %j", async (args, message) => {
     const result = await run(args);
