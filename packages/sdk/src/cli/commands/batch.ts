@@ -360,7 +360,7 @@ async function upload(ctx: CliContext, client: Switchyard, file: string, model: 
     ctx.err.tty && !ctx.json
       ? yoctoSpinner({ text: `Uploading ${name}`, stream: ctx.err.stream as NodeJS.WriteStream }).start()
       : undefined;
-  const mb = (n: number) => (n < 1e6 ? `${Math.ceil(n / 1e3)} kB` : `${(n / 1e6).toFixed(1)} MB`);
+  const mb = (n: number) => (n < 1e3 ? `${n} B` : n < 1e6 ? `${Math.round(n / 1e3)} kB` : `${(n / 1e6).toFixed(1)} MB`);
   try {
     const source = model
       ? { filename: name, content: () => withBatchModel(createReadStream(file, { highWaterMark: 256 * 1024 }), model) }
