@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { LeaderLock } from "@switchyard/db";
-import { Pool } from "undici";
+import { Upstreams } from "@switchyard/upstream";
 import { BatchRun, type RunnerDeps } from "./runner";
 
 export type WorkerDeps = Omit<RunnerDeps, "pool" | "sharing" | "workerId"> & {
@@ -27,7 +27,8 @@ export function batchLockKey(batchId: string): number {
 export class BatchWorker {
   readonly id = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   private readonly runs = new Map<string, { run: BatchRun; lock: LeaderLock; done: Promise<void> }>();
-  private readonly pools = new Map<string, Pool>();
+  /** Keep-alive pools per model server, closed once idle (a model's replicas come and go). */
+  private readonly upstreams: Upstreams;
   /** Batches not to try again before a time: failed runs, and locks held elsewhere. */
   private readonly notBefore = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -35,7 +36,13 @@ export class BatchWorker {
   private again = false;
   private closed = false;
 
-  constructor(private readonly deps: WorkerDeps) {}
+  constructor(private readonly deps: WorkerDeps) {
+    this.upstreams = new Upstreams({
+      connections: deps.settings.replicaConcurrency,
+      connectTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 30_000,
+    });
+  }
 
   start(): void {
     this.timer = setInterval(() => this.wake(), this.deps.pollIntervalMs ?? 1000);
@@ -80,19 +87,6 @@ export class BatchWorker {
     }
   }
 
-  private pool(baseUrl: string): Pool {
-    let pool = this.pools.get(baseUrl);
-    if (!pool) {
-      pool = new Pool(baseUrl, {
-        connections: this.deps.settings.replicaConcurrency,
-        keepAliveTimeout: 30_000,
-        connect: { timeout: 10_000 },
-      });
-      this.pools.set(baseUrl, pool);
-    }
-    return pool;
-  }
-
   private sharing(cluster: string, model: string): number {
     const key = `${cluster}\u0000${model}`;
     let count = 0;
@@ -122,7 +116,7 @@ export class BatchWorker {
   private launch(id: string, lock: LeaderLock): void {
     const run = new BatchRun(id, {
       ...this.deps,
-      pool: (url) => this.pool(url),
+      pool: (url) => this.upstreams.pool(url),
       sharing: (cluster, model) => this.sharing(cluster, model),
       workerId: this.id,
     });
@@ -153,7 +147,6 @@ export class BatchWorker {
     await this.polling;
     for (const { run } of this.runs.values()) run.stop();
     await Promise.all([...this.runs.values()].map((r) => r.done));
-    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => {})));
-    this.pools.clear();
+    await this.upstreams.close();
   }
 }

@@ -5,6 +5,7 @@ import type { Database } from "@switchyard/db";
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import { observeRequest, type RequestFacts, type RequestMetrics, type RouteTable } from "@switchyard/http";
 import type { Scheduler } from "@switchyard/scheduler";
+import { Upstreams } from "@switchyard/upstream";
 import type { Router } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -15,7 +16,6 @@ import { KINDS, type KindSpec, kindForPath } from "./kinds";
 import { RateLimits } from "./limits";
 import { GatewayMetrics } from "./metrics";
 import { ModelResolver } from "./resolve";
-import { Upstreams } from "./upstream";
 import { UsageRecorder } from "./usage";
 
 export interface GatewayOptions {
@@ -66,6 +66,7 @@ export class Gateway {
       limits: new RateLimits(config.gateway.limits, options.redis),
       usage: new UsageRecorder(options.db, options.logger, metrics.usageDropped),
       upstreams: new Upstreams({
+        connections: 256,
         connectTimeoutMs: config.gateway.connectTimeout * 1000,
         timeoutMs: config.gateway.upstreamTimeout * 1000,
       }),

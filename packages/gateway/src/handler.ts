@@ -4,17 +4,24 @@ import { apiError, type GatewaySettings, parseOrThrow, renderError, SwitchyardEr
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import { type RequestFacts, sendError } from "@switchyard/http";
 import type { Availability, Scheduler } from "@switchyard/scheduler";
+import {
+  BufferedExchange,
+  classifyFailure,
+  mayRetry,
+  modelServerHeaders,
+  parseUpstreamError,
+  type RetryPolicy,
+  type Upstreams,
+} from "@switchyard/upstream";
 import type { Logger } from "pino";
-import { errors as undiciErrors } from "undici";
 import { parseJson, readBody } from "./body";
 import { promptEstimate, tokenEstimate } from "./estimate";
-import { BufferedExchange, StreamingExchange } from "./exchange";
 import type { KindSpec } from "./kinds";
 import type { Charge, RateLimits } from "./limits";
 import type { GatewayMetrics } from "./metrics";
 import type { ModelResolver, Target } from "./resolve";
 import { type TokenUsage, usageFromBuffer } from "./sse";
-import type { Upstreams } from "./upstream";
+import { StreamingExchange } from "./streaming";
 import type { UsageRecorder } from "./usage";
 
 export interface GatewayDeps {
@@ -81,33 +88,20 @@ async function holdFor(
   }
 }
 
-function isConnectFailure(error: unknown): boolean {
-  const code = (error as { code?: string }).code;
-  return (
-    error instanceof undiciErrors.ConnectTimeoutError ||
-    code === "ECONNREFUSED" ||
-    code === "ECONNRESET" ||
-    code === "EPIPE" ||
-    code === "UND_ERR_SOCKET" ||
-    code === "UND_ERR_CLOSED"
-  );
-}
+/**
+ * A request whose connection failed before any byte reached the client is sent once more, at
+ * once, to the replica the scheduler gives next.
+ */
+const RETRY: RetryPolicy = { retries: 1, retryOn: ["unreachable"], baseDelayMs: 0, maxDelayMs: 0 };
 
-function isTimeout(error: unknown): boolean {
-  return error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
-}
+const isTimeout = (error: unknown) => classifyFailure(error).kind === "timeout";
 
 /** A model server's own 4xx: passed on as it is when already OpenAI-shaped, else wrapped. */
 function upstreamClientError(status: number, text: string, model: string): SwitchyardError | { raw: string } {
-  try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown } };
-    if (parsed && typeof parsed.error === "object" && typeof parsed.error?.message === "string") return { raw: text };
-    const message = (parsed as { message?: unknown })?.message;
-    if (typeof message === "string") return apiError("model_server_rejected", { model, detail: message }, { status });
-  } catch {
-    // not JSON
-  }
-  return apiError("model_server_rejected", { model, detail: text.slice(0, 500) || `HTTP ${status}` }, { status });
+  const said = parseUpstreamError(text);
+  if (said?.openAiShaped) return { raw: text };
+  const detail = said?.message ?? (text.slice(0, 500) || `HTTP ${status}`);
+  return apiError("model_server_rejected", { model, detail }, { status });
 }
 
 interface Outcome {
@@ -215,8 +209,7 @@ export async function serveInference(
         );
         break;
       } catch (error) {
-        // A connection that failed before any byte reached the client is tried once more.
-        if (attempt === 0 && isConnectFailure(error) && !res.headersSent && !res.destroyed) {
+        if (!res.headersSent && !res.destroyed && mayRetry(RETRY, classifyFailure(error), attempt)) {
           replica.release();
           replica = deps.scheduler.acquire(target.cluster.name, target.model.id);
           if (replica) continue;
@@ -338,19 +331,16 @@ async function proxy(
   };
   res.once("close", onClose);
   try {
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      "content-length": String(payload.length),
-      accept: stream ? "text/event-stream" : "application/json",
-      "x-request-id": facts.requestId,
-    };
-    // The model server's own key (its deployment's, or an external apiKeyEnv), never the client's credentials.
-    if (replica.authorization) headers.authorization = replica.authorization;
     deps.upstreams.pool(replica.baseUrl).dispatch(
       {
         path: spec.upstreamPath,
         method: "POST",
-        headers,
+        headers: modelServerHeaders(
+          facts.requestId,
+          replica.authorization,
+          payload.length,
+          stream ? "text/event-stream" : "application/json",
+        ),
         body: payload,
       },
       exchange,
@@ -378,7 +368,7 @@ async function proxy(
       }
       throw error;
     }
-    const status = exchange.statusCode;
+    const { status } = exchange;
     if (status !== 200) {
       const text = (exchange instanceof StreamingExchange ? exchange.errorBody : exchange.body).toString("utf8");
       if (status >= 500) {
