@@ -21,7 +21,7 @@ export { OutputFile, writeProgress } from "./output";
 export { allowedDirsFor, checkInputFile, prepareOutputDir } from "./paths";
 export { newBatchId, openaiLayout, outputFileIds, referenceLayout } from "./paths-layout";
 export { FileCleanup } from "./retention";
-export { BatchRun, type BatchUsage, type RunnerDeps } from "./runner";
+export { BatchRun, type BatchUsage, type RunnerDeps } from "./run";
 export {
   BatchService,
   type BatchServiceDeps,

@@ -6,9 +6,12 @@ import {
   type BatchObject,
   type BatchSettings,
   type BatchStatus,
+  batchStatusesBefore,
   type Clock,
   type ClusterConfig,
   type CreateBatchRequest,
+  canTransitionBatch,
+  ENDED_BATCH_STATUSES,
   formatBytes,
   type ReferenceBatch,
   type ReferenceBatchDetail,
@@ -26,6 +29,7 @@ import type { FileStore } from "./files";
 import { scanRequestLines } from "./lines";
 import { authoriseInput, authoriseOutputFolder } from "./paths";
 import { newBatchId, type OutputLayout, openaiLayout, referenceLayout } from "./paths-layout";
+import { BatchStore } from "./store";
 
 /** The model a batch runs, as the gateway resolved it (access and the batch capability checked). */
 /** The lowest uid of a person's account (Debian's and most distributions' UID_MIN). */
@@ -54,8 +58,6 @@ export interface BatchServiceDeps {
 
 type BatchRow = Prisma.BatchGetPayload<object>;
 export type BatchWithOwner = BatchRow & { user: { username: string } };
-
-const TERMINAL: readonly BatchStatus[] = ["completed", "failed", "expired", "cancelled"];
 
 function seconds(date: Date | null): number | null {
   return date ? Math.floor(date.getTime() / 1000) : null;
@@ -165,9 +167,12 @@ export function toReferenceDetail(row: BatchRow): ReferenceBatchDetail {
  */
 export class BatchService {
   private readonly accounts: AccountLookup;
+  /** Every status change of a batch goes through the store (compare-and-set, checked against the transitions table). */
+  private readonly store: BatchStore;
 
   constructor(private readonly deps: BatchServiceDeps) {
     this.accounts = deps.accounts ?? cachedLookup();
+    this.store = new BatchStore(deps.db);
   }
 
   /**
@@ -471,7 +476,7 @@ export class BatchService {
   /** `GET .../batches/{id}/result`: where the files are and how it went, once the batch has ended. */
   async referenceResult(userId: string, id: string): Promise<ReferenceBatchResult> {
     const row = await this.row(userId, id);
-    if (!TERMINAL.includes(row.status)) {
+    if (!ENDED_BATCH_STATUSES.includes(row.status)) {
       throw apiError("batch_state_conflict", {
         batchId: id,
         status: referenceStatus(row.status),
@@ -514,14 +519,13 @@ export class BatchService {
     };
     const row = await find();
     if (row.status === "cancelling" || row.status === "cancelled") return row;
-    if (row.status !== "validating" && row.status !== "in_progress") {
+    if (!canTransitionBatch(row.status, "cancelling")) {
       throw apiError("batch_state_conflict", { batchId: id, status: row.status, action: "cancelled" });
     }
-    const updated = await this.prisma.batch.updateMany({
-      where: { id, status: { in: ["validating", "in_progress"] } },
-      data: { status: "cancelling", cancellingAt: this.now() },
+    const moved = await this.store.transition(id, batchStatusesBefore("cancelling"), "cancelling", {
+      cancellingAt: this.now(),
     });
-    if (updated.count === 0) return this.cancelWhere(where); // it moved on meanwhile: answer for its new status
+    if (!moved) return this.cancelWhere(where); // it moved on meanwhile: answer for its new status
     this.deps.notify?.({ kind: "cancelled", batchId: id });
     return find();
   }

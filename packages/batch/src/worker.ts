@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { LeaderLock } from "@switchyard/db";
 import { Upstreams } from "@switchyard/upstream";
-import { BatchRun, type RunnerDeps } from "./runner";
+import { BatchRun, type RunnerDeps } from "./run";
 
 export type WorkerDeps = Omit<RunnerDeps, "pool" | "sharing" | "workerId"> & {
   /** How often the worker looks for batches to run (it is also woken on create and cancel). */

@@ -359,7 +359,10 @@ export const ERROR_CATALOGUE = {
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
 
-type Placeholders<S extends string> = S extends `${string}{${infer P}}${infer Rest}` ? P | Placeholders<Rest> : never;
+/** The `{name}` placeholders of a message template. */
+export type Placeholders<S extends string> = S extends `${string}{${infer P}}${infer Rest}`
+  ? P | Placeholders<Rest>
+  : never;
 
 /** The values a code's message template needs, checked at compile time. */
 export type ErrorParams<C extends ErrorCode> = {
@@ -389,7 +392,8 @@ export const ErrorBodySchema = z.looseObject({
 });
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
-function fill(template: string, params: Record<string, string | number>): string {
+/** A message template with its placeholders filled (a missing value stays `{name}`). */
+export function fillTemplate(template: string, params: Record<string, string | number>): string {
   return template.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`));
 }
 
@@ -405,7 +409,7 @@ export class SwitchyardError extends Error {
 
   constructor(code: ErrorCode, params: Record<string, string | number>, options: ErrorOptions = {}) {
     const def: ErrorDefinition = ERROR_CATALOGUE[code];
-    super(fill(def.message, params), options.cause === undefined ? undefined : { cause: options.cause });
+    super(fillTemplate(def.message, params), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SwitchyardError";
     this.code = code;
     this.status = options.status ?? def.status;

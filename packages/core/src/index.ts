@@ -1,3 +1,4 @@
+export * from "./batch-line-errors";
 export * from "./capabilities";
 export * from "./clock";
 export * from "./config/default-catalog";

@@ -39,6 +39,33 @@ export const ACTIVE_BATCH_STATUSES: readonly BatchStatus[] = ["validating", "in_
 /** Statuses a batch never leaves: it ran to the end, was rejected, ran out of time, or was stopped. */
 export const ENDED_BATCH_STATUSES: readonly BatchStatus[] = ["completed", "failed", "expired", "cancelled"];
 
+/**
+ * Which status changes a batch may make. The batch store writes every status through this
+ * table and refuses any other move (that would be a bug in the worker or the service):
+ * validation passes (`in_progress`) or fails; a run finalizes and completes, or is cancelled
+ * (by the API, which marks it `cancelling`, or in the worker's own process before the row says
+ * so), expires, or fails. An ended batch never moves again.
+ */
+export const BATCH_TRANSITIONS: Readonly<Record<BatchStatus, readonly BatchStatus[]>> = {
+  validating: ["in_progress", "failed", "cancelling"],
+  in_progress: ["finalizing", "cancelling", "cancelled", "expired", "failed"],
+  finalizing: ["completed", "failed"],
+  cancelling: ["cancelled", "expired", "failed"],
+  completed: [],
+  failed: [],
+  expired: [],
+  cancelled: [],
+};
+
+export function canTransitionBatch(from: BatchStatus, to: BatchStatus): boolean {
+  return BATCH_TRANSITIONS[from].includes(to);
+}
+
+/** The statuses a batch may reach `to` from (`cancelling` from validating or in_progress). */
+export function batchStatusesBefore(to: BatchStatus): BatchStatus[] {
+  return BATCH_STATUSES.filter((from) => canTransitionBatch(from, to));
+}
+
 /** The reference service's statuses (plus `cancelled`, which it lacks). */
 export const REFERENCE_BATCH_STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
 export const ReferenceBatchStatusSchema = z.enum(REFERENCE_BATCH_STATUSES);

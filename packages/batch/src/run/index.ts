@@ -1,0 +1,2 @@
+export { BatchRun } from "./batch-run";
+export type { BatchUsage, RunnerDeps } from "./resources";
