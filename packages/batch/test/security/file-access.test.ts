@@ -213,7 +213,8 @@ describe.skipIf(!isRoot)("batch.fileAccess with real system accounts", () => {
     it("world mode refuses a per-user folder someone else made", async () => {
       const squat = path.join(h.projects, BOB);
       chownSync(squat, uid.alice, uid.alice);
-      const open = path.join(h.projects, "open.jsonl");
+      // A file of its own: the batch of the test above still runs open.jsonl (same file twice: 409).
+      const open = writeInput(path.join(h.projects, "open-again.jsonl"), 2, 0o644);
       const error = await refusal(h.create(open));
       expect(error.code).toBe("path_access_denied");
       expect(error.message).toMatch(/did not make for you/);
