@@ -22,6 +22,7 @@ export { allowedDirsFor, checkInputFile, prepareOutputDir } from "./paths";
 export { newBatchId, openaiLayout, outputFileIds, referenceLayout } from "./paths-layout";
 export { FileCleanup } from "./retention";
 export { BatchRun, type BatchUsage, type RunnerDeps } from "./runner";
+export { batchUsageRecord } from "./usage";
 export {
   BatchService,
   type BatchServiceDeps,

@@ -2,9 +2,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { LeaderLock } from "@switchyard/db";
 import { Pool } from "undici";
+import type { UsageSink } from "@switchyard/usage";
 import { BatchRun, type RunnerDeps } from "./runner";
+import { batchUsageSink } from "./usage";
 
-export type WorkerDeps = Omit<RunnerDeps, "pool" | "sharing" | "workerId"> & {
+export type WorkerDeps = Omit<RunnerDeps, "pool" | "sharing" | "workerId" | "onUsage"> & {
+  /** Where each line's usage is recorded (the process's recorder, shared with the gateway). */
+  usage?: UsageSink | undefined;
   /** How often the worker looks for batches to run (it is also woken on create and cancel). */
   pollIntervalMs?: number;
 };
@@ -34,8 +38,11 @@ export class BatchWorker {
   private polling: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  private readonly onUsage: RunnerDeps["onUsage"];
 
-  constructor(private readonly deps: WorkerDeps) {}
+  constructor(private readonly deps: WorkerDeps) {
+    this.onUsage = batchUsageSink(deps.usage);
+  }
 
   start(): void {
     this.timer = setInterval(() => this.wake(), this.deps.pollIntervalMs ?? 1000);
@@ -125,6 +132,7 @@ export class BatchWorker {
       pool: (url) => this.pool(url),
       sharing: (cluster, model) => this.sharing(cluster, model),
       workerId: this.id,
+      onUsage: this.onUsage,
     });
     void lock.lost.then(() => {
       if (!this.closed) this.deps.logger.warn({ batch: id }, "batch worker: lost the batch's lock; stopping it");

@@ -4,6 +4,7 @@ import { apiError, type GatewaySettings, parseOrThrow, renderError, SwitchyardEr
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import { type RequestFacts, sendError } from "@switchyard/http";
 import type { Availability, Scheduler } from "@switchyard/scheduler";
+import type { UsageRecorder } from "@switchyard/usage";
 import type { Logger } from "pino";
 import { errors as undiciErrors } from "undici";
 import { parseJson, readBody } from "./body";
@@ -15,7 +16,6 @@ import type { GatewayMetrics } from "./metrics";
 import type { ModelResolver, Target } from "./resolve";
 import { type TokenUsage, usageFromBuffer } from "./sse";
 import type { Upstreams } from "./upstream";
-import type { UsageRecorder } from "./usage";
 
 export interface GatewayDeps {
   settings: GatewaySettings;
