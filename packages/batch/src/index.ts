@@ -22,7 +22,6 @@ export { allowedDirsFor, checkInputFile, prepareOutputDir } from "./paths";
 export { newBatchId, openaiLayout, outputFileIds, referenceLayout } from "./paths-layout";
 export { FileCleanup } from "./retention";
 export { BatchRun, type BatchUsage, type RunnerDeps } from "./runner";
-export { batchUsageRecord } from "./usage";
 export {
   BatchService,
   type BatchServiceDeps,
@@ -33,5 +32,6 @@ export {
   toReferenceBatch,
   toReferenceDetail,
 } from "./service";
+export { batchUsageRecord } from "./usage";
 export { MAX_REPORTED, type ValidationResult, validateBatchFile } from "./validate";
 export { BatchWorker, batchLockKey, type WorkerDeps } from "./worker";

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { LeaderLock } from "@switchyard/db";
-import { Pool } from "undici";
 import type { UsageSink } from "@switchyard/usage";
+import { Pool } from "undici";
 import { BatchRun, type RunnerDeps } from "./runner";
 import { batchUsageSink } from "./usage";
 
