@@ -1,4 +1,5 @@
 export * from "./capabilities";
+export * from "./catalog";
 export * from "./clock";
 export * from "./config/default-catalog";
 export * from "./config/duration";
