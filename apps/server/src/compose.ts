@@ -5,10 +5,9 @@ import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileCleanup, F
 import { type Clock, systemClock } from "@switchyard/core";
 import { type DatabaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
 import { Gateway } from "@switchyard/gateway";
-import { UsageRecorder } from "@switchyard/gateway/usage";
 import { Scheduler } from "@switchyard/scheduler";
+import { UsageRecorder } from "@switchyard/usage";
 import type { Redis } from "ioredis";
-import { batchUsageSink } from "./batch-usage";
 import { loadConfig } from "./config";
 import { type AppContext, type ProcessContext, type Role, VERSION } from "./context";
 import { createLaunchers, engineOptions } from "./launchers";
@@ -51,8 +50,8 @@ export interface WorkerContext extends ProcessContext {
  * The one place a process is put together, for every role (`serve`, `batch-worker`, ...): it
  * loads the config, opens and migrates the database, and builds the shared resources first
  * (config, database, loggers, metrics, clock), then each service from them, in dependency
- * order: scheduler, file store, then what the role runs (serve: auth, the batch service, the
- * gateway; both: the batch worker and the usage it records). Everything opened is registered
+ * order: scheduler, file store, the usage recorder, then what the role runs (serve: auth, the
+ * batch service, the gateway; both: the batch worker), which all record into the one recorder. Everything opened is registered
  * for `ctx.close()`, which closes it in reverse; a failure midway closes what was opened.
  */
 export async function compose<R extends Role>(options: ComposeOptions<R>): Promise<Composed[R]> {
@@ -109,16 +108,15 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
     const front = role === "serve" ? await openFront(base, options) : undefined;
     const scheduler = await startScheduler(base, options.schedulerAutoTick ?? true);
     const files = await openFileStore(base);
+    const usage = startUsage(base);
 
     if (!front) {
-      const usage = new UsageRecorder(db, logger);
-      usage.start();
-      base.onClose(() => usage.stop());
       const worker = startBatchWorker(base, scheduler, files, usage, logger);
       const ctx: WorkerContext = {
         ...base,
         role: "batch-worker",
         scheduler,
+        usage,
         batches: { ...files, worker },
         startedAt: clock.now(),
       };
@@ -156,7 +154,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       config,
       scheduler,
       auth,
-      db,
+      usage,
       logger,
       accessLog: loggers.access,
       registry: base.metrics.registry,
@@ -167,13 +165,14 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
     });
     base.onClose(() => gateway.close());
     if (options.batchWorker ?? config.batch.runInServe) {
-      // Batch lines are accounted with the gateway's usage recorder, like the user's own requests.
-      worker = startBatchWorker(base, scheduler, files, gateway.deps.usage, logger.child({ component: "batch" }));
+      // Batch lines are accounted with the same recorder as the user's own requests.
+      worker = startBatchWorker(base, scheduler, files, usage, logger.child({ component: "batch" }));
     }
     const ctx: AppContext = {
       ...base,
       role: "serve",
       scheduler,
+      usage,
       auth,
       gateway,
       batches: { ...files, service, worker },
@@ -251,6 +250,17 @@ async function openFileStore(res: Resources): Promise<{ files: FileStore; filesD
   return { files: new FileStore(res.db.prisma, filesDir, res.clock, res.config.batch), filesDir };
 }
 
+/**
+ * The process's one usage recorder: the gateway's requests and the batch worker's lines go into
+ * it; registered before them, so it is stopped (and its buffer written) after both have closed.
+ */
+function startUsage(res: Resources): UsageRecorder {
+  const usage = new UsageRecorder(res.db, res.logger, { registry: res.metrics.registry });
+  usage.start();
+  res.onClose(() => usage.stop());
+  return usage;
+}
+
 function startBatchWorker(
   res: Resources,
   scheduler: Scheduler,
@@ -268,7 +278,7 @@ function startBatchWorker(
     clock: res.clock,
     logger,
     metrics: new BatchMetrics(res.metrics.registry),
-    onUsage: batchUsageSink(usage),
+    usage,
   });
   worker.start();
   res.onClose(() => worker.close());

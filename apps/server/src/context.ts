@@ -5,6 +5,7 @@ import type { Clock, SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { Gateway } from "@switchyard/gateway";
 import type { Scheduler } from "@switchyard/scheduler";
+import type { UsageRecorder } from "@switchyard/usage";
 import type { Redis } from "ioredis";
 import type { Logger } from "./logger";
 import type { Metrics } from "./metrics";
@@ -38,6 +39,8 @@ export interface ProcessContext {
   metrics: Metrics;
   clock: Clock;
   scheduler: Scheduler;
+  /** Usage records of inference requests and batch lines, buffered and written in bulk. */
+  usage: UsageRecorder;
   /** Uploaded and output files; `worker` when this process runs batches. */
   batches: { files: FileStore; filesDir: string; worker: BatchWorker | undefined };
   version: string;

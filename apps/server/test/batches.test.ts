@@ -130,7 +130,7 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
     expect([...lineIds].sort()).toEqual(lineIds);
     expect((await h.client.batches.list()).data.map((b) => b.id)).toContain(batch.id);
     // Every request is accounted to the user, as interactive ones are.
-    await h.server.ctx.gateway.deps.usage.flush();
+    await h.server.ctx.usage.flush();
     const usage = await h.server.ctx.db.prisma.usageRecord.findMany({ where: { requestId: { startsWith: batch.id } } });
     expect(usage).toHaveLength(LINES);
     expect(usage.every((u) => u.route === "/v1/batches" && u.status === 200 && u.completionTokens > 0)).toBe(true);
@@ -182,7 +182,7 @@ describe.each(drivers)("batches through both front doors (%s)", (driver) => {
     ]);
     expect(failed.request_counts).toEqual({ total: 5, completed: 0, failed: 0 });
     expect(failed.output_file_id).toBeNull();
-    await h.server.ctx.gateway.deps.usage.flush();
+    await h.server.ctx.usage.flush();
     const usage = await h.server.ctx.db.prisma.usageRecord.findMany({ where: { requestId: { startsWith: batch.id } } });
     expect(usage).toEqual([]); // nothing was sent
 

@@ -183,7 +183,7 @@ describe("the gateway, through the official openai client", () => {
       // drain
     }
     expect(await h.server.ctx.db.prisma.usageRecord.count()).toBe(before); // nothing written per request
-    await h.server.ctx.gateway.deps.usage.flush();
+    await h.server.ctx.usage.flush();
     const rows = await h.server.ctx.db.prisma.usageRecord.findMany({
       where: { model: "org/plain", route: "chat/completions" },
       orderBy: { id: "desc" },

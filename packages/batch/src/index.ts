@@ -32,5 +32,6 @@ export {
   toReferenceBatch,
   toReferenceDetail,
 } from "./service";
+export { batchUsageRecord } from "./usage";
 export { MAX_REPORTED, type ValidationResult, validateBatchFile } from "./validate";
 export { BatchWorker, batchLockKey, type WorkerDeps } from "./worker";

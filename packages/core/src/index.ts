@@ -1,5 +1,6 @@
 export * from "./batch-line-errors";
 export * from "./capabilities";
+export * from "./catalog";
 export * from "./clock";
 export * from "./config/default-catalog";
 export * from "./config/duration";

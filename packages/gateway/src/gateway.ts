@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type AuthService, admit, principalOf } from "@switchyard/auth";
 import type { SwitchyardConfig } from "@switchyard/core";
-import type { Database } from "@switchyard/db";
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import { observeRequest, type RequestFacts, type RequestMetrics, type RouteTable } from "@switchyard/http";
 import type { Scheduler } from "@switchyard/scheduler";
 import { Upstreams } from "@switchyard/upstream";
+import type { UsageRecorder } from "@switchyard/usage";
 import type { Router } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -16,13 +16,13 @@ import { KINDS, type KindSpec, kindForPath } from "./kinds";
 import { RateLimits } from "./limits";
 import { GatewayMetrics } from "./metrics";
 import { ModelResolver } from "./resolve";
-import { UsageRecorder } from "./usage";
 
 export interface GatewayOptions {
   config: SwitchyardConfig;
   scheduler: Scheduler;
   auth: AuthService;
-  db: Database;
+  /** Where each request's usage goes (the process's one recorder, which batches share). */
+  usage: UsageRecorder;
   logger: Logger;
   /** The per-request log line's logger. */
   accessLog: Logger;
@@ -64,7 +64,7 @@ export class Gateway {
       scheduler: options.scheduler,
       resolver: new ModelResolver(config, options.scheduler, options.engines),
       limits: new RateLimits(config.gateway.limits, options.redis),
-      usage: new UsageRecorder(options.db, options.logger, metrics.usageDropped),
+      usage: options.usage,
       upstreams: new Upstreams({
         connections: 256,
         connectTimeoutMs: config.gateway.connectTimeout * 1000,
@@ -75,7 +75,6 @@ export class Gateway {
       logger: options.logger,
     };
     for (const spec of Object.values(KINDS)) this.exact.set(`/v1/${spec.path}`, spec);
-    this.deps.usage.start();
   }
 
   /** Register the inference routes (with the same handler the fast path runs), and the batch routes. */
@@ -159,7 +158,6 @@ export class Gateway {
 
   async close(): Promise<void> {
     this.deps.limits.close();
-    await this.deps.usage.stop();
     await this.deps.upstreams.close();
   }
 }

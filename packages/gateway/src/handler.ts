@@ -13,6 +13,7 @@ import {
   type RetryPolicy,
   type Upstreams,
 } from "@switchyard/upstream";
+import type { UsageRecorder } from "@switchyard/usage";
 import type { Logger } from "pino";
 import { parseJson, readBody } from "./body";
 import { promptEstimate, tokenEstimate } from "./estimate";
@@ -22,7 +23,6 @@ import type { GatewayMetrics } from "./metrics";
 import type { ModelResolver, Target } from "./resolve";
 import { type TokenUsage, usageFromBuffer } from "./sse";
 import { StreamingExchange } from "./streaming";
-import type { UsageRecorder } from "./usage";
 
 export interface GatewayDeps {
   settings: GatewaySettings;

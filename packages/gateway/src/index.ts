@@ -9,4 +9,3 @@ export { GatewayMetrics } from "./metrics";
 export { apiMarkdown, buildOpenApi } from "./openapi";
 export { ModelResolver, type Target } from "./resolve";
 export { StreamRelay, type TokenUsage, usageFromBuffer, usageFromJson } from "./sse";
-export { type UsageRecord, UsageRecorder } from "./usage";

@@ -10,7 +10,6 @@ export class GatewayMetrics {
   readonly ttft: Histogram<"model">;
   readonly tokens: Counter<"model" | "kind">;
   readonly inflight: Gauge<"model">;
-  readonly usageDropped: Counter;
   private readonly children = new Map<
     string,
     { inc(): void } | { observe(v: number): void } | { inc(v?: number): void; dec(): void }
@@ -47,11 +46,6 @@ export class GatewayMetrics {
       name: "switchyard_inference_in_flight",
       help: "Inference requests being served",
       labelNames: ["model"],
-      registers: [registry],
-    });
-    this.usageDropped = new Counter({
-      name: "switchyard_usage_records_dropped_total",
-      help: "Usage records not written because the database fell too far behind",
       registers: [registry],
     });
   }

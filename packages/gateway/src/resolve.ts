@@ -2,12 +2,13 @@ import { canUseModel, modelAccessProblem, type Principal } from "@switchyard/aut
 import {
   apiError,
   type Capability,
+  Catalog,
   type ClusterConfig,
   type ResolvedModel,
   type SwitchyardConfig,
 } from "@switchyard/core";
 import { adapterFor, type EngineAdapterOptions } from "@switchyard/engines";
-import { findFramework, type Scheduler } from "@switchyard/scheduler";
+import type { Scheduler } from "@switchyard/scheduler";
 import type { KindSpec } from "./kinds";
 
 export interface Target {
@@ -27,8 +28,7 @@ export interface Target {
  * cluster, else the first that serves it.
  */
 export class ModelResolver {
-  private readonly byName = new Map<string, ResolvedModel[]>();
-  private readonly clusters: Map<string, ClusterConfig>;
+  private readonly catalog: Catalog;
   /** Answers that cannot change while the config does not (one candidate, or a path-named cluster). */
   private readonly fixed = new Map<string, Target>();
   private readonly capabilities = new Map<ResolvedModel, ReadonlySet<Capability>>();
@@ -38,20 +38,13 @@ export class ModelResolver {
     private readonly scheduler: Scheduler,
     private readonly engines: EngineAdapterOptions = {},
   ) {
-    this.clusters = new Map(config.clusters.map((c) => [c.name, c]));
-    for (const model of config.models) {
-      for (const name of [model.id, ...model.aliases]) {
-        const list = this.byName.get(name) ?? [];
-        if (!list.includes(model)) list.push(model);
-        this.byName.set(name, list);
-      }
-    }
+    this.catalog = Catalog.of(config);
   }
 
   private target(model: ResolvedModel, requested: string, reroutedFrom?: string): Target {
     return {
       model,
-      cluster: this.clusters.get(model.cluster) as ClusterConfig,
+      cluster: this.catalog.clusterOf(model),
       requested,
       upstreamName: adapterFor(model, this.engines).upstreamModelName(model),
       ...(reroutedFrom ? { reroutedFrom } : {}),
@@ -63,26 +56,18 @@ export class ModelResolver {
     const known = this.fixed.get(key);
     if (known) return known;
     const found = this.lookup(name, path);
-    if (path || (this.byName.get(name)?.length ?? 0) === 1) this.fixed.set(key, found);
+    if (path || this.catalog.named(name).length === 1) this.fixed.set(key, found);
     return found;
   }
 
   private lookup(name: string, path?: { cluster: string; framework: string }): Target {
-    const candidates = this.byName.get(name);
     if (path) {
-      const { cluster, framework } = findFramework(this.config, path.cluster, path.framework);
-      if (!candidates) throw apiError("model_not_found", { model: name });
-      const model = candidates.find((m) => m.cluster === cluster.name);
-      if (!model) {
-        throw apiError("model_not_on_cluster", {
-          model: name,
-          cluster: cluster.name,
-          clusters: candidates.map((m) => m.cluster).join(", "),
-        });
-      }
+      const { cluster, framework } = this.catalog.framework(path.cluster, path.framework);
+      const { model } = this.catalog.model(cluster.name, name);
       return this.target(model, name, model.framework !== framework.name ? framework.name : undefined);
     }
-    if (!candidates) throw apiError("model_not_found", { model: name });
+    const candidates = this.catalog.named(name);
+    if (candidates.length === 0) throw apiError("model_not_found", { model: name });
     let model = candidates[0] as ResolvedModel;
     if (candidates.length > 1) {
       model =
@@ -96,11 +81,7 @@ export class ModelResolver {
   /** Models the principal may use that have a capability, for "Models that do: ..." messages. */
   modelsWith(capability: Capability, principal: Principal): string[] {
     return this.config.models
-      .filter(
-        (m) =>
-          m.capabilities.includes(capability) &&
-          canUseModel(principal, this.clusters.get(m.cluster) as ClusterConfig, m),
-      )
+      .filter((m) => m.capabilities.includes(capability) && canUseModel(principal, this.catalog.clusterOf(m), m))
       .map((m) => m.id);
   }
 

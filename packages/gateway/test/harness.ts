@@ -12,6 +12,7 @@ import { syncCatalog } from "@switchyard/db";
 import { openTestDatabase, type TestDatabase } from "@switchyard/db/testing";
 import { errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import { LocalLauncher, Scheduler } from "@switchyard/scheduler";
+import { UsageRecorder } from "@switchyard/usage";
 import express from "express";
 import { Redis } from "ioredis";
 import OpenAI from "openai";
@@ -195,11 +196,13 @@ export async function startGatewayHarness(
       registers: [registry],
     }),
   };
+  const usage = new UsageRecorder(db, logger, { registry });
+  usage.start();
   const gateway = new Gateway({
     config,
     scheduler,
     auth,
-    db,
+    usage,
     logger,
     accessLog: logger,
     registry,
@@ -266,7 +269,7 @@ export async function startGatewayHarness(
       return { userId: added.id, key: created.key, client: clientFor(created.key) };
     },
     async usageRows(userId = user.id) {
-      await gateway.deps.usage.flush();
+      await usage.flush();
       return db.prisma.usageRecord.findMany({
         where: { userId },
         orderBy: { at: "asc" },
@@ -279,6 +282,7 @@ export async function startGatewayHarness(
         server.closeAllConnections();
       });
       await gateway.close();
+      await usage.stop();
       await scheduler.close();
       await auth.close();
       await redis?.quit();

@@ -1,4 +1,4 @@
-import type { ClusterConfig, ResolvedModel, SwitchyardConfig } from "@switchyard/core";
+import { Catalog, type ClusterConfig, type ResolvedModel, type SwitchyardConfig } from "@switchyard/core";
 import { upstreamAuthorization } from "@switchyard/engines";
 import type { Logger } from "pino";
 
@@ -34,9 +34,10 @@ export class CatalogIndex {
   /** Index the configured models whose cluster exists and that have a row (warns about unkeyed servers). */
   load(rows: { id: string; name: string; clusterName: string }[], logger: Logger): void {
     const rowIds = new Map(rows.map((r) => [modelKey(r.clusterName, r.name), r.id]));
+    const catalog = Catalog.of(this.config);
     for (const model of this.config.models) {
       const key = modelKey(model.cluster, model.id);
-      const cluster = this.config.clusters.find((c) => c.name === model.cluster);
+      const cluster = catalog.findCluster(model.cluster);
       const rowId = rowIds.get(key);
       if (!cluster || !rowId) continue;
       const auth = upstreamAuthorization(model, this.env);

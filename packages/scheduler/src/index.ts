@@ -6,7 +6,7 @@ export { JOB_PREFIX, SlurmError, SlurmLauncher } from "./launchers/slurm";
 export { LEADER_LOCK_KEY } from "./leadership";
 export * from "./placement";
 export type { SchedulerDeps } from "./resources";
-export { findCluster, findFramework, registerSchedulerRoutes, type SchedulerRouteDeps } from "./routes";
+export { registerSchedulerRoutes, type SchedulerRouteDeps } from "./routes";
 export type { Replica } from "./routing/acquire";
 export type { Availability } from "./routing/availability";
 export { Scheduler } from "./scheduler";

@@ -1,5 +1,5 @@
 import { modelAccessProblem, type Principal, principalOf } from "@switchyard/auth";
-import { apiError, type SwitchyardConfig } from "@switchyard/core";
+import { apiError, Catalog, type SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
 import type { Router } from "express";
@@ -26,40 +26,21 @@ async function createdTimes(db: Database): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [`${r.clusterName}/${r.name}`, Math.floor(r.createdAt.getTime() / 1000)]));
 }
 
-export function findCluster(config: SwitchyardConfig, name: string) {
-  const cluster = config.clusters.find((c) => c.name === name);
-  if (!cluster)
-    throw apiError("cluster_not_found", { cluster: name, clusters: config.clusters.map((c) => c.name).join(", ") });
-  return cluster;
-}
-
 /**
  * A cluster the principal may use, by the cluster's group policy (as for its models): a user
  * outside it learns nothing of its jobs or models.
  */
 function usableCluster(config: SwitchyardConfig, name: string, principal: Principal) {
-  const cluster = findCluster(config, name);
+  const cluster = Catalog.of(config).cluster(name);
   const problem = modelAccessProblem(principal, cluster, { id: "", allowedGroups: [] });
   if (problem) throw problem;
   return { cluster, principal };
 }
 
-export function findFramework(config: SwitchyardConfig, clusterName: string, name: string) {
-  const cluster = findCluster(config, clusterName);
-  const framework = cluster.frameworks.find((f) => f.name === name);
-  if (!framework) {
-    throw apiError("framework_not_found", {
-      cluster: cluster.name,
-      framework: name,
-      frameworks: cluster.frameworks.map((f) => f.name).join(", "),
-    });
-  }
-  return { cluster, framework };
-}
-
 /** The model list, one model, the jobs view and the endpoint list: read from the scheduler's state. */
 export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps: SchedulerRouteDeps): void {
   const { config, scheduler } = deps;
+  const catalog = Catalog.of(config);
   let created: Promise<Map<string, number>> | undefined;
   const createdOf = async (cluster: string, id: string) => {
     created ??= createdTimes(deps.db);
@@ -120,9 +101,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
     async (req, res) => {
       const raw = (req.params as { id: string | string[] }).id;
       const id = Array.isArray(raw) ? raw.join("/") : raw;
-      const model = config.models.find((m) => m.id === id || m.aliases.includes(id));
-      const cluster = config.clusters.find((c) => c.name === model?.cluster);
-      if (!model || !cluster) throw apiError("model_not_found", { model: id });
+      const { cluster, model } = catalog.anyModel(id);
       const problem = modelAccessProblem(principalOf(res), cluster, model);
       if (problem) throw problem;
       res.json(modelObject(scheduler, model, await createdOf(model.cluster, model.id)));
@@ -137,7 +116,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       summary: "Models of one cluster and framework",
     },
     async (req, res) => {
-      const { cluster } = findFramework(config, String(req.params.cluster), String(req.params.framework));
+      const { cluster } = catalog.framework(String(req.params.cluster), String(req.params.framework));
       const models = visibleModels(config, principalOf(res), cluster.name, String(req.params.framework));
       const data = await Promise.all(
         models.map(async (m) => modelObject(scheduler, m, await createdOf(m.cluster, m.id))),

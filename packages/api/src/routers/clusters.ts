@@ -1,4 +1,5 @@
 import {
+  Catalog,
   type ClusterConfig,
   ClusterFilterSchema,
   type ClusterSummary,
@@ -9,7 +10,7 @@ import {
 import { jobsView, jobsViewerOf } from "@switchyard/scheduler";
 import { z } from "zod";
 import type { ApiDeps } from "../context";
-import { assertClusterAccess, audit, canUseCluster, findCluster, iso } from "../helpers";
+import { assertClusterAccess, audit, canUseCluster, iso } from "../helpers";
 import { adminProcedure, protectedProcedure, router } from "../trpc";
 
 const HOLDING = new Set(["queued", "starting", "live", "draining"]);
@@ -57,7 +58,7 @@ export const clustersRouter = router({
     .input(SetMaintenanceInputSchema)
     .output(ClusterSummarySchema)
     .mutation(async ({ ctx, input }) => {
-      const cluster = findCluster(ctx.deps.config, input.cluster);
+      const cluster = Catalog.of(ctx.deps.config).cluster(input.cluster);
       await ctx.deps.scheduler.setMaintenance(cluster.name, input.maintenance ? (input.reason ?? "") : null);
       await audit(
         ctx,
@@ -82,7 +83,7 @@ export const nodesRouter = router({
       const { config, scheduler } = ctx.deps;
       let clusters = config.clusters.filter((c) => canUseCluster(ctx.principal, c));
       if (input.cluster) {
-        const cluster = findCluster(config, input.cluster);
+        const cluster = Catalog.of(config).cluster(input.cluster);
         assertClusterAccess(ctx.principal, cluster);
         clusters = [cluster];
       }

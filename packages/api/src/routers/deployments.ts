@@ -2,6 +2,7 @@ import {
   AvailabilitySchema,
   type AvailabilityView,
   apiError,
+  Catalog,
   type ClusterConfig,
   DeploymentIdInputSchema,
   type DeploymentSummary,
@@ -16,7 +17,7 @@ import type { DeploymentRecord } from "@switchyard/scheduler";
 import { jobsView, jobsViewerOf } from "@switchyard/scheduler";
 import { z } from "zod";
 import type { ApiDeps } from "../context";
-import { assertClusterAccess, audit, findCluster, findModel, iso } from "../helpers";
+import { assertClusterAccess, audit, iso } from "../helpers";
 import { adminProcedure, protectedProcedure, router } from "../trpc";
 
 const STATE_ORDER = ["live", "starting", "queued", "draining", "failed", "offline"];
@@ -75,7 +76,7 @@ export const deploymentsRouter = router({
     .input(DeploymentsListInputSchema)
     .output(z.array(DeploymentSummarySchema))
     .query(({ ctx, input }) => {
-      if (input.cluster) findCluster(ctx.deps.config, input.cluster);
+      if (input.cluster) Catalog.of(ctx.deps.config).cluster(input.cluster);
       return ctx.deps.scheduler
         .deployments()
         .filter((d) => (!input.cluster || d.cluster === input.cluster) && (!input.state || d.state === input.state))
@@ -93,7 +94,7 @@ export const deploymentsRouter = router({
     .input(ModelRefSchema)
     .output(AvailabilitySchema)
     .mutation(async ({ ctx, input }) => {
-      const { cluster, model } = findModel(ctx.deps.config, input.cluster, input.model);
+      const { cluster, model } = Catalog.of(ctx.deps.config).model(input.cluster, input.model);
       assertClusterUp(ctx.deps, cluster);
       await ctx.deps.scheduler.startModel(cluster.name, model.id);
       const result = availabilityView(ctx.deps, cluster.name, model.id);
@@ -109,7 +110,7 @@ export const deploymentsRouter = router({
     .input(ModelRefSchema)
     .output(z.object({ stopped: z.boolean(), availability: AvailabilitySchema }))
     .mutation(async ({ ctx, input }) => {
-      const { cluster, model } = findModel(ctx.deps.config, input.cluster, input.model);
+      const { cluster, model } = Catalog.of(ctx.deps.config).model(input.cluster, input.model);
       const stopped = await ctx.deps.scheduler.stopModel(
         cluster.name,
         model.id,
@@ -127,7 +128,7 @@ export const deploymentsRouter = router({
     .input(ModelRefSchema)
     .output(AvailabilitySchema)
     .mutation(async ({ ctx, input }) => {
-      const { cluster, model } = findModel(ctx.deps.config, input.cluster, input.model);
+      const { cluster, model } = Catalog.of(ctx.deps.config).model(input.cluster, input.model);
       assertClusterUp(ctx.deps, cluster);
       const before = availabilityView(ctx.deps, cluster.name, model.id);
       void ctx.deps.scheduler
@@ -145,7 +146,7 @@ export const deploymentsRouter = router({
     .input(ModelRefSchema)
     .output(z.object({ cluster: z.string(), model: z.string(), pinned: z.boolean() }))
     .mutation(async ({ ctx, input }) => {
-      const { cluster, model } = findModel(ctx.deps.config, input.cluster, input.model);
+      const { cluster, model } = Catalog.of(ctx.deps.config).model(input.cluster, input.model);
       await ctx.deps.scheduler.setPinned(cluster.name, model.id, true);
       await audit(ctx, "deployments.pin", modelTarget(cluster, model));
       return { cluster: cluster.name, model: model.id, pinned: true };
@@ -156,7 +157,7 @@ export const deploymentsRouter = router({
     .input(ModelRefSchema)
     .output(z.object({ cluster: z.string(), model: z.string(), pinned: z.boolean() }))
     .mutation(async ({ ctx, input }) => {
-      const { cluster, model } = findModel(ctx.deps.config, input.cluster, input.model);
+      const { cluster, model } = Catalog.of(ctx.deps.config).model(input.cluster, input.model);
       await ctx.deps.scheduler.setPinned(cluster.name, model.id, false);
       await audit(ctx, "deployments.unpin", modelTarget(cluster, model));
       return { cluster: cluster.name, model: model.id, pinned: false };
@@ -198,7 +199,7 @@ export const jobsRouter = router({
     .input(JobsInputSchema)
     .output(JobsViewSchema)
     .query(({ ctx, input }) => {
-      const cluster = findCluster(ctx.deps.config, input.cluster);
+      const cluster = Catalog.of(ctx.deps.config).cluster(input.cluster);
       assertClusterAccess(ctx.principal, cluster);
       const view = jobsView(ctx.deps.scheduler, cluster, jobsViewerOf(ctx.principal));
       return { ...view, status: view.status === "active" ? ("active" as const) : ("unavailable" as const) };

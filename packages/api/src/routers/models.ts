@@ -1,6 +1,7 @@
 import { modelAccessProblem, type Principal } from "@switchyard/auth";
 import {
   CAPABILITY_MARKS,
+  Catalog,
   ModelHistoryInputSchema,
   type ModelSummary,
   ModelSummarySchema,
@@ -11,7 +12,6 @@ import {
 import { visibleModels } from "@switchyard/scheduler";
 import { z } from "zod";
 import type { ApiDeps } from "../context";
-import { findModel } from "../helpers";
 import { protectedProcedure, router } from "../trpc";
 
 /** The dashboard's row for a model: catalog facts plus what the scheduler says now. */
@@ -45,7 +45,7 @@ export function modelSummary(deps: ApiDeps, model: ResolvedModel): ModelSummary 
 }
 
 function assertModelAccess(principal: Principal, deps: ApiDeps, clusterName: string, id: string) {
-  const found = findModel(deps.config, clusterName, id);
+  const found = Catalog.of(deps.config).model(clusterName, id);
   const problem = modelAccessProblem(principal, found.cluster, found.model);
   if (problem) throw problem;
   return found;

@@ -1,4 +1,4 @@
-import { isUnfinishedDeployment, type ResolvedModel } from "@switchyard/core";
+import { Catalog, isUnfinishedDeployment, type ResolvedModel } from "@switchyard/core";
 import { type Occupant, placeModel, planEviction } from "../placement";
 import type { SchedulerResources } from "../resources";
 import type { DeploymentRecord } from "../store";
@@ -57,7 +57,7 @@ function holders(res: SchedulerResources, cluster: string, now: number): Holder[
  * room: unknown.
  */
 function placedAt(res: SchedulerResources, record: DeploymentRecord, now: number): number | undefined {
-  const cluster = res.config.clusters.find((c) => c.name === record.cluster);
+  const cluster = Catalog.of(res.config).findCluster(record.cluster);
   if (!cluster) return undefined;
   let present = holders(res, cluster.name, now);
   const waiting: { id: string; model: ResolvedModel; evicting: Set<string> }[] = [];

@@ -1,8 +1,8 @@
 import type { Database } from "@switchyard/db";
 import type { Logger } from "pino";
-import type { Counter } from "prom-client";
+import { Counter, type Registry } from "prom-client";
 
-/** One inference request, as accounted. */
+/** One inference request or batch line, as accounted. */
 export interface UsageRecord {
   at: Date;
   requestId: string;
@@ -23,22 +23,52 @@ const INSERT = `INSERT INTO "usage_records"
   ("at", "requestId", "userId", "apiKeyId", "model", "clusterName", "route", "status", "promptTokens", "completionTokens", "latencyMs", "ttftMs", "stream")
 SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::bool[])`;
 
+/** Where usage goes: the gateway and the batch worker only ever record. */
+export interface UsageSink {
+  record(entry: UsageRecord): void;
+}
+
+export interface UsageRecorderOptions {
+  /** Where `switchyard_usage_records_dropped_total` is registered; without one, drops are only logged. */
+  registry?: Registry | undefined;
+  /** How often the buffer is written (default 2 s). */
+  intervalMs?: number | undefined;
+  /** Records held while the database is behind; more are dropped (default 200,000). */
+  maxBuffered?: number | undefined;
+  /** Records per INSERT (default 5,000). */
+  batchSize?: number | undefined;
+}
+
 /**
  * Usage records are kept in memory and written in one statement every few seconds (and at
  * shutdown): never a database write per request. If the database falls behind, the buffer is
  * capped and what does not fit is counted as dropped (and logged), never silently lost.
  */
-export class UsageRecorder {
+export class UsageRecorder implements UsageSink {
   private buffer: UsageRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private readonly dropped: Counter | undefined;
+  private readonly options: { intervalMs: number; maxBuffered: number; batchSize: number };
 
   constructor(
     private readonly db: Database,
     private readonly logger: Logger,
-    private readonly dropped?: Counter,
-    private readonly options = { intervalMs: 2000, maxBuffered: 200_000, batchSize: 5000 },
-  ) {}
+    options: UsageRecorderOptions = {},
+  ) {
+    this.options = {
+      intervalMs: options.intervalMs ?? 2000,
+      maxBuffered: options.maxBuffered ?? 200_000,
+      batchSize: options.batchSize ?? 5000,
+    };
+    this.dropped = options.registry
+      ? new Counter({
+          name: "switchyard_usage_records_dropped_total",
+          help: "Usage records not written because the database fell too far behind",
+          registers: [options.registry],
+        })
+      : undefined;
+  }
 
   start(): void {
     this.timer ??= setInterval(() => void this.flush(), this.options.intervalMs);

@@ -1,0 +1,1 @@
+export { type UsageRecord, UsageRecorder, type UsageRecorderOptions, type UsageSink } from "./recorder";
