@@ -6,19 +6,18 @@ import type { BatchService, FileStore, StagedUpload } from "@switchyard/batch";
 import {
   apiError,
   type BatchSettings,
-  CreateBatchRequestSchema,
+  type ErrorCode,
   FileListQuerySchema,
   formatBytes,
   ListQuerySchema,
-  parseOrThrow,
   type ReferenceBatchStatus,
   ReferenceBatchStatusSchema,
-  ReferenceCreateBatchSchema,
 } from "@switchyard/core";
-import { type RouteTable, readJsonObject } from "@switchyard/http";
+import { BODY_ERRORS, type RouteTable } from "@switchyard/http";
 import busboy from "busboy";
 import type { Request, Router } from "express";
 import type { ModelResolver } from "./resolve";
+import { answers, SCHEMAS } from "./routes/schemas";
 
 export interface BatchRouteDeps {
   service: BatchService;
@@ -28,6 +27,19 @@ export interface BatchRouteDeps {
 }
 
 const BATCH = { access: "user", scope: "batch" } as const;
+
+/** What creating a batch may answer, on either front door. */
+const CREATE_ERRORS: ErrorCode[] = [
+  "batch_not_found",
+  "file_not_found",
+  "batch_state_conflict",
+  "batch_limit_reached",
+  "model_not_found",
+  "model_access_denied",
+  "capability_not_supported",
+];
+/** A cancel reads no body, but is documented with the body errors every POST route had. */
+const CANCEL_ERRORS: ErrorCode[] = ["batch_not_found", "batch_state_conflict", ...BODY_ERRORS];
 
 function param(req: Request, name: string): string {
   return String((req.params as Record<string, string>)[name]);
@@ -194,6 +206,9 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
       path: "/v1/files",
       ...BATCH,
       summary: "Upload a batch input file (multipart: file, purpose=batch)",
+      body: { schema: SCHEMAS.FileUpload, media: "multipart/form-data" },
+      response: answers(SCHEMAS.File),
+      errors: ["unsupported_content_type", "missing_required_field"],
     },
     async (req, res) => {
       const principal = principalOf(res);
@@ -219,9 +234,15 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
   );
   routes.add(
     router,
-    { method: "GET", path: "/v1/files", ...BATCH, summary: "Your files, newest first" },
-    async (req, res) => {
-      const query = parseOrThrow(FileListQuerySchema, req.query);
+    {
+      method: "GET",
+      path: "/v1/files",
+      ...BATCH,
+      summary: "Your files, newest first",
+      query: FileListQuerySchema,
+      response: answers(SCHEMAS.FileList),
+    },
+    async (_req, res, { query }) => {
       const page = await files.list(principalOf(res).userId, query);
       res.json({
         object: "list",
@@ -232,9 +253,20 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
       });
     },
   );
-  routes.add(router, { method: "GET", path: "/v1/files/:file_id", ...BATCH, summary: "One file" }, async (req, res) => {
-    res.json(await files.get(readerOf(principalOf(res)), param(req, "file_id")));
-  });
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/v1/files/:file_id",
+      ...BATCH,
+      summary: "One file",
+      response: answers(SCHEMAS.File),
+      errors: ["file_not_found"],
+    },
+    async (req, res) => {
+      res.json(await files.get(readerOf(principalOf(res)), param(req, "file_id")));
+    },
+  );
   routes.add(
     router,
     { method: "GET", path: "/v1/files/:file_id/content", ...BATCH, summary: "A file's bytes" },
@@ -253,7 +285,14 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
   );
   routes.add(
     router,
-    { method: "DELETE", path: "/v1/files/:file_id", ...BATCH, summary: "Delete a file" },
+    {
+      method: "DELETE",
+      path: "/v1/files/:file_id",
+      ...BATCH,
+      summary: "Delete a file",
+      response: answers(SCHEMAS.FileDeleted),
+      errors: ["file_not_found", "file_in_use"],
+    },
     async (req, res) => {
       const userId = principalOf(res).userId;
       const id = param(req, "file_id");
@@ -266,24 +305,45 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
   // ---- OpenAI Batches ------------------------------------------------------------------
   routes.add(
     router,
-    { method: "POST", path: "/v1/batches", ...BATCH, summary: "Create a batch from an uploaded file" },
-    async (req, res) => {
+    {
+      method: "POST",
+      path: "/v1/batches",
+      ...BATCH,
+      summary: "Create a batch from an uploaded file",
+      body: { schema: SCHEMAS.CreateBatchRequest },
+      response: answers(SCHEMAS.Batch),
+      errors: CREATE_ERRORS,
+    },
+    async (_req, res, { body }) => {
       const principal = principalOf(res);
-      const input = parseOrThrow(CreateBatchRequestSchema, await readJsonObject(req));
-      res.json(await service.createOpenAI(principal.userId, input, resolverFor(resolver, principal)));
+      res.json(await service.createOpenAI(principal.userId, body, resolverFor(resolver, principal)));
     },
   );
   routes.add(
     router,
-    { method: "GET", path: "/v1/batches", ...BATCH, summary: "Your batches, newest first" },
-    async (req, res) => {
-      const query = parseOrThrow(ListQuerySchema, req.query);
+    {
+      method: "GET",
+      path: "/v1/batches",
+      ...BATCH,
+      summary: "Your batches, newest first",
+      query: ListQuerySchema,
+      response: answers(SCHEMAS.BatchList),
+      errors: ["batch_not_found"],
+    },
+    async (_req, res, { query }) => {
       res.json(await service.list(principalOf(res).userId, query));
     },
   );
   routes.add(
     router,
-    { method: "GET", path: "/v1/batches/:batch_id", ...BATCH, summary: "One batch" },
+    {
+      method: "GET",
+      path: "/v1/batches/:batch_id",
+      ...BATCH,
+      summary: "One batch",
+      response: answers(SCHEMAS.Batch),
+      errors: ["batch_not_found"],
+    },
     async (req, res) => {
       res.json(await service.get(principalOf(res).userId, param(req, "batch_id")));
     },
@@ -295,6 +355,8 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
       path: "/v1/batches/:batch_id/cancel",
       ...BATCH,
       summary: "Cancel a batch (answers received are kept)",
+      response: answers(SCHEMAS.Batch),
+      errors: CANCEL_ERRORS,
     },
     async (req, res) => {
       const userId = principalOf(res).userId;
@@ -308,12 +370,19 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
     const where = prefix.includes(":cluster") ? " (cluster path)" : "";
     routes.add(
       router,
-      { method: "POST", path: prefix, ...BATCH, summary: `Create a batch from a file on shared storage${where}` },
-      async (req, res) => {
+      {
+        method: "POST",
+        path: prefix,
+        ...BATCH,
+        summary: `Create a batch from a file on shared storage${where}`,
+        body: { schema: SCHEMAS.ReferenceCreateBatch },
+        response: answers(SCHEMAS.ReferenceBatchDetail),
+        errors: [...CREATE_ERRORS, "invalid_path", "path_not_allowed"],
+      },
+      async (req, res, { body }) => {
         const principal = principalOf(res);
-        const input = parseOrThrow(ReferenceCreateBatchSchema, await readJsonObject(req));
         res.json(
-          await service.createReference(principal.userId, input, resolverFor(resolver, principal), pathTarget(req)),
+          await service.createReference(principal.userId, body, resolverFor(resolver, principal), pathTarget(req)),
         );
       },
     );
@@ -324,6 +393,7 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         path: prefix,
         ...BATCH,
         summary: `Your batches (?status=pending|running|completed|failed|cancelled)${where}`,
+        response: answers(SCHEMAS.ReferenceBatchList),
       },
       async (req, res) => {
         const raw = req.query.status;
@@ -344,7 +414,14 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
     );
     routes.add(
       router,
-      { method: "GET", path: `${prefix}/:batch_id`, ...BATCH, summary: `One batch, with its counts and files${where}` },
+      {
+        method: "GET",
+        path: `${prefix}/:batch_id`,
+        ...BATCH,
+        summary: `One batch, with its counts and files${where}`,
+        response: answers(SCHEMAS.ReferenceBatchDetail),
+        errors: ["batch_not_found"],
+      },
       async (req, res) => {
         res.json(await service.getReference(principalOf(res).userId, param(req, "batch_id")));
       },
@@ -356,6 +433,8 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         path: `${prefix}/:batch_id/result`,
         ...BATCH,
         summary: `Where an ended batch's files are, and its metrics${where}`,
+        response: answers(SCHEMAS.ReferenceBatchResult),
+        errors: ["batch_not_found", "batch_state_conflict"],
       },
       async (req, res) => {
         res.json(await service.referenceResult(principalOf(res).userId, param(req, "batch_id")));
@@ -368,6 +447,8 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         path: `${prefix}/:batch_id/cancel`,
         ...BATCH,
         summary: `Cancel a batch (not in the reference service)${where}`,
+        response: answers(SCHEMAS.ReferenceBatchDetail),
+        errors: CANCEL_ERRORS,
       },
       async (req, res) => {
         const userId = principalOf(res).userId;

@@ -1,12 +1,12 @@
 export { type ModelEntry, modelKey } from "./catalog-index";
 export type { DeploymentEvent } from "./events";
+export { findCluster, findFramework } from "./find";
 export type { JobObservation, LaunchedJob, Launcher, LauncherCapabilities, LaunchRequest } from "./launcher";
 export { freePort, isOurProcess, LocalLauncher } from "./launchers/local";
 export { JOB_PREFIX, SlurmError, SlurmLauncher } from "./launchers/slurm";
 export { LEADER_LOCK_KEY } from "./leadership";
 export * from "./placement";
 export type { SchedulerDeps } from "./resources";
-export { findCluster, findFramework, registerSchedulerRoutes, type SchedulerRouteDeps } from "./routes";
 export type { Replica } from "./routing/acquire";
 export type { Availability } from "./routing/availability";
 export { Scheduler } from "./scheduler";

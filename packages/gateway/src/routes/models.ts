@@ -2,19 +2,22 @@ import { modelAccessProblem, type Principal, principalOf } from "@switchyard/aut
 import { apiError, type SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
-import type { Router } from "express";
-import type { Scheduler } from "./scheduler";
 import {
   clusterStatusMap,
+  findCluster,
+  findFramework,
   jobsViewerOf,
   listEndpoints,
   modelDetails,
   modelObject,
   resourceJobsView,
+  type Scheduler,
   visibleModels,
-} from "./views";
+} from "@switchyard/scheduler";
+import type { Router } from "express";
+import { answers, SCHEMAS } from "./schemas";
 
-export interface SchedulerRouteDeps {
+export interface ModelRouteDeps {
   config: SwitchyardConfig;
   scheduler: Scheduler;
   db: Database;
@@ -24,13 +27,6 @@ export interface SchedulerRouteDeps {
 async function createdTimes(db: Database): Promise<Map<string, number>> {
   const rows = await db.prisma.model.findMany({ select: { clusterName: true, name: true, createdAt: true } });
   return new Map(rows.map((r) => [`${r.clusterName}/${r.name}`, Math.floor(r.createdAt.getTime() / 1000)]));
-}
-
-export function findCluster(config: SwitchyardConfig, name: string) {
-  const cluster = config.clusters.find((c) => c.name === name);
-  if (!cluster)
-    throw apiError("cluster_not_found", { cluster: name, clusters: config.clusters.map((c) => c.name).join(", ") });
-  return cluster;
 }
 
 /**
@@ -44,21 +40,11 @@ function usableCluster(config: SwitchyardConfig, name: string, principal: Princi
   return { cluster, principal };
 }
 
-export function findFramework(config: SwitchyardConfig, clusterName: string, name: string) {
-  const cluster = findCluster(config, clusterName);
-  const framework = cluster.frameworks.find((f) => f.name === name);
-  if (!framework) {
-    throw apiError("framework_not_found", {
-      cluster: cluster.name,
-      framework: name,
-      frameworks: cluster.frameworks.map((f) => f.name).join(", "),
-    });
-  }
-  return { cluster, framework };
-}
-
-/** The model list, one model, the jobs view and the endpoint list: read from the scheduler's state. */
-export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps: SchedulerRouteDeps): void {
+/**
+ * The model list, one model, the jobs view and the endpoint list: the scheduler's state as each
+ * caller may see it (the views filter by the caller's group policies).
+ */
+export function registerModelRoutes(router: Router, routes: RouteTable, deps: ModelRouteDeps): void {
   const { config, scheduler } = deps;
   let created: Promise<Map<string, number>> | undefined;
   const createdOf = async (cluster: string, id: string) => {
@@ -75,6 +61,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       path: "/resource_server/status",
       access: "public",
       summary: "Which clusters open to every user are up (no credentials needed)",
+      response: answers(SCHEMAS.ClusterStatusMap),
     },
     (_req, res) => {
       res.json(clusterStatusMap(config, scheduler));
@@ -88,6 +75,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       access: "user",
       scope: "any",
       summary: "Who am I, in the reference gateway's shape",
+      response: answers(SCHEMAS.Whoami),
     },
     (_req, res) => {
       const p = principalOf(res);
@@ -105,7 +93,13 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
   );
   routes.add(
     router,
-    { method: "GET", path: "/v1/models", access: "user", summary: "Every model you may use, with its status" },
+    {
+      method: "GET",
+      path: "/v1/models",
+      access: "user",
+      summary: "Every model you may use, with its status",
+      response: answers(SCHEMAS.ModelList, "Every model you may use."),
+    },
     async (_req, res) => {
       const models = visibleModels(config, principalOf(res));
       const data = await Promise.all(
@@ -116,7 +110,14 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
   );
   routes.add(
     router,
-    { method: "GET", path: "/v1/models/*id", access: "user", summary: "One model (ids contain '/') or alias" },
+    {
+      method: "GET",
+      path: "/v1/models/*id",
+      access: "user",
+      summary: "One model (ids contain '/') or alias",
+      response: answers(SCHEMAS.Model, "One model."),
+      errors: ["model_not_found", "model_access_denied"],
+    },
     async (req, res) => {
       const raw = (req.params as { id: string | string[] }).id;
       const id = Array.isArray(raw) ? raw.join("/") : raw;
@@ -152,6 +153,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       path: "/resource_server/list-endpoints",
       access: "user",
       summary: "Clusters, frameworks, models and endpoint paths",
+      response: answers(SCHEMAS.EndpointList),
     },
     (_req, res) => {
       res.json(listEndpoints(config, scheduler, principalOf(res)));
@@ -164,6 +166,8 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       path: "/resource_server/:cluster/jobs",
       access: "user",
       summary: "What runs, waits and failed on a cluster",
+      response: answers(SCHEMAS.ResourceJobsView),
+      errors: ["cluster_access_denied"],
     },
     (req, res) => {
       const { cluster, principal } = usableCluster(config, String(req.params.cluster), principalOf(res));
@@ -177,6 +181,8 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       path: "/resource_server/:cluster/models",
       access: "user",
       summary: "The models of a cluster you may use, with their capabilities and limits (?model_id= for one)",
+      response: answers(SCHEMAS.ModelDetailsList),
+      errors: ["cluster_access_denied", "model_not_found"],
     },
     (req, res) => {
       const { cluster, principal } = usableCluster(config, String(req.params.cluster), principalOf(res));
