@@ -3,7 +3,13 @@ import { type AuthService, admit, principalOf } from "@switchyard/auth";
 import type { SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { EngineAdapterOptions } from "@switchyard/engines";
-import { observeRequest, type RequestFacts, type RequestMetrics, RouteMatcher, type RouteTable } from "@switchyard/http";
+import {
+  observeRequest,
+  type RequestFacts,
+  type RequestMetrics,
+  RouteMatcher,
+  type RouteTable,
+} from "@switchyard/http";
 import type { Scheduler } from "@switchyard/scheduler";
 import type { Router } from "express";
 import type { Redis } from "ioredis";

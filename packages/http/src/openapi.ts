@@ -57,7 +57,12 @@ function responsesOf(codes: ErrorCode[]): Record<string, unknown> {
                   c,
                   {
                     value: {
-                      error: { message: ERROR_CATALOGUE[c].message, type: ERROR_CATALOGUE[c].type, param: null, code: c },
+                      error: {
+                        message: ERROR_CATALOGUE[c].message,
+                        type: ERROR_CATALOGUE[c].type,
+                        param: null,
+                        code: c,
+                      },
                     },
                   },
                 ]),

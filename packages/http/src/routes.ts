@@ -75,7 +75,11 @@ type Output<S> = S extends z.ZodType ? z.output<S> : undefined;
 
 /** What the table validated for a handler: the body (when the table reads it) and the query. */
 export interface RouteInput<S extends RouteSpec> {
-  body: S["body"] extends BodySpec<infer B> ? (S["body"] extends { readBy: "handler" } ? undefined : Output<B>) : undefined;
+  body: S["body"] extends BodySpec<infer B>
+    ? S["body"] extends { readBy: "handler" }
+      ? undefined
+      : Output<B>
+    : undefined;
   query: Output<S["query"]>;
 }
 
