@@ -15,10 +15,10 @@ export {
   clusterStatusMap,
   type JobsViewer,
   jobsView,
-  jobsViewerOf,
   listEndpoints,
   modelDetails,
   modelObject,
   resourceJobsView,
+  type Viewer,
   visibleModels,
 } from "./views";

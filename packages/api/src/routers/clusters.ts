@@ -1,3 +1,4 @@
+import { viewerOf } from "@switchyard/auth";
 import {
   type ClusterConfig,
   ClusterFilterSchema,
@@ -6,7 +7,7 @@ import {
   NodeViewSchema,
   SetMaintenanceInputSchema,
 } from "@switchyard/core";
-import { jobsView, jobsViewerOf } from "@switchyard/scheduler";
+import { jobsView } from "@switchyard/scheduler";
 import { z } from "zod";
 import type { ApiDeps } from "../context";
 import { assertClusterAccess, audit, canUseCluster, findCluster, iso } from "../helpers";
@@ -88,7 +89,7 @@ export const nodesRouter = router({
       }
       // The same view as GET /resource_server/{cluster}/jobs, so the two never disagree.
       return clusters.flatMap((cluster) =>
-        jobsView(scheduler, cluster, jobsViewerOf(ctx.principal)).nodes.map((node) => ({
+        jobsView(scheduler, cluster, viewerOf(ctx.principal)).nodes.map((node) => ({
           cluster: cluster.name,
           name: node.name,
           role: node.role,

@@ -1,3 +1,4 @@
+import { viewerOf } from "@switchyard/auth";
 import {
   AvailabilitySchema,
   type AvailabilityView,
@@ -13,7 +14,7 @@ import {
   type ResolvedModel,
 } from "@switchyard/core";
 import type { DeploymentRecord } from "@switchyard/scheduler";
-import { jobsView, jobsViewerOf } from "@switchyard/scheduler";
+import { jobsView } from "@switchyard/scheduler";
 import { z } from "zod";
 import type { ApiDeps } from "../context";
 import { assertClusterAccess, audit, findCluster, findModel, iso } from "../helpers";
@@ -200,7 +201,7 @@ export const jobsRouter = router({
     .query(({ ctx, input }) => {
       const cluster = findCluster(ctx.deps.config, input.cluster);
       assertClusterAccess(ctx.principal, cluster);
-      const view = jobsView(ctx.deps.scheduler, cluster, jobsViewerOf(ctx.principal));
+      const view = jobsView(ctx.deps.scheduler, cluster, viewerOf(ctx.principal));
       return { ...view, status: view.status === "active" ? ("active" as const) : ("unavailable" as const) };
     }),
 });

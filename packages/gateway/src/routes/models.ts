@@ -1,4 +1,4 @@
-import { modelAccessProblem, type Principal, principalOf } from "@switchyard/auth";
+import { modelAccessProblem, type Principal, principalOf, viewerOf } from "@switchyard/auth";
 import { apiError, type SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
@@ -6,7 +6,6 @@ import {
   clusterStatusMap,
   findCluster,
   findFramework,
-  jobsViewerOf,
   listEndpoints,
   modelDetails,
   modelObject,
@@ -101,7 +100,7 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
       response: answers(SCHEMAS.ModelList, "Every model you may use."),
     },
     async (_req, res) => {
-      const models = visibleModels(config, principalOf(res));
+      const models = visibleModels(config, viewerOf(principalOf(res)));
       const data = await Promise.all(
         models.map(async (m) => modelObject(scheduler, m, await createdOf(m.cluster, m.id))),
       );
@@ -139,7 +138,7 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
     },
     async (req, res) => {
       const { cluster } = findFramework(config, String(req.params.cluster), String(req.params.framework));
-      const models = visibleModels(config, principalOf(res), cluster.name, String(req.params.framework));
+      const models = visibleModels(config, viewerOf(principalOf(res)), cluster.name, String(req.params.framework));
       const data = await Promise.all(
         models.map(async (m) => modelObject(scheduler, m, await createdOf(m.cluster, m.id))),
       );
@@ -156,7 +155,7 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
       response: answers(SCHEMAS.EndpointList),
     },
     (_req, res) => {
-      res.json(listEndpoints(config, scheduler, principalOf(res)));
+      res.json(listEndpoints(config, scheduler, viewerOf(principalOf(res))));
     },
   );
   routes.add(
@@ -171,7 +170,7 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
     },
     (req, res) => {
       const { cluster, principal } = usableCluster(config, String(req.params.cluster), principalOf(res));
-      res.json(resourceJobsView(config, scheduler, cluster, jobsViewerOf(principal)));
+      res.json(resourceJobsView(config, scheduler, cluster, viewerOf(principal)));
     },
   );
   routes.add(
@@ -186,7 +185,8 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
     },
     (req, res) => {
       const { cluster, principal } = usableCluster(config, String(req.params.cluster), principalOf(res));
-      const models = visibleModels(config, principal, cluster.name).sort((a, b) => {
+      const viewer = viewerOf(principal);
+      const models = visibleModels(config, viewer, cluster.name).sort((a, b) => {
         const x = a.id.toLowerCase();
         const y = b.id.toLowerCase();
         return x < y ? -1 : x > y ? 1 : 0;
@@ -197,10 +197,10 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
         // A model the caller may not use is as absent as one that does not exist.
         const model = models.find((m) => m.id === id);
         if (!model) throw apiError("model_not_found", { model: id });
-        res.json([modelDetails(config, model, principal)]);
+        res.json([modelDetails(config, model, viewer)]);
         return;
       }
-      res.json(models.map((m) => modelDetails(config, m, principal)));
+      res.json(models.map((m) => modelDetails(config, m, viewer)));
     },
   );
 }
