@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { errorCatalogueMarkdown } from "@switchyard/core";
-import { apiMarkdown } from "@switchyard/gateway";
+import { apiMarkdown } from "@switchyard/http";
 import { createLogger, startServer } from "@switchyard/server";
 
 writeFileSync(new URL("../docs/errors.md", import.meta.url), errorCatalogueMarkdown());

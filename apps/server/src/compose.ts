@@ -154,6 +154,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       config,
       scheduler,
       auth,
+      db,
       usage,
       logger,
       accessLog: loggers.access,

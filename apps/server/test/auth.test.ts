@@ -3,6 +3,7 @@ import path from "node:path";
 import { createApiKey, createUser } from "@switchyard/auth";
 import { defaultConfigInput, ErrorBodySchema, ManualClock, ModelListSchema } from "@switchyard/core";
 import { createPostgresDatabase, type TestPostgresDatabase, testDrivers } from "@switchyard/db/testing";
+import { type RouteSpec, routeErrors } from "@switchyard/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
 import { ADMIN_PASSWORD, memoryLogger, passwordToken, tempDataDir } from "./helpers";
@@ -61,6 +62,13 @@ describe.each(drivers)("authentication and authorization of the server on %s", (
       ...(method === "GET" || method === "DELETE" ? {} : { body: "{}" }),
     });
 
+  /** The error's code, which the route's spec must declare (its OpenAPI document lists the same). */
+  const declaredCode = async (route: RouteSpec, res: Response): Promise<string | null> => {
+    const code = ErrorBodySchema.parse(await res.json()).error.code;
+    expect(routeErrors(route), `${route.method} ${route.path} answers ${code}`).toContain(code);
+    return code;
+  };
+
   it("guards every route in the route table: 401 without or with bad credentials, 403 for the wrong role or scope", async () => {
     const routes = server.routes.routes;
     expect(routes.length).toBeGreaterThan(10);
@@ -74,20 +82,21 @@ describe.each(drivers)("authentication and authorization of the server on %s", (
       }
       const none = await request(route.method, path);
       expect(none.status, `${label} without credentials`).toBe(401);
-      expect(ErrorBodySchema.parse(await none.json()).error.code).toBe("missing_credentials");
+      expect(await declaredCode(route, none)).toBe("missing_credentials");
       expect(none.headers.get("www-authenticate"), label).toMatch(/^Bearer/);
 
       const bad = await request(route.method, path, { authorization: "Bearer not.a.token" });
       expect(bad.status, `${label} with a bad token`).toBe(401);
-      expect(ErrorBodySchema.parse(await bad.json()).error.code).toBe("invalid_token");
+      expect(await declaredCode(route, bad)).toBe("invalid_token");
 
       const revoked = await request(route.method, path, { authorization: `Bearer ${revokedKey}` });
       expect(revoked.status, `${label} with a revoked key`).toBe(401);
+      await declaredCode(route, revoked);
 
       const asUser = await request(route.method, path, { authorization: `Bearer ${user}` });
       if (route.access === "admin") {
         expect(asUser.status, `${label} as a non-admin`).toBe(403);
-        expect(ErrorBodySchema.parse(await asUser.json()).error.code).toBe("admin_required");
+        expect(await declaredCode(route, asUser)).toBe("admin_required");
       } else {
         expect([401, 403], `${label} as a user`).not.toContain(asUser.status);
       }
@@ -95,6 +104,7 @@ describe.each(drivers)("authentication and authorization of the server on %s", (
       if (scope !== "batch" && scope !== "any") {
         const wrongScope = await request(route.method, path, { authorization: `Bearer ${batchKey}` });
         expect(wrongScope.status, `${label} with a batch-only key`).toBe(403);
+        await declaredCode(route, wrongScope);
       }
     }
   });

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { apiMarkdown } from "@switchyard/gateway";
+import { apiMarkdown } from "@switchyard/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
 import { memoryLogger, tempDataDir } from "./helpers";

@@ -1,5 +1,5 @@
 import { apiError, formatBytes, SwitchyardError } from "@switchyard/core";
-import { type RouteTable, readText, sendError } from "@switchyard/http";
+import { BODY_ERRORS, type RouteTable, readText, sendError } from "@switchyard/http";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import type { Router } from "express";
 import { type ApiDeps, contextFromCredentials } from "./context";
@@ -64,5 +64,10 @@ export function registerControlPlaneRoutes(router: Router, routes: RouteTable, d
   };
   const summary = "Control plane (tRPC); each procedure checks its own access";
   routes.add(router, { method: "GET", path: `${TRPC_PREFIX}/*procedure`, access: "public", summary }, handler);
-  routes.add(router, { method: "POST", path: `${TRPC_PREFIX}/*procedure`, access: "public", summary }, handler);
+  routes.add(
+    router,
+    // tRPC reads a JSON body; its procedures' own errors are in the control plane's documentation.
+    { method: "POST", path: `${TRPC_PREFIX}/*procedure`, access: "public", summary, errors: BODY_ERRORS },
+    handler,
+  );
 }

@@ -37,3 +37,23 @@ export function assertModelAccess(
   const problem = modelAccessProblem(principal, cluster, model);
   if (problem) throw problem;
 }
+
+/**
+ * What a principal may see of the catalogue and the infrastructure, for views that know nothing
+ * of principals (the scheduler's model list, endpoint list and jobs view): model servers'
+ * addresses for an admin acting as one, the models their groups allow, their groups.
+ */
+export function viewerOf(principal: Principal): {
+  addresses: boolean;
+  groups: readonly string[];
+  mayUse(
+    cluster: Pick<ClusterConfig, "name" | "allowedGroups">,
+    model: Pick<ModelConfig, "id" | "allowedGroups">,
+  ): boolean;
+} {
+  return {
+    addresses: actsAsAdmin(principal),
+    groups: principal.groups,
+    mayUse: (cluster, model) => canUseModel(principal, cluster, model),
+  };
+}

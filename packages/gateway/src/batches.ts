@@ -1,24 +1,21 @@
 import { createReadStream } from "node:fs";
-import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { actsAsAdmin, type Principal, principalOf } from "@switchyard/auth";
-import type { BatchService, FileStore, StagedUpload } from "@switchyard/batch";
+import type { BatchService, FileStore } from "@switchyard/batch";
 import {
   apiError,
   type BatchSettings,
-  CreateBatchRequestSchema,
+  type ErrorCode,
   FileListQuerySchema,
-  formatBytes,
   ListQuerySchema,
-  parseOrThrow,
   type ReferenceBatchStatus,
   ReferenceBatchStatusSchema,
-  ReferenceCreateBatchSchema,
 } from "@switchyard/core";
-import { type RouteTable, readJsonObject } from "@switchyard/http";
-import busboy from "busboy";
+import { BODY_ERRORS, type RouteTable } from "@switchyard/http";
 import type { Request, Router } from "express";
 import type { ModelResolver } from "./resolve";
+import { answers, SCHEMAS } from "./routes/schemas";
+import { expiresAfter, receiveUpload } from "./upload";
 
 export interface BatchRouteDeps {
   service: BatchService;
@@ -28,6 +25,19 @@ export interface BatchRouteDeps {
 }
 
 const BATCH = { access: "user", scope: "batch" } as const;
+
+/** What creating a batch may answer, on either front door. */
+const CREATE_ERRORS: ErrorCode[] = [
+  "batch_not_found",
+  "file_not_found",
+  "batch_state_conflict",
+  "batch_limit_reached",
+  "model_not_found",
+  "model_access_denied",
+  "capability_not_supported",
+];
+/** A cancel reads no body, but is documented with the body errors every POST route had. */
+const CANCEL_ERRORS: ErrorCode[] = ["batch_not_found", "batch_state_conflict", ...BODY_ERRORS];
 
 function param(req: Request, name: string): string {
   return String((req.params as Record<string, string>)[name]);
@@ -57,128 +67,6 @@ function resolverFor(resolver: ModelResolver, principal: Principal) {
   };
 }
 
-/** The form's fields besides the file (OpenAI's SDKs send `expires_after` as two bracketed fields). */
-interface UploadFields {
-  purpose?: string;
-  "expires_after[anchor]"?: string;
-  "expires_after[seconds]"?: string;
-}
-
-/**
- * A multipart upload (`file` and `purpose`, in either order): the file is streamed to disk as
- * it arrives, and kept only if the form is right and it fits the size limit and the user's
- * storage. A user with no room left is refused before any of the body is read; a client that
- * drops the connection leaves nothing behind.
- */
-async function receiveUpload(
-  req: Request,
-  files: FileStore,
-  userId: string,
-  maxBytes: number,
-): Promise<{ staged: StagedUpload; filename: string; fields: UploadFields }> {
-  const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-  if (type !== "multipart/form-data") {
-    throw apiError("unsupported_content_type", { contentType: type || "(none)", expected: "multipart/form-data" });
-  }
-  const declared = Number(req.headers["content-length"]);
-  if (declared > maxBytes + FORM_OVERHEAD) throw apiError("payload_too_large", { limit: formatBytes(maxBytes) });
-  const room = await files.room(userId, Number.isFinite(declared) ? Math.max(0, declared - FORM_OVERHEAD) : 0);
-  const limit = Math.min(maxBytes, room);
-  return new Promise((resolve, reject) => {
-    let parser: busboy.Busboy;
-    try {
-      parser = busboy({
-        headers: req.headers,
-        limits: { files: 1, fileSize: limit, fields: 8, fieldSize: 64 * 1024 },
-      });
-    } catch (error) {
-      reject(apiError("invalid_body", { expected: `a multipart form (${(error as Error).message})` }));
-      return;
-    }
-    const fields: UploadFields = {};
-    let upload: Promise<{ staged: StagedUpload; filename: string; truncated: () => boolean }> | undefined;
-    let fileStream: Readable | undefined;
-    // The client went away before the form ended: stop writing and remove what was written.
-    const abandon = () => {
-      if (req.complete) return;
-      const error = apiError("invalid_body", { expected: "a complete multipart form (the upload was interrupted)" });
-      fileStream?.destroy(error);
-      req.unpipe(parser);
-      parser.destroy();
-      reject(error);
-    };
-    req.once("close", abandon);
-    parser.on("field", (name, value) => {
-      if (name === "purpose" || name === "expires_after[anchor]" || name === "expires_after[seconds]") {
-        fields[name] = value;
-      }
-    });
-    parser.on("file", (name, stream, info) => {
-      if (name !== "file" || upload) {
-        stream.resume();
-        return;
-      }
-      fileStream = stream;
-      upload = files.stage(stream).then((staged) => ({
-        staged,
-        filename: info.filename || "upload.jsonl",
-        truncated: () => (stream as unknown as { truncated?: boolean }).truncated === true,
-      }));
-      upload.catch(() => {});
-    });
-    parser.on("error", (error: Error) =>
-      reject(apiError("invalid_body", { expected: `a multipart form (${error.message})` })),
-    );
-    parser.on("close", () => {
-      req.off("close", abandon);
-      if (!upload) {
-        reject(apiError("missing_required_field", { param: "file" }, { param: "file" }));
-        return;
-      }
-      upload.then(async (done) => {
-        if (done.truncated()) {
-          await files.discard(done.staged);
-          reject(
-            limit < maxBytes
-              ? files.overQuota(files.limits.maxStorageBytesPerUser - room, limit + 1)
-              : apiError("payload_too_large", { limit: formatBytes(maxBytes) }),
-          );
-          return;
-        }
-        resolve({ staged: done.staged, filename: done.filename, fields });
-      }, reject);
-    });
-    req.pipe(parser);
-  });
-}
-
-/** Multipart framing around the file: headers, boundaries and the small fields. */
-const FORM_OVERHEAD = 64 * 1024;
-
-/** `expires_after` as OpenAI takes it: anchor `created_at`, 1 hour up to `batch.fileExpiry`. */
-function expiresAfter(fields: UploadFields, settings: BatchSettings): number | undefined {
-  const anchor = fields["expires_after[anchor]"];
-  const raw = fields["expires_after[seconds]"];
-  if (anchor === undefined && raw === undefined) return undefined;
-  if (anchor !== "created_at") {
-    throw apiError(
-      "invalid_field",
-      { param: "expires_after.anchor", detail: 'expected "created_at"' },
-      { param: "expires_after.anchor" },
-    );
-  }
-  const seconds = Number(raw);
-  const most = settings.fileExpiry > 0 ? settings.fileExpiry : 30 * 86_400;
-  if (!Number.isInteger(seconds) || seconds < 3600 || seconds > most) {
-    throw apiError(
-      "invalid_field",
-      { param: "expires_after.seconds", detail: `expected a whole number of seconds from 3600 to ${most}` },
-      { param: "expires_after.seconds" },
-    );
-  }
-  return seconds;
-}
-
 /**
  * The batch front doors: OpenAI's Files and Batches API, and the reference service's
  * path-based batch API. Both call the same service; the worker runs what they create.
@@ -194,6 +82,9 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
       path: "/v1/files",
       ...BATCH,
       summary: "Upload a batch input file (multipart: file, purpose=batch)",
+      body: { schema: SCHEMAS.FileUpload, media: "multipart/form-data" },
+      response: answers(SCHEMAS.File),
+      errors: ["unsupported_content_type", "missing_required_field"],
     },
     async (req, res) => {
       const principal = principalOf(res);
@@ -219,9 +110,15 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
   );
   routes.add(
     router,
-    { method: "GET", path: "/v1/files", ...BATCH, summary: "Your files, newest first" },
-    async (req, res) => {
-      const query = parseOrThrow(FileListQuerySchema, req.query);
+    {
+      method: "GET",
+      path: "/v1/files",
+      ...BATCH,
+      summary: "Your files, newest first",
+      query: FileListQuerySchema,
+      response: answers(SCHEMAS.FileList),
+    },
+    async (_req, res, { query }) => {
       const page = await files.list(principalOf(res).userId, query);
       res.json({
         object: "list",
@@ -232,9 +129,20 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
       });
     },
   );
-  routes.add(router, { method: "GET", path: "/v1/files/:file_id", ...BATCH, summary: "One file" }, async (req, res) => {
-    res.json(await files.get(readerOf(principalOf(res)), param(req, "file_id")));
-  });
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/v1/files/:file_id",
+      ...BATCH,
+      summary: "One file",
+      response: answers(SCHEMAS.File),
+      errors: ["file_not_found"],
+    },
+    async (req, res) => {
+      res.json(await files.get(readerOf(principalOf(res)), param(req, "file_id")));
+    },
+  );
   routes.add(
     router,
     { method: "GET", path: "/v1/files/:file_id/content", ...BATCH, summary: "A file's bytes" },
@@ -253,7 +161,14 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
   );
   routes.add(
     router,
-    { method: "DELETE", path: "/v1/files/:file_id", ...BATCH, summary: "Delete a file" },
+    {
+      method: "DELETE",
+      path: "/v1/files/:file_id",
+      ...BATCH,
+      summary: "Delete a file",
+      response: answers(SCHEMAS.FileDeleted),
+      errors: ["file_not_found", "file_in_use"],
+    },
     async (req, res) => {
       const userId = principalOf(res).userId;
       const id = param(req, "file_id");
@@ -266,24 +181,45 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
   // ---- OpenAI Batches ------------------------------------------------------------------
   routes.add(
     router,
-    { method: "POST", path: "/v1/batches", ...BATCH, summary: "Create a batch from an uploaded file" },
-    async (req, res) => {
+    {
+      method: "POST",
+      path: "/v1/batches",
+      ...BATCH,
+      summary: "Create a batch from an uploaded file",
+      body: { schema: SCHEMAS.CreateBatchRequest },
+      response: answers(SCHEMAS.Batch),
+      errors: CREATE_ERRORS,
+    },
+    async (_req, res, { body }) => {
       const principal = principalOf(res);
-      const input = parseOrThrow(CreateBatchRequestSchema, await readJsonObject(req));
-      res.json(await service.createOpenAI(principal.userId, input, resolverFor(resolver, principal)));
+      res.json(await service.createOpenAI(principal.userId, body, resolverFor(resolver, principal)));
     },
   );
   routes.add(
     router,
-    { method: "GET", path: "/v1/batches", ...BATCH, summary: "Your batches, newest first" },
-    async (req, res) => {
-      const query = parseOrThrow(ListQuerySchema, req.query);
+    {
+      method: "GET",
+      path: "/v1/batches",
+      ...BATCH,
+      summary: "Your batches, newest first",
+      query: ListQuerySchema,
+      response: answers(SCHEMAS.BatchList),
+      errors: ["batch_not_found"],
+    },
+    async (_req, res, { query }) => {
       res.json(await service.list(principalOf(res).userId, query));
     },
   );
   routes.add(
     router,
-    { method: "GET", path: "/v1/batches/:batch_id", ...BATCH, summary: "One batch" },
+    {
+      method: "GET",
+      path: "/v1/batches/:batch_id",
+      ...BATCH,
+      summary: "One batch",
+      response: answers(SCHEMAS.Batch),
+      errors: ["batch_not_found"],
+    },
     async (req, res) => {
       res.json(await service.get(principalOf(res).userId, param(req, "batch_id")));
     },
@@ -295,6 +231,8 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
       path: "/v1/batches/:batch_id/cancel",
       ...BATCH,
       summary: "Cancel a batch (answers received are kept)",
+      response: answers(SCHEMAS.Batch),
+      errors: CANCEL_ERRORS,
     },
     async (req, res) => {
       const userId = principalOf(res).userId;
@@ -308,12 +246,19 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
     const where = prefix.includes(":cluster") ? " (cluster path)" : "";
     routes.add(
       router,
-      { method: "POST", path: prefix, ...BATCH, summary: `Create a batch from a file on shared storage${where}` },
-      async (req, res) => {
+      {
+        method: "POST",
+        path: prefix,
+        ...BATCH,
+        summary: `Create a batch from a file on shared storage${where}`,
+        body: { schema: SCHEMAS.ReferenceCreateBatch },
+        response: answers(SCHEMAS.ReferenceBatchDetail),
+        errors: [...CREATE_ERRORS, "invalid_path", "path_not_allowed"],
+      },
+      async (req, res, { body }) => {
         const principal = principalOf(res);
-        const input = parseOrThrow(ReferenceCreateBatchSchema, await readJsonObject(req));
         res.json(
-          await service.createReference(principal.userId, input, resolverFor(resolver, principal), pathTarget(req)),
+          await service.createReference(principal.userId, body, resolverFor(resolver, principal), pathTarget(req)),
         );
       },
     );
@@ -324,6 +269,7 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         path: prefix,
         ...BATCH,
         summary: `Your batches (?status=pending|running|completed|failed|cancelled)${where}`,
+        response: answers(SCHEMAS.ReferenceBatchList),
       },
       async (req, res) => {
         const raw = req.query.status;
@@ -344,7 +290,14 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
     );
     routes.add(
       router,
-      { method: "GET", path: `${prefix}/:batch_id`, ...BATCH, summary: `One batch, with its counts and files${where}` },
+      {
+        method: "GET",
+        path: `${prefix}/:batch_id`,
+        ...BATCH,
+        summary: `One batch, with its counts and files${where}`,
+        response: answers(SCHEMAS.ReferenceBatchDetail),
+        errors: ["batch_not_found"],
+      },
       async (req, res) => {
         res.json(await service.getReference(principalOf(res).userId, param(req, "batch_id")));
       },
@@ -356,6 +309,8 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         path: `${prefix}/:batch_id/result`,
         ...BATCH,
         summary: `Where an ended batch's files are, and its metrics${where}`,
+        response: answers(SCHEMAS.ReferenceBatchResult),
+        errors: ["batch_not_found", "batch_state_conflict"],
       },
       async (req, res) => {
         res.json(await service.referenceResult(principalOf(res).userId, param(req, "batch_id")));
@@ -368,6 +323,8 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         path: `${prefix}/:batch_id/cancel`,
         ...BATCH,
         summary: `Cancel a batch (not in the reference service)${where}`,
+        response: answers(SCHEMAS.ReferenceBatchDetail),
+        errors: CANCEL_ERRORS,
       },
       async (req, res) => {
         const userId = principalOf(res).userId;

@@ -1,8 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type AuthService, admit, principalOf } from "@switchyard/auth";
 import type { SwitchyardConfig } from "@switchyard/core";
+import type { Database } from "@switchyard/db";
 import type { EngineAdapterOptions } from "@switchyard/engines";
-import { observeRequest, type RequestFacts, type RequestMetrics, type RouteTable } from "@switchyard/http";
+import {
+  observeRequest,
+  type RequestFacts,
+  type RequestMetrics,
+  RouteMatcher,
+  type RouteTable,
+} from "@switchyard/http";
 import type { Scheduler } from "@switchyard/scheduler";
 import { Upstreams } from "@switchyard/upstream";
 import type { UsageRecorder } from "@switchyard/usage";
@@ -12,15 +19,19 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type BatchRouteDeps, registerBatchRoutes } from "./batches";
 import { answerError, type GatewayDeps, serveInference } from "./handler";
-import { KINDS, type KindSpec, kindForPath } from "./kinds";
+import type { KindSpec } from "./kinds";
 import { RateLimits } from "./limits";
 import { GatewayMetrics } from "./metrics";
 import { ModelResolver } from "./resolve";
+import { INFERENCE_ROUTES, type InferenceRoute } from "./routes/inference";
+import { registerModelRoutes } from "./routes/models";
 
 export interface GatewayOptions {
   config: SwitchyardConfig;
   scheduler: Scheduler;
   auth: AuthService;
+  /** For the model list's creation times. */
+  db: Database;
   /** Where each request's usage goes (the process's one recorder, which batches share). */
   usage: UsageRecorder;
   logger: Logger;
@@ -34,18 +45,6 @@ export interface GatewayOptions {
   batches?: Pick<BatchRouteDeps, "service" | "files"> | undefined;
 }
 
-const RESOURCE_PATH =
-  /^\/resource_server\/([^/]+)\/([^/]+)\/v1\/(chat\/completions|completions|embeddings|responses|messages)$/;
-const INFERENCE_ACCESS = { access: "user", scope: "inference" } as const;
-
-function safeDecode(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
-}
-
 /**
  * The OpenAI-compatible front door. Its routes are in the route table like every other (auth
  * guard, 405s, OpenAPI, the 401/403 matrix), and `dispatch` serves the same requests before
@@ -54,7 +53,8 @@ function safeDecode(part: string): string {
  */
 export class Gateway {
   readonly deps: GatewayDeps;
-  private readonly exact = new Map<string, KindSpec>();
+  /** The inference routes of the table, matched before Express sees a request. */
+  private readonly fast = new RouteMatcher(INFERENCE_ROUTES.map((route) => ({ spec: route.spec, value: route })));
 
   constructor(private readonly options: GatewayOptions) {
     const { config } = options;
@@ -74,40 +74,29 @@ export class Gateway {
       engines: options.engines,
       logger: options.logger,
     };
-    for (const spec of Object.values(KINDS)) this.exact.set(`/v1/${spec.path}`, spec);
   }
 
-  /** Register the inference routes (with the same handler the fast path runs), and the batch routes. */
+  /**
+   * Register the model and jobs views, the batch routes and the inference routes (with the same
+   * handler the fast path runs).
+   */
   register(router: Router, routes: RouteTable): void {
+    const { config, scheduler, db } = this.options;
+    registerModelRoutes(router, routes, { config, scheduler, db });
     if (this.options.batches) {
       registerBatchRoutes(router, routes, {
         ...this.options.batches,
         resolver: this.deps.resolver,
-        settings: this.options.config.batch,
+        settings: config.batch,
       });
     }
-    for (const spec of Object.values(KINDS)) {
-      const summary = `OpenAI-compatible ${spec.label}`;
-      routes.add(
-        router,
-        { method: "POST", path: `/v1/${spec.path}`, ...INFERENCE_ACCESS, summary },
-        async (req, res) => {
-          await this.serve(req, res, spec, undefined, principalOf(res), res.locals.facts as RequestFacts);
-        },
-      );
-      routes.add(
-        router,
-        {
-          method: "POST",
-          path: `/resource_server/:cluster/:framework/v1/${spec.path}`,
-          ...INFERENCE_ACCESS,
-          summary: `${summary} (reference path)`,
-        },
-        async (req, res) => {
-          const path = { cluster: String(req.params.cluster), framework: String(req.params.framework) };
-          await this.serve(req, res, spec, path, principalOf(res), res.locals.facts as RequestFacts);
-        },
-      );
+    for (const route of INFERENCE_ROUTES) {
+      routes.add(router, route.spec, async (req, res) => {
+        const path = route.byPath
+          ? { cluster: String(req.params.cluster), framework: String(req.params.framework) }
+          : undefined;
+        await this.serve(req, res, route.kind, path, principalOf(res), res.locals.facts as RequestFacts);
+      });
     }
   }
 
@@ -125,29 +114,20 @@ export class Gateway {
 
   /** Serve an inference request directly from the HTTP server; false when it is not one. */
   dispatch(req: IncomingMessage, res: ServerResponse): boolean {
-    if (req.method !== "POST" || !req.url) return false;
+    if (!req.url) return false;
     const query = req.url.indexOf("?");
-    const pathname = query < 0 ? req.url : req.url.slice(0, query);
-    let spec = this.exact.get(pathname);
-    let path: { cluster: string; framework: string } | undefined;
-    let route: string;
-    if (spec) {
-      route = pathname;
-    } else {
-      if (!pathname.startsWith("/resource_server/")) return false;
-      const match = RESOURCE_PATH.exec(pathname);
-      spec = match ? kindForPath(match[3] as string) : undefined;
-      if (!match || !spec) return false;
-      path = { cluster: safeDecode(match[1] as string), framework: safeDecode(match[2] as string) };
-      route = `/resource_server/:cluster/:framework/v1/${spec.path}`;
-    }
+    const found = this.fast.match(req.method ?? "", query < 0 ? req.url : req.url.slice(0, query));
+    if (!found) return false;
+    const route: InferenceRoute = found.value;
+    const path = route.byPath
+      ? { cluster: found.params.cluster as string, framework: found.params.framework as string }
+      : undefined;
     const facts = observeRequest(req, res, { logger: this.options.accessLog, metrics: this.options.requestMetrics });
-    facts.route = route;
-    const chosen = spec;
+    facts.route = route.spec.path;
     void (async () => {
       try {
-        const principal = await admit(this.options.auth, INFERENCE_ACCESS, req.headers);
-        await this.serve(req, res, chosen, path, principal, facts);
+        const principal = await admit(this.options.auth, route.spec, req.headers);
+        await this.serve(req, res, route.kind, path, principal, facts);
       } catch (error) {
         answerError(res, error, facts, this.options.logger);
         req.resume();

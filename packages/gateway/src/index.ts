@@ -6,6 +6,7 @@ export { type GatewayDeps, serveInference } from "./handler";
 export { type ApiKind, KINDS, type KindSpec } from "./kinds";
 export { type Charge, RateLimits } from "./limits";
 export { GatewayMetrics } from "./metrics";
-export { apiMarkdown, buildOpenApi } from "./openapi";
 export { ModelResolver, type Target } from "./resolve";
+export { INFERENCE_ROUTES, type InferenceRoute } from "./routes/inference";
+export { type ModelRouteDeps, registerModelRoutes } from "./routes/models";
 export { StreamRelay, type TokenUsage, usageFromBuffer, usageFromJson } from "./sse";

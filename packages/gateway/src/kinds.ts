@@ -79,9 +79,3 @@ export const KINDS: Record<ApiKind, KindSpec> = {
     streams: true,
   },
 };
-
-const BY_PATH = new Map(Object.values(KINDS).map((k) => [k.path, k]));
-
-export function kindForPath(path: string): KindSpec | undefined {
-  return BY_PATH.get(path);
-}

@@ -202,6 +202,7 @@ export async function startGatewayHarness(
     config,
     scheduler,
     auth,
+    db,
     usage,
     logger,
     accessLog: logger,

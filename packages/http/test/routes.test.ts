@@ -4,7 +4,8 @@ import { apiError } from "@switchyard/core";
 import express from "express";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorHandler, notFound, RouteTable, readFormOrJson } from "../src";
+import { z } from "zod";
+import { errorHandler, named, notFound, RouteTable, readFormOrJson } from "../src";
 
 describe("the route table", () => {
   it("refuses a protected route when no access guard is set", () => {
@@ -47,6 +48,33 @@ describe("the route table", () => {
       table.add(router, { method: "POST", path: "/form", access: "public", summary: "" }, async (req, res) => {
         res.json(await readFormOrJson(req, 100));
       });
+      table.add(
+        router,
+        {
+          method: "POST",
+          path: "/make",
+          access: "public",
+          summary: "",
+          body: { schema: named("Make", z.strictObject({ name: z.string(), count: z.number().int().default(1) })) },
+          query: z.object({ dry: z.enum(["yes", "no"]).optional() }),
+        },
+        (_req, res, input) => {
+          res.json({ name: input.body.name, count: input.body.count, dry: input.query.dry ?? null });
+        },
+      );
+      table.add(
+        router,
+        {
+          method: "POST",
+          path: "/upload",
+          access: "public",
+          summary: "",
+          body: { schema: named("Upload", z.object({ name: z.string() })), readBy: "handler" },
+        },
+        async (req, res, input) => {
+          res.json({ table: input.body ?? null, raw: await readFormOrJson(req, 100) });
+        },
+      );
       app.use(router);
       app.use(notFound(table));
       app.use(errorHandler(pino({ level: "silent" })));
@@ -71,6 +99,26 @@ describe("the route table", () => {
       expect(wrong.status).toBe(405);
       expect(wrong.headers.get("allow")).toBe("GET");
       expect((await fetch(`${url}/nothing`)).status).toBe(404);
+    });
+
+    it("validates a JSON body and the query before the handler, with the catalogue's 400 naming the field", async () => {
+      const post = (path: string, body: string) =>
+        fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      const ok = await post("/make?dry=yes", '{"name":"a"}');
+      expect(await ok.json()).toEqual({ name: "a", count: 1, dry: "yes" });
+      const extra = await post("/make", '{"name":"a","colour":"red"}');
+      expect(extra.status).toBe(400);
+      expect(await extra.json()).toMatchObject({ error: { code: "invalid_field", param: "colour" } });
+      const missing = await post("/make", "{}");
+      expect(await missing.json()).toMatchObject({ error: { code: "missing_required_field", param: "name" } });
+      const query = await post("/make?dry=maybe", '{"name":"a"}');
+      expect(query.status).toBe(400);
+      expect(await query.json()).toMatchObject({ error: { code: "invalid_field", param: "dry" } });
+      const notJson = await post("/make", "{nope");
+      expect(await notJson.json()).toMatchObject({ error: { code: "invalid_json" } });
+      // A body its handler reads is left to the handler.
+      const raw = await post("/upload", '{"other":1}');
+      expect(await raw.json()).toEqual({ table: null, raw: { other: "1" } });
     });
 
     it("reads form and JSON bodies with a size cap and clear errors", async () => {

@@ -6,7 +6,6 @@ export { JOB_PREFIX, SlurmError, SlurmLauncher } from "./launchers/slurm";
 export { LEADER_LOCK_KEY } from "./leadership";
 export * from "./placement";
 export type { SchedulerDeps } from "./resources";
-export { registerSchedulerRoutes, type SchedulerRouteDeps } from "./routes";
 export type { Replica } from "./routing/acquire";
 export type { Availability } from "./routing/availability";
 export { Scheduler } from "./scheduler";
@@ -15,10 +14,10 @@ export {
   clusterStatusMap,
   type JobsViewer,
   jobsView,
-  jobsViewerOf,
   listEndpoints,
   modelDetails,
   modelObject,
   resourceJobsView,
+  type Viewer,
   visibleModels,
 } from "./views";

@@ -1,4 +1,3 @@
-import { actsAsAdmin, canUseModel, type Principal } from "@switchyard/auth";
 import {
   type Capability,
   type ClusterConfig,
@@ -46,14 +45,19 @@ export function modelObject(scheduler: Scheduler, model: ResolvedModel, created:
   };
 }
 
-/** The jobs view a principal gets: addresses only for an admin acting as one. */
-export function jobsViewerOf(principal: Principal): JobsViewer {
-  return { addresses: actsAsAdmin(principal), mayUse: (cluster, model) => canUseModel(principal, cluster, model) };
+/**
+ * Who looks at a view (built from a principal by the auth package's `viewerOf`): whether model
+ * servers' addresses are shown, which models they may use, and their groups (for their limits).
+ */
+export interface Viewer {
+  addresses: boolean;
+  groups: readonly string[];
+  mayUse(cluster: ClusterConfig, model: ResolvedModel): boolean;
 }
 
 export function visibleModels(
   config: SwitchyardConfig,
-  principal: Principal,
+  viewer: Pick<Viewer, "mayUse">,
   cluster?: string,
   framework?: string,
 ): ResolvedModel[] {
@@ -61,7 +65,7 @@ export function visibleModels(
   return config.models.filter((model) => {
     const c = clusters.get(model.cluster);
     if (!c || (cluster && model.cluster !== cluster) || (framework && model.framework !== framework)) return false;
-    return canUseModel(principal, c, model);
+    return viewer.mayUse(c, model);
   });
 }
 
@@ -78,14 +82,18 @@ const ENDPOINT_KEYS: Record<Endpoint, string> = {
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** `GET /resource_server/list-endpoints`: every cluster, its frameworks, their models and endpoint paths. */
-export function listEndpoints(config: SwitchyardConfig, scheduler: Scheduler, principal: Principal): EndpointList {
+export function listEndpoints(
+  config: SwitchyardConfig,
+  scheduler: Scheduler,
+  viewer: Pick<Viewer, "mayUse">,
+): EndpointList {
   const clusters: EndpointList["clusters"] = {};
   for (const cluster of config.clusters) {
     const frameworks: EndpointList["clusters"][string]["frameworks"] = {};
     for (const framework of cluster.frameworks) {
       const base = `/resource_server/${cluster.name}/${framework.name}/v1`;
       frameworks[framework.name] = {
-        models: visibleModels(config, principal, cluster.name, framework.name)
+        models: visibleModels(config, viewer, cluster.name, framework.name)
           .map((m) => m.id)
           .sort(byCodePoint),
         endpoints: framework.endpoints.map((endpoint) => `/v1/${endpoint}`),
@@ -139,10 +147,10 @@ function capabilitiesOf(config: SwitchyardConfig, model: ResolvedModel): ModelCa
 }
 
 /** The caller's tokens-per-minute limit: the user default, or the most generous of their groups'. */
-function userTokensPerMinute(config: SwitchyardConfig, principal: Principal): number | undefined {
+function userTokensPerMinute(config: SwitchyardConfig, viewer: Pick<Viewer, "groups">): number | undefined {
   const limits = config.gateway.limits;
   let tokens = limits.user.tokensPerMinute;
-  for (const group of principal.groups) {
+  for (const group of viewer.groups) {
     const override = limits.groups[group]?.tokensPerMinute;
     if (override !== undefined) tokens = Math.max(tokens ?? 0, override);
   }
@@ -150,10 +158,14 @@ function userTokensPerMinute(config: SwitchyardConfig, principal: Principal): nu
 }
 
 /** One entry of `GET /resource_server/{cluster}/models`: public metadata, never engine settings. */
-export function modelDetails(config: SwitchyardConfig, model: ResolvedModel, principal: Principal): ModelDetails {
+export function modelDetails(
+  config: SwitchyardConfig,
+  model: ResolvedModel,
+  viewer: Pick<Viewer, "groups">,
+): ModelDetails {
   const limits = config.gateway.limits;
   const perModel = limits.models[model.id]?.tokensPerMinute ?? limits.model.tokensPerMinute;
-  const perUser = userTokensPerMinute(config, principal);
+  const perUser = userTokensPerMinute(config, viewer);
   return {
     id: model.id,
     object: "model",

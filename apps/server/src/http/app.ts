@@ -1,8 +1,6 @@
 import { registerControlPlaneRoutes } from "@switchyard/api";
 import { accessGuard, registerAuthRoutes } from "@switchyard/auth";
-import { buildOpenApi } from "@switchyard/gateway";
-import { errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
-import { registerSchedulerRoutes } from "@switchyard/scheduler";
+import { buildOpenApi, errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import express, { type Express, type Request, type RequestHandler, type Response } from "express";
 import { registerClientRoutes } from "../clients";
 import type { AppContext } from "../context";
@@ -78,7 +76,6 @@ export function createApp(
     scrape,
   );
   registerAuthRoutes(router, routes, ctx.auth);
-  registerSchedulerRoutes(router, routes, { config: ctx.config, scheduler: ctx.scheduler, db: ctx.db });
   ctx.gateway.register(router, routes);
   registerControlPlaneRoutes(router, routes, ctx);
   registerClientRoutes(router, routes);

@@ -1,3 +1,4 @@
+import { viewerOf } from "@switchyard/auth";
 import {
   Catalog,
   type ClusterConfig,
@@ -7,7 +8,7 @@ import {
   NodeViewSchema,
   SetMaintenanceInputSchema,
 } from "@switchyard/core";
-import { jobsView, jobsViewerOf } from "@switchyard/scheduler";
+import { jobsView } from "@switchyard/scheduler";
 import { z } from "zod";
 import type { ApiDeps } from "../context";
 import { assertClusterAccess, audit, canUseCluster, iso } from "../helpers";
@@ -89,7 +90,7 @@ export const nodesRouter = router({
       }
       // The same view as GET /resource_server/{cluster}/jobs, so the two never disagree.
       return clusters.flatMap((cluster) =>
-        jobsView(scheduler, cluster, jobsViewerOf(ctx.principal)).nodes.map((node) => ({
+        jobsView(scheduler, cluster, viewerOf(ctx.principal)).nodes.map((node) => ({
           cluster: cluster.name,
           name: node.name,
           role: node.role,

@@ -1,3 +1,4 @@
+import { viewerOf } from "@switchyard/auth";
 import {
   AvailabilitySchema,
   type AvailabilityView,
@@ -14,7 +15,7 @@ import {
   type ResolvedModel,
 } from "@switchyard/core";
 import type { DeploymentRecord } from "@switchyard/scheduler";
-import { jobsView, jobsViewerOf } from "@switchyard/scheduler";
+import { jobsView } from "@switchyard/scheduler";
 import { z } from "zod";
 import type { ApiDeps } from "../context";
 import { assertClusterAccess, audit, iso } from "../helpers";
@@ -201,7 +202,7 @@ export const jobsRouter = router({
     .query(({ ctx, input }) => {
       const cluster = Catalog.of(ctx.deps.config).cluster(input.cluster);
       assertClusterAccess(ctx.principal, cluster);
-      const view = jobsView(ctx.deps.scheduler, cluster, jobsViewerOf(ctx.principal));
+      const view = jobsView(ctx.deps.scheduler, cluster, viewerOf(ctx.principal));
       return { ...view, status: view.status === "active" ? ("active" as const) : ("unavailable" as const) };
     }),
 });

@@ -1,4 +1,4 @@
-import { modelAccessProblem, type Principal } from "@switchyard/auth";
+import { modelAccessProblem, type Principal, viewerOf } from "@switchyard/auth";
 import {
   CAPABILITY_MARKS,
   Catalog,
@@ -57,7 +57,9 @@ export const modelsRouter = router({
     .input(ModelsListInputSchema)
     .output(z.array(ModelSummarySchema))
     .query(({ ctx, input }) => {
-      const models = visibleModels(ctx.deps.config, ctx.principal, input.cluster).map((m) => modelSummary(ctx.deps, m));
+      const models = visibleModels(ctx.deps.config, viewerOf(ctx.principal), input.cluster).map((m) =>
+        modelSummary(ctx.deps, m),
+      );
       return input.status === "all" ? models : models.filter((m) => m.status === input.status);
     }),
 

@@ -1,5 +1,5 @@
 import { apiError, SwitchyardError } from "@switchyard/core";
-import { type RouteTable, readFormOrJson, readJsonObject } from "@switchyard/http";
+import { BODY_ERRORS, type RouteTable, readFormOrJson, readJsonObject } from "@switchyard/http";
 import type { Request, Response, Router } from "express";
 import { createApiKey, listApiKeys, revokeApiKey } from "../api-keys";
 import { principalOf } from "../guard";
@@ -203,7 +203,14 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
   );
   routes.add(
     router,
-    { method: "POST", path: "/v1/keys", access: "user", scope: "keys", summary: "Create an API key (shown once)" },
+    {
+      method: "POST",
+      path: "/v1/keys",
+      access: "user",
+      scope: "keys",
+      summary: "Create an API key (shown once)",
+      errors: BODY_ERRORS,
+    },
     async (req, res) => {
       const p = principalOf(res);
       const params = await readJsonObject(req);

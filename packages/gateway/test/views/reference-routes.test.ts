@@ -1,146 +1,110 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { AuthService, accessGuard, createUser } from "@switchyard/auth";
 import {
-  AuthSchema,
   ClusterStatusMapSchema,
   EndpointListSchema,
   ModelDetailsListSchema,
   ResourceJobsViewSchema,
   WhoamiSchema,
 } from "@switchyard/core";
-import { errorHandler, RouteTable } from "@switchyard/http";
-import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerSchedulerRoutes } from "../src";
-import { type Harness, quiet, startHarness, until } from "./harness";
+import { type Harness, startViewsHarness, until, type ViewsHarness } from "./harness";
 
 /**
  * The reference gateway's routes and shapes, over real HTTP with the auth guard: a script
  * written for it parses our answers, and the security rules of our own views still hold.
  */
 describe("the reference gateway's routes", () => {
+  let views: ViewsHarness;
   let h: Harness;
-  let auth: AuthService;
-  let server: Server;
-  let url: string;
   const tokens = { admin: "", member: "", outsider: "" };
   const sim = { type: "simulator" as const, loadTime: "300ms", profile: "fast" as const };
 
-  const get = async (path: string, token?: string) => {
-    const res = await fetch(`${url}${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
-    const text = await res.text();
-    return { status: res.status, text, body: JSON.parse(text) };
-  };
+  const get = (path: string, token?: string) => views.get(path, token);
 
   beforeAll(async () => {
-    h = await startHarness("local", {
-      gateway: {
-        limits: {
-          user: { tokensPerMinute: 60_000 },
-          model: { tokensPerMinute: 100_000 },
-          models: { "org/hot": { tokensPerMinute: 250_000 } },
-          groups: { "physics-secret": { tokensPerMinute: 90_000 } },
+    views = await startViewsHarness(
+      {
+        gateway: {
+          limits: {
+            user: { tokensPerMinute: 60_000 },
+            model: { tokensPerMinute: 100_000 },
+            models: { "org/hot": { tokensPerMinute: 250_000 } },
+            groups: { "physics-secret": { tokensPerMinute: 90_000 } },
+          },
         },
+        clusters: [
+          {
+            name: "lab",
+            launcher: { type: "local" },
+            nodes: [
+              { name: "hot-1", gpus: 2, role: "hot" },
+              { name: "rot-1", gpus: 4, role: "rotating" },
+            ],
+            frameworks: ["vllm"],
+          },
+          // Open only to a group: not in the public status.
+          {
+            name: "vault",
+            launcher: { type: "local" },
+            nodes: [{ name: "vault-1", gpus: 1, role: "rotating" }],
+            frameworks: ["vllm"],
+            allowedGroups: ["physics"],
+          },
+          { name: "metis", status: "coming_soon", frameworks: ["api"] },
+        ],
+        models: [
+          {
+            id: "org/hot",
+            cluster: "lab",
+            framework: "vllm",
+            displayName: "Hot 8B",
+            description: "A small model that is always loaded.",
+            capabilities: ["chat", "tools", "reasoning", "batch"],
+            contextLength: 131072,
+            placement: "hot",
+            engine: sim,
+          },
+          {
+            id: "Org/Vision",
+            cluster: "lab",
+            framework: "vllm",
+            capabilities: ["chat", "vision"],
+            placement: "dynamic",
+            engine: sim,
+          },
+          {
+            id: "org/embed",
+            cluster: "lab",
+            framework: "vllm",
+            capabilities: ["embedding"],
+            placement: "dynamic",
+            engine: sim,
+          },
+          {
+            id: "org/private-model",
+            cluster: "lab",
+            framework: "vllm",
+            description: "unique-private-description",
+            capabilities: ["chat"],
+            placement: "hot",
+            allowedGroups: ["physics-secret"],
+            engine: sim,
+          },
+        ],
       },
-      clusters: [
-        {
-          name: "lab",
-          launcher: { type: "local" },
-          nodes: [
-            { name: "hot-1", gpus: 2, role: "hot" },
-            { name: "rot-1", gpus: 4, role: "rotating" },
-          ],
-          frameworks: ["vllm"],
-        },
-        // Open only to a group: not in the public status.
-        {
-          name: "vault",
-          launcher: { type: "local" },
-          nodes: [{ name: "vault-1", gpus: 1, role: "rotating" }],
-          frameworks: ["vllm"],
-          allowedGroups: ["physics"],
-        },
-        { name: "metis", status: "coming_soon", frameworks: ["api"] },
-      ],
-      models: [
-        {
-          id: "org/hot",
-          cluster: "lab",
-          framework: "vllm",
-          displayName: "Hot 8B",
-          description: "A small model that is always loaded.",
-          capabilities: ["chat", "tools", "reasoning", "batch"],
-          contextLength: 131072,
-          placement: "hot",
-          engine: sim,
-        },
-        {
-          id: "Org/Vision",
-          cluster: "lab",
-          framework: "vllm",
-          capabilities: ["chat", "vision"],
-          placement: "dynamic",
-          engine: sim,
-        },
-        {
-          id: "org/embed",
-          cluster: "lab",
-          framework: "vllm",
-          capabilities: ["embedding"],
-          placement: "dynamic",
-          engine: sim,
-        },
-        {
-          id: "org/private-model",
-          cluster: "lab",
-          framework: "vllm",
-          description: "unique-private-description",
-          capabilities: ["chat"],
-          placement: "hot",
-          allowedGroups: ["physics-secret"],
-          engine: sim,
-        },
-      ],
-    });
-    await until(
-      h,
-      () => ["org/hot", "org/private-model"].every((m) => h.scheduler.availability("lab", m).status === "live"),
-      "hot models live",
+      (started) =>
+        until(
+          started,
+          () =>
+            ["org/hot", "org/private-model"].every((m) => started.scheduler.availability("lab", m).status === "live"),
+          "hot models live",
+        ),
     );
-    auth = await AuthService.create({
-      db: h.db.prisma,
-      settings: AuthSchema.parse({}),
-      clock: { now: () => Date.now() },
-      logger: quiet,
-      issuer: () => "http://switchyard.test",
-    });
-    const token = async (username: string, role: "user" | "admin", groups: string[] = []) => {
-      const user = await createUser(h.db.prisma, { username, password: `${username}-password-1`, role, groups });
-      return (await auth.issueTokens(user.id, { clientId: "test", scope: "", authTime: new Date() })).access_token;
-    };
-    tokens.admin = await token("root", "admin", ["physics-secret"]);
-    tokens.member = await token("grace", "user", ["physics", "physics-secret"]);
-    tokens.outsider = await token("ada", "user");
-
-    const app = express();
-    const router = express.Router();
-    registerSchedulerRoutes(router, new RouteTable(accessGuard(auth)), {
-      config: h.config,
-      scheduler: h.scheduler,
-      db: h.db,
-    });
-    app.use(router);
-    app.use(errorHandler(quiet));
-    server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    h = views.h;
+    tokens.admin = (await views.user("root", "admin", ["physics-secret"])).token;
+    tokens.member = (await views.user("grace", "user", ["physics", "physics-secret"])).token;
+    tokens.outsider = (await views.user("ada", "user")).token;
   });
-  afterAll(async () => {
-    if (server) await new Promise((resolve) => server.close(resolve));
-    await auth?.close();
-    await h?.close();
-  });
+  afterAll(() => views?.close());
 
   it("GET /resource_server/status needs no credentials and lists the clusters open to everyone", async () => {
     const res = await get("/resource_server/status");

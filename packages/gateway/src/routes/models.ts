@@ -1,20 +1,20 @@
-import { modelAccessProblem, type Principal, principalOf } from "@switchyard/auth";
+import { modelAccessProblem, type Principal, principalOf, viewerOf } from "@switchyard/auth";
 import { apiError, Catalog, type SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
-import type { Router } from "express";
-import type { Scheduler } from "./scheduler";
 import {
   clusterStatusMap,
-  jobsViewerOf,
   listEndpoints,
   modelDetails,
   modelObject,
   resourceJobsView,
+  type Scheduler,
   visibleModels,
-} from "./views";
+} from "@switchyard/scheduler";
+import type { Router } from "express";
+import { answers, SCHEMAS } from "./schemas";
 
-export interface SchedulerRouteDeps {
+export interface ModelRouteDeps {
   config: SwitchyardConfig;
   scheduler: Scheduler;
   db: Database;
@@ -37,8 +37,11 @@ function usableCluster(config: SwitchyardConfig, name: string, principal: Princi
   return { cluster, principal };
 }
 
-/** The model list, one model, the jobs view and the endpoint list: read from the scheduler's state. */
-export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps: SchedulerRouteDeps): void {
+/**
+ * The model list, one model, the jobs view and the endpoint list: the scheduler's state as each
+ * caller may see it (the views filter by the caller's group policies).
+ */
+export function registerModelRoutes(router: Router, routes: RouteTable, deps: ModelRouteDeps): void {
   const { config, scheduler } = deps;
   const catalog = Catalog.of(config);
   let created: Promise<Map<string, number>> | undefined;
@@ -56,6 +59,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       path: "/resource_server/status",
       access: "public",
       summary: "Which clusters open to every user are up (no credentials needed)",
+      response: answers(SCHEMAS.ClusterStatusMap),
     },
     (_req, res) => {
       res.json(clusterStatusMap(config, scheduler));
@@ -69,6 +73,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       access: "user",
       scope: "any",
       summary: "Who am I, in the reference gateway's shape",
+      response: answers(SCHEMAS.Whoami),
     },
     (_req, res) => {
       const p = principalOf(res);
@@ -86,9 +91,15 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
   );
   routes.add(
     router,
-    { method: "GET", path: "/v1/models", access: "user", summary: "Every model you may use, with its status" },
+    {
+      method: "GET",
+      path: "/v1/models",
+      access: "user",
+      summary: "Every model you may use, with its status",
+      response: answers(SCHEMAS.ModelList, "Every model you may use."),
+    },
     async (_req, res) => {
-      const models = visibleModels(config, principalOf(res));
+      const models = visibleModels(config, viewerOf(principalOf(res)));
       const data = await Promise.all(
         models.map(async (m) => modelObject(scheduler, m, await createdOf(m.cluster, m.id))),
       );
@@ -97,7 +108,14 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
   );
   routes.add(
     router,
-    { method: "GET", path: "/v1/models/*id", access: "user", summary: "One model (ids contain '/') or alias" },
+    {
+      method: "GET",
+      path: "/v1/models/*id",
+      access: "user",
+      summary: "One model (ids contain '/') or alias",
+      response: answers(SCHEMAS.Model, "One model."),
+      errors: ["model_not_found", "model_access_denied"],
+    },
     async (req, res) => {
       const raw = (req.params as { id: string | string[] }).id;
       const id = Array.isArray(raw) ? raw.join("/") : raw;
@@ -117,7 +135,7 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
     },
     async (req, res) => {
       const { cluster } = catalog.framework(String(req.params.cluster), String(req.params.framework));
-      const models = visibleModels(config, principalOf(res), cluster.name, String(req.params.framework));
+      const models = visibleModels(config, viewerOf(principalOf(res)), cluster.name, String(req.params.framework));
       const data = await Promise.all(
         models.map(async (m) => modelObject(scheduler, m, await createdOf(m.cluster, m.id))),
       );
@@ -131,9 +149,10 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       path: "/resource_server/list-endpoints",
       access: "user",
       summary: "Clusters, frameworks, models and endpoint paths",
+      response: answers(SCHEMAS.EndpointList),
     },
     (_req, res) => {
-      res.json(listEndpoints(config, scheduler, principalOf(res)));
+      res.json(listEndpoints(config, scheduler, viewerOf(principalOf(res))));
     },
   );
   routes.add(
@@ -143,10 +162,12 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       path: "/resource_server/:cluster/jobs",
       access: "user",
       summary: "What runs, waits and failed on a cluster",
+      response: answers(SCHEMAS.ResourceJobsView),
+      errors: ["cluster_access_denied"],
     },
     (req, res) => {
       const { cluster, principal } = usableCluster(config, String(req.params.cluster), principalOf(res));
-      res.json(resourceJobsView(config, scheduler, cluster, jobsViewerOf(principal)));
+      res.json(resourceJobsView(config, scheduler, cluster, viewerOf(principal)));
     },
   );
   routes.add(
@@ -156,10 +177,13 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
       path: "/resource_server/:cluster/models",
       access: "user",
       summary: "The models of a cluster you may use, with their capabilities and limits (?model_id= for one)",
+      response: answers(SCHEMAS.ModelDetailsList),
+      errors: ["cluster_access_denied", "model_not_found"],
     },
     (req, res) => {
       const { cluster, principal } = usableCluster(config, String(req.params.cluster), principalOf(res));
-      const models = visibleModels(config, principal, cluster.name).sort((a, b) => {
+      const viewer = viewerOf(principal);
+      const models = visibleModels(config, viewer, cluster.name).sort((a, b) => {
         const x = a.id.toLowerCase();
         const y = b.id.toLowerCase();
         return x < y ? -1 : x > y ? 1 : 0;
@@ -170,10 +194,10 @@ export function registerSchedulerRoutes(router: Router, routes: RouteTable, deps
         // A model the caller may not use is as absent as one that does not exist.
         const model = models.find((m) => m.id === id);
         if (!model) throw apiError("model_not_found", { model: id });
-        res.json([modelDetails(config, model, principal)]);
+        res.json([modelDetails(config, model, viewer)]);
         return;
       }
-      res.json(models.map((m) => modelDetails(config, m, principal)));
+      res.json(models.map((m) => modelDetails(config, m, viewer)));
     },
   );
 }

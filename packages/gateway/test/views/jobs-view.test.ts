@@ -1,12 +1,5 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { AuthService, accessGuard, createApiKey, createUser } from "@switchyard/auth";
-import { AuthSchema } from "@switchyard/core";
-import { errorHandler, RouteTable } from "@switchyard/http";
-import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerSchedulerRoutes } from "../../src";
-import { type Harness, quiet, serverPid, startHarness, until } from "../harness";
+import { type Harness, serverPid, startViewsHarness, until, type ViewsHarness } from "./harness";
 
 /**
  * The jobs view names every replica's node; its address (host and port) is for admins only,
@@ -14,10 +7,8 @@ import { type Harness, quiet, serverPid, startHarness, until } from "../harness"
  * (REST here, tRPC in the api package) they use.
  */
 describe("GET /resource_server/{cluster}/jobs on a cluster restricted to a group", () => {
+  let views: ViewsHarness;
   let h: Harness;
-  let auth: AuthService;
-  let server: Server;
-  let url: string;
   const credentials: Record<"admin" | "member" | "outsider" | "adminInferenceKey", string> = {
     admin: "",
     member: "",
@@ -26,8 +17,8 @@ describe("GET /resource_server/{cluster}/jobs on a cluster restricted to a group
   };
   const sim = { type: "simulator" as const, loadTime: "300ms", profile: "fast" as const };
   const jobs = async (credential: string) => {
-    const res = await fetch(`${url}/resource_server/lab/jobs`, { headers: { authorization: `Bearer ${credential}` } });
-    return { status: res.status, text: await res.text() };
+    const { status, text } = await views.get("/resource_server/lab/jobs", credential);
+    return { status, text };
   };
   const address = () => {
     const id = h.scheduler.availability("lab", "org/hot").deploymentId;
@@ -36,80 +27,63 @@ describe("GET /resource_server/{cluster}/jobs on a cluster restricted to a group
   };
 
   beforeAll(async () => {
-    h = await startHarness("local", {
-      clusters: [
-        {
-          name: "lab",
-          launcher: { type: "local" },
-          nodes: [
-            { name: "hot-1", gpus: 2, role: "hot" },
-            { name: "rot-1", gpus: 4, role: "rotating" },
-          ],
-          frameworks: ["vllm"],
-          allowedGroups: ["physics"],
-        },
-      ],
-      models: [
-        { id: "org/hot", cluster: "lab", framework: "vllm", capabilities: ["chat"], placement: "hot", engine: sim },
-        { id: "org/dyn", cluster: "lab", framework: "vllm", capabilities: ["chat"], placement: "dynamic", engine: sim },
-        // A model of one project inside the cluster: its name is that project's business.
-        {
-          id: "org/private-model",
-          cluster: "lab",
-          framework: "vllm",
-          capabilities: ["chat"],
-          placement: "hot",
-          allowedGroups: ["physics-secret"],
-          engine: sim,
-        },
-      ],
-    });
-    await h.scheduler.ensureLive("lab", "org/dyn");
-    await until(
-      h,
-      () =>
-        ["org/hot", "org/dyn", "org/private-model"].every((m) => h.scheduler.availability("lab", m).status === "live"),
-      "all models live",
+    views = await startViewsHarness(
+      {
+        clusters: [
+          {
+            name: "lab",
+            launcher: { type: "local" },
+            nodes: [
+              { name: "hot-1", gpus: 2, role: "hot" },
+              { name: "rot-1", gpus: 4, role: "rotating" },
+            ],
+            frameworks: ["vllm"],
+            allowedGroups: ["physics"],
+          },
+        ],
+        models: [
+          { id: "org/hot", cluster: "lab", framework: "vllm", capabilities: ["chat"], placement: "hot", engine: sim },
+          {
+            id: "org/dyn",
+            cluster: "lab",
+            framework: "vllm",
+            capabilities: ["chat"],
+            placement: "dynamic",
+            engine: sim,
+          },
+          // A model of one project inside the cluster: its name is that project's business.
+          {
+            id: "org/private-model",
+            cluster: "lab",
+            framework: "vllm",
+            capabilities: ["chat"],
+            placement: "hot",
+            allowedGroups: ["physics-secret"],
+            engine: sim,
+          },
+        ],
+      },
+      async (started) => {
+        await started.scheduler.ensureLive("lab", "org/dyn");
+        await until(
+          started,
+          () =>
+            ["org/hot", "org/dyn", "org/private-model"].every(
+              (m) => started.scheduler.availability("lab", m).status === "live",
+            ),
+          "all models live",
+        );
+      },
     );
-    auth = await AuthService.create({
-      db: h.db.prisma,
-      settings: AuthSchema.parse({}),
-      clock: { now: () => Date.now() },
-      logger: quiet,
-      issuer: () => "http://switchyard.test",
-    });
-    const token = async (username: string, role: "user" | "admin", groups: string[] = []) => {
-      const user = await createUser(h.db.prisma, { username, password: `${username}-password-1`, role, groups });
-      const tokens = await auth.issueTokens(user.id, { clientId: "test", scope: "", authTime: new Date() });
-      return { user, token: tokens.access_token };
-    };
+    h = views.h;
     // In the cluster's group too, so that a key without the admin scope (a user's key) still gets in.
-    const admin = await token("root", "admin", ["physics"]);
+    const admin = await views.user("root", "admin", ["physics"]);
     credentials.admin = admin.token;
-    credentials.member = (await token("grace", "user", ["physics"])).token;
-    credentials.outsider = (await token("ada", "user")).token;
-    credentials.adminInferenceKey = (
-      await createApiKey(h.db.prisma, { userId: admin.user.id, scopes: ["inference"] })
-    ).key;
-
-    const app = express();
-    const router = express.Router();
-    registerSchedulerRoutes(router, new RouteTable(accessGuard(auth)), {
-      config: h.config,
-      scheduler: h.scheduler,
-      db: h.db,
-    });
-    app.use(router);
-    app.use(errorHandler(quiet));
-    server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    credentials.member = (await views.user("grace", "user", ["physics"])).token;
+    credentials.outsider = (await views.user("ada", "user")).token;
+    credentials.adminInferenceKey = await admin.key(["inference"]);
   });
-  afterAll(async () => {
-    if (server) await new Promise((resolve) => server.close(resolve));
-    await auth?.close();
-    await h?.close();
-  });
+  afterAll(() => views?.close());
 
   it("a user outside the cluster's groups gets 403 from /resource_server/{cluster}/jobs", async () => {
     const res = await jobs(credentials.outsider);

@@ -1,0 +1,63 @@
+import {
+  BatchListSchema,
+  BatchObjectSchema,
+  ChatCompletionChunkSchema,
+  ChatCompletionSchema,
+  ClusterStatusMapSchema,
+  CompletionSchema,
+  CreateBatchRequestSchema,
+  EmbeddingResponseSchema,
+  EndpointListSchema,
+  FileDeletedSchema,
+  FileListSchema,
+  FileObjectSchema,
+  ModelDetailsListSchema,
+  ModelListSchema,
+  ModelObjectSchema,
+  ReferenceBatchDetailSchema,
+  ReferenceBatchResultSchema,
+  ReferenceBatchSchema,
+  ReferenceCreateBatchSchema,
+  ResourceJobsViewSchema,
+  WhoamiSchema,
+} from "@switchyard/core";
+import { named } from "@switchyard/http";
+import { z } from "zod";
+
+/** The gateway's request and answer schemas under the names the OpenAPI document gives them. */
+export const SCHEMAS = {
+  Model: named("Model", ModelObjectSchema),
+  ModelList: named("ModelList", ModelListSchema),
+  ChatCompletion: named("ChatCompletion", ChatCompletionSchema),
+  ChatCompletionChunk: named("ChatCompletionChunk", ChatCompletionChunkSchema),
+  Completion: named("Completion", CompletionSchema),
+  EmbeddingResponse: named("EmbeddingResponse", EmbeddingResponseSchema),
+  File: named("File", FileObjectSchema),
+  FileList: named("FileList", FileListSchema),
+  FileDeleted: named("FileDeleted", FileDeletedSchema),
+  FileUpload: named("FileUpload", {
+    type: "object",
+    required: ["file", "purpose"],
+    properties: {
+      file: { type: "string", format: "binary", description: "The JSONL file" },
+      purpose: { type: "string", enum: ["batch"] },
+    },
+  }),
+  CreateBatchRequest: named("CreateBatchRequest", CreateBatchRequestSchema),
+  Batch: named("Batch", BatchObjectSchema),
+  BatchList: named("BatchList", BatchListSchema),
+  ReferenceCreateBatch: named("ReferenceCreateBatch", ReferenceCreateBatchSchema),
+  ReferenceBatchList: named("ReferenceBatchList", z.array(ReferenceBatchSchema)),
+  ReferenceBatchDetail: named("ReferenceBatchDetail", ReferenceBatchDetailSchema),
+  ReferenceBatchResult: named("ReferenceBatchResult", ReferenceBatchResultSchema),
+  ClusterStatusMap: named("ClusterStatusMap", ClusterStatusMapSchema),
+  Whoami: named("Whoami", WhoamiSchema),
+  EndpointList: named("EndpointList", EndpointListSchema),
+  ResourceJobsView: named("ResourceJobsView", ResourceJobsViewSchema),
+  ModelDetailsList: named("ModelDetailsList", ModelDetailsListSchema),
+};
+
+/** A 200 answer of one JSON schema. */
+export function answers(schema: (typeof SCHEMAS)[keyof typeof SCHEMAS], description = "OK") {
+  return { description, content: { "application/json": schema } };
+}
