@@ -72,6 +72,9 @@ export class LineWindow {
     });
     try {
       this.pump();
+      // Interrupted before this (a stop during validation or the model's hold): pump starts
+      // nothing and nothing in flight will call back, so settle here or wait forever.
+      this.checkIdle();
       await drained;
     } finally {
       unsubscribe();

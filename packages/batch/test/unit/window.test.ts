@@ -102,4 +102,16 @@ describe("the in-flight window", () => {
     expect(output.written).toBe(1);
     expect(window.next).toBe(4);
   });
+
+  it("ends at once when the run was interrupted before it started (a stop during validation)", async () => {
+    const { requests, window, w } = await world(10, 3);
+    w.res.interrupts.interrupt("stop");
+    const ended = await Promise.race([
+      window.drain().then(() => "ended"),
+      new Promise((resolve) => setTimeout(() => resolve("still waiting after 1 s"), 1000)),
+    ]);
+    expect(ended).toBe("ended");
+    expect(requests.open.size).toBe(0);
+    expect(window.next).toBe(0);
+  });
 });
