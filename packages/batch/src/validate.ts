@@ -16,6 +16,11 @@ export interface ValidationOptions {
   modelNames: ReadonlySet<string>;
   /** Shown in "model must be ..." messages. */
   model: string;
+  /**
+   * The model a line without `body.model` takes (the reference API's create request names the
+   * batch's model); unset, such a line is refused as OpenAI's API refuses it.
+   */
+  defaultModel?: string | undefined;
   maxLines: number;
   maxBytes: number;
   /** The longest line (`batch.maxLineBytes`); a longer one is reported, never read whole. */
@@ -147,10 +152,11 @@ export async function validateBatchFile(file: string, options: ValidationOptions
       });
       continue;
     }
-    // A line without body.model takes the batch's model (the reference API's create request
-    // names it); the run sends the model server's own name either way.
+    // The run sends the model server's own name either way, so the default only has to pass here.
     const named =
-      request.body.model === undefined && options.model ? { ...request.body, model: options.model } : request.body;
+      request.body.model === undefined && options.defaultModel
+        ? { ...request.body, model: options.defaultModel }
+        : request.body;
     const body = BATCH_ENDPOINTS[endpoint].safeParse(named);
     if (!body.success) {
       const problem = errorFromZod(body.error, named);

@@ -22,6 +22,7 @@ export async function validateInput(
     ...(batch.api === "openai" ? { endpoint: batch.endpoint as BatchEndpoint } : {}),
     modelNames: names,
     model: model?.id ?? "",
+    ...(batch.api === "reference" && model ? { defaultModel: model.id } : {}),
     maxLines: deps.settings.maxLines,
     maxBytes: deps.settings.maxFileBytes,
     maxLineBytes: deps.settings.maxLineBytes,
