@@ -34,6 +34,10 @@ describe("the OpenAPI document", () => {
     expect(chat.responses["503"].content["application/json"].examples.model_not_ready).toBeDefined();
     expect(doc.components.schemas.chatRequest.properties.messages).toBeDefined();
     expect(doc.paths["/health"].get.security).toEqual([]);
+    // Query parameters come from the route's query schema.
+    expect(doc.paths["/resource_server/{cluster}/models"].get.parameters).toContainEqual(
+      expect.objectContaining({ name: "model_id", in: "query", required: false }),
+    );
   });
 
   it("is what docs/api.md says (run `pnpm docs:generate` after changing routes)", async () => {

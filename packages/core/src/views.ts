@@ -138,6 +138,15 @@ export const ModelDetailsSchema = z.looseObject({
 export type ModelDetails = z.infer<typeof ModelDetailsSchema>;
 export const ModelDetailsListSchema = z.array(ModelDetailsSchema);
 
+/** `GET /resource_server/{cluster}/models?model_id=`: one model's details instead of all. */
+export const ModelDetailsQuerySchema = z.object({
+  model_id: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("A model id: answer with that model's details only (404 when you may not use it)"),
+});
+
 /**
  * The reference gateway's keys on each job of `GET /resource_server/{cluster}/jobs`, beside
  * Switchyard's own. `Models` is a comma-separated string (empty for a model the caller may not

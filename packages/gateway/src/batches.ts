@@ -253,7 +253,14 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         summary: `Create a batch from a file on shared storage${where}`,
         body: { schema: SCHEMAS.ReferenceCreateBatch },
         response: answers(SCHEMAS.ReferenceBatchDetail),
-        errors: [...CREATE_ERRORS, "invalid_path", "path_not_allowed"],
+        errors: [
+          ...CREATE_ERRORS,
+          "invalid_path",
+          "path_not_allowed",
+          "path_access_denied",
+          "batch_line_too_long",
+          "batch_input_in_use",
+        ],
       },
       async (req, res, { body }) => {
         const principal = principalOf(res);
@@ -308,9 +315,9 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         method: "GET",
         path: `${prefix}/:batch_id/result`,
         ...BATCH,
-        summary: `Where an ended batch's files are, and its metrics${where}`,
+        summary: `Where an ended batch's files are, and its metrics (a failed one: why)${where}`,
         response: answers(SCHEMAS.ReferenceBatchResult),
-        errors: ["batch_not_found", "batch_state_conflict"],
+        errors: ["batch_not_found", "batch_state_conflict", "batch_failed"],
       },
       async (req, res) => {
         res.json(await service.referenceResult(principalOf(res).userId, param(req, "batch_id")));

@@ -1,5 +1,5 @@
 import { modelAccessProblem, type Principal, principalOf, viewerOf } from "@switchyard/auth";
-import { apiError, Catalog, type SwitchyardConfig } from "@switchyard/core";
+import { apiError, Catalog, ModelDetailsQuerySchema, type SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
 import {
@@ -49,6 +49,11 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
     created ??= createdTimes(deps.db);
     return (await created).get(`${cluster}/${id}`) ?? 0;
   };
+  /** OpenAI's model list of these models. */
+  const modelList = async (models: ReturnType<typeof visibleModels>) => ({
+    object: "list" as const,
+    data: await Promise.all(models.map(async (m) => modelObject(scheduler, m, await createdOf(m.cluster, m.id)))),
+  });
 
   // The reference gateway's routes; registered before `/resource_server/:cluster/...` so that
   // `status`, `whoami` and `list-endpoints` are never taken for cluster names.
@@ -99,11 +104,7 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
       response: answers(SCHEMAS.ModelList, "Every model you may use."),
     },
     async (_req, res) => {
-      const models = visibleModels(config, viewerOf(principalOf(res)));
-      const data = await Promise.all(
-        models.map(async (m) => modelObject(scheduler, m, await createdOf(m.cluster, m.id))),
-      );
-      res.json({ object: "list", data });
+      res.json(await modelList(visibleModels(config, viewerOf(principalOf(res)))));
     },
   );
   routes.add(
@@ -135,11 +136,8 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
     },
     async (req, res) => {
       const { cluster } = catalog.framework(String(req.params.cluster), String(req.params.framework));
-      const models = visibleModels(config, viewerOf(principalOf(res)), cluster.name, String(req.params.framework));
-      const data = await Promise.all(
-        models.map(async (m) => modelObject(scheduler, m, await createdOf(m.cluster, m.id))),
-      );
-      res.json({ object: "list", data });
+      const framework = String(req.params.framework);
+      res.json(await modelList(visibleModels(config, viewerOf(principalOf(res)), cluster.name, framework)));
     },
   );
   routes.add(
@@ -177,10 +175,11 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
       path: "/resource_server/:cluster/models",
       access: "user",
       summary: "The models of a cluster you may use, with their capabilities and limits (?model_id= for one)",
+      query: ModelDetailsQuerySchema,
       response: answers(SCHEMAS.ModelDetailsList),
       errors: ["cluster_access_denied", "model_not_found"],
     },
-    (req, res) => {
+    (req, res, { query }) => {
       const { cluster, principal } = usableCluster(config, String(req.params.cluster), principalOf(res));
       const viewer = viewerOf(principal);
       const models = visibleModels(config, viewer, cluster.name).sort((a, b) => {
@@ -188,9 +187,8 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
         const y = b.id.toLowerCase();
         return x < y ? -1 : x > y ? 1 : 0;
       });
-      const wanted = req.query.model_id;
-      if (wanted !== undefined) {
-        const id = Array.isArray(wanted) ? String(wanted[0]) : String(wanted);
+      const id = query.model_id;
+      if (id !== undefined) {
         // A model the caller may not use is as absent as one that does not exist.
         const model = models.find((m) => m.id === id);
         if (!model) throw apiError("model_not_found", { model: id });
