@@ -99,6 +99,9 @@ export function tableReadsBody(spec: RouteSpec): boolean {
   return (body.readBy ?? "table") === "table" && typeof (body.schema.schema as z.ZodType).safeParse === "function";
 }
 
+/** What a route that validates nothing is handed (one object for all requests). */
+const NO_INPUT = Object.freeze({ body: undefined, query: undefined });
+
 async function inputOf(spec: RouteSpec, req: Request): Promise<{ body: unknown; query: unknown }> {
   const query = spec.query ? parseOrThrow(spec.query, req.query) : undefined;
   const body = tableReadsBody(spec)
@@ -146,7 +149,7 @@ export class RouteTable {
     const chain = guard ? [tag, guard, ...before] : [tag, ...before];
     const validates = spec.query !== undefined || tableReadsBody(spec);
     router[method](spec.path, ...chain, async (req, res) => {
-      const input = validates ? await inputOf(spec, req) : { body: undefined, query: undefined };
+      const input = validates ? await inputOf(spec, req) : NO_INPUT;
       await handler(req, res, input as RouteInput<S>);
     });
   }

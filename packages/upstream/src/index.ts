@@ -11,10 +11,10 @@
  * - `classifyFailure` (failure.ts): an error or an answer as `timeout`, `unreachable`,
  *   `transient` or `rejected`, with `retryAfterMs` from `Retry-After`; `retryAfterMs`;
  *   `upstreamErrorOf` / `parseUpstreamError` (the message of an error body).
- * - `RetryPolicy`, `mayRetry`, `retryDelay`, `retrying` (retry.ts): one retry policy with
- *   exponential backoff and jitter that honours `Retry-After`, and a loop that runs it
- *   (abortable). A caller that must do its own work between attempts (the gateway takes
- *   another replica) uses `mayRetry` in its own loop.
+ * - `RetryPolicy`, `mayRetry`, `retryDelay` (retry.ts): one retry policy with exponential
+ *   backoff and jitter that honours `Retry-After`. Both callers run their own loop with it,
+ *   because each does its own work between attempts (the gateway takes another replica; a
+ *   batch line waits for its model and stops when the batch is interrupted).
  * - `modelServerHeaders` (headers.ts): request headers with the model server's own key.
  */
 export { type AnswerHeaders, BufferedExchange, Exchange, type UpstreamAnswer } from "./exchange";
@@ -29,4 +29,4 @@ export {
 } from "./failure";
 export { modelServerHeaders } from "./headers";
 export { Upstreams, type UpstreamsOptions } from "./pools";
-export { answerFailure, mayRetry, type RetryOptions, type RetryPolicy, retryDelay, retrying } from "./retry";
+export { mayRetry, type RetryPolicy, retryDelay } from "./retry";

@@ -4,6 +4,7 @@ import type { Scheduler } from "@switchyard/scheduler";
 import {
   BufferedExchange,
   classifyFailure,
+  mayRetry,
   modelServerHeaders,
   type RetryPolicy,
   retryDelay,
@@ -130,7 +131,8 @@ export class LineRequests {
             : batchLineError("upstream_unreachable", { detail: (error as Error).message || "connection failed" })),
           response: null,
         };
-        continue;
+        if (mayRetry(policy, failure, attempt)) continue;
+        break;
       } finally {
         flight.call = undefined;
         replica.release();
@@ -177,7 +179,8 @@ export class LineRequests {
             : batchLineError("upstream_error", attempts)),
           response,
         };
-        continue;
+        if (mayRetry(policy, failure, attempt)) continue;
+        break;
       }
       limiter.success(latencyMs);
       last = {
