@@ -28,10 +28,8 @@ export {
   type BatchTarget,
   type BatchWithOwner,
   type ResolveBatchTarget,
-  toBatchObject,
-  toReferenceBatch,
-  toReferenceDetail,
 } from "./service";
 export { batchUsageRecord } from "./usage";
 export { MAX_REPORTED, type ValidationResult, validateBatchFile } from "./validate";
+export { referenceTime, toBatchObject, toReferenceBatch, toReferenceDetail } from "./views";
 export { BatchWorker, batchLockKey, type WorkerDeps } from "./worker";

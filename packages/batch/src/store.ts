@@ -2,7 +2,7 @@ import { type BatchStatus, canTransitionBatch } from "@switchyard/core";
 import type { Database, Prisma } from "@switchyard/db";
 import type { BatchFileRefs } from "./batch-files";
 
-/** The batch row as the runner reads it. */
+/** The batch row as a run (run/) reads it. */
 export interface BatchRecord {
   id: string;
   userId: string;

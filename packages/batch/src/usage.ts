@@ -3,21 +3,8 @@ import type { BatchUsage } from "./run";
 
 /** A batch line as accounted: route `/v1/batches`, beside the user's own requests, never streamed. */
 export function batchUsageRecord(line: BatchUsage, at: Date): UsageRecord {
-  return {
-    at,
-    requestId: line.requestId,
-    userId: line.userId,
-    apiKeyId: null,
-    model: line.model,
-    cluster: line.cluster,
-    route: line.route,
-    status: line.status,
-    promptTokens: line.promptTokens,
-    completionTokens: line.completionTokens,
-    latencyMs: line.latencyMs,
-    ttftMs: null,
-    stream: false,
-  };
+  const { batchId: _, ...fields } = line;
+  return { ...fields, at, apiKeyId: null, ttftMs: null, stream: false };
 }
 
 /** What a run reports each line to: the recorder, when the process has one. */

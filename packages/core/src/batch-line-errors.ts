@@ -30,7 +30,8 @@ export const BATCH_LINE_ERRORS = {
   },
   upstream_unreachable: {
     message: "The model server could not be reached: {detail}.",
-    description: "No connection to the model server on the last attempt.",
+    description:
+      "No connection to the model server on the last attempt (a connection that could not be made in time counts here: the request never reached the server).",
   },
   batch_expired: {
     message: "The batch expired before this request was completed.",
