@@ -3,8 +3,23 @@ import type { BatchUsage } from "./run";
 
 /** A batch line as accounted: route `/v1/batches`, beside the user's own requests, never streamed. */
 export function batchUsageRecord(line: BatchUsage, at: Date): UsageRecord {
-  const { batchId: _, ...fields } = line;
-  return { ...fields, at, apiKeyId: null, ttftMs: null, stream: false };
+  // Written out field by field, in the gateway's order: every record then has one shape, and the
+  // recorder's flush reads them monomorphically (a rest-spread copy made the batch bench 40 % slower).
+  return {
+    at,
+    requestId: line.requestId,
+    userId: line.userId,
+    apiKeyId: null,
+    model: line.model,
+    cluster: line.cluster,
+    route: line.route,
+    status: line.status,
+    promptTokens: line.promptTokens,
+    completionTokens: line.completionTokens,
+    latencyMs: line.latencyMs,
+    ttftMs: null,
+    stream: false,
+  };
 }
 
 /** What a run reports each line to: the recorder, when the process has one. */
