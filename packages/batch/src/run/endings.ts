@@ -143,27 +143,14 @@ export class Endings {
     if (batch.api !== "openai") return { outputFileId: null, errorFileId: null };
     const ids = outputFileIds(batch.id);
     const name = path.basename(path.dirname(batch.resultsPath as string));
-    let outputFileId: string | null = null;
-    let errorFileId: string | null = null;
-    if (counts.completed > 0) {
-      await deps.files.register({
-        id: ids.results,
-        userId: batch.userId,
-        filename: `${name}_output.jsonl`,
-        path: batch.resultsPath as string,
-      });
-      outputFileId = ids.results;
-    }
-    if (counts.failed > 0) {
-      await deps.files.register({
-        id: ids.errors,
-        userId: batch.userId,
-        filename: `${name}_errors.jsonl`,
-        path: batch.errorsPath as string,
-      });
-      errorFileId = ids.errors;
-    }
-    return { outputFileId, errorFileId };
+    const register = async (id: string, kind: "output" | "errors", file: string | null) => {
+      await deps.files.register({ id, userId: batch.userId, filename: `${name}_${kind}.jsonl`, path: file as string });
+      return id;
+    };
+    return {
+      outputFileId: counts.completed > 0 ? await register(ids.results, "output", batch.resultsPath) : null,
+      errorFileId: counts.failed > 0 ? await register(ids.errors, "errors", batch.errorsPath) : null,
+    };
   }
 
   /** Output file ids as they will be once the buffered lines are synced by `settle`. */
