@@ -1,5 +1,6 @@
 export * from "./api-keys";
 export type { CleanupReport } from "./cleanup";
+export { AUDIENCE, CredentialResolver, credentialFrom, provisionExternalUser } from "./credentials";
 export { hashPassword, normalizeUserCode, verifyPassword } from "./crypto";
 export type { DeviceCodeResponse } from "./device-flow";
 export { accessGuard, admit, assertActsAsAdmin, principalOf } from "./guard";
@@ -8,13 +9,5 @@ export { registerAuthRoutes } from "./http/routes";
 export { OAuthError } from "./oauth-error";
 export * from "./policy";
 export { ALL_SCOPES, actsAsAdmin, hasScope, type Principal, type Role } from "./principal";
-export {
-  AUDIENCE,
-  type AuthDeps,
-  AuthService,
-  credentialFrom,
-  DEFAULT_CLIENT_ID,
-  provisionExternalUser,
-  type TokenResponse,
-} from "./service";
+export { type AuthDeps, AuthService, DEFAULT_CLIENT_ID, type TokenResponse } from "./service";
 export * from "./users";

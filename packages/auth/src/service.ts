@@ -1,24 +1,21 @@
 import type { AuthConfig, Clock } from "@switchyard/core";
 import { apiError } from "@switchyard/core";
-import type { PrismaClient, PrismaClientOrTransaction } from "@switchyard/db";
+import type { PrismaClient } from "@switchyard/db";
 import type { Redis } from "ioredis";
-import { decodeJwt } from "jose";
 import type { Logger } from "pino";
-import { apiKeyHash, isApiKey, LastUsedTracker } from "./api-keys";
+import { LastUsedTracker } from "./api-keys";
 import { PrincipalCache } from "./cache";
 import { ExpiredRowCleanup } from "./cleanup";
+import { AUDIENCE, CredentialResolver, credentialFrom } from "./credentials";
 import { dummyPasswordHash, randomToken, verifyPassword } from "./crypto";
 import { type DeviceCodeResponse, DeviceFlow } from "./device-flow";
 import { OAuthError } from "./oauth-error";
-import { type ExternalIdentity, ExternalIssuers, ExternalTokenError } from "./oidc";
+import { ExternalIssuers } from "./oidc";
 import { ALL_SCOPES, type Principal } from "./principal";
 import { REFRESH_PREFIX, RefreshTokens } from "./refresh-tokens";
 import { SigningKeys } from "./signing";
 import { DeviceLoginLimit, LoginThrottle } from "./throttle";
-import { findUserView, validateUsername } from "./users";
 
-/** The audience of access tokens this server issues. */
-export const AUDIENCE = "switchyard";
 export const DEFAULT_CLIENT_ID = "sy-cli";
 const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -46,19 +43,6 @@ export type LoginResult =
   | { ok: false; reason: "invalid_credentials" }
   | { ok: false; reason: "throttled"; retryAfter: number };
 
-/** `Bearer <token>` (or an `x-api-key` header, as Anthropic-style clients send it). */
-export function credentialFrom(
-  authorization: string | undefined,
-  apiKeyHeader?: string | string[],
-): string | undefined {
-  if (authorization) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    return match?.[1];
-  }
-  if (typeof apiKeyHeader === "string" && apiKeyHeader.length > 0) return apiKeyHeader.trim();
-  return undefined;
-}
-
 /**
  * The built-in issuer and the credential resolver: every route's access guard calls
  * `authenticate`; the OAuth endpoints call the grant methods.
@@ -73,6 +57,7 @@ export class AuthService {
   readonly cleanup: ExpiredRowCleanup;
   readonly external: ExternalIssuers;
   readonly cache: PrincipalCache;
+  private readonly resolver: CredentialResolver;
   /** Credentials being resolved now, shared by the requests that carry them meanwhile. */
   private readonly resolving = new Map<string, Promise<Principal>>();
   /** Bumped when cached credentials are dropped: a lookup begun before must not refill the cache. */
@@ -92,6 +77,13 @@ export class AuthService {
     this.cleanup = new ExpiredRowCleanup(db, clock, deps.logger, settings.cleanupInterval * 1000);
     this.external = new ExternalIssuers(settings.oidc, { clock, env: deps.env ?? process.env, redis: deps.redis });
     this.cache = new PrincipalCache(clock, settings.principalCacheTtl * 1000, deps.redis, deps.logger);
+    this.resolver = new CredentialResolver({
+      db,
+      keys: this.keys,
+      external: this.external,
+      lastUsed: this.lastUsed,
+      issuer: () => this.issuer(),
+    });
     this.cache.onClear(() => {
       this.cacheGeneration++;
       this.resolving.clear();
@@ -154,7 +146,8 @@ export class AuthService {
     let resolving = this.resolving.get(credential);
     if (!resolving) {
       const generation = this.cacheGeneration;
-      const lookup: Promise<Principal> = this.resolve(credential)
+      const lookup: Promise<Principal> = this.resolver
+        .resolve(credential, this.deps.clock.now())
         .then((principal) => {
           if (generation === this.cacheGeneration) this.cache.set(credential, principal);
           return principal;
@@ -166,123 +159,6 @@ export class AuthService {
       this.resolving.set(credential, resolving);
     }
     return resolving;
-  }
-
-  private async resolve(credential: string): Promise<Principal> {
-    const now = this.deps.clock.now();
-    if (isApiKey(credential)) return this.resolveApiKey(credential, now);
-    if (credential.startsWith(REFRESH_PREFIX)) {
-      throw apiError("invalid_token", {
-        reason: "that is a refresh token; send the access token ('sy token' prints one)",
-      });
-    }
-    const parts = credential.split(".");
-    if (parts.length === 3) {
-      let issuer: string | undefined;
-      try {
-        issuer = decodeJwt(credential).iss;
-      } catch {
-        throw apiError("invalid_token", { reason: "malformed JWT" });
-      }
-      if (issuer === this.issuer()) return this.resolveOwnToken(credential, now);
-      if (issuer && this.external.knows(issuer)) {
-        return this.principalFor(await this.externalIdentity(() => this.external.verifyJwt(credential, issuer)));
-      }
-      throw apiError("invalid_token", {
-        reason: `tokens issued by ${issuer ?? "an unnamed issuer"} are not accepted here`,
-      });
-    }
-    if (this.external.configured) {
-      const identity = await this.externalIdentity(() => this.external.introspect(credential));
-      if (identity) return this.principalFor(identity);
-    }
-    throw apiError("invalid_token", { reason: "not a token or API key this server knows" });
-  }
-
-  private async resolveApiKey(key: string, now: number): Promise<Principal> {
-    const row = await this.deps.db.apiKey.findUnique({ where: { hash: apiKeyHash(key) } });
-    if (!row) throw apiError("invalid_api_key", { reason: "unknown key" });
-    if (row.revokedAt) throw apiError("invalid_api_key", { reason: `key ${row.id} was revoked` });
-    if (row.expiresAt && row.expiresAt.getTime() <= now) {
-      throw apiError("invalid_api_key", { reason: `key ${row.id} expired at ${row.expiresAt.toISOString()}` });
-    }
-    const user = await findUserView(this.deps.db, { id: row.userId });
-    if (!user || user.disabled) throw apiError("invalid_api_key", { reason: "the key's user is disabled" });
-    this.lastUsed.touch(row.id, now);
-    return {
-      userId: user.id,
-      username: user.username,
-      role: user.role,
-      groups: user.groups,
-      via: "api_key",
-      scopes: row.scopes.filter((s): s is (typeof ALL_SCOPES)[number] => (ALL_SCOPES as string[]).includes(s)),
-      expiresAt: row.expiresAt?.getTime() ?? null,
-      keyId: row.id,
-    };
-  }
-
-  private async resolveOwnToken(token: string, now: number): Promise<Principal> {
-    let payload: Awaited<ReturnType<SigningKeys["verify"]>>["payload"];
-    try {
-      ({ payload } = await this.keys.verify(token, { issuer: this.issuer(), audience: AUDIENCE, now }));
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === "ERR_JWT_EXPIRED") {
-        const exp = decodeJwt(token).exp ?? 0;
-        throw apiError("token_expired", { expiredAt: new Date(exp * 1000).toISOString() });
-      }
-      const reasons: Record<string, string> = {
-        ERR_JWS_SIGNATURE_VERIFICATION_FAILED: "bad signature",
-        ERR_JWKS_NO_MATCHING_KEY: "signed by an unknown key",
-        ERR_JOSE_ALG_NOT_ALLOWED: "signing algorithm not allowed",
-        ERR_JWT_CLAIM_VALIDATION_FAILED: (error as Error).message,
-      };
-      throw apiError("invalid_token", { reason: (code && reasons[code]) || "malformed token" });
-    }
-    if (payload.jti && (await this.deps.db.revokedToken.findUnique({ where: { jti: payload.jti } }))) {
-      throw apiError("invalid_token", { reason: "the token was revoked" });
-    }
-    const user = payload.sub ? await findUserView(this.deps.db, { id: payload.sub }) : undefined;
-    if (!user) throw apiError("invalid_token", { reason: "the token's user no longer exists" });
-    if (user.disabled) throw apiError("invalid_token", { reason: "the account is disabled" });
-    return {
-      userId: user.id,
-      username: user.username,
-      role: user.role,
-      groups: user.groups,
-      via: "access_token",
-      scopes: "all",
-      expiresAt: (payload.exp ?? 0) * 1000,
-      ...(payload.jti ? { tokenId: payload.jti } : {}),
-    };
-  }
-
-  /** Run an external verification, turning its failures into the catalogue's 401s. */
-  private async externalIdentity<T>(verify: () => Promise<T>): Promise<T> {
-    try {
-      return await verify();
-    } catch (error) {
-      if (error instanceof ExternalTokenError) {
-        if (error.expired) throw apiError("token_expired", { expiredAt: "the time its issuer set" });
-        throw apiError("invalid_token", { reason: error.message });
-      }
-      throw error;
-    }
-  }
-
-  private async principalFor(identity: ExternalIdentity): Promise<Principal> {
-    const user = await provisionExternalUser(this.deps.db, identity);
-    if (user.disabled) throw apiError("invalid_token", { reason: "the account is disabled" });
-    return {
-      userId: user.id,
-      username: user.username,
-      role: user.role,
-      groups: user.groups,
-      via: "oidc",
-      scopes: "all",
-      expiresAt: identity.expiresAt,
-      issuer: identity.issuer,
-    };
   }
 
   // ---- signing in -----------------------------------------------------------------------
@@ -477,45 +353,4 @@ function requestedScope(scope: string | undefined): string {
     throw new OAuthError("invalid_scope", `unknown scope '${shown}'; known: ${[...KNOWN_SCOPES].join(" ")}`);
   }
   return [...new Set(values)].join(" ");
-}
-
-/**
- * A user first seen through an external issuer is created on first use (a username taken by
- * someone else gets the issuer's host appended); their groups follow the groups claim. Only
- * memberships that came from the claim are removed by a sync.
- */
-export async function provisionExternalUser(db: PrismaClientOrTransaction, identity: ExternalIdentity) {
-  let user = await db.user.findUnique({
-    where: { issuer_subject: { issuer: identity.issuer, subject: identity.subject } },
-  });
-  if (!user) {
-    let username = identity.username.replace(/[^A-Za-z0-9._@-]/g, "_").slice(0, 64) || "user";
-    if (await db.user.findUnique({ where: { username } }))
-      username = `${username}@${new URL(identity.issuer).host}`.slice(0, 64);
-    validateUsername(username);
-    user = await db.user.create({
-      data: { username, issuer: identity.issuer, subject: identity.subject, role: "user" },
-    });
-  }
-  const current = await db.groupMember.findMany({
-    where: { userId: user.id, source: "oidc" },
-    include: { group: true },
-  });
-  const have = new Set(current.map((m) => m.group.name));
-  const want = new Set(identity.groups);
-  for (const name of want) {
-    if (have.has(name)) continue;
-    const group = await db.group.upsert({ where: { name }, create: { name }, update: {} });
-    await db.groupMember.upsert({
-      where: { userId_groupId: { userId: user.id, groupId: group.id } },
-      create: { userId: user.id, groupId: group.id, source: "oidc" },
-      update: {},
-    });
-  }
-  const stale = current.filter((m) => !want.has(m.group.name)).map((m) => m.groupId);
-  if (stale.length > 0)
-    await db.groupMember.deleteMany({ where: { userId: user.id, groupId: { in: stale }, source: "oidc" } });
-  const view = await findUserView(db, { id: user.id });
-  if (!view) throw new Error("user vanished during provisioning");
-  return view;
 }

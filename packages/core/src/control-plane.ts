@@ -7,6 +7,9 @@ import { ClusterStatusSchema, DeploymentStateSchema, ModelStatusFilterSchema, Mo
  * The control plane's contract (the tRPC procedures of packages/api, used by the dashboard and
  * the SDK): inputs are strict so a misspelt field is a 400 naming it, outputs are plain JSON
  * (timestamps as ISO 8601 strings, no transformer needed on the wire).
+ *
+ * Over 400 lines on purpose: declarations only, one block per router in the order of
+ * packages/api/src/routers, so a procedure's input and output sit together.
  */
 
 const Timestamp = z.string().describe("ISO 8601 timestamp");

@@ -6,6 +6,9 @@ import { DurationSchema } from "./duration";
 /**
  * The catalog and platform config (`switchyard.config.yaml`). Objects are strict so that a
  * typo in a key is reported instead of silently ignored.
+ *
+ * Over 400 lines on purpose: declarations only, one block per section of the config file,
+ * each field beside its default, so one file answers "what can I set, and to what".
  */
 
 const Slug = z
