@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Answer, idSource, type SimulatorContext } from "./answer";
+import { deliver } from "./deliver";
 import { anthropicErrorBody, openAIErrorBody, SimulatorHttpError } from "./errors";
 import { SimulatorMetrics, type SimulatorMetricsSnapshot } from "./metrics";
 import { parseSimulatorOptions, type SimulatorOptions, type SimulatorOptionsInput } from "./options";
@@ -10,6 +11,7 @@ import { chatAnswer } from "./routes/chat";
 import { completionAnswer } from "./routes/completions";
 import { embeddingAnswer } from "./routes/embeddings";
 import { messagesAnswer } from "./routes/messages";
+import { modelListBody } from "./routes/models";
 import { responsesAnswer } from "./routes/responses";
 import { SequenceSlots, type Waiter } from "./slots";
 
@@ -82,13 +84,6 @@ const INFERENCE_ROUTES = new Map<string, InferenceRoute>([
   ["/v1/responses", { label: "responses", answer: responsesAnswer, errorBody: openAIErrorBody }],
   ["/v1/messages", { label: "messages", answer: messagesAnswer, errorBody: anthropicErrorBody }],
 ]);
-
-const SSE_HEADERS = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-cache",
-  "x-accel-buffering": "no",
-  [SIMULATOR_HEADER]: "1",
-};
 
 /** Status recorded for a request whose client went away first (nginx's "client closed request"). */
 const CLIENT_CLOSED = 499;
@@ -212,79 +207,21 @@ export async function startSimulator(
       cancelled(route, began, "before start");
       return;
     }
-    if (!answer.stream) {
-      if (fast) {
-        metrics.generatedTokens += answer.completionTokens;
-        sendJson(res, 200, answer.body());
-        finished(route, 200, began);
-        return;
-      }
-      const delay = answer.steps === 0 ? ttftMs : ttftMs + (answer.steps - 1) * tokenMs;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        res.off("close", onClose);
-        metrics.generatedTokens += answer.completionTokens;
-        sendJson(res, 200, answer.body());
-        finished(route, 200, began);
-      }, delay);
-      timers.add(timer);
-      const onClose = () => {
-        clearTimeout(timer);
-        timers.delete(timer);
+    deliver(res, answer, {
+      fast,
+      ttftMs,
+      tokenMs,
+      timers,
+      sendJson: (body) => sendJson(res, 200, body),
+      generated: (tokens) => {
+        metrics.generatedTokens += tokens;
+      },
+      finished: () => finished(route, 200, began),
+      cancelled: (where) => {
         slots.release();
-        cancelled(route, began, "generating");
-      };
-      res.once("close", onClose);
-      return;
-    }
-
-    res.writeHead(200, SSE_HEADERS);
-    if (fast) {
-      let text = answer.head();
-      for (let k = 0; k < answer.steps; k++) text += answer.step(k).text;
-      metrics.generatedTokens += answer.completionTokens;
-      res.end(text + answer.tail());
-      finished(route, 200, began);
-      return;
-    }
-    const head = answer.head();
-    if (head) res.write(head);
-    else res.flushHeaders();
-    const t0 = performance.now();
-    let k = 0;
-    let timer: NodeJS.Timeout | undefined;
-    let done = false;
-    const tick = () => {
-      if (timer) timers.delete(timer);
-      const step = answer.step(k);
-      metrics.generatedTokens += step.tokens;
-      k++;
-      if (k >= answer.steps) {
-        done = true;
-        res.off("close", onClose);
-        res.end(step.text + answer.tail());
-        finished(route, 200, began);
-        return;
-      }
-      res.write(step.text);
-      schedule();
-    };
-    const schedule = () => {
-      const due = t0 + ttftMs + k * tokenMs;
-      timer = setTimeout(tick, Math.max(0, due - performance.now()));
-      timers.add(timer);
-    };
-    const onClose = () => {
-      if (done) return;
-      if (timer) {
-        clearTimeout(timer);
-        timers.delete(timer);
-      }
-      slots.release();
-      cancelled(route, began, `streaming, after ${k} of ${answer.steps} steps`);
-    };
-    res.once("close", onClose);
-    schedule();
+        cancelled(route, began, where);
+      },
+    });
   };
 
   const handleInference = (res: ServerResponse, route: InferenceRoute, raw: Buffer, began: number) => {
@@ -337,23 +274,6 @@ export async function startSimulator(
   };
 
   // ---- routing -------------------------------------------------------------------------
-
-  const modelList = () =>
-    JSON.stringify({
-      object: "list",
-      data: [
-        {
-          id: options.model,
-          object: "model",
-          created: Math.floor(startedAt / 1000),
-          owned_by: "switchyard-simulator",
-          root: options.model,
-          parent: null,
-          max_model_len: options.maxModelLen,
-          permission: [],
-        },
-      ],
-    });
 
   const expectedAuthorization = options.apiKey ? Buffer.from(`Bearer ${options.apiKey}`) : undefined;
   const authorized = (header: string | undefined): boolean => {
@@ -410,7 +330,7 @@ export async function startSimulator(
         else sendError(res, undefined, loadingError());
         return;
       case "/v1/models":
-        if (loaded) sendJson(res, 200, modelList());
+        if (loaded) sendJson(res, 200, modelListBody(options, startedAt));
         else sendError(res, undefined, loadingError());
         return;
       case "/metrics":
