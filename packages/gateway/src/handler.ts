@@ -3,7 +3,7 @@ import type { Principal } from "@switchyard/auth";
 import { apiError, type GatewaySettings, parseOrThrow, renderError, SwitchyardError } from "@switchyard/core";
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import { type RequestFacts, sendError } from "@switchyard/http";
-import type { Availability, Scheduler } from "@switchyard/scheduler";
+import type { Availability, Replica, Scheduler } from "@switchyard/scheduler";
 import {
   BufferedExchange,
   classifyFailure,
@@ -13,7 +13,7 @@ import {
   type RetryPolicy,
   type Upstreams,
 } from "@switchyard/upstream";
-import type { UsageRecorder } from "@switchyard/usage";
+import type { UsageSink } from "@switchyard/usage";
 import type { Logger } from "pino";
 import { parseJson, readBody } from "./body";
 import { promptEstimate, tokenEstimate } from "./estimate";
@@ -24,12 +24,15 @@ import type { ModelResolver, Target } from "./resolve";
 import { type TokenUsage, usageFromBuffer } from "./sse";
 import { StreamingExchange } from "./streaming";
 
+/** What the request path asks the scheduler: a replica, or the model's state and a start. */
+export type ReplicaSource = Pick<Scheduler, "acquire" | "availability" | "ensureLive" | "clusterProblem">;
+
 export interface GatewayDeps {
   settings: GatewaySettings;
-  scheduler: Scheduler;
+  scheduler: ReplicaSource;
   resolver: ModelResolver;
   limits: RateLimits;
-  usage: UsageRecorder;
+  usage: UsageSink;
   upstreams: Upstreams;
   metrics: GatewayMetrics;
   engines: EngineAdapterOptions;
@@ -70,11 +73,11 @@ async function holdFor(
   deps: GatewayDeps,
   target: Target,
   gone: () => boolean,
-): Promise<{ replica?: ReturnType<Scheduler["acquire"]>; availability: Availability }> {
+): Promise<{ replica?: Replica; availability: Availability }> {
   const { scheduler } = deps;
   const cluster = target.cluster.name;
   const model = target.model.id;
-  let replica: ReturnType<Scheduler["acquire"]>;
+  let replica: Replica | undefined;
   let availability = await scheduler.ensureLive(cluster, model);
   const deadline = Date.now() + deps.settings.holdSeconds * 1000;
   for (;;) {
@@ -110,8 +113,6 @@ interface Outcome {
   usage: TokenUsage | undefined;
   ttftMs: number | null;
 }
-
-type Replica = NonNullable<ReturnType<Scheduler["acquire"]>>;
 
 /**
  * One inference request, end to end: body (10 MB cap, nesting depth), JSON, validation, model,

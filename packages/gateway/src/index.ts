@@ -2,7 +2,7 @@ export { type BatchRouteDeps, registerBatchRoutes } from "./batches";
 export { readBody } from "./body";
 export { promptEstimate, tokenEstimate } from "./estimate";
 export { Gateway, type GatewayOptions } from "./gateway";
-export { type GatewayDeps, serveInference } from "./handler";
+export { type GatewayDeps, type ReplicaSource, serveInference } from "./handler";
 export { type ApiKind, KINDS, type KindSpec } from "./kinds";
 export { type Charge, RateLimits } from "./limits";
 export { GatewayMetrics } from "./metrics";
