@@ -1,6 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Principal } from "@switchyard/auth";
-import { apiError, type GatewaySettings, parseOrThrow, renderError, SwitchyardError } from "@switchyard/core";
+import {
+  apiError,
+  type GatewaySettings,
+  modelWaitDetail,
+  parseOrThrow,
+  renderError,
+  SwitchyardError,
+} from "@switchyard/core";
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import { type RequestFacts, sendError } from "@switchyard/http";
 import type { Availability, Replica, Scheduler } from "@switchyard/scheduler";
@@ -13,7 +20,7 @@ import {
   type RetryPolicy,
   type Upstreams,
 } from "@switchyard/upstream";
-import type { UsageSink } from "@switchyard/usage";
+import { type TokenUsage, type UsageSink, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
 import type { Logger } from "pino";
 import { parseJson, readBody } from "./body";
 import { promptEstimate, tokenEstimate } from "./estimate";
@@ -21,7 +28,6 @@ import type { KindSpec } from "./kinds";
 import type { Charge, RateLimits } from "./limits";
 import type { GatewayMetrics } from "./metrics";
 import type { ModelResolver, Target } from "./resolve";
-import { type TokenUsage, usageFromBuffer } from "./sse";
 import { StreamingExchange } from "./streaming";
 
 /** What the request path asks the scheduler: a replica, or the model's state and a start. */
@@ -40,20 +46,10 @@ export interface GatewayDeps {
 }
 
 function notReady(target: Target, availability: Availability): SwitchyardError {
-  const eta = availability.etaSeconds;
-  let detail = "";
-  if (availability.status === "queued") {
-    const wait = eta !== null ? `ready in about ${Math.ceil(eta)} s` : "ready time unknown";
-    detail = ` (position ${availability.queuePosition ?? "?"} in the queue, ${wait}${availability.reason ? `; ${availability.reason}` : ""})`;
-  } else if (availability.status === "starting") {
-    detail = eta !== null ? ` (loading, about ${Math.ceil(eta)} s to go)` : " (loading)";
-  } else if (availability.reason) {
-    detail = ` (${availability.reason})`;
-  }
-  const retryAfter = Math.min(60, Math.max(1, Math.ceil(eta ?? 10)));
+  const retryAfter = Math.min(60, Math.max(1, Math.ceil(availability.etaSeconds ?? 10)));
   return apiError(
     "model_not_ready",
-    { model: target.model.id, state: availability.status, detail, retryAfter },
+    { model: target.model.id, state: availability.status, detail: modelWaitDetail(availability), retryAfter },
     {
       retryAfter,
       extra: {
@@ -386,7 +382,11 @@ async function proxy(
     const answer = exchange.body;
     res.writeHead(200, JSON_HEADERS);
     res.end(answer);
-    return { status: 200, usage: usageFromBuffer(spec.kind, answer), ttftMs: exchange.firstByteAt };
+    return {
+      status: 200,
+      usage: usageFromBuffer(answer, usageNamesOf(spec.upstreamPath)),
+      ttftMs: exchange.firstByteAt,
+    };
   } finally {
     res.off("close", onClose);
     if (!req.readableEnded) req.resume();

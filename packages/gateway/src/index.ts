@@ -9,4 +9,4 @@ export { GatewayMetrics } from "./metrics";
 export { ModelResolver, type Target } from "./resolve";
 export { INFERENCE_ROUTES, type InferenceRoute } from "./routes/inference";
 export { type ModelRouteDeps, registerModelRoutes } from "./routes/models";
-export { StreamRelay, type TokenUsage, usageFromBuffer, usageFromJson } from "./sse";
+export { StreamRelay } from "./sse";

@@ -15,7 +15,10 @@ import { answerError, serveInference } from "../../src/handler";
  * a fake scheduler handing out the replicas a test names, and a usage sink that keeps records.
  */
 
-/** Hands out the given base URLs in turn, counting each replica in flight until its release. */
+/**
+ * Hands out the given base URLs in turn, counting each replica in flight until its release;
+ * with none, the model is cold: queued second, about 40 s from ready.
+ */
 export class FakeReplicas implements ReplicaSource {
   /** Base URLs in the order they were handed out. */
   readonly acquired: string[] = [];
@@ -32,6 +35,7 @@ export class FakeReplicas implements ReplicaSource {
   acquire(cluster: string, model: string): Replica | undefined {
     void cluster;
     void model;
+    if (this.baseUrls.length === 0) return undefined;
     const baseUrl = this.baseUrls[this.next++ % this.baseUrls.length] as string;
     this.acquired.push(baseUrl);
     this.held++;
@@ -49,16 +53,10 @@ export class FakeReplicas implements ReplicaSource {
   }
 
   availability(cluster: string, model: string): Availability {
-    return {
-      cluster,
-      model,
-      status: "live",
-      deploymentId: "d-1",
-      baseUrl: this.baseUrls[0] ?? null,
-      queuePosition: null,
-      etaSeconds: null,
-      reason: null,
-    };
+    const base = { cluster, model, deploymentId: "d-1", reason: null };
+    return this.baseUrls.length === 0
+      ? { ...base, status: "queued", baseUrl: null, queuePosition: 2, etaSeconds: 39.5 }
+      : { ...base, status: "live", baseUrl: this.baseUrls[0] ?? null, queuePosition: null, etaSeconds: null };
   }
 
   async ensureLive(cluster: string, model: string): Promise<Availability> {

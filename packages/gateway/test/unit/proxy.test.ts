@@ -111,4 +111,21 @@ describe("the proxy path, buffered", () => {
     expect(gw.records.map((r) => r.status)).toEqual([400, 400]);
     expect(gw.replicas.acquired).toHaveLength(2); // a refusal is not retried
   });
+
+  it("answers 503 model_not_ready with where a cold model stands when the hold is over", async () => {
+    const gw = await lab([], { holdSeconds: 0 });
+    const answer = await ask(gw.url);
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get("retry-after")).toBe("40");
+    expect(await answer.json()).toMatchObject({
+      error: {
+        code: "model_not_ready",
+        message: "Model 'org/chat' is queued (position 2 in the queue, ready in about 40 s). Retry in 40 s.",
+        model_state: "queued",
+        queue_position: 2,
+      },
+    });
+    expect(gw.records).toEqual([]); // nothing reached a model server
+    expect(gw.userInFlight()).toBe(0);
+  });
 });
