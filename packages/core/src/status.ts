@@ -61,6 +61,32 @@ export const MODEL_STATUS_LABELS: Readonly<Record<ModelStatus, string>> = {
   offline: "Offline",
 };
 
+/** Where a model that is not live stands (the scheduler's availability carries these). */
+export interface ModelWait {
+  status: ModelStatus;
+  /** 1-based, when queued. */
+  queuePosition: number | null;
+  /** Seconds until it should be live, when that can be known. */
+  etaSeconds: number | null;
+  /** Why it is not live (maintenance, Slurm's pending reason, the last failure). */
+  reason: string | null;
+}
+
+/**
+ * Where a model stands, in words to follow its status: ` (position 2 in the queue, ready in
+ * about 40 s; Resources)`, ` (loading, about 12 s to go)`, ` (maintenance)`, or nothing. The
+ * gateway's 503 and a waiting batch's `waiting_for` both say it this way.
+ */
+export function modelWaitDetail(wait: ModelWait): string {
+  const eta = wait.etaSeconds;
+  if (wait.status === "queued") {
+    const ready = eta !== null ? `ready in about ${Math.ceil(eta)} s` : "ready time unknown";
+    return ` (position ${wait.queuePosition ?? "?"} in the queue, ${ready}${wait.reason ? `; ${wait.reason}` : ""})`;
+  }
+  if (wait.status === "starting") return eta !== null ? ` (loading, about ${Math.ceil(eta)} s to go)` : " (loading)";
+  return wait.reason ? ` (${wait.reason})` : "";
+}
+
 /** The status filter users pick from: the four statuses or all of them. */
 export const ModelStatusFilterSchema = z.enum([...MODEL_STATUSES, "all"]);
 export type ModelStatusFilter = z.infer<typeof ModelStatusFilterSchema>;

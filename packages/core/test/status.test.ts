@@ -7,6 +7,7 @@ import {
   isCurrentDeployment,
   isUnfinishedDeployment,
   modelStatusOf,
+  modelWaitDetail,
   parseDuration,
 } from "../src";
 
@@ -62,5 +63,22 @@ describe("durations", () => {
     expect(formatDuration(7200)).toBe("2h");
     expect(formatDuration(90)).toBe("1m30s");
     expect(formatDuration(0.25)).toBe("250ms");
+  });
+});
+
+describe("where a model that is not live stands, in words", () => {
+  const wait = { queuePosition: null, etaSeconds: null, reason: null };
+  it.each([
+    [
+      { status: "queued", queuePosition: 2, etaSeconds: 39.2, reason: "Resources" },
+      " (position 2 in the queue, ready in about 40 s; Resources)",
+    ],
+    [{ status: "queued", queuePosition: 1 }, " (position 1 in the queue, ready time unknown)"],
+    [{ status: "starting", etaSeconds: 11.5 }, " (loading, about 12 s to go)"],
+    [{ status: "starting" }, " (loading)"],
+    [{ status: "offline", reason: "cluster lab is in maintenance" }, " (cluster lab is in maintenance)"],
+    [{ status: "offline" }, ""],
+  ] as const)("%j", (given, words) => {
+    expect(modelWaitDetail({ ...wait, ...given })).toBe(words);
   });
 });

@@ -1,9 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Principal } from "@switchyard/auth";
-import { apiError, type GatewaySettings, parseOrThrow, renderError, SwitchyardError } from "@switchyard/core";
+import {
+  apiError,
+  type GatewaySettings,
+  modelWaitDetail,
+  parseOrThrow,
+  renderError,
+  SwitchyardError,
+} from "@switchyard/core";
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import { type RequestFacts, sendError } from "@switchyard/http";
-import type { Availability, Scheduler } from "@switchyard/scheduler";
+import type { Availability, Replica, Scheduler } from "@switchyard/scheduler";
 import {
   BufferedExchange,
   classifyFailure,
@@ -13,7 +20,7 @@ import {
   type RetryPolicy,
   type Upstreams,
 } from "@switchyard/upstream";
-import type { UsageRecorder } from "@switchyard/usage";
+import { type TokenUsage, type UsageSink, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
 import type { Logger } from "pino";
 import { parseJson, readBody } from "./body";
 import { promptEstimate, tokenEstimate } from "./estimate";
@@ -21,15 +28,17 @@ import type { KindSpec } from "./kinds";
 import type { Charge, RateLimits } from "./limits";
 import type { GatewayMetrics } from "./metrics";
 import type { ModelResolver, Target } from "./resolve";
-import { type TokenUsage, usageFromBuffer } from "./sse";
 import { StreamingExchange } from "./streaming";
+
+/** What the request path asks the scheduler: a replica, or the model's state and a start. */
+export type ReplicaSource = Pick<Scheduler, "acquire" | "availability" | "ensureLive" | "clusterProblem">;
 
 export interface GatewayDeps {
   settings: GatewaySettings;
-  scheduler: Scheduler;
+  scheduler: ReplicaSource;
   resolver: ModelResolver;
   limits: RateLimits;
-  usage: UsageRecorder;
+  usage: UsageSink;
   upstreams: Upstreams;
   metrics: GatewayMetrics;
   engines: EngineAdapterOptions;
@@ -37,20 +46,10 @@ export interface GatewayDeps {
 }
 
 function notReady(target: Target, availability: Availability): SwitchyardError {
-  const eta = availability.etaSeconds;
-  let detail = "";
-  if (availability.status === "queued") {
-    const wait = eta !== null ? `ready in about ${Math.ceil(eta)} s` : "ready time unknown";
-    detail = ` (position ${availability.queuePosition ?? "?"} in the queue, ${wait}${availability.reason ? `; ${availability.reason}` : ""})`;
-  } else if (availability.status === "starting") {
-    detail = eta !== null ? ` (loading, about ${Math.ceil(eta)} s to go)` : " (loading)";
-  } else if (availability.reason) {
-    detail = ` (${availability.reason})`;
-  }
-  const retryAfter = Math.min(60, Math.max(1, Math.ceil(eta ?? 10)));
+  const retryAfter = Math.min(60, Math.max(1, Math.ceil(availability.etaSeconds ?? 10)));
   return apiError(
     "model_not_ready",
-    { model: target.model.id, state: availability.status, detail, retryAfter },
+    { model: target.model.id, state: availability.status, detail: modelWaitDetail(availability), retryAfter },
     {
       retryAfter,
       extra: {
@@ -70,11 +69,11 @@ async function holdFor(
   deps: GatewayDeps,
   target: Target,
   gone: () => boolean,
-): Promise<{ replica?: ReturnType<Scheduler["acquire"]>; availability: Availability }> {
+): Promise<{ replica?: Replica; availability: Availability }> {
   const { scheduler } = deps;
   const cluster = target.cluster.name;
   const model = target.model.id;
-  let replica: ReturnType<Scheduler["acquire"]>;
+  let replica: Replica | undefined;
   let availability = await scheduler.ensureLive(cluster, model);
   const deadline = Date.now() + deps.settings.holdSeconds * 1000;
   for (;;) {
@@ -110,8 +109,6 @@ interface Outcome {
   usage: TokenUsage | undefined;
   ttftMs: number | null;
 }
-
-type Replica = NonNullable<ReturnType<Scheduler["acquire"]>>;
 
 /**
  * One inference request, end to end: body (10 MB cap, nesting depth), JSON, validation, model,
@@ -385,7 +382,11 @@ async function proxy(
     const answer = exchange.body;
     res.writeHead(200, JSON_HEADERS);
     res.end(answer);
-    return { status: 200, usage: usageFromBuffer(spec.kind, answer), ttftMs: exchange.firstByteAt };
+    return {
+      status: 200,
+      usage: usageFromBuffer(answer, usageNamesOf(spec.upstreamPath)),
+      ttftMs: exchange.firstByteAt,
+    };
   } finally {
     res.off("close", onClose);
     if (!req.readableEnded) req.resume();

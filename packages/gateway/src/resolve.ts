@@ -35,7 +35,7 @@ export class ModelResolver {
 
   constructor(
     private readonly config: SwitchyardConfig,
-    private readonly scheduler: Scheduler,
+    private readonly scheduler: Pick<Scheduler, "availability">,
     private readonly engines: EngineAdapterOptions = {},
   ) {
     this.catalog = Catalog.of(config);

@@ -1,44 +1,5 @@
-import type { ApiKind } from "./kinds";
-
-export interface TokenUsage {
-  prompt: number;
-  completion: number;
-}
-
-function numberAfter(text: string, key: string, from: number): number | undefined {
-  const at = text.indexOf(`"${key}"`, from);
-  if (at < 0) return undefined;
-  const match = /^\s*:\s*(\d+)/.exec(text.slice(at + key.length + 2, at + key.length + 40));
-  return match ? Number(match[1]) : undefined;
-}
-
-/**
- * The token counts of a complete JSON answer, read from its `usage` object without parsing the
- * whole body (answers can be large; only two numbers are needed).
- */
-export function usageFromJson(kind: ApiKind, text: string): TokenUsage | undefined {
-  const at = text.lastIndexOf('"usage"');
-  if (at < 0) return undefined;
-  if (kind === "responses" || kind === "messages") {
-    const prompt = numberAfter(text, "input_tokens", at);
-    const completion = numberAfter(text, "output_tokens", at);
-    return prompt === undefined && completion === undefined
-      ? undefined
-      : { prompt: prompt ?? 0, completion: completion ?? 0 };
-  }
-  const prompt = numberAfter(text, "prompt_tokens", at);
-  if (prompt === undefined) return undefined;
-  return { prompt, completion: numberAfter(text, "completion_tokens", at) ?? 0 };
-}
-
-const USAGE_KEY = Buffer.from('"usage"');
-
-/** `usageFromJson` on raw bytes: only the tail from the `usage` key on is decoded. */
-export function usageFromBuffer(kind: ApiKind, body: Buffer): TokenUsage | undefined {
-  const at = body.lastIndexOf(USAGE_KEY);
-  if (at < 0) return undefined;
-  return usageFromJson(kind, body.toString("latin1", at, Math.min(body.length, at + 400)));
-}
+import { numberAfter, type TokenUsage, type UsageNames, usageFromJson, usageNamesOf } from "@switchyard/usage";
+import { type ApiKind, KINDS } from "./kinds";
 
 const CHOICES = Buffer.from('"choices"');
 const FINISH_REASON = Buffer.from('"finish_reason"');
@@ -96,11 +57,14 @@ export class StreamRelay {
   usage: TokenUsage | undefined;
   /** Events with generated output passed on so far: about one token each. */
   delivered = 0;
+  private readonly names: UsageNames;
 
   constructor(
     private readonly kind: ApiKind,
     private readonly stripUsageEvent: boolean,
-  ) {}
+  ) {
+    this.names = usageNamesOf(KINDS[kind].upstreamPath);
+  }
 
   /** Bytes to send now (complete events), or undefined when there is nothing yet. */
   push(chunk: Buffer): Buffer | undefined {
@@ -159,7 +123,7 @@ export class StreamRelay {
     if (!events.includes(USAGE) && !(this.kind === "messages" && events.includes("message_start"))) return events;
     if (this.kind === "chat" || this.kind === "completions") {
       if (!this.stripUsageEvent) {
-        this.usage = usageFromJson(this.kind, events.toString("utf8")) ?? this.usage;
+        this.usage = usageFromJson(events.toString("utf8"), this.names) ?? this.usage;
         return events;
       }
       // Split into single events and drop the usage-only one(s).
@@ -170,7 +134,7 @@ export class StreamRelay {
         end = end < 0 ? events.length : end + EVENT_END.length;
         const event = events.subarray(start, end);
         if (event.includes(USAGE_ONLY) && event.includes(USAGE)) {
-          this.usage = usageFromJson(this.kind, event.toString("utf8")) ?? this.usage;
+          this.usage = usageFromJson(event.toString("utf8"), this.names) ?? this.usage;
         } else {
           kept.push(event);
         }
@@ -190,7 +154,7 @@ export class StreamRelay {
       if (!this.usage && this.inputTokens > 0) this.usage = { prompt: this.inputTokens, completion: 0 };
       return events;
     }
-    this.usage = usageFromJson(this.kind, text) ?? this.usage;
+    this.usage = usageFromJson(text, this.names) ?? this.usage;
     return events;
   }
 }

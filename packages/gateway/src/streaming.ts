@@ -1,8 +1,9 @@
 import type { ServerResponse } from "node:http";
 import { type AnswerHeaders, Exchange } from "@switchyard/upstream";
+import type { TokenUsage } from "@switchyard/usage";
 import type { Dispatcher } from "undici";
 import type { ApiKind } from "./kinds";
-import { StreamRelay, type TokenUsage } from "./sse";
+import { StreamRelay } from "./sse";
 
 const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { StreamRelay, usageFromBuffer, usageFromJson } from "../src";
+import { StreamRelay } from "../src";
 
 const event = (data: unknown) => `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
 const chunk = (content: string) => event({ choices: [{ index: 0, delta: { content } }], usage: null });
@@ -86,24 +86,5 @@ describe("tokens of a stream cut short", () => {
       `event: content_block_delta\n${event({ type: "content_block_delta", delta: { text: "x" } })}`.repeat(3),
     ]);
     expect(messages.usedSoFar(50)).toEqual({ prompt: 9, completion: 3 });
-  });
-});
-
-describe("usage in complete answers", () => {
-  it("reads OpenAI's and Anthropic's field names from the usage object only", () => {
-    const answer = JSON.stringify({
-      choices: [{ message: { content: '"prompt_tokens": 999' } }],
-      usage: { prompt_tokens: 12, completion_tokens: 4 },
-    });
-    expect(usageFromJson("chat", answer)).toEqual({ prompt: 12, completion: 4 });
-    expect(usageFromBuffer("chat", Buffer.from(answer))).toEqual({ prompt: 12, completion: 4 });
-    expect(
-      usageFromJson("embeddings", JSON.stringify({ data: [], usage: { prompt_tokens: 3, total_tokens: 3 } })),
-    ).toEqual({ prompt: 3, completion: 0 });
-    expect(usageFromJson("messages", JSON.stringify({ usage: { input_tokens: 2, output_tokens: 6 } }))).toEqual({
-      prompt: 2,
-      completion: 6,
-    });
-    expect(usageFromJson("chat", JSON.stringify({ choices: [] }))).toBeUndefined();
   });
 });

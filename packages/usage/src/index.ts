@@ -1,1 +1,9 @@
 export { type UsageRecord, UsageRecorder, type UsageRecorderOptions, type UsageSink } from "./recorder";
+export {
+  numberAfter,
+  type TokenUsage,
+  type UsageNames,
+  usageFromBuffer,
+  usageFromJson,
+  usageNamesOf,
+} from "./tokens";

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type BatchLineError, batchLineError } from "@switchyard/core";
+import { type BatchLineError, batchLineError, modelWaitDetail } from "@switchyard/core";
 import type { Scheduler } from "@switchyard/scheduler";
 import {
   BufferedExchange,
@@ -11,6 +11,7 @@ import {
   type Failure as UpstreamFailure,
   upstreamErrorOf,
 } from "@switchyard/upstream";
+import { type TokenUsage, type UsageNames, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
 import type { AdaptiveConcurrency } from "../concurrency";
 import type { Finished, LineFormat, LineResponse } from "./output-lines";
 import type { Progress } from "./progress";
@@ -35,13 +36,7 @@ export interface LineRequest {
   body: Record<string, unknown>;
 }
 
-export function tokensOf(body: unknown): { prompt: number; completion: number } {
-  const usage = (body as { usage?: Record<string, unknown> } | null)?.usage;
-  if (!usage || typeof usage !== "object") return { prompt: 0, completion: 0 };
-  const prompt = Number(usage.prompt_tokens ?? usage.input_tokens ?? 0) || 0;
-  const completion = Number(usage.completion_tokens ?? usage.output_tokens ?? 0) || 0;
-  return { prompt, completion };
-}
+const NO_TOKENS: TokenUsage = { prompt: 0, completion: 0 };
 
 /** Why an attempt failed: the line's error, and the server's answer when it gave one. */
 type Failure = BatchLineError & { response: LineResponse | null };
@@ -54,6 +49,8 @@ export class LineRequests {
   private waiting: Promise<void> | undefined;
   /** Every failure but a refusal is tried again (`batch.retries` times): a line is not given up lightly. */
   private readonly policy: RetryPolicy;
+  /** How the batch's endpoint names its token counts. */
+  private readonly usageNames: UsageNames;
   private readonly counters: { completed: { inc(): void }; failed: { inc(): void }; retried: { inc(): void } };
 
   constructor(
@@ -74,6 +71,7 @@ export class LineRequests {
       baseDelayMs: 500,
       maxDelayMs: 30_000,
     };
+    this.usageNames = usageNamesOf(res.batch.endpoint);
     this.counters = {
       completed: metrics.requests.labels(model, "completed"),
       failed: metrics.requests.labels(model, "failed"),
@@ -149,7 +147,7 @@ export class LineRequests {
       }
       if (answer.status === 200 && typeof parsed === "object" && parsed !== null) {
         limiter.success(latencyMs);
-        const tokens = tokensOf(parsed);
+        const tokens = usageFromBuffer(answer.body, this.usageNames) ?? NO_TOKENS;
         this.counters.completed.inc();
         this.usage(200, tokens, latencyMs, requestId);
         // The server's own JSON goes in as it came (re-serialised only if it spans lines).
@@ -192,11 +190,11 @@ export class LineRequests {
       break;
     }
     this.counters.failed.inc();
-    this.usage(last.response?.status_code ?? 502, { prompt: 0, completion: 0 }, 0, ourId);
+    this.usage(last.response?.status_code ?? 502, NO_TOKENS, 0, ourId);
     return format.failed(index, request.custom_id, last.response, { code: last.code, message: last.message });
   }
 
-  private usage(status: number, tokens: { prompt: number; completion: number }, latencyMs: number, requestId: string) {
+  private usage(status: number, tokens: TokenUsage, latencyMs: number, requestId: string) {
     const { batch, deps } = this.res;
     deps.onUsage?.({
       batchId: batch.id,
@@ -235,9 +233,7 @@ export class LineRequests {
     const { batch, interrupts } = this.res;
     const availability = await scheduler.ensureLive(batch.clusterName, batch.model).catch(() => undefined);
     if (availability && availability.status !== "live") {
-      const position = availability.queuePosition ? `, position ${availability.queuePosition} in the queue` : "";
-      const eta = availability.etaSeconds !== null ? `, about ${Math.ceil(availability.etaSeconds)} s to go` : "";
-      this.parts.progress.waitingFor = `model ${batch.model} is ${availability.status}${position}${eta}${availability.reason ? ` (${availability.reason})` : ""}`;
+      this.parts.progress.waitingFor = `model ${batch.model} is ${availability.status}${modelWaitDetail(availability)}`;
     }
     await sleep(250, undefined, { signal: interrupts.signal }).catch(() => {});
   }
