@@ -275,6 +275,47 @@ describe("sy against a running server", () => {
       expect((await sy(["frobnicate"], keyEnv)).code).toBe(1);
     });
 
+    it("1 for a numeric option outside the API's range, before any request is sent", async () => {
+      // Nothing listens there: a request would end in exit 3, so exit 1 shows none was tried.
+      const nowhere = { ...keyEnv, SWITCHYARD_URL: `http://127.0.0.1:${await closedPort()}` };
+      const cases: [string[], RegExp][] = [
+        [
+          ["chat", "org/chat", "hi", "--temperature", "2.5"],
+          /'--temperature <t>' argument '2\.5' is invalid\. expected a number from 0 to 2\./,
+        ],
+        [["chat", "org/chat", "hi", "--temperature", ""], /'--temperature <t>' argument '' is invalid/],
+        [
+          ["chat", "org/chat", "hi", "--top-p", "0"],
+          /'--top-p <p>' argument '0' is invalid\. expected a number above 0 and at most 1\./,
+        ],
+        [["chat", "org/chat", "hi", "--top-p", "1.1"], /'--top-p <p>' argument '1\.1' is invalid/],
+        [
+          ["chat", "org/chat", "hi", "--max-tokens", "2.5"],
+          /'--max-tokens <n>' argument '2\.5' is invalid\. expected a whole number of 1 or more\./,
+        ],
+        [["chat", "org/chat", "hi", "--max-wait", "0x10"], /'--max-wait <seconds>' argument '0x10' is invalid/],
+        [
+          ["models", "--watch", "--interval", "-1"],
+          /'--interval <seconds>' argument '-1' is invalid\. expected a number above 0\./,
+        ],
+        [
+          ["batch", "list", "--limit", "0"],
+          /'--limit <n>' argument '0' is invalid\. expected a whole number from 1 to 100\./,
+        ],
+      ];
+      for (const [args, message] of cases) {
+        const result = await sy(args, nowhere);
+        expect([args.join(" "), result.code]).toEqual([args.join(" "), 1]);
+        expect(result.stderr).toMatch(message);
+      }
+      // In range: sent as given (the server takes them).
+      const ok = await sy(
+        ["chat", "org/chat", "hi", "--temperature", "2", "--top-p", "0.5", "--max-tokens", "3", "--json"],
+        keyEnv,
+      );
+      expect(ok.code, ok.stderr).toBe(0);
+    });
+
     it("2 when the credentials are refused: a bad key, a model of a group you are not in", async () => {
       const bad = await sy(["models"], { ...keyEnv, SWITCHYARD_API_KEY: "sy_not_a_real_key" });
       expect(bad.code).toBe(2);

@@ -10,9 +10,9 @@ import { sleep } from "../../http";
 import { peekBatchFile, withBatchModel } from "../../node/batch-input";
 import type { Switchyard } from "../../node/client";
 import { type CliContext, CliError, EXIT } from "../context";
+import { NUMBERS } from "../numbers";
 import { formatDuration, formatTime } from "../output";
 import type { Run } from "../program";
-import { positiveNumber } from "./models";
 
 /** How long `submit` (without --wait) waits for the server to check the file before it leaves it to `sy batch wait`. */
 const CHECK_WAIT_MS = 120_000;
@@ -24,7 +24,7 @@ export function registerBatch(program: Command, run: Run): void {
     .command("batch")
     .description("offline batches: submit a JSONL file of requests, follow it, get its results");
   const interval = () =>
-    new Option("--interval <seconds>", "seconds between status checks").argParser(positiveNumber).default(2);
+    new Option("--interval <seconds>", "seconds between status checks").argParser(NUMBERS.seconds).default(2);
 
   batch
     .command("submit")
@@ -51,7 +51,7 @@ export function registerBatch(program: Command, run: Run): void {
   batch
     .command("list")
     .description("your batches, newest first")
-    .option("--limit <n>", "how many (1 to 100)", limit, 20)
+    .option("--limit <n>", "how many (1 to 100)", NUMBERS.limit, 20)
     .action(run(list));
 
   batch
@@ -80,13 +80,6 @@ export function registerBatch(program: Command, run: Run): void {
     .description("stop a batch; answers already received are kept")
     .argument("<id>")
     .action(run(cancel));
-}
-
-function limit(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 100)
-    throw new InvalidArgumentError("expected a whole number from 1 to 100.");
-  return n;
 }
 
 function metadataPairs(value: string, previous: Record<string, string> | undefined): Record<string, string> {

@@ -6,9 +6,10 @@ import {
   type ModelObject,
   type ModelStatusFilter,
 } from "@switchyard/core";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { sleep } from "../../http";
 import type { CliContext } from "../context";
+import { NUMBERS } from "../numbers";
 import { type Colors, formatEta, formatTime, formatTokens } from "../output";
 import type { Run } from "../program";
 
@@ -22,7 +23,7 @@ export function registerModels(program: Command, run: Run): void {
         .default("all"),
     )
     .option("--watch", "keep the list up to date until Ctrl-C")
-    .option("--interval <seconds>", "seconds between refreshes with --watch", positiveNumber, 2)
+    .option("--interval <seconds>", "seconds between refreshes with --watch", NUMBERS.seconds, 2)
     .action(run(models));
 
   program
@@ -35,12 +36,6 @@ export function registerModels(program: Command, run: Run): void {
     .description("what runs, waits and failed on a cluster (every cluster when none is named), and its nodes")
     .argument("[cluster]", "a cluster name, e.g. sophia")
     .action(run(jobs));
-}
-
-export function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number.");
-  return n;
 }
 
 /** `Live`, `Starting (~12 s)`, `Queued #2 (~5 min)`, `Queued #1 (ETA unknown)`, `Offline`. */
