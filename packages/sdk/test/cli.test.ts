@@ -19,6 +19,7 @@ import {
   startSdkServer,
   sy,
   syEnv,
+  syInTerminal,
   whoIs,
 } from "./harness";
 
@@ -90,6 +91,39 @@ describe("sy against a running server", () => {
       expect(live.stdout).not.toContain("\u001b["); // no colour
       const offline = await sy(["models", "--status", "offline", "--json"], keyEnv);
       expect(JSON.parse(offline.stdout).data.map((m: { id: string }) => m.id)).toContain("org/glacial");
+    });
+
+    it("fits the table to an 80- and a 150-column terminal, Live first, the shared engine said once", async () => {
+      for (const columns of [80, 150]) {
+        const result = await syInTerminal(["models"], {
+          ...keyEnv,
+          TERM: "xterm",
+          NO_COLOR: "1",
+          COLUMNS: String(columns),
+        });
+        expect(result.code, result.output).toBe(0);
+        const lines = result.output.trimEnd().split("\n");
+        expect(lines[0]).toMatch(/^MODEL\s+STATUS\s+CAPABILITIES/);
+        for (const line of lines) expect([columns, line, line.length <= columns]).toEqual([columns, line, true]);
+        // Every model on one line: its row starts with its id (or the cut id) and holds its status.
+        const rows = lines.slice(1, -1);
+        expect(rows).toHaveLength(7);
+        const statuses = rows.map((r) => /\b(Live|Starting|Queued|Offline)\b/.exec(r)?.[1]);
+        const order = ["Live", "Starting", "Queued", "Offline"];
+        expect(statuses.map((st) => order.indexOf(st ?? ""))).toEqual(
+          [...statuses.map((st) => order.indexOf(st ?? ""))].sort((a, b) => a - b),
+        );
+        expect(statuses[0]).toBe("Live");
+        // The engine once, under the table, not on every row.
+        expect(lines.at(-1)).toBe("engine: simulator (every model listed)");
+        expect(result.output.match(/simulator/g)).toHaveLength(1);
+        if (columns === 80) expect(result.output).toContain("…");
+        else {
+          expect(result.output).not.toContain("…");
+          expect(result.output).toContain("chat,completions,tools(T),batch(B)");
+          expect(result.output).toMatch(/org\/chat\s+Live\s.*alias chatty/);
+        }
+      }
     });
 
     it("watches: prints the list again when a status changes, until Ctrl-C", async () => {
