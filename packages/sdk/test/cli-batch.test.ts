@@ -217,7 +217,14 @@ describe("sy batch", () => {
 
     const unknown = await sy(["batch", "submit", writeBatchFile([batchLine(0, "org/unknown")])], env);
     expect(unknown.code).toBe(4);
-    expect(unknown.stderr).toMatch(/The model 'org\/unknown' does not exist/);
+    expect(unknown.stderr).toMatch(
+      /The model 'org\/unknown' does not exist\. `sy models` lists the available models\./,
+    );
+    const typo = await sy(["batch", "submit", writeBatchFile([batchLine(0, null)]), "--model", "org/bathcy"], env);
+    expect([typo.code, typo.stderr]).toEqual([
+      4,
+      "sy: The model 'org/bathcy' does not exist. Did you mean org/batchy? `sy models` lists the available models.\n",
+    ]);
     const noBatch = await sy(["batch", "submit", writeBatchFile([batchLine(0, null)]), "--model", "org/chatonly"], env);
     expect(noBatch.code).toBe(1);
     expect(noBatch.stderr).toMatch(/Model 'org\/chatonly' does not support batches\. Models that do: /);
@@ -231,7 +238,9 @@ describe("sy batch", () => {
     const uploaded = await filesNow();
     const second = await sy(["batch", "submit", writeBatchFile([batchLine(0)])], env);
     expect(second.code).toBe(5);
-    expect(second.stderr).toContain(id);
+    expect(second.stderr).toContain(
+      `: ${id}. Follow it with \`sy batch wait ${id}\`, or stop it with \`sy batch cancel ${id}\`.\n`,
+    );
     expect(second.stderr).not.toMatch(/Upload/);
     expect(await filesNow()).toBe(uploaded);
     expect(uploaded).toBe(before + 1); // only the running batch's input reached the server

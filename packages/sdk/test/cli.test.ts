@@ -375,7 +375,24 @@ describe("sy against a running server", () => {
     it("4 for an unknown model or key", async () => {
       const model = await sy(["chat", "acme/nothing", "hi"], keyEnv);
       expect(model.code).toBe(4);
-      expect(model.stderr).toContain("The model 'acme/nothing' does not exist");
+      // Said as sy says it (not the HTTP route), and no guess when nothing is close.
+      expect(model.stderr).toBe(
+        "sy: The model 'acme/nothing' does not exist. `sy models` lists the available models.\n",
+      );
+      // A near miss of an id or an alias: the catalog's closest names.
+      const typo = await sy(["chat", "org/chta", "hi"], keyEnv);
+      expect([typo.code, typo.stderr]).toEqual([
+        4,
+        "sy: The model 'org/chta' does not exist. Did you mean org/chat? `sy models` lists the available models.\n",
+      ]);
+      const alias = await sy(["embed", "chaty", "hi"], keyEnv);
+      expect(alias.stderr).toContain("Did you mean chatty?");
+      const short = await sy(["chat", "Embed", "hi", "--json"], keyEnv);
+      expect(JSON.parse(short.stderr).error).toMatchObject({
+        exit_code: 4,
+        code: "model_not_found",
+        message: "The model 'Embed' does not exist. Did you mean org/embed? `sy models` lists the available models.",
+      });
       expect((await sy(["keys", "revoke", "key_doesnotexist"], loginEnv)).code).toBe(4);
     });
 
