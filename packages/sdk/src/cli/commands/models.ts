@@ -116,7 +116,7 @@ export function renderModels(ctx: CliContext, models: ModelObject[]): void {
   const withNotes = notes.some(Boolean);
   if (withNotes) {
     headers.push("NOTE");
-    rows.forEach((row, i) => row.push(notes[i] ?? ""));
+    for (const [i, row] of rows.entries()) row.push(notes[i] ?? "");
   }
   ctx.out.table(
     headers,
