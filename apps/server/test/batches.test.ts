@@ -323,6 +323,36 @@ describe("what a batch request is refused for, at once", () => {
       completion_window: "24h",
     });
     expect([endpoint.status, endpoint.json.error.param]).toEqual([400, "endpoint"]);
+
+    // The precheck runs create's checks for a model before anything is uploaded: the same answers.
+    const precheck = (body: unknown) => h.api("POST", "/v1/batches/precheck", body);
+    const ok = await precheck({ model: "batchy", endpoint: "/v1/chat/completions" });
+    expect([ok.status, ok.json]).toEqual([
+      200,
+      { object: "batch.precheck", model: "org/batchy", completion_window: "24h" },
+    ]);
+    const upload = await h.client.files.create({
+      file: await toFile(Buffer.from(jsonl([chatLine(0, "org/chatonly")])), "chatonly.jsonl"),
+      purpose: "batch",
+    });
+    const created = await h.api("POST", "/v1/batches", {
+      input_file_id: upload.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    });
+    await h.client.files.delete(upload.id);
+    const refused = await precheck({ model: "org/chatonly" });
+    expect([refused.status, refused.json.error.code]).toEqual([422, "capability_not_supported"]);
+    expect([refused.status, refused.json]).toEqual([created.status, created.json]); // what create answered
+    expect(refused.json).toEqual(chatOnly.json);
+    const unknown = await precheck({ model: "org/nope" });
+    expect([unknown.status, unknown.json.error.code]).toEqual([404, "model_not_found"]);
+    const badWindow = await precheck({ model: "org/batchy", completion_window: "1h" });
+    expect([badWindow.status, badWindow.json]).toEqual([400, window.json]);
+    const extraField = await precheck({ model: "org/batchy", input_file_id: "file-x" });
+    expect([extraField.status, extraField.json.error.param]).toEqual([400, "input_file_id"]);
+    const anonymous = await fetch(`${h.server.url}/v1/batches/precheck`, { method: "POST" });
+    expect(anonymous.status).toBe(401);
   });
 
   it("uploads that are not multipart, lack a purpose or have another one", async () => {
@@ -375,6 +405,8 @@ describe("what a batch request is refused for, at once", () => {
     const second = await reference({ model: "org/slow", input_file: other });
     expect([second.status, second.json.error.code]).toEqual([429, "batch_limit_reached"]);
     expect(second.json.error.message).toContain(id);
+    const precheck = await h.api("POST", "/v1/batches/precheck", { model: "org/slow" });
+    expect([precheck.status, precheck.json]).toEqual([429, second.json]);
 
     for (const route of [
       `/v1/batches/${id}`,

@@ -6,6 +6,8 @@ import {
   ACTIVE_BATCH_STATUSES,
   apiError,
   type BatchObject,
+  type BatchPrecheck,
+  type BatchPrecheckRequest,
   type BatchSettings,
   type BatchStatus,
   batchStatusesBefore,
@@ -45,6 +47,20 @@ export interface BatchTarget {
 
 /** Resolves a model name (and the reference path's cluster/framework) for a user; throws 404/403/422. */
 export type ResolveBatchTarget = (model: string, path?: { cluster: string; framework: string }) => BatchTarget;
+
+/** What `checkBatchCreate` decides on. */
+export interface BatchCreateCheck<R extends { model: string | undefined }> {
+  /** The window asked for (the OpenAI API); the reference API takes the first one offered. */
+  completionWindow?: string | undefined;
+  /**
+   * Where the batch's model comes from: the request (the precheck, the reference API), or the
+   * input file (`POST /v1/batches`), which is read only once the cheaper checks have passed.
+   * What it returns comes back to the caller beside the target.
+   */
+  read: () => Promise<R>;
+  /** The reference API's cluster and framework, from its path. */
+  path?: { cluster: string; framework: string } | undefined;
+}
 
 export interface BatchServiceDeps {
   db: Database;
@@ -201,9 +217,29 @@ export class BatchService {
     };
   }
 
-  /** `POST /v1/batches`. */
-  async createOpenAI(userId: string, input: CreateBatchRequest, resolve: ResolveBatchTarget): Promise<BatchObject> {
-    if (!this.deps.settings.completionWindows.includes(input.completion_window)) {
+  /**
+   * Every check that decides whether this user may create this batch, in the order a user gets
+   * its answer: the completion window, the active-batch limit (before any input is opened, so a
+   * user at the limit cannot make the service read another file), the model (its input read
+   * only now), access to it and its batch capability (404/403/422). Both create paths and
+   * `POST /v1/batches/precheck` run this one function, so a check added here (an allocation)
+   * holds for all three, and the precheck answers exactly what create would.
+   */
+  async checkBatchCreate<R extends { model: string | undefined }>(
+    userId: string,
+    check: BatchCreateCheck<R>,
+    resolve: ResolveBatchTarget,
+  ): Promise<{ read: R; target: BatchTarget | undefined }> {
+    if (check.completionWindow !== undefined) this.assertWindow(check.completionWindow);
+    await this.checkActiveLimit(userId);
+    const read = await check.read();
+    const target = read.model === undefined ? undefined : resolve(read.model, check.path);
+    return { read, target };
+  }
+
+  /** 400 naming the windows on offer. */
+  private assertWindow(window: string): void {
+    if (!this.deps.settings.completionWindows.includes(window)) {
       throw apiError(
         "invalid_field",
         {
@@ -213,25 +249,51 @@ export class BatchService {
         { param: "completion_window" },
       );
     }
-    await this.checkActiveLimit(userId);
-    const file = await this.deps.files.locate(userId, input.input_file_id);
+  }
+
+  /** `POST /v1/batches/precheck`: create's checks for a model, before its input is uploaded. */
+  async precheck(userId: string, input: BatchPrecheckRequest, resolve: ResolveBatchTarget): Promise<BatchPrecheck> {
+    const window = input.completion_window ?? (this.deps.settings.completionWindows[0] as string);
+    const { target } = await this.checkBatchCreate(
+      userId,
+      { completionWindow: window, read: async () => ({ model: input.model }) },
+      resolve,
+    );
+    return { object: "batch.precheck", model: target?.model.id ?? input.model, completion_window: window };
+  }
+
+  /**
+   * The uploaded input of `POST /v1/batches`: the file (the user's, purpose batch), checked and
+   * recorded like shared storage (the upload and the output folder are the service's own, but
+   * the worker then opens exactly these and nothing else), and the first model it names.
+   */
+  private async readUpload(userId: string, fileId: string) {
+    const file = await this.deps.files.locate(userId, fileId);
     if (file.purpose !== "batch") {
       throw apiError(
         "invalid_field",
         {
           param: "input_file_id",
-          detail: `file '${input.input_file_id}' has purpose '${file.purpose}'; upload the input with purpose 'batch'`,
+          detail: `file '${fileId}' has purpose '${file.purpose}'; upload the input with purpose 'batch'`,
         },
         { param: "input_file_id" },
       );
     }
-    // The upload and the output folder are the service's own, but are still checked and
-    // recorded like shared storage, so the worker opens exactly these and nothing else.
     const files = this.deps.files.dir;
     const checkedInput = await authoriseInput(file.path, [files], "", undefined, "input_file_id");
     const folder = await authoriseOutputFolder(path.join(files, "batches"), [files], "", undefined, "input_file_id");
-    const named = await this.peekModel(file.path, "input_file_id");
-    const target = named === undefined ? undefined : resolve(named);
+    const model = await this.peekModel(file.path, "input_file_id");
+    return { file, checkedInput, folder, model };
+  }
+
+  /** `POST /v1/batches`. */
+  async createOpenAI(userId: string, input: CreateBatchRequest, resolve: ResolveBatchTarget): Promise<BatchObject> {
+    const { read, target } = await this.checkBatchCreate(
+      userId,
+      { completionWindow: input.completion_window, read: () => this.readUpload(userId, input.input_file_id) },
+      resolve,
+    );
+    const { file, checkedInput, folder } = read;
     const cluster = target?.cluster ?? undefined;
     const id = newBatchId();
     const row = await this.insert(userId, {
@@ -281,10 +343,14 @@ export class BatchService {
     resolve: ResolveBatchTarget,
     pathTarget?: { cluster: string; framework: string },
   ): Promise<ReferenceBatchDetail> {
-    const target = resolve(input.model, pathTarget);
     // The same file again says so, before the active limit would answer with a vaguer 429.
     await this.assertInputFree(this.prisma, userId, path.resolve(input.input_file));
-    await this.checkActiveLimit(userId);
+    const { target } = await this.checkBatchCreate(
+      userId,
+      { read: async () => ({ model: input.model }), path: pathTarget },
+      resolve,
+    );
+    if (!target) throw apiError("missing_required_field", { param: "model" }, { param: "model" });
     const dirs = this.deps.allowedDirs(target.cluster);
     const policy = await this.policyFor(userId, input.input_file);
     const checkedInput = await authoriseInput(input.input_file, dirs, target.cluster.name, policy);

@@ -26,16 +26,15 @@ export interface BatchRouteDeps {
 
 const BATCH = { access: "user", scope: "batch" } as const;
 
-/** What creating a batch may answer, on either front door. */
-const CREATE_ERRORS: ErrorCode[] = [
-  "batch_not_found",
-  "file_not_found",
-  "batch_state_conflict",
+/** What the checks of creating a batch may answer (`checkBatchCreate`): the precheck's errors. */
+const CHECK_ERRORS: ErrorCode[] = [
   "batch_limit_reached",
   "model_not_found",
   "model_access_denied",
   "capability_not_supported",
 ];
+/** What creating a batch may answer, on either front door. */
+const CREATE_ERRORS: ErrorCode[] = ["batch_not_found", "file_not_found", "batch_state_conflict", ...CHECK_ERRORS];
 /** A cancel reads no body, but is documented with the body errors every POST route had. */
 const CANCEL_ERRORS: ErrorCode[] = ["batch_not_found", "batch_state_conflict", ...BODY_ERRORS];
 
@@ -193,6 +192,23 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
     async (_req, res, { body }) => {
       const principal = principalOf(res);
       res.json(await service.createOpenAI(principal.userId, body, resolverFor(resolver, principal)));
+    },
+  );
+  routes.add(
+    router,
+    {
+      method: "POST",
+      path: "/v1/batches/precheck",
+      ...BATCH,
+      summary:
+        "Whether a batch of this model would be created, asked before its input is uploaded: the same checks as creating it (200, or the error create would answer)",
+      body: { schema: SCHEMAS.BatchPrecheckRequest },
+      response: answers(SCHEMAS.BatchPrecheck),
+      errors: CHECK_ERRORS,
+    },
+    async (_req, res, { body }) => {
+      const principal = principalOf(res);
+      res.json(await service.precheck(principal.userId, body, resolverFor(resolver, principal)));
     },
   );
   routes.add(

@@ -3,6 +3,8 @@ import {
   type BatchList,
   type BatchObject,
   type BatchOutputLine,
+  type BatchPrecheck,
+  type BatchPrecheckRequest,
   type BatchStatus,
   ENDED_BATCH_STATUSES,
   type FileDeleted,
@@ -279,6 +281,16 @@ export class Batches {
   create(params: CreateBatchParams, options: RequestOptions = {}): Promise<BatchObject> {
     const body = { ...params, completion_window: params.completion_window ?? "24h" };
     return this.transport.json<BatchObject>("/v1/batches", { ...options, method: "POST", body });
+  }
+
+  /**
+   * Would a batch of this model be created? The server's checks of `create` (the completion
+   * window, your active-batch limit, the model, your access to it, its batch capability), asked
+   * before the input is uploaded: resolves when it would, throws the error `create` would.
+   */
+  precheck(params: BatchPrecheckRequest, options: RequestOptions = {}): Promise<BatchPrecheck> {
+    const body = { ...params, completion_window: params.completion_window ?? "24h" };
+    return this.transport.json<BatchPrecheck>("/v1/batches/precheck", { ...options, method: "POST", body });
   }
 
   retrieve(id: string, options: RequestOptions = {}): Promise<BatchObject> {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { BatchListSchema, BatchObjectSchema } from "@switchyard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -184,6 +184,82 @@ describe("sy batch", () => {
     expect(noModel.code).toBe(1);
     expect(noModel.stderr).toMatch(/names no model \(body\.model\): give --model/);
   });
+
+  it("refuses before a byte is uploaded: a file that is not JSONL requests, an unknown model, a model without batch, the active-batch limit", async () => {
+    const filesNow = async () => (await h.server.ctx.db.prisma.file.count()) as number;
+    const before = await filesNow();
+    const dir = path.dirname(writeBatchFile([batchLine(0)]));
+    const garbage: [string, string, RegExp][] = [
+      ["empty.jsonl", "", /empty\.jsonl is not a batch input file: it is empty\./],
+      [
+        "table.csv",
+        "id,question\n1,why\n2,how\n",
+        /table\.csv is not a batch input file: none of its 3 lines is a request\./,
+      ],
+      [
+        "array.json",
+        JSON.stringify([JSON.parse(batchLine(0)), JSON.parse(batchLine(1))], null, 2),
+        /array\.json is not a batch input file: none of its first 20 lines is a request\./,
+      ],
+      ["one.txt", "hello\n", /one\.txt is not a batch input file: its one line is not a request\./],
+    ];
+    for (const [name, content, message] of garbage) {
+      const file = path.join(dir, name);
+      writeFileSync(file, content);
+      for (const args of [[file], [file, "--model", "org/batchy"]]) {
+        const result = await sy(["batch", "submit", ...args], env);
+        expect([name, result.code, result.stdout]).toEqual([name, 1, ""]);
+        expect(result.stderr).toMatch(message);
+        expect(result.stderr).toContain('one request per line: {"custom_id"');
+        expect(result.stderr).not.toMatch(/Uploaded|Created|no model named/);
+      }
+    }
+
+    const unknown = await sy(["batch", "submit", writeBatchFile([batchLine(0, "org/unknown")])], env);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toMatch(
+      /The model 'org\/unknown' does not exist\. `sy models` lists the available models\./,
+    );
+    const typo = await sy(["batch", "submit", writeBatchFile([batchLine(0, null)]), "--model", "org/bathcy"], env);
+    expect([typo.code, typo.stderr]).toEqual([
+      4,
+      "sy: The model 'org/bathcy' does not exist. Did you mean org/batchy? `sy models` lists the available models.\n",
+    ]);
+    const noBatch = await sy(["batch", "submit", writeBatchFile([batchLine(0, null)]), "--model", "org/chatonly"], env);
+    expect(noBatch.code).toBe(1);
+    expect(noBatch.stderr).toMatch(/Model 'org\/chatonly' does not support batches\. Models that do: /);
+    for (const result of [unknown, noBatch]) expect(result.stderr).not.toMatch(/Upload/);
+
+    // One active batch already: refused with its id (exit 5), nothing uploaded.
+    const running = writeBatchFile(ids(100).map((_, i) => batchLine(i, "org/slow", { max_tokens: 20 })));
+    const first = await sy(["batch", "submit", running], env);
+    expect(first.code, first.stderr).toBe(0);
+    const id = first.stdout.trim();
+    const uploaded = await filesNow();
+    const second = await sy(["batch", "submit", writeBatchFile([batchLine(0)])], env);
+    expect(second.code).toBe(5);
+    expect(second.stderr).toContain(
+      `: ${id}. Follow it with \`sy batch wait ${id}\`, or stop it with \`sy batch cancel ${id}\`.\n`,
+    );
+    expect(second.stderr).not.toMatch(/Upload/);
+    expect(await filesNow()).toBe(uploaded);
+    expect(uploaded).toBe(before + 1); // only the running batch's input reached the server
+    expect((await sy(["batch", "cancel", id], env)).code).toBe(0);
+  });
+
+  it.skipIf(!hasScript && !servicesRequired)(
+    "says 'not logged in' before it uploads anything, on a terminal too",
+    async () => {
+      if (!hasScript) throw new Error("script(1) is not installed; SWITCHYARD_REQUIRE_SERVICES=1 forbids skipping");
+      const input = writeBatchFile([batchLine(0)]);
+      const command = [process.execPath, BIN, "batch", "submit", input].map(shellQuote).join(" ");
+      const nobody = syEnv(freshHome(), { SWITCHYARD_URL: h.url, TERM: "xterm", COLUMNS: "120" });
+      const result = await run("script", ["-qfec", command, "/dev/null"], nobody);
+      expect(result.code, result.output).toBe(2);
+      expect(result.output).toMatch(/Not logged in/);
+      expect(result.output).not.toMatch(/Upload/);
+    },
+  );
 
   it("cancels a running batch: it ends cancelled with the answers so far; waiting on it exits 1", async () => {
     const input = writeBatchFile(ids(200).map((_, i) => batchLine(i, "org/slow", { max_tokens: 20 })));

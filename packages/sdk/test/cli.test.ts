@@ -19,6 +19,7 @@ import {
   startSdkServer,
   sy,
   syEnv,
+  syInTerminal,
   whoIs,
 } from "./harness";
 
@@ -90,6 +91,39 @@ describe("sy against a running server", () => {
       expect(live.stdout).not.toContain("\u001b["); // no colour
       const offline = await sy(["models", "--status", "offline", "--json"], keyEnv);
       expect(JSON.parse(offline.stdout).data.map((m: { id: string }) => m.id)).toContain("org/glacial");
+    });
+
+    it("fits the table to an 80- and a 150-column terminal, Live first, the shared engine said once", async () => {
+      for (const columns of [80, 150]) {
+        const result = await syInTerminal(["models"], {
+          ...keyEnv,
+          TERM: "xterm",
+          NO_COLOR: "1",
+          COLUMNS: String(columns),
+        });
+        expect(result.code, result.output).toBe(0);
+        const lines = result.output.trimEnd().split("\n");
+        expect(lines[0]).toMatch(/^MODEL\s+STATUS\s+CAPABILITIES/);
+        for (const line of lines) expect([columns, line, line.length <= columns]).toEqual([columns, line, true]);
+        // Every model on one line: its row starts with its id (or the cut id) and holds its status.
+        const rows = lines.slice(1, -1);
+        expect(rows).toHaveLength(7);
+        const statuses = rows.map((r) => /\b(Live|Starting|Queued|Offline)\b/.exec(r)?.[1]);
+        const order = ["Live", "Starting", "Queued", "Offline"];
+        expect(statuses.map((st) => order.indexOf(st ?? ""))).toEqual(
+          [...statuses.map((st) => order.indexOf(st ?? ""))].sort((a, b) => a - b),
+        );
+        expect(statuses[0]).toBe("Live");
+        // The engine once, under the table, not on every row.
+        expect(lines.at(-1)).toBe("engine: simulator (every model listed)");
+        expect(result.output.match(/simulator/g)).toHaveLength(1);
+        if (columns === 80) expect(result.output).toContain("…");
+        else {
+          expect(result.output).not.toContain("…");
+          expect(result.output).toContain("chat,completions,tools(T),batch(B)");
+          expect(result.output).toMatch(/org\/chat\s+Live\s.*alias chatty/);
+        }
+      }
     });
 
     it("watches: prints the list again when a status changes, until Ctrl-C", async () => {
@@ -275,6 +309,47 @@ describe("sy against a running server", () => {
       expect((await sy(["frobnicate"], keyEnv)).code).toBe(1);
     });
 
+    it("1 for a numeric option outside the API's range, before any request is sent", async () => {
+      // Nothing listens there: a request would end in exit 3, so exit 1 shows none was tried.
+      const nowhere = { ...keyEnv, SWITCHYARD_URL: `http://127.0.0.1:${await closedPort()}` };
+      const cases: [string[], RegExp][] = [
+        [
+          ["chat", "org/chat", "hi", "--temperature", "2.5"],
+          /'--temperature <t>' argument '2\.5' is invalid\. expected a number from 0 to 2\./,
+        ],
+        [["chat", "org/chat", "hi", "--temperature", ""], /'--temperature <t>' argument '' is invalid/],
+        [
+          ["chat", "org/chat", "hi", "--top-p", "0"],
+          /'--top-p <p>' argument '0' is invalid\. expected a number above 0 and at most 1\./,
+        ],
+        [["chat", "org/chat", "hi", "--top-p", "1.1"], /'--top-p <p>' argument '1\.1' is invalid/],
+        [
+          ["chat", "org/chat", "hi", "--max-tokens", "2.5"],
+          /'--max-tokens <n>' argument '2\.5' is invalid\. expected a whole number of 1 or more\./,
+        ],
+        [["chat", "org/chat", "hi", "--max-wait", "0x10"], /'--max-wait <seconds>' argument '0x10' is invalid/],
+        [
+          ["models", "--watch", "--interval", "-1"],
+          /'--interval <seconds>' argument '-1' is invalid\. expected a number above 0\./,
+        ],
+        [
+          ["batch", "list", "--limit", "0"],
+          /'--limit <n>' argument '0' is invalid\. expected a whole number from 1 to 100\./,
+        ],
+      ];
+      for (const [args, message] of cases) {
+        const result = await sy(args, nowhere);
+        expect([args.join(" "), result.code]).toEqual([args.join(" "), 1]);
+        expect(result.stderr).toMatch(message);
+      }
+      // In range: sent as given (the server takes them).
+      const ok = await sy(
+        ["chat", "org/chat", "hi", "--temperature", "2", "--top-p", "0.5", "--max-tokens", "3", "--json"],
+        keyEnv,
+      );
+      expect(ok.code, ok.stderr).toBe(0);
+    });
+
     it("2 when the credentials are refused: a bad key, a model of a group you are not in", async () => {
       const bad = await sy(["models"], { ...keyEnv, SWITCHYARD_API_KEY: "sy_not_a_real_key" });
       expect(bad.code).toBe(2);
@@ -300,7 +375,24 @@ describe("sy against a running server", () => {
     it("4 for an unknown model or key", async () => {
       const model = await sy(["chat", "acme/nothing", "hi"], keyEnv);
       expect(model.code).toBe(4);
-      expect(model.stderr).toContain("The model 'acme/nothing' does not exist");
+      // Said as sy says it (not the HTTP route), and no guess when nothing is close.
+      expect(model.stderr).toBe(
+        "sy: The model 'acme/nothing' does not exist. `sy models` lists the available models.\n",
+      );
+      // A near miss of an id or an alias: the catalog's closest names.
+      const typo = await sy(["chat", "org/chta", "hi"], keyEnv);
+      expect([typo.code, typo.stderr]).toEqual([
+        4,
+        "sy: The model 'org/chta' does not exist. Did you mean org/chat? `sy models` lists the available models.\n",
+      ]);
+      const alias = await sy(["embed", "chaty", "hi"], keyEnv);
+      expect(alias.stderr).toContain("Did you mean chatty?");
+      const short = await sy(["chat", "Embed", "hi", "--json"], keyEnv);
+      expect(JSON.parse(short.stderr).error).toMatchObject({
+        exit_code: 4,
+        code: "model_not_found",
+        message: "The model 'Embed' does not exist. Did you mean org/embed? `sy models` lists the available models.",
+      });
       expect((await sy(["keys", "revoke", "key_doesnotexist"], loginEnv)).code).toBe(4);
     });
 

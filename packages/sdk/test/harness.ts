@@ -252,6 +252,32 @@ export class SyProcess {
   }
 }
 
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * Run `sy` to the end on a pseudo-terminal (script(1), from util-linux): stdout and stderr are
+ * a terminal, as a person's; `output` is both, with the terminal's escapes removed and CRLF as LF.
+ */
+export function syInTerminal(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, BIN, ...args].map(shellQuote).join(" ");
+  return new Promise((resolve) => {
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += String(chunk);
+    });
+    child.stderr.on("data", (chunk) => {
+      output += String(chunk);
+    });
+    child.on("close", (code) =>
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing the terminal's escapes is the point
+      resolve({ code, output: output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r\n/g, "\n") }),
+    );
+  });
+}
+
 /** Run `sy` to the end. */
 export function sy(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<SyResult> {
   return new SyProcess(args, env, input).done;

@@ -163,6 +163,27 @@ export const CreateBatchRequestSchema = z.strictObject({
 });
 export type CreateBatchRequest = z.infer<typeof CreateBatchRequestSchema>;
 
+/**
+ * `POST /v1/batches/precheck`: what creating a batch of this model would be refused for, asked
+ * before its input is uploaded (`sy batch submit` does). The same checks as `POST /v1/batches`
+ * with the model named here instead of read from the file.
+ */
+export const BatchPrecheckRequestSchema = z.strictObject({
+  model: z.string().min(1).max(256),
+  endpoint: BatchEndpointSchema.optional(),
+  /** Default: the first window the server offers. */
+  completion_window: z.string().min(1).optional(),
+});
+export type BatchPrecheckRequest = z.infer<typeof BatchPrecheckRequestSchema>;
+
+/** The precheck's 200: the batch would be created, for this model (the id an alias names). */
+export const BatchPrecheckSchema = z.object({
+  object: z.literal("batch.precheck"),
+  model: z.string(),
+  completion_window: z.string(),
+});
+export type BatchPrecheck = z.infer<typeof BatchPrecheckSchema>;
+
 export const BatchErrorSchema = z.object({
   code: z.string(),
   message: z.string(),

@@ -1,6 +1,8 @@
 import {
   BatchListSchema,
   BatchObjectSchema,
+  BatchPrecheckRequestSchema,
+  BatchPrecheckSchema,
   ChatCompletionChunkSchema,
   ChatCompletionSchema,
   ClusterStatusMapSchema,
@@ -45,6 +47,8 @@ export const SCHEMAS = {
   }),
   CreateBatchRequest: named("CreateBatchRequest", CreateBatchRequestSchema),
   Batch: named("Batch", BatchObjectSchema),
+  BatchPrecheckRequest: named("BatchPrecheckRequest", BatchPrecheckRequestSchema),
+  BatchPrecheck: named("BatchPrecheck", BatchPrecheckSchema),
   BatchList: named("BatchList", BatchListSchema),
   ReferenceCreateBatch: named("ReferenceCreateBatch", ReferenceCreateBatchSchema),
   ReferenceBatchList: named("ReferenceBatchList", z.array(ReferenceBatchSchema)),

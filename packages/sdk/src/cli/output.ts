@@ -15,15 +15,28 @@ function visibleLength(text: string): number {
 export class Output {
   readonly tty: boolean;
   readonly color: Colors;
+  private readonly envColumns: number | undefined;
 
   constructor(
-    readonly stream: NodeJS.WritableStream & { isTTY?: boolean },
+    readonly stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
     readonly json: boolean,
     env: NodeJS.ProcessEnv,
   ) {
     this.tty = Boolean(stream.isTTY) && !json;
     const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "0";
     this.color = pc.createColors(!json && (forced || (this.tty && !env.NO_COLOR && env.TERM !== "dumb")));
+    const columns = Number(env.COLUMNS);
+    this.envColumns = Number.isInteger(columns) && columns > 0 ? columns : undefined;
+  }
+
+  /**
+   * How wide the terminal is: `COLUMNS` when set (the user's say, as for `ls`), else the
+   * terminal's own width; undefined when not on a terminal or it does not say.
+   */
+  get columns(): number | undefined {
+    if (!this.tty) return undefined;
+    const own = this.stream.columns;
+    return this.envColumns ?? (own && own > 0 ? own : undefined);
   }
 
   write(text: string): void {
@@ -43,25 +56,76 @@ export class Output {
    * Rows under a header, columns aligned, on a terminal; tab-separated rows without the header
    * elsewhere. `style` colours a cell on a terminal (its width is measured without colour).
    */
-  table(headers: string[], rows: string[][], style?: (column: number, cell: string, row: number) => string): void {
+  table(
+    headers: string[],
+    rows: string[][],
+    style?: (column: number, cell: string, row: number) => string,
+    fit?: TableFit,
+  ): void {
     if (!this.tty) {
       for (const row of rows) this.line(row.map((cell) => cell.replace(/[\t\n]/g, " ")).join("\t"));
       return;
     }
     const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ""))));
+    const columns = this.columns;
+    if (fit && columns) fitWidths(widths, headers, columns, fit);
     const pad = (text: string, width: number) => text + " ".repeat(Math.max(0, width - visibleLength(text)));
     const last = headers.length - 1;
     this.line(
-      headers.map((h, i) => (i === last ? this.color.bold(h) : this.color.bold(pad(h, widths[i] ?? 0)))).join("  "),
+      headers
+        .map((h, i) => {
+          const head = truncate(h, widths[i] ?? 0);
+          return this.color.bold(i === last ? head : pad(head, widths[i] ?? 0));
+        })
+        .join("  ")
+        .trimEnd(),
     );
     rows.forEach((row, r) => {
       const cells = row.map((cell, i) => {
-        const shown = style ? style(i, cell, r) : cell;
-        return i === last ? shown : shown + " ".repeat(Math.max(0, (widths[i] ?? 0) - visibleLength(cell)));
+        const text = truncate(cell, widths[i] ?? 0);
+        const shown = style ? style(i, text, r) : text;
+        return i === last ? shown : shown + " ".repeat(Math.max(0, (widths[i] ?? 0) - visibleLength(text)));
       });
       this.line(cells.join("  ").trimEnd());
     });
   }
+}
+
+/** How a table fits a terminal narrower than its rows (see `Output.table`). */
+export interface TableFit {
+  /**
+   * The columns that may be cut (with an ellipsis), in the order they give way: a group (an
+   * array) shares its cuts, the widest of it first; the next entry is cut only when the one
+   * before can give no more. Columns not named keep their width.
+   */
+  shrink: (number | number[])[];
+  /** The narrowest a cut column becomes (default 8, never narrower than its header). */
+  min?: number;
+}
+
+/** Narrow the columns `fit.shrink` names, one character at a time, until the row fits `columns` or none can give more. */
+function fitWidths(widths: number[], headers: string[], columns: number, fit: TableFit): void {
+  let excess = widths.reduce((sum, w) => sum + w, 0) + 2 * Math.max(0, widths.length - 1) - columns;
+  const floor = (i: number) => Math.max(fit.min ?? 8, headers[i]?.length ?? 0);
+  for (const entry of fit.shrink) {
+    const group = Array.isArray(entry) ? entry : [entry];
+    while (excess > 0) {
+      let widest: number | undefined;
+      for (const i of group) {
+        const width = widths[i] ?? 0;
+        if (width > floor(i) && (widest === undefined || width > (widths[widest] ?? 0))) widest = i;
+      }
+      if (widest === undefined) break;
+      widths[widest] = (widths[widest] ?? 0) - 1;
+      excess--;
+    }
+  }
+}
+
+/** A cell cut to `width` visible characters, its last one an ellipsis when cut (plain text only). */
+function truncate(text: string, width: number): string {
+  if (visibleLength(text) <= width) return text;
+  return width <= 1 ? "…".slice(0, width) : `${text.slice(0, width - 1)}…`;
 }
 
 /** `47 h 58 min`, `12 min`, `40 s`: a span for people. */

@@ -16,6 +16,7 @@ import { registerChat } from "./commands/chat";
 import { registerKeys } from "./commands/keys";
 import { registerModels } from "./commands/models";
 import { CliContext, CliError, EXIT, Interrupted } from "./context";
+import { speakCli, suggestModel } from "./speak";
 
 export const VERSION = "0.1.0";
 
@@ -80,13 +81,13 @@ export function explain(error: unknown, ctx: CliContext | undefined): { code: nu
           : usingKey
             ? " Check the API key (--api-key or SWITCHYARD_API_KEY)."
             : " Run 'sy login' to log in again.";
-      return { code: EXIT.auth, message: `${error.message}${hint}` };
+      return { code: EXIT.auth, message: `${speakCli(error)}${hint}` };
     }
-    if (error.status === 404) return { code: EXIT.notFound, message: error.message };
+    if (error.status === 404) return { code: EXIT.notFound, message: speakCli(error) };
     if (error.status === 429 || error instanceof ModelNotReadyError || error.code === "cluster_unavailable") {
-      return { code: EXIT.unavailable, message: error.message };
+      return { code: EXIT.unavailable, message: speakCli(error) };
     }
-    return { code: EXIT.failure, message: error.message };
+    return { code: EXIT.failure, message: speakCli(error) };
   }
   if (error instanceof SwitchyardSDKError) return { code: EXIT.failure, message: error.message };
   return { code: EXIT.failure, message: `unexpected error: ${(error as Error)?.stack ?? String(error)}` };
@@ -125,7 +126,12 @@ export function buildProgram(streams: CliStreams, exit: { code: number }): Comma
           ...positional,
         );
       } catch (error) {
-        const { code, message } = explain(error, ctx);
+        const explained = explain(error, ctx);
+        const { code } = explained;
+        let { message } = explained;
+        const suggestion = error instanceof APIError && ctx ? await suggestModel(error, ctx) : undefined;
+        // "The model 'x' does not exist. Did you mean y? `sy models` lists ...": the guess before the way to look.
+        if (suggestion) message = message.replace(/^(.*? does not exist\.)/, `$1 ${suggestion}`);
         if (ctx?.json && code !== EXIT.interrupted) {
           streams.stderr.write(`${JSON.stringify({ error: { message, exit_code: code, ...codeOf(error) } })}\n`);
         } else {

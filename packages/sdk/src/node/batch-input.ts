@@ -53,29 +53,89 @@ export async function* withBatchModel(source: AsyncIterable<Uint8Array>, model: 
 export interface FirstRequest {
   /** Whether the first non-blank line is JSON at all. */
   json: boolean;
+  /** The first request's `url` and `body.model` (a request: a JSON object with a `body` object). */
   url: string | undefined;
   model: string | undefined;
+  /** The line number of the first request, when one was among the lines read. */
+  line: number | undefined;
+  /** Non-blank lines read, every one of them whole. */
+  lines: number;
+  /**
+   * Whether the file is surely not a batch input: empty, or none of its first `maxLines`
+   * non-blank lines (or none at all, in a shorter file) is a request. A first line longer than
+   * the bytes read decides nothing.
+   */
+  notBatchInput: boolean;
 }
 
-/** What the first request of a batch file names (its `url` and `body.model`), read without reading the rest. */
-export async function peekBatchFile(file: string): Promise<FirstRequest> {
-  const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
+/** How much of a file `peekBatchFile` reads at most. */
+const PEEK_BYTES = 8 * 1024 * 1024;
+
+function asRequest(text: string): { url?: unknown; body: { model?: unknown } } | undefined {
+  try {
+    const value = JSON.parse(text) as { url?: unknown; body?: unknown } | null;
+    const body = value?.body;
+    if (typeof value !== "object" || Array.isArray(value) || typeof body !== "object" || body === null)
+      return undefined;
+    if (Array.isArray(body)) return undefined;
+    return value as { url?: unknown; body: { model?: unknown } };
+  } catch {
+    return undefined;
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the first request of a batch file names (its `url` and `body.model`), and whether the file
+ * is a batch input at all, from at most its first `maxLines` non-blank lines (and 8 MiB), without
+ * reading the rest.
+ */
+export async function peekBatchFile(file: string, options: { maxLines?: number } = {}): Promise<FirstRequest> {
+  const maxLines = options.maxLines ?? 20;
+  const stream = createReadStream(file, { highWaterMark: 64 * 1024, end: PEEK_BYTES - 1 });
+  const found: FirstRequest = {
+    json: false,
+    url: undefined,
+    model: undefined,
+    line: undefined,
+    lines: 0,
+    notBatchInput: false,
+  };
+  let number = 0;
+  let whole = true;
+  let bytes = 0;
   try {
     for await (const line of rawLines(stream)) {
+      number++;
+      bytes += line.length;
+      // A line the byte limit cut off says nothing either way.
+      if (line.at(-1) !== NEWLINE && bytes >= PEEK_BYTES) {
+        whole = false;
+        break;
+      }
       const text = line.toString("utf8").trim();
       if (!text) continue;
-      try {
-        const request = JSON.parse(text) as { url?: unknown; body?: { model?: unknown } };
-        return {
-          json: true,
-          url: typeof request?.url === "string" ? request.url : undefined,
-          model: typeof request?.body?.model === "string" ? request.body.model : undefined,
-        };
-      } catch {
-        return { json: false, url: undefined, model: undefined };
+      found.lines++;
+      if (found.lines === 1) found.json = isJson(text);
+      const request = asRequest(text);
+      if (request) {
+        found.line = number;
+        found.url = typeof request.url === "string" ? request.url : undefined;
+        found.model = typeof request.body.model === "string" ? request.body.model : undefined;
+        return found;
       }
+      if (found.lines >= maxLines) break;
     }
-    return { json: false, url: undefined, model: undefined };
+    found.notBatchInput = whole;
+    return found;
   } finally {
     stream.destroy();
   }

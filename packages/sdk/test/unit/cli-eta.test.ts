@@ -7,7 +7,7 @@ import { CliContext } from "../../src/cli/context";
 import { formatEta } from "../../src/cli/output";
 
 /** A terminal that keeps what `sy models` writes to it. */
-function terminal(): { stream: Writable & { isTTY: boolean }; text: () => string } {
+function terminal(): { stream: Writable & { isTTY: boolean; columns?: number }; text: () => string } {
   const chunks: string[] = [];
   const stream = Object.assign(
     new Writable({
@@ -40,6 +40,11 @@ const model = (id: string, fields: Partial<ModelObject>): ModelObject => ({
   ...fields,
 });
 
+/** The context of a `sy` command writing to `stream`, without colour. */
+function context(stream: Writable & { isTTY: boolean }, env: Record<string, string> = {}): CliContext {
+  return new CliContext(new Command(), { NO_COLOR: "1", HOME: "/nonexistent", ...env }, process.stdin, stream, stream);
+}
+
 describe("what sy models shows for a model's ETA", () => {
   it("says a queued model's ETA is unknown when the server cannot say, never ~0 s", () => {
     const out = terminal();
@@ -54,14 +59,89 @@ describe("what sy models shows for a model's ETA", () => {
       model("org/waiting", { queue_position: 1, eta_seconds: null, status_reason: "waiting in Slurm: Resources" }),
       model("org/next", { queue_position: 2, eta_seconds: 95 }),
       model("org/tiny", { queue_position: 3, eta_seconds: 0.3 }),
+      model("org/zero", { queue_position: 4, eta_seconds: 0 }),
       model("org/loading", { status: "starting", queue_position: null, eta_seconds: 12 }),
     ]);
     const rows = out.text().split("\n");
     expect(rows.find((r) => r.startsWith("org/waiting"))).toContain("Queued #1 (ETA unknown)");
     expect(rows.find((r) => r.startsWith("org/next"))).toContain("Queued #2 (~2 min)");
-    expect(rows.find((r) => r.startsWith("org/tiny"))).toContain("Queued #3 (< 1 s)");
+    // A queued model has yet to load: an ETA under a second is no ETA at all.
+    expect(rows.find((r) => r.startsWith("org/tiny"))).toMatch(/ Queued #3 +chat/);
+    expect(rows.find((r) => r.startsWith("org/zero"))).toMatch(/ Queued #4 +chat/);
     expect(rows.find((r) => r.startsWith("org/loading"))).toContain("Starting (~12 s)");
-    expect(out.text()).not.toContain("~0 s");
+    expect(out.text()).not.toMatch(/~0 s|< 1 s/);
+  });
+
+  it("lists Live, Starting, Queued (by position), Offline, then by name, on a terminal and piped", () => {
+    const list = [
+      model("org/b-off", { status: "offline", queue_position: null }),
+      model("org/q2", { queue_position: 2, eta_seconds: 60 }),
+      model("org/z-live", { status: "live", queue_position: null }),
+      model("org/q1", { queue_position: 1, eta_seconds: 30 }),
+      model("org/start", { status: "starting", queue_position: null, eta_seconds: 5 }),
+      model("org/a-live", { status: "live", queue_position: null }),
+      model("org/a-off", { status: "offline", queue_position: null }),
+    ];
+    const order = ["org/a-live", "org/z-live", "org/start", "org/q1", "org/q2", "org/a-off", "org/b-off"];
+    const out = terminal();
+    renderModels(context(out.stream), list);
+    const ids = out
+      .text()
+      .split("\n")
+      .slice(1)
+      .filter(Boolean)
+      .map((r) => r.split(" ")[0]);
+    expect(ids.slice(0, -1)).toEqual(order);
+    const piped = terminal();
+    piped.stream.isTTY = false;
+    renderModels(context(piped.stream), list);
+    expect(
+      piped
+        .text()
+        .trim()
+        .split("\n")
+        .map((r) => r.split("\t")[0]),
+    ).toEqual(order);
+  });
+
+  it("fits 80 and 150 columns: long cells cut with an ellipsis, no line wider than the terminal", () => {
+    const reason = "waiting in Slurm: (Priority) behind 14 jobs of other users on partition gpu-long";
+    const list = [
+      model("meta-llama/Llama-3.3-70B-Instruct", {
+        status: "live",
+        capabilities: ["chat", "completions", "tools", "batch", "reasoning"],
+        aliases: ["llama-70b", "llama3-70b"],
+        max_model_len: 131072,
+        engine: "simulator",
+      }),
+      model("org/waiting", { queue_position: 1, eta_seconds: null, status_reason: reason, engine: "simulator" }),
+    ];
+    for (const columns of [80, 150]) {
+      const out = terminal();
+      out.stream.columns = columns;
+      renderModels(context(out.stream), list);
+      const lines = out.text().trimEnd().split("\n");
+      for (const line of lines) expect([line, line.length <= columns]).toEqual([line, true]);
+      expect(lines.at(-1)).toBe("engine: simulator (every model listed)");
+      expect(out.text().match(/simulator/g)).toHaveLength(1);
+      expect(lines.find((l) => l.includes("Queued"))).toContain("Queued #1 (ETA unknown)"); // the status is never cut
+      if (columns === 80) expect(out.text()).toContain("…");
+    }
+    // COLUMNS wins over the terminal's own width (as for ls); without either, nothing is cut.
+    const narrow = terminal();
+    narrow.stream.columns = 150;
+    renderModels(context(narrow.stream, { COLUMNS: "80" }), list);
+    expect(
+      Math.max(
+        ...narrow
+          .text()
+          .split("\n")
+          .map((l) => l.length),
+      ),
+    ).toBeLessThanOrEqual(80);
+    const unknown = terminal();
+    renderModels(context(unknown.stream), list);
+    expect(unknown.text()).toContain(reason);
   });
 
   it("formats ETAs: unknown for null, under a second, then rounded durations", () => {

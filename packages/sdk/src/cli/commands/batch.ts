@@ -6,13 +6,14 @@ import cliProgress from "cli-progress";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import yoctoSpinner from "yocto-spinner";
 import { isBatchEnded } from "../../batches";
+import { APIError } from "../../errors";
 import { sleep } from "../../http";
 import { peekBatchFile, withBatchModel } from "../../node/batch-input";
 import type { Switchyard } from "../../node/client";
 import { type CliContext, CliError, EXIT } from "../context";
+import { NUMBERS } from "../numbers";
 import { formatDuration, formatTime } from "../output";
 import type { Run } from "../program";
-import { positiveNumber } from "./models";
 
 /** How long `submit` (without --wait) waits for the server to check the file before it leaves it to `sy batch wait`. */
 const CHECK_WAIT_MS = 120_000;
@@ -24,7 +25,7 @@ export function registerBatch(program: Command, run: Run): void {
     .command("batch")
     .description("offline batches: submit a JSONL file of requests, follow it, get its results");
   const interval = () =>
-    new Option("--interval <seconds>", "seconds between status checks").argParser(positiveNumber).default(2);
+    new Option("--interval <seconds>", "seconds between status checks").argParser(NUMBERS.seconds).default(2);
 
   batch
     .command("submit")
@@ -51,7 +52,7 @@ export function registerBatch(program: Command, run: Run): void {
   batch
     .command("list")
     .description("your batches, newest first")
-    .option("--limit <n>", "how many (1 to 100)", limit, 20)
+    .option("--limit <n>", "how many (1 to 100)", NUMBERS.limit, 20)
     .action(run(list));
 
   batch
@@ -80,13 +81,6 @@ export function registerBatch(program: Command, run: Run): void {
     .description("stop a batch; answers already received are kept")
     .argument("<id>")
     .action(run(cancel));
-}
-
-function limit(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 100)
-    throw new InvalidArgumentError("expected a whole number from 1 to 100.");
-  return n;
 }
 
 function metadataPairs(value: string, previous: Record<string, string> | undefined): Record<string, string> {
@@ -311,17 +305,21 @@ async function submit(ctx: CliContext, options: SubmitOptions, file: string): Pr
     ctx.note(`Created ${id} for ${created.model} from ${file} on the server.`);
   } else {
     if (options.outputFolder) throw new CliError("--output-folder goes with --shared.");
-    const peek = await peekBatchFile(file).catch((error: NodeJS.ErrnoException) => {
+    // What can be checked before a byte is sent, is: the file here, then the server's own checks.
+    const peek = await peekBatchFile(file, { maxLines: PEEK_LINES }).catch((error: NodeJS.ErrnoException) => {
       throw new CliError(`Cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : error.message}.`);
     });
+    if (peek.notBatchInput) throw notBatchInput(file, peek.lines);
     const endpoint =
       options.endpoint ??
       (peek.url && peek.url in BATCH_ENDPOINTS ? (peek.url as BatchEndpoint) : "/v1/chat/completions");
-    if (!options.model && peek.json && !peek.model) {
+    const model = options.model ?? peek.model;
+    if (!model) {
       throw new CliError(
-        `The first request of ${file} names no model (body.model): give --model MODEL to set it on every line.`,
+        `The first request of ${file}${peek.line && peek.line > 1 ? ` (line ${peek.line})` : ""} names no model (body.model): give --model MODEL to set it on every line.`,
       );
     }
+    await precheck(client, model, endpoint, ctx.signal);
     const fileObject = await upload(ctx, client, file, options.model);
     const created = await client.batches
       .create({ input_file_id: fileObject.id, endpoint, ...(options.metadata ? { metadata: options.metadata } : {}) })
@@ -331,7 +329,7 @@ async function submit(ctx: CliContext, options: SubmitOptions, file: string): Pr
         throw error;
       });
     id = created.id;
-    ctx.note(`Created ${id} for ${created.model || "(no model named)"} (${endpoint}).`);
+    ctx.note(`Created ${id}${created.model ? ` for ${created.model}` : ""} (${endpoint}).`);
   }
   let batch = await follow(ctx, client, id, { intervalMs, untilChecked: true });
   if (batch.status === "failed") {
@@ -351,6 +349,36 @@ async function submit(ctx: CliContext, options: SubmitOptions, file: string): Pr
     ctx.note(
       `The file passed the checks: ${batch.request_counts.total} requests, ${batch.status}. Follow it: sy batch wait ${id}`,
     );
+  }
+}
+
+/** How many non-blank lines `submit` reads for a request before it calls the file something else. */
+const PEEK_LINES = 20;
+
+/** A file that is not JSONL requests (empty, a JSON array, a CSV, a binary...): refused here, nothing uploaded. */
+function notBatchInput(file: string, lines: number): CliError {
+  const what =
+    lines === 0
+      ? "it is empty"
+      : lines === 1
+        ? "its one line is not a request"
+        : `none of its ${lines < PEEK_LINES ? "" : "first "}${lines} lines is a request`;
+  return new CliError(
+    `${file} is not a batch input file: ${what}. A batch file is JSONL, one request per line: {"custom_id": "...", "method": "POST", "url": "/v1/chat/completions", "body": {...}}.`,
+  );
+}
+
+/**
+ * The server's checks of creating a batch for this model (your access, the model, its batch
+ * capability, the active-batch limit), before the upload: a refusal costs no upload, and its
+ * error is the one create would give. A server without the precheck route is left to create.
+ */
+async function precheck(client: Switchyard, model: string, endpoint: BatchEndpoint, signal: AbortSignal) {
+  try {
+    await client.batches.precheck({ model, endpoint }, { signal });
+  } catch (error) {
+    if (error instanceof APIError && error.code === "route_not_found") return;
+    throw error;
   }
 }
 

@@ -1,13 +1,13 @@
 import type { ChatCompletionRequest, ModelObject } from "@switchyard/core";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import yoctoSpinner, { type Spinner } from "yocto-spinner";
 import { ModelNotReadyError } from "../../errors";
 import type { Switchyard } from "../../node/client";
 import type { WaitForModel } from "../../wait";
 import { type CliContext, CliError, EXIT } from "../context";
+import { NUMBERS } from "../numbers";
 import { formatDuration } from "../output";
 import type { Run } from "../program";
-import { positiveNumber } from "./models";
 
 const DEFAULT_MAX_WAIT = 15 * 60;
 
@@ -18,12 +18,17 @@ export function registerChat(program: Command, run: Run): void {
     .argument("<model>", "a model id or alias (sy models lists them)")
     .argument("[prompt]", "what to say; omitted: read from stdin")
     .option("-s, --system <text>", "a system message")
-    .option("--max-tokens <n>", "longest answer, in tokens", positiveInt)
-    .option("--temperature <t>", "sampling temperature", nonNegativeNumber)
+    .option("--max-tokens <n>", "longest answer, in tokens (a whole number above 0)", NUMBERS.maxTokens)
+    .option("--temperature <t>", "sampling temperature, 0 to 2", NUMBERS.temperature)
+    .option(
+      "--top-p <p>",
+      "nucleus sampling: the share of probability mass to sample from, above 0 and at most 1",
+      NUMBERS.topP,
+    )
     .option(
       "--max-wait <seconds>",
       "how long to wait for a model that is starting or queued",
-      positiveNumber,
+      NUMBERS.seconds,
       DEFAULT_MAX_WAIT,
     )
     .action(run(chat));
@@ -36,22 +41,10 @@ export function registerChat(program: Command, run: Run): void {
     .option(
       "--max-wait <seconds>",
       "how long to wait for a model that is starting or queued",
-      positiveNumber,
+      NUMBERS.seconds,
       DEFAULT_MAX_WAIT,
     )
     .action(run(embed));
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("expected a whole number above 0.");
-  return n;
-}
-
-function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a number of 0 or more.");
-  return n;
 }
 
 async function readStdin(ctx: CliContext): Promise<string> {
@@ -206,6 +199,7 @@ interface ChatOptions {
   system?: string;
   maxTokens?: number;
   temperature?: number;
+  topP?: number;
   maxWait: number;
 }
 
@@ -220,6 +214,7 @@ async function chat(ctx: CliContext, options: ChatOptions, model: string, prompt
     ],
     ...(options.maxTokens ? { max_tokens: options.maxTokens } : {}),
     ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+    ...(options.topP !== undefined ? { top_p: options.topP } : {}),
   };
   const client = ctx.client();
   const signal = ctx.signal;

@@ -1,6 +1,7 @@
 import type { ApiKeyObject, CreateApiKeyRequest } from "@switchyard/core";
 import { type Command, InvalidArgumentError } from "commander";
 import type { CliContext } from "../context";
+import { NUMBERS } from "../numbers";
 import { formatTime } from "../output";
 import type { Run } from "../program";
 
@@ -14,7 +15,7 @@ export function registerKeys(program: Command, run: Run): void {
     .description("create an API key; it is printed once, on stdout")
     .option("--name <name>", "what the key is for")
     .option("--scopes <list>", `comma-separated, of ${SCOPES.join(", ")} (default: inference,batch)`, scopeList)
-    .option("--expires-days <n>", "expire after this many days (default: never)", days)
+    .option("--expires-days <n>", "expire after this many days (default: never; 1 to 3650)", NUMBERS.days)
     .action(run(create));
   keys.command("list").description("your keys (never their secrets)").action(run(list));
   keys
@@ -33,13 +34,6 @@ function scopeList(value: string): Scope[] {
   if (bad.length || scopes.length === 0)
     throw new InvalidArgumentError(`expected a comma-separated list of ${SCOPES.join(", ")}.`);
   return scopes as Scope[];
-}
-
-function days(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 3650)
-    throw new InvalidArgumentError("expected a whole number of days from 1 to 3650.");
-  return n;
 }
 
 function keyStatus(key: ApiKeyObject): string {

@@ -3,12 +3,14 @@ import {
   type Job,
   type JobsView,
   MODEL_STATUS_LABELS,
+  MODEL_STATUSES,
   type ModelObject,
   type ModelStatusFilter,
 } from "@switchyard/core";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { sleep } from "../../http";
 import type { CliContext } from "../context";
+import { NUMBERS } from "../numbers";
 import { type Colors, formatEta, formatTime, formatTokens } from "../output";
 import type { Run } from "../program";
 
@@ -22,7 +24,7 @@ export function registerModels(program: Command, run: Run): void {
         .default("all"),
     )
     .option("--watch", "keep the list up to date until Ctrl-C")
-    .option("--interval <seconds>", "seconds between refreshes with --watch", positiveNumber, 2)
+    .option("--interval <seconds>", "seconds between refreshes with --watch", NUMBERS.seconds, 2)
     .action(run(models));
 
   program
@@ -37,17 +39,15 @@ export function registerModels(program: Command, run: Run): void {
     .action(run(jobs));
 }
 
-export function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number.");
-  return n;
-}
-
-/** `Live`, `Starting (~12 s)`, `Queued #2 (~5 min)`, `Queued #1 (ETA unknown)`, `Offline`. */
+/**
+ * `Live`, `Starting (~12 s)`, `Queued #2 (~5 min)`, `Queued #1 (ETA unknown)`, `Offline`. A queued
+ * model never shows an ETA under a second (it has yet to load): `Queued #1` alone.
+ */
 function statusText(model: ModelObject): string {
   if (model.status === "queued") {
-    const eta = model.eta_seconds === null ? "ETA unknown" : formatEta(model.eta_seconds);
-    return `Queued${model.queue_position ? ` #${model.queue_position}` : ""} (${eta})`;
+    const position = model.queue_position ? ` #${model.queue_position}` : "";
+    if (model.eta_seconds === null) return `Queued${position} (ETA unknown)`;
+    return model.eta_seconds < 1 ? `Queued${position}` : `Queued${position} (${formatEta(model.eta_seconds)})`;
   }
   if (model.status === "starting")
     return `Starting${model.eta_seconds !== null ? ` (${formatEta(model.eta_seconds)})` : ""}`;
@@ -66,7 +66,19 @@ function capabilitiesText(model: ModelObject): string {
   return model.capabilities.map((cap) => (CAPABILITY_MARKS[cap] ? `${cap}(${CAPABILITY_MARKS[cap]})` : cap)).join(",");
 }
 
-export function renderModels(ctx: CliContext, list: ModelObject[]): void {
+/** The order people read a model list in: Live, Starting, Queued (by position), Offline; then by name. */
+export function sortModels(list: ModelObject[]): ModelObject[] {
+  const rank = (m: ModelObject) => MODEL_STATUSES.indexOf(m.status);
+  return [...list].sort(
+    (a, b) =>
+      rank(a) - rank(b) ||
+      (a.queue_position ?? Number.MAX_SAFE_INTEGER) - (b.queue_position ?? Number.MAX_SAFE_INTEGER) ||
+      a.id.localeCompare(b.id),
+  );
+}
+
+export function renderModels(ctx: CliContext, models: ModelObject[]): void {
+  const list = sortModels(models);
   if (!ctx.out.tty) {
     ctx.out.table(
       [],
@@ -87,24 +99,33 @@ export function renderModels(ctx: CliContext, list: ModelObject[]): void {
     ctx.out.line("No models with that status.");
     return;
   }
-  ctx.out.table(
-    ["MODEL", "STATUS", "CAPABILITIES", "CLUSTER", "CONTEXT", "NOTE"],
-    list.map((m) => [
-      m.id,
-      statusText(m),
-      capabilitiesText(m),
-      m.cluster,
-      formatTokens(m.max_model_len),
-      [
-        m.aliases.length ? `alias ${m.aliases.join(", ")}` : "",
-        m.status_reason ?? "",
-        m.engine === "simulator" ? "simulator" : "",
-      ]
-        .filter(Boolean)
-        .join("; "),
-    ]),
-    (column, cell, row) => (column === 1 ? statusColor(ctx.out.color, list[row]?.status ?? "", cell) : cell),
+  // One engine for every row is said once, under the table; mixed, the simulator's rows say so.
+  const engines = new Set(list.map((m) => m.engine));
+  const shared = engines.size === 1 ? list[0]?.engine : undefined;
+  const notes = list.map((m) =>
+    [
+      m.aliases.length ? `alias ${m.aliases.join(", ")}` : "",
+      m.status_reason ?? "",
+      !shared && m.engine === "simulator" ? "simulator" : "",
+    ]
+      .filter(Boolean)
+      .join("; "),
   );
+  const headers = ["MODEL", "STATUS", "CAPABILITIES", "CLUSTER", "CONTEXT"];
+  const rows = list.map((m) => [m.id, statusText(m), capabilitiesText(m), m.cluster, formatTokens(m.max_model_len)]);
+  const withNotes = notes.some(Boolean);
+  if (withNotes) {
+    headers.push("NOTE");
+    for (const [i, row] of rows.entries()) row.push(notes[i] ?? "");
+  }
+  ctx.out.table(
+    headers,
+    rows,
+    (column, cell, row) => (column === 1 ? statusColor(ctx.out.color, list[row]?.status ?? "", cell) : cell),
+    // Too wide for the terminal: the note and the capabilities give way first, then the name, the cluster.
+    { shrink: [withNotes ? [5, 2] : [2], 0, 3] },
+  );
+  if (shared) ctx.out.line(ctx.out.color.dim(`engine: ${shared} (every model listed)`));
 }
 
 async function models(
