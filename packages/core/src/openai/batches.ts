@@ -152,6 +152,11 @@ export type FileDeleted = z.infer<typeof FileDeletedSchema>;
 
 // ---- OpenAI Batches -------------------------------------------------------------------
 
+/** A project (allocation) as users name it: `project` on a batch, `--project` in `sy batch submit`. */
+export const ProjectNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use 1-64 letters, digits, '.', '_' or '-'");
+
 export const CreateBatchRequestSchema = z.strictObject({
   input_file_id: z.string().min(1),
   endpoint: BatchEndpointSchema,
@@ -160,6 +165,8 @@ export const CreateBatchRequestSchema = z.strictObject({
     .record(z.string().max(64), z.string().max(512))
     .refine((m) => Object.keys(m).length <= 16, "at most 16 key-value pairs")
     .nullish(),
+  /** The project to charge (a Switchyard field); default: your only active project. */
+  project: ProjectNameSchema.optional(),
 });
 export type CreateBatchRequest = z.infer<typeof CreateBatchRequestSchema>;
 
@@ -237,6 +244,8 @@ export const ReferenceCreateBatchSchema = z.strictObject({
   input_file: z.string().min(1),
   /** Where the results folder goes; default: beside the input file. */
   output_folder_path: z.string().min(1).optional(),
+  /** The project to charge (a Switchyard field); default: your only active project. */
+  project: ProjectNameSchema.optional(),
 });
 export type ReferenceCreateBatch = z.infer<typeof ReferenceCreateBatchSchema>;
 
