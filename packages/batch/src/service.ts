@@ -25,6 +25,7 @@ import {
   statusesForReference,
 } from "@switchyard/core";
 import type { Database, Prisma, PrismaClientOrTransaction } from "@switchyard/db";
+import type { Charge, Projects } from "@switchyard/usage";
 import { type AccountLookup, cachedLookup, type FilePolicy } from "./access";
 import type { BatchFileRefs } from "./batch-files";
 import type { FileStore } from "./files";
@@ -55,6 +56,11 @@ export interface BatchServiceDeps {
   allowedDirs: (cluster: ClusterConfig) => string[];
   /** The system account of a username (`batch.fileAccess: posix`); default: the system's user database. */
   accounts?: AccountLookup | undefined;
+  /**
+   * Projects (allocations): each batch is charged to one, checked before any of its input is
+   * read. Without it (tests of other parts) batches are charged to nothing.
+   */
+  projects?: Projects | undefined;
   /** Tell the worker (in this process) that a batch was created or cancelled. */
   notify?: ((event: { kind: "created" | "cancelled"; batchId: string }) => void) | undefined;
 }
@@ -187,6 +193,14 @@ export class BatchService {
     return row;
   }
 
+  /**
+   * The project to charge (the one named, or the user's only active one), refused with the
+   * catalogue's 400/403/404/429 when there is none to charge. Undefined without projects.
+   */
+  private async charge(userId: string, named: string | undefined, model: string | undefined) {
+    return this.deps.projects?.chargeFor(userId, named, model);
+  }
+
   private expiry(window: string): Date {
     return new Date(this.deps.clock.now() + windowSeconds(window) * 1000);
   }
@@ -214,6 +228,8 @@ export class BatchService {
       );
     }
     await this.checkActiveLimit(userId);
+    // The allocation before the file: a user without one learns it before anything is read.
+    const charge: Charge | undefined = await this.charge(userId, input.project, undefined);
     const file = await this.deps.files.locate(userId, input.input_file_id);
     if (file.purpose !== "batch") {
       throw apiError(
@@ -232,6 +248,7 @@ export class BatchService {
     const folder = await authoriseOutputFolder(path.join(files, "batches"), [files], "", undefined, "input_file_id");
     const named = await this.peekModel(file.path, "input_file_id");
     const target = named === undefined ? undefined : resolve(named);
+    if (charge && target) await this.deps.projects?.checkModel(charge, target.model.id);
     const cluster = target?.cluster ?? undefined;
     const id = newBatchId();
     const row = await this.insert(userId, {
@@ -245,6 +262,7 @@ export class BatchService {
       ...(input.metadata ? { metadata: input.metadata } : {}),
       inputFileId: input.input_file_id,
       inputPath: file.path,
+      projectId: charge?.projectId ?? null,
       expiresAt: this.expiry(input.completion_window),
       createdAt: this.now(),
       ...this.layoutFields(path.join(this.deps.files.dir, "batches"), openaiLayout(this.deps.files.dir, id)),
@@ -282,6 +300,8 @@ export class BatchService {
     pathTarget?: { cluster: string; framework: string },
   ): Promise<ReferenceBatchDetail> {
     const target = resolve(input.model, pathTarget);
+    // The allocation first: without one (or with its budget spent) the input is never looked at.
+    const charge = await this.charge(userId, input.project, target.model.id);
     // The same file again says so, before the active limit would answer with a vaguer 429.
     await this.assertInputFree(this.prisma, userId, path.resolve(input.input_file));
     await this.checkActiveLimit(userId);
@@ -312,6 +332,7 @@ export class BatchService {
       endpoint: "/v1/chat/completions", // the first line's url decides; validation records it
       completionWindow: window,
       inputPath: inputFile,
+      projectId: charge?.projectId ?? null,
       expiresAt: this.expiry(window),
       createdAt: created,
       ...this.layoutFields(outputFolder, referenceLayout(outputFolder, inputFile, target.model.id, id, created)),

@@ -35,6 +35,11 @@ const CREATE_ERRORS: ErrorCode[] = [
   "model_not_found",
   "model_access_denied",
   "capability_not_supported",
+  "project_required",
+  "project_not_allowed",
+  "no_active_allocation",
+  "project_not_found",
+  "allocation_exhausted",
 ];
 /** A cancel reads no body, but is documented with the body errors every POST route had. */
 const CANCEL_ERRORS: ErrorCode[] = ["batch_not_found", "batch_state_conflict", ...BODY_ERRORS];
