@@ -4,6 +4,7 @@
 import path from "node:path";
 import {
   ACTIVE_BATCH_STATUSES,
+  type Allocation,
   apiError,
   type BatchObject,
   type BatchSettings,
@@ -199,6 +200,26 @@ export class BatchService {
    */
   private async charge(userId: string, named: string | undefined, model: string | undefined) {
     return this.deps.projects?.chargeFor(userId, named, model);
+  }
+
+  /**
+   * `GET /v1/allocation`: the project a batch would be charged to now, or the refusal its
+   * create would get (so `sy batch submit` learns it before uploading anything).
+   */
+  async allocation(userId: string, named: string | undefined, model: string | undefined): Promise<Allocation> {
+    const projects = this.deps.projects;
+    if (!projects) throw apiError("route_not_found", { method: "GET", path: "/v1/allocation" });
+    const charge = await projects.chargeFor(userId, named, model);
+    const summary = await projects.summary(charge.name);
+    return {
+      object: "allocation",
+      project: summary.name,
+      description: summary.description,
+      token_budget: summary.tokenBudget,
+      spent: summary.spent,
+      remaining: summary.tokenBudget === null ? null : Math.max(0, summary.tokenBudget - summary.spent),
+      valid_until: summary.validUntil,
+    };
   }
 
   private expiry(window: string): Date {

@@ -229,6 +229,26 @@ export const ListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 
+/** `GET /v1/allocation`: which project a batch would be charged to (`project` named or not, for `model`). */
+export const AllocationQuerySchema = z.object({
+  project: ProjectNameSchema.optional(),
+  model: z.string().min(1).max(256).optional(),
+});
+
+/** The project a batch of yours would be charged to now, with what is left of it. */
+export const AllocationSchema = z.object({
+  object: z.literal("allocation"),
+  project: z.string(),
+  description: z.string().nullable(),
+  /** Prompt + completion tokens in all; null: unlimited. */
+  token_budget: z.number().nullable(),
+  spent: z.number(),
+  /** null: unlimited. */
+  remaining: z.number().nullable(),
+  valid_until: z.string().nullable(),
+});
+export type Allocation = z.infer<typeof AllocationSchema>;
+
 /** `GET /v1/files`: OpenAI's default page is 10,000 files. */
 export const FileListQuerySchema = z.object({
   after: z.string().min(1).optional(),

@@ -6,6 +6,7 @@ import cliProgress from "cli-progress";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import yoctoSpinner from "yocto-spinner";
 import { isBatchEnded } from "../../batches";
+import { NotFoundError } from "../../errors";
 import { sleep } from "../../http";
 import { peekBatchFile, withBatchModel } from "../../node/batch-input";
 import type { Switchyard } from "../../node/client";
@@ -40,6 +41,7 @@ export function registerBatch(program: Command, run: Run): void {
     )
     .option("--wait", "follow the batch until it ends (progress bar on a terminal)")
     .option("--metadata <key=value...>", "labels kept with the batch", metadataPairs)
+    .option("--project <name>", "the project (allocation) to charge; default: your only active one")
     .option(
       "--shared",
       "FILE is a path on the cluster's shared storage: the server reads it there (reference API), nothing is uploaded; needs --model",
@@ -291,6 +293,7 @@ interface SubmitOptions {
   metadata?: Record<string, string>;
   shared?: boolean;
   outputFolder?: string;
+  project?: string;
   interval: number;
 }
 
@@ -306,6 +309,7 @@ async function submit(ctx: CliContext, options: SubmitOptions, file: string): Pr
       model: options.model,
       input_file: file,
       ...(options.outputFolder ? { output_folder_path: options.outputFolder } : {}),
+      ...(options.project ? { project: options.project } : {}),
     });
     id = created.batch_id;
     ctx.note(`Created ${id} for ${created.model} from ${file} on the server.`);
@@ -322,9 +326,16 @@ async function submit(ctx: CliContext, options: SubmitOptions, file: string): Pr
         `The first request of ${file} names no model (body.model): give --model MODEL to set it on every line.`,
       );
     }
+    // No allocation (or its budget spent) is said before anything is uploaded.
+    await checkAllocation(client, options.project, options.model ?? peek.model);
     const fileObject = await upload(ctx, client, file, options.model);
     const created = await client.batches
-      .create({ input_file_id: fileObject.id, endpoint, ...(options.metadata ? { metadata: options.metadata } : {}) })
+      .create({
+        input_file_id: fileObject.id,
+        endpoint,
+        ...(options.metadata ? { metadata: options.metadata } : {}),
+        ...(options.project ? { project: options.project } : {}),
+      })
       .catch(async (error: unknown) => {
         // Refused at once (unknown model, no access, the active-batch limit): the upload is of no use.
         await client.files.delete(fileObject.id).catch(() => {});
@@ -351,6 +362,23 @@ async function submit(ctx: CliContext, options: SubmitOptions, file: string): Pr
     ctx.note(
       `The file passed the checks: ${batch.request_counts.total} requests, ${batch.status}. Follow it: sy batch wait ${id}`,
     );
+  }
+}
+
+/**
+ * The server's answer to "which project would this batch be charged to": its refusal (no active
+ * allocation, budget spent, several projects and none named) is thrown before the upload. A
+ * server from before projects has no such route; then the create decides, as it always did.
+ */
+async function checkAllocation(client: Switchyard, project: string | undefined, model: string | undefined) {
+  try {
+    await client.batches.allocation({
+      ...(project ? { project } : {}),
+      ...(model ? { model } : {}),
+    });
+  } catch (error) {
+    if (error instanceof NotFoundError && error.code === "route_not_found") return;
+    throw error;
   }
 }
 
