@@ -43,7 +43,11 @@ describe.each(drivers)("projects through the control plane on %s", (driver) => {
     });
     await expectError(admin.projects.create({ name: "climate" }), "CONFLICT", { switchyard: "already_exists" });
     await expectError(
-      admin.projects.create({ name: "backwards", validFrom: "2027-01-01T00:00:00Z", validUntil: "2026-01-01T00:00:00Z" }),
+      admin.projects.create({
+        name: "backwards",
+        validFrom: "2027-01-01T00:00:00Z",
+        validUntil: "2026-01-01T00:00:00Z",
+      }),
       "BAD_REQUEST",
     );
     await expectError(admin.projects.update({ name: "nope", active: false }), "NOT_FOUND", {

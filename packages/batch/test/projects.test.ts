@@ -180,7 +180,10 @@ describe.each(drivers)("project allocations at batch create (%s)", (driver) => {
       modelLimits: [],
     });
     await db.prisma.groupMember.create({
-      data: { userId: users.bob as string, groupId: (await db.prisma.group.findUniqueOrThrow({ where: { name: "physics" } })).id },
+      data: {
+        userId: users.bob as string,
+        groupId: (await db.prisma.group.findUniqueOrThrow({ where: { name: "physics" } })).id,
+      },
     });
     await db.prisma.usageRecord.create({
       data: {

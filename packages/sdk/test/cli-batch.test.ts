@@ -278,8 +278,15 @@ describe("sy batch", () => {
       expect(spent.code).toBe(5);
       expect(spent.stderr).toMatch(/^sy: Project 'climate' has used \d+ of its 1 tokens; ask an administrator/);
       expect(await uploads()).toBe(uploaded);
-      const shared = writeBatchFile(ids(1).map((_, i) => batchLine(i)), "charged.jsonl", h.shared);
-      const reference = await sy(["batch", "submit", shared, "--shared", "--model", "org/batchy", "--project", "climate"], env);
+      const shared = writeBatchFile(
+        ids(1).map((_, i) => batchLine(i)),
+        "charged.jsonl",
+        h.shared,
+      );
+      const reference = await sy(
+        ["batch", "submit", shared, "--shared", "--model", "org/batchy", "--project", "climate"],
+        env,
+      );
       expect(reference.code).toBe(5);
     } finally {
       await prisma.project.delete({ where: { id: climate.id } });

@@ -55,7 +55,8 @@ export const projectsRouter = router({
       const { before, after } = await projectsOf(ctx.deps).update(input);
       const changed: Record<string, { from: unknown; to: unknown }> = {};
       for (const key of ["description", "tokenBudget", "validFrom", "validUntil", "active", "open"] as const) {
-        if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) changed[key] = { from: before[key], to: after[key] };
+        if (JSON.stringify(before[key]) !== JSON.stringify(after[key]))
+          changed[key] = { from: before[key], to: after[key] };
       }
       const limits = (s: typeof before) => s.modelLimits.map(({ model, tokenLimit }) => ({ model, tokenLimit }));
       if (JSON.stringify(limits(before)) !== JSON.stringify(limits(after))) {
