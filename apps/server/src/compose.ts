@@ -132,6 +132,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
     fileCleanup.start();
     base.onClose(() => fileCleanup.stop());
     let worker: BatchWorker | undefined;
+    const projects = new Projects(db, clock);
     const service = new BatchService({
       db,
       settings: config.batch,
@@ -139,7 +140,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       clock,
       allowedDirs: (cluster) => allowedDirsFor(cluster, files.filesDir, env),
       // Every batch is charged to a project (a fresh install's open `default` one until an admin adds others).
-      projects: new Projects(db, clock),
+      projects,
       notify: (event) => (event.kind === "cancelled" ? worker?.cancel(event.batchId) : worker?.wake()),
     });
     if (config.batch.fileAccess === "service") {
@@ -164,6 +165,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       requestMetrics: base.metrics,
       engines: engineOptions(config),
       redis,
+      projects,
       batches: { service, files: files.files },
     });
     base.onClose(() => gateway.close());

@@ -5,6 +5,7 @@ import {
   type ProjectMemberInput,
   type ProjectState,
   type ProjectSummary,
+  SwitchyardError,
   type UpdateProjectInput,
 } from "@switchyard/core";
 import type { Database, Prisma, PrismaClientOrTransaction } from "@switchyard/db";
@@ -345,5 +346,40 @@ async function addMember(
       create: { projectId, groupId: group.id },
       update: {},
     });
+  }
+}
+
+/**
+ * The project of interactive requests (`gateway.chargeProjects`), remembered per user, project
+ * name and model for a few seconds, refusals included: the inference path must not query the
+ * database per request. A budget can therefore be overrun by what a user sends within those
+ * seconds (and by usage rows not yet written).
+ */
+export class CachedCharges {
+  private readonly cache = new Map<string, { until: number; charge?: Charge; refusal?: SwitchyardError }>();
+
+  constructor(
+    private readonly projects: Projects,
+    private readonly clock: Clock,
+    private readonly ttlMs = 5000,
+  ) {}
+
+  async chargeFor(userId: string, named: string | undefined, model: string): Promise<Charge> {
+    const key = `${userId}\n${named ?? ""}\n${model}`;
+    const now = this.clock.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > now) {
+      if (hit.refusal) throw hit.refusal;
+      return hit.charge as Charge;
+    }
+    if (this.cache.size >= 10_000) this.cache.clear();
+    try {
+      const charge = await this.projects.chargeFor(userId, named, model);
+      this.cache.set(key, { until: now + this.ttlMs, charge });
+      return charge;
+    } catch (error) {
+      if (error instanceof SwitchyardError) this.cache.set(key, { until: now + this.ttlMs, refusal: error });
+      throw error;
+    }
   }
 }
