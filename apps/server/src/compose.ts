@@ -6,7 +6,7 @@ import { type Clock, systemClock } from "@switchyard/core";
 import { type DatabaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
 import { Gateway } from "@switchyard/gateway";
 import { Scheduler } from "@switchyard/scheduler";
-import { UsageRecorder } from "@switchyard/usage";
+import { Projects, UsageRecorder } from "@switchyard/usage";
 import type { Redis } from "ioredis";
 import { loadConfig } from "./config";
 import { type AppContext, type ProcessContext, type Role, VERSION } from "./context";
@@ -132,12 +132,15 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
     fileCleanup.start();
     base.onClose(() => fileCleanup.stop());
     let worker: BatchWorker | undefined;
+    const projects = new Projects(db, clock);
     const service = new BatchService({
       db,
       settings: config.batch,
       files: files.files,
       clock,
       allowedDirs: (cluster) => allowedDirsFor(cluster, files.filesDir, env),
+      // Every batch is charged to a project (a fresh install's open `default` one until an admin adds others).
+      projects,
       notify: (event) => (event.kind === "cancelled" ? worker?.cancel(event.batchId) : worker?.wake()),
     });
     if (config.batch.fileAccess === "service") {
@@ -162,6 +165,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       requestMetrics: base.metrics,
       engines: engineOptions(config),
       redis,
+      projects,
       batches: { service, files: files.files },
     });
     base.onClose(() => gateway.close());

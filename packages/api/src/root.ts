@@ -5,6 +5,7 @@ import { deploymentsRouter, jobsRouter } from "./routers/deployments";
 import { eventsRouter } from "./routers/events";
 import { keysRouter } from "./routers/keys";
 import { modelsRouter } from "./routers/models";
+import { projectsRouter } from "./routers/projects";
 import { deviceRouter, sessionRouter } from "./routers/session";
 import { usageRouter } from "./routers/usage";
 import { groupsRouter, usersRouter } from "./routers/users";
@@ -23,6 +24,7 @@ export const appRouter = router({
   groups: groupsRouter,
   keys: keysRouter,
   usage: usageRouter,
+  projects: projectsRouter,
   batches: batchesRouter,
   audit: auditRouter,
   events: eventsRouter,

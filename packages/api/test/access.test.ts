@@ -46,6 +46,11 @@ const ADMIN = new Set([
   "groups.addMember",
   "groups.removeMember",
   "usage.topUsers",
+  "projects.list",
+  "projects.create",
+  "projects.update",
+  "projects.addMember",
+  "projects.removeMember",
   "audit.list",
 ]);
 const KEYS_SCOPE = new Set(["keys.list", "keys.create", "keys.revoke"]);

@@ -4,6 +4,7 @@
 import path from "node:path";
 import {
   ACTIVE_BATCH_STATUSES,
+  type Allocation,
   apiError,
   type BatchObject,
   type BatchPrecheck,
@@ -27,6 +28,7 @@ import {
   statusesForReference,
 } from "@switchyard/core";
 import type { Database, Prisma, PrismaClientOrTransaction } from "@switchyard/db";
+import type { Charge, Projects } from "@switchyard/usage";
 import { type AccountLookup, cachedLookup, type FilePolicy } from "./access";
 import type { BatchFileRefs } from "./batch-files";
 import type { FileStore } from "./files";
@@ -50,6 +52,8 @@ export type ResolveBatchTarget = (model: string, path?: { cluster: string; frame
 
 /** What `checkBatchCreate` decides on. */
 export interface BatchCreateCheck<R extends { model: string | undefined }> {
+  /** The project named on create (`project`); without one, the user's only active project. */
+  project?: string | undefined;
   /** The window asked for (the OpenAI API); the reference API takes the first one offered. */
   completionWindow?: string | undefined;
   /**
@@ -71,6 +75,11 @@ export interface BatchServiceDeps {
   allowedDirs: (cluster: ClusterConfig) => string[];
   /** The system account of a username (`batch.fileAccess: posix`); default: the system's user database. */
   accounts?: AccountLookup | undefined;
+  /**
+   * Projects (allocations): each batch is charged to one, checked before any of its input is
+   * read. Without it (tests of other parts) batches are charged to nothing.
+   */
+  projects?: Projects | undefined;
   /** Tell the worker (in this process) that a batch was created or cancelled. */
   notify?: ((event: { kind: "created" | "cancelled"; batchId: string }) => void) | undefined;
 }
@@ -203,6 +212,34 @@ export class BatchService {
     return row;
   }
 
+  /**
+   * The project to charge (the one named, or the user's only active one), refused with the
+   * catalogue's 400/403/404/429 when there is none to charge. Undefined without projects.
+   */
+  private async charge(userId: string, named: string | undefined, model: string | undefined) {
+    return this.deps.projects?.chargeFor(userId, named, model);
+  }
+
+  /**
+   * `GET /v1/allocation`: the project a batch would be charged to now, or the refusal its
+   * create would get (so `sy batch submit` learns it before uploading anything).
+   */
+  async allocation(userId: string, named: string | undefined, model: string | undefined): Promise<Allocation> {
+    const projects = this.deps.projects;
+    if (!projects) throw apiError("route_not_found", { method: "GET", path: "/v1/allocation" });
+    const charge = await projects.chargeFor(userId, named, model);
+    const summary = await projects.summary(charge.name);
+    return {
+      object: "allocation",
+      project: summary.name,
+      description: summary.description,
+      token_budget: summary.tokenBudget,
+      spent: summary.spent,
+      remaining: summary.tokenBudget === null ? null : Math.max(0, summary.tokenBudget - summary.spent),
+      valid_until: summary.validUntil,
+    };
+  }
+
   private expiry(window: string): Date {
     return new Date(this.deps.clock.now() + windowSeconds(window) * 1000);
   }
@@ -221,7 +258,8 @@ export class BatchService {
    * Every check that decides whether this user may create this batch, in the order a user gets
    * its answer: the completion window, the active-batch limit (before any input is opened, so a
    * user at the limit cannot make the service read another file), the model (its input read
-   * only now), access to it and its batch capability (404/403/422). Both create paths and
+   * only now), access to it and its batch capability (404/403/422), and the project it is
+   * charged to (400/403/404/429, before the input is read; the model's own limit after). Both create paths and
    * `POST /v1/batches/precheck` run this one function, so a check added here (an allocation)
    * holds for all three, and the precheck answers exactly what create would.
    */
@@ -229,12 +267,15 @@ export class BatchService {
     userId: string,
     check: BatchCreateCheck<R>,
     resolve: ResolveBatchTarget,
-  ): Promise<{ read: R; target: BatchTarget | undefined }> {
+  ): Promise<{ read: R; target: BatchTarget | undefined; charge: Charge | undefined }> {
     if (check.completionWindow !== undefined) this.assertWindow(check.completionWindow);
     await this.checkActiveLimit(userId);
+    // The allocation before the input: a user without one learns it before anything is read.
+    const charge = await this.charge(userId, check.project, undefined);
     const read = await check.read();
     const target = read.model === undefined ? undefined : resolve(read.model, check.path);
-    return { read, target };
+    if (charge && target) await this.deps.projects?.checkModel(charge, target.model.id);
+    return { read, target, charge };
   }
 
   /** 400 naming the windows on offer. */
@@ -256,7 +297,7 @@ export class BatchService {
     const window = input.completion_window ?? (this.deps.settings.completionWindows[0] as string);
     const { target } = await this.checkBatchCreate(
       userId,
-      { completionWindow: window, read: async () => ({ model: input.model }) },
+      { completionWindow: window, project: input.project, read: async () => ({ model: input.model }) },
       resolve,
     );
     return { object: "batch.precheck", model: target?.model.id ?? input.model, completion_window: window };
@@ -288,9 +329,13 @@ export class BatchService {
 
   /** `POST /v1/batches`. */
   async createOpenAI(userId: string, input: CreateBatchRequest, resolve: ResolveBatchTarget): Promise<BatchObject> {
-    const { read, target } = await this.checkBatchCreate(
+    const { read, target, charge } = await this.checkBatchCreate(
       userId,
-      { completionWindow: input.completion_window, read: () => this.readUpload(userId, input.input_file_id) },
+      {
+        completionWindow: input.completion_window,
+        project: input.project,
+        read: () => this.readUpload(userId, input.input_file_id),
+      },
       resolve,
     );
     const { file, checkedInput, folder } = read;
@@ -307,6 +352,7 @@ export class BatchService {
       ...(input.metadata ? { metadata: input.metadata } : {}),
       inputFileId: input.input_file_id,
       inputPath: file.path,
+      projectId: charge?.projectId ?? null,
       expiresAt: this.expiry(input.completion_window),
       createdAt: this.now(),
       ...this.layoutFields(path.join(this.deps.files.dir, "batches"), openaiLayout(this.deps.files.dir, id)),
@@ -345,9 +391,9 @@ export class BatchService {
   ): Promise<ReferenceBatchDetail> {
     // The same file again says so, before the active limit would answer with a vaguer 429.
     await this.assertInputFree(this.prisma, userId, path.resolve(input.input_file));
-    const { target } = await this.checkBatchCreate(
+    const { target, charge } = await this.checkBatchCreate(
       userId,
-      { read: async () => ({ model: input.model }), path: pathTarget },
+      { project: input.project, read: async () => ({ model: input.model }), path: pathTarget },
       resolve,
     );
     if (!target) throw apiError("missing_required_field", { param: "model" }, { param: "model" });
@@ -378,6 +424,7 @@ export class BatchService {
       endpoint: "/v1/chat/completions", // the first line's url decides; validation records it
       completionWindow: window,
       inputPath: inputFile,
+      projectId: charge?.projectId ?? null,
       expiresAt: this.expiry(window),
       createdAt: created,
       ...this.layoutFields(outputFolder, referenceLayout(outputFolder, inputFile, target.model.id, id, created)),

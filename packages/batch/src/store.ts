@@ -26,6 +26,8 @@ export interface BatchRecord {
   completionTokens: bigint;
   inProgressAt: Date | null;
   expiresAt: Date | null;
+  /** The project its lines are charged to. */
+  projectId: string | null;
 }
 
 /** What a checkpoint saves: where the written output ends, and the counts up to there. */

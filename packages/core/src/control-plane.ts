@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CapabilitySchema } from "./capabilities";
-import { BatchObjectSchema, BatchStatusSchema } from "./openai/batches";
+import { BatchObjectSchema, BatchStatusSchema, ProjectNameSchema } from "./openai/batches";
 import { ClusterStatusSchema, DeploymentStateSchema, ModelStatusFilterSchema, ModelStatusSchema } from "./status";
 
 /**
@@ -321,6 +321,87 @@ export const GroupSummarySchema = z.object({
 export type GroupSummary = z.infer<typeof GroupSummarySchema>;
 
 export const GroupMemberInputSchema = z.strictObject({ group: GroupNameSchema, username: UsernameSchema });
+
+// ---- projects (allocations) --------------------------------------------------------------
+
+const TokenCount = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+const When = z.iso.datetime({ offset: true });
+
+/**
+ * Whether work can be charged to a project now: `active`, or why not (switched off, before
+ * its window, after it, or its whole budget spent).
+ */
+export const ProjectStateSchema = z.enum(["active", "inactive", "not_started", "ended", "exhausted"]);
+export type ProjectState = z.infer<typeof ProjectStateSchema>;
+
+export const ProjectModelLimitSchema = z.strictObject({ model: Name, tokenLimit: TokenCount });
+
+export const ProjectSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string().nullable(),
+  /** Every user is a member (the install's `default` project). */
+  open: z.boolean(),
+  /** The admin's switch; `state` says whether the project can be charged now. */
+  active: z.boolean(),
+  state: ProjectStateSchema,
+  /** Prompt + completion tokens it may use in all; null: unlimited. */
+  tokenBudget: z.number().nullable(),
+  /** Tokens of the usage charged to it so far. */
+  spent: z.number(),
+  validFrom: Timestamp.nullable(),
+  validUntil: Timestamp.nullable(),
+  members: z.object({ users: z.array(z.string()), groups: z.array(z.string()) }),
+  modelLimits: z.array(z.object({ model: z.string(), tokenLimit: z.number(), spent: z.number() })),
+  createdAt: Timestamp,
+});
+export type ProjectSummary = z.infer<typeof ProjectSummarySchema>;
+
+function windowInOrder(input: { validFrom?: string | null | undefined; validUntil?: string | null | undefined }) {
+  return !input.validFrom || !input.validUntil || Date.parse(input.validFrom) < Date.parse(input.validUntil);
+}
+const WINDOW_ORDER = { message: "validUntil must come after validFrom", path: ["validUntil"] };
+
+export const CreateProjectInputSchema = z
+  .strictObject({
+    name: ProjectNameSchema,
+    description: z.string().max(1000).optional(),
+    /** Omit (or null) for an unlimited budget. */
+    tokenBudget: TokenCount.nullable().default(null),
+    validFrom: When.nullable().optional(),
+    validUntil: When.nullable().optional(),
+    active: z.boolean().default(true),
+    open: z.boolean().default(false),
+    users: z.array(UsernameSchema).max(1000).default([]),
+    groups: z.array(GroupNameSchema).max(100).default([]),
+    modelLimits: z.array(ProjectModelLimitSchema).max(100).default([]),
+  })
+  .refine(windowInOrder, WINDOW_ORDER);
+export type CreateProjectInput = z.infer<typeof CreateProjectInputSchema>;
+
+/** Only the fields given change; `modelLimits`, when given, replaces the project's list. */
+export const UpdateProjectInputSchema = z
+  .strictObject({
+    name: ProjectNameSchema,
+    description: z.string().max(1000).nullable().optional(),
+    tokenBudget: TokenCount.nullable().optional(),
+    validFrom: When.nullable().optional(),
+    validUntil: When.nullable().optional(),
+    active: z.boolean().optional(),
+    open: z.boolean().optional(),
+    modelLimits: z.array(ProjectModelLimitSchema).max(100).optional(),
+  })
+  .refine(windowInOrder, WINDOW_ORDER);
+export type UpdateProjectInput = z.infer<typeof UpdateProjectInputSchema>;
+
+/** A user or a group, exactly one. */
+export const ProjectMemberInputSchema = z
+  .strictObject({ project: ProjectNameSchema, username: UsernameSchema.optional(), group: GroupNameSchema.optional() })
+  .refine((m) => (m.username === undefined) !== (m.group === undefined), {
+    message: "name either a username or a group",
+    path: ["username"],
+  });
+export type ProjectMemberInput = z.infer<typeof ProjectMemberInputSchema>;
 
 // ---- API keys --------------------------------------------------------------------------
 

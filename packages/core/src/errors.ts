@@ -63,6 +63,13 @@ export const ERROR_CATALOGUE = {
     description:
       "A batch input line is longer than `batch.maxLineBytes` (10 MB by default); the file is refused without reading that line whole. Split the request or shorten it.",
   },
+  project_required: {
+    status: 400,
+    type: "invalid_request_error",
+    message:
+      "You are a member of several active projects ({projects}); name the one to charge with 'project' (sy batch submit --project NAME).",
+    description: "A batch names no project and its creator has more than one active allocation to charge it to.",
+  },
   unsupported_content_type: {
     status: 415,
     type: "invalid_request_error",
@@ -141,6 +148,20 @@ export const ERROR_CATALOGUE = {
     description:
       "A batch's input file or output folder is inside the allowed directories, but `batch.fileAccess` does not let this user use it: in `posix` mode the user's system account cannot read the file (or write in the folder); in `world` mode the file is not world-readable, or the folder is not the user's own folder.",
   },
+  project_not_allowed: {
+    status: 403,
+    type: "permission_error",
+    message:
+      "You are not a member of project '{project}'. Projects you may charge: {projects}. Ask an administrator to add you (or your group) to it.",
+    description: "A batch names a project its creator (and their groups) is not a member of.",
+  },
+  no_active_allocation: {
+    status: 403,
+    type: "permission_error",
+    message: "You have no active allocation to charge this batch to: {detail}.",
+    description:
+      "Batches run only on an active allocation: a project you (or your group) belong to, switched on and within its validity window. The message says which project is missing, ended, not started or switched off, and what to ask an administrator for.",
+  },
   admin_required: {
     status: 403,
     type: "permission_error",
@@ -195,6 +216,12 @@ export const ERROR_CATALOGUE = {
     type: "invalid_request_error",
     message: "There is no file '{fileId}'.",
     description: "No file with that id is visible to the caller.",
+  },
+  project_not_found: {
+    status: 404,
+    type: "not_found_error",
+    message: "There is no project '{project}'. Projects you may charge: {projects}.",
+    description: "A batch names a project that does not exist.",
   },
   resource_not_found: {
     status: 404,
@@ -311,6 +338,14 @@ export const ERROR_CATALOGUE = {
     message:
       "You already have {active} active batch(es), the limit is {limit}: {batchIds}. Wait for it to finish or cancel it.",
     description: "Only a limited number of batches may be active per user.",
+  },
+  allocation_exhausted: {
+    status: 429,
+    type: "rate_limit_error",
+    message:
+      "Project '{project}' has used {spent} of its {budget} tokens{scope}; ask an administrator to raise the budget, or name another project with 'project'.",
+    description:
+      "The project a batch is charged to has spent its token budget (or its limit for the batch's model). Nothing was read or run; the budget does not refill by itself.",
   },
   // 5xx
   model_not_ready: {

@@ -149,6 +149,43 @@ describe.each(drivers)("migrations on %s", (driver) => {
     }
   });
 
+  it("starts with one open, unlimited `default` project; a project member is a user or a group, never both", async () => {
+    const db = await openTestDatabase(driver);
+    const { prisma } = db;
+    try {
+      const projects = await prisma.project.findMany();
+      expect(projects).toEqual([
+        expect.objectContaining({ name: "default", open: true, active: true, tokenBudget: null, validUntil: null }),
+      ]);
+      const user = await prisma.user.create({ data: { username: "ada" } });
+      const group = await prisma.group.create({ data: { name: "physics" } });
+      const projectId = projects[0]!.id;
+      await expect(
+        prisma.projectMember.create({ data: { projectId, userId: user.id, groupId: group.id } }),
+      ).rejects.toThrow(/project_members_user_or_group|check constraint/i);
+      await expect(prisma.projectMember.create({ data: { projectId } })).rejects.toThrow(
+        /project_members_user_or_group|check constraint/i,
+      );
+      await prisma.projectMember.create({ data: { projectId, groupId: group.id } });
+      await prisma.usageRecord.create({
+        data: {
+          at: new Date(),
+          requestId: "r1",
+          model: "org/m",
+          clusterName: "lab",
+          route: "/v1/batches",
+          status: 200,
+          promptTokens: 3,
+          latencyMs: 1,
+          projectId,
+        },
+      });
+      expect(await prisma.usageRecord.count({ where: { projectId } })).toBe(1);
+    } finally {
+      await db.close();
+    }
+  });
+
   it("rolls back a failing migration as a whole and records it", async () => {
     const db = await openTestDatabase(driver, { migrate: false });
     const ok: Migration = { name: "20260101000000_ok", sql: 'CREATE TABLE "t_ok" (id int);', checksum: "a".repeat(64) };

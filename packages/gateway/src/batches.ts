@@ -3,6 +3,7 @@ import { pipeline } from "node:stream/promises";
 import { actsAsAdmin, type Principal, principalOf } from "@switchyard/auth";
 import type { BatchService, FileStore } from "@switchyard/batch";
 import {
+  AllocationQuerySchema,
   apiError,
   type BatchSettings,
   type ErrorCode,
@@ -32,6 +33,11 @@ const CHECK_ERRORS: ErrorCode[] = [
   "model_not_found",
   "model_access_denied",
   "capability_not_supported",
+  "project_required",
+  "project_not_allowed",
+  "no_active_allocation",
+  "project_not_found",
+  "allocation_exhausted",
 ];
 /** What creating a batch may answer, on either front door. */
 const CREATE_ERRORS: ErrorCode[] = ["batch_not_found", "file_not_found", "batch_state_conflict", ...CHECK_ERRORS];
@@ -254,6 +260,36 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
       const userId = principalOf(res).userId;
       await service.cancel(userId, param(req, "batch_id"));
       res.json(await service.get(userId, param(req, "batch_id")));
+    },
+  );
+
+  // ---- allocations ------------------------------------------------------------------------
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/v1/allocation",
+      ...BATCH,
+      summary:
+        "The project a batch would be charged to now (?project=NAME&model=MODEL), or the refusal its create would get",
+      query: AllocationQuerySchema,
+      response: answers(SCHEMAS.Allocation),
+      errors: [
+        "model_not_found",
+        "model_access_denied",
+        "capability_not_supported",
+        "project_required",
+        "project_not_allowed",
+        "no_active_allocation",
+        "project_not_found",
+        "allocation_exhausted",
+      ],
+    },
+    async (_req, res, { query }) => {
+      const principal = principalOf(res);
+      // The model as a create would resolve it (an alias counts against the model's own limit).
+      const model = query.model === undefined ? undefined : resolverFor(resolver, principal)(query.model).model.id;
+      res.json(await service.allocation(principal.userId, query.project, model));
     },
   );
 

@@ -12,7 +12,7 @@ import {
 } from "@switchyard/http";
 import type { Scheduler } from "@switchyard/scheduler";
 import { Upstreams } from "@switchyard/upstream";
-import type { UsageRecorder } from "@switchyard/usage";
+import { CachedCharges, type Projects, type UsageRecorder } from "@switchyard/usage";
 import type { Router } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -41,6 +41,8 @@ export interface GatewayOptions {
   requestMetrics: RequestMetrics;
   engines: EngineAdapterOptions;
   redis?: Redis | undefined;
+  /** Projects (allocations), to charge interactive requests to when `gateway.chargeProjects` is on. */
+  projects?: Projects | undefined;
   /** The batch service and file store, for the Files, Batches and reference batch routes. */
   batches?: Pick<BatchRouteDeps, "service" | "files"> | undefined;
 }
@@ -73,6 +75,10 @@ export class Gateway {
       metrics,
       engines: options.engines,
       logger: options.logger,
+      projects:
+        config.gateway.chargeProjects && options.projects
+          ? new CachedCharges(options.projects, { now: () => Date.now() })
+          : undefined,
     };
   }
 

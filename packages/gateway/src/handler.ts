@@ -20,7 +20,7 @@ import {
   type RetryPolicy,
   type Upstreams,
 } from "@switchyard/upstream";
-import { type TokenUsage, type UsageSink, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
+import { type CachedCharges, type TokenUsage, type UsageSink, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
 import type { Logger } from "pino";
 import { parseJson, readBody } from "./body";
 import { promptEstimate, tokenEstimate } from "./estimate";
@@ -43,6 +43,8 @@ export interface GatewayDeps {
   metrics: GatewayMetrics;
   engines: EngineAdapterOptions;
   logger: Logger;
+  /** Set when interactive requests are charged to projects (`gateway.chargeProjects`). */
+  projects?: CachedCharges | undefined;
 }
 
 function notReady(target: Target, availability: Availability): SwitchyardError {
@@ -165,6 +167,10 @@ export async function serveInference(
         )
       : body;
 
+  // The project, when interactive use is charged: refused (403/429/400) before anything is sent.
+  const project = deps.projects
+    ? await deps.projects.chargeFor(principal.userId, projectHeader(req), target.model.id)
+    : undefined;
   const user = { id: principal.userId, groups: principal.groups };
   const entered = deps.limits.enter(user);
   const lease = typeof entered === "object" ? await entered : entered;
@@ -242,7 +248,20 @@ export async function serveInference(
     replica?.release();
     if (leaveGauge) {
       leaveGauge();
-      account(deps, spec, target, principal, facts, res, charge as Charge, outcome, stream, body.length, started);
+      account(
+        deps,
+        spec,
+        target,
+        principal,
+        facts,
+        res,
+        charge as Charge,
+        outcome,
+        stream,
+        body.length,
+        started,
+        project?.projectId ?? null,
+      );
     } else if (charge) {
       void deps.limits.settle(charge, 0).catch(() => {}); // it never reached the model
     }
@@ -266,6 +285,7 @@ function account(
   stream: boolean,
   bodyBytes: number,
   started: number,
+  projectId: string | null,
 ): void {
   const status = outcome.status || (res.destroyed && !res.writableFinished ? 499 : res.statusCode);
   let usage = outcome.usage;
@@ -299,8 +319,15 @@ function account(
     latencyMs: Math.round(seconds * 1000),
     ttftMs: outcome.ttftMs === null ? null : Math.round(outcome.ttftMs),
     stream,
+    projectId,
   });
   facts.log = { tokens: usage.prompt + usage.completion, ...(stream ? { stream: true } : {}) };
+}
+
+/** The project an interactive request names (`X-Switchyard-Project`), if any. */
+function projectHeader(req: IncomingMessage): string | undefined {
+  const value = req.headers["x-switchyard-project"];
+  return typeof value === "string" && value.length > 0 ? value : undefined;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };

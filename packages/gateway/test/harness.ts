@@ -12,7 +12,7 @@ import { syncCatalog } from "@switchyard/db";
 import { openTestDatabase, type TestDatabase } from "@switchyard/db/testing";
 import { errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import { LocalLauncher, Scheduler } from "@switchyard/scheduler";
-import { UsageRecorder } from "@switchyard/usage";
+import { Projects, UsageRecorder } from "@switchyard/usage";
 import express from "express";
 import { Redis } from "ioredis";
 import OpenAI from "openai";
@@ -211,6 +211,7 @@ export async function startGatewayHarness(
     engines,
     redis,
     batches,
+    projects: new Projects(db, clock),
   });
   const routes = new RouteTable(accessGuard(auth));
   const router = express.Router();

@@ -1,4 +1,5 @@
 import {
+  type Allocation,
   type BatchEndpoint,
   type BatchList,
   type BatchObject,
@@ -188,6 +189,8 @@ export interface CreateBatchParams {
   /** Default "24h" (the only window the server offers unless configured otherwise). */
   completion_window?: string;
   metadata?: Record<string, string> | null;
+  /** The project (allocation) to charge; default: your only active one. */
+  project?: string;
 }
 
 export interface WaitOptions extends RequestOptions {
@@ -295,6 +298,15 @@ export class Batches {
 
   retrieve(id: string, options: RequestOptions = {}): Promise<BatchObject> {
     return this.transport.json<BatchObject>(`/v1/batches/${encode(id)}`, options);
+  }
+
+  /**
+   * The project a batch would be charged to now (the one named, or your only active one) and
+   * what is left of it; throws the error a create would get (no active allocation 403, budget
+   * spent 429, several projects and none named 400), so nothing needs uploading to learn it.
+   */
+  allocation(params: { project?: string; model?: string } = {}, options: RequestOptions = {}): Promise<Allocation> {
+    return this.transport.json<Allocation>(`/v1/allocation${query(params)}`, options);
   }
 
   /** Your batches (from either API), newest first; `after` an id, `limit` 1 to 100 (default 20). */

@@ -3,6 +3,7 @@
 // bundles it for the browser, tsconfig.core.json type-checks it without Node's types). Node's
 // extras (the token file, device login's storage, uploads from a path) are in `./node`.
 export type {
+  Allocation,
   ApiKeyObject,
   BatchEndpoint,
   BatchError,

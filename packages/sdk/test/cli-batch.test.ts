@@ -324,6 +324,51 @@ describe("sy batch", () => {
     ]);
   });
 
+  it("--project names the allocation to charge; with several and none named, or a spent budget, nothing is uploaded", async () => {
+    const prisma = h.server.ctx.db.prisma;
+    const ada = await prisma.user.findUniqueOrThrow({ where: { username: "ada" } });
+    const climate = await prisma.project.create({ data: { name: "climate", members: { create: { userId: ada.id } } } });
+    const uploads = () => prisma.file.count({ where: { userId: ada.id, purpose: "batch" } });
+    try {
+      const input = writeBatchFile(ids(5).map((_, i) => batchLine(i)));
+      const before = await uploads();
+      const several = await sy(["batch", "submit", input], env);
+      expect([several.code, several.stderr]).toEqual([
+        1,
+        "sy: You are a member of several active projects (climate, default); name the one to charge with 'project' (sy batch submit --project NAME).\n",
+      ]);
+      expect(await uploads()).toBe(before);
+
+      const charged = await sy(["batch", "submit", input, "--project", "climate", "--wait", "--json"], env);
+      expect(charged.code, charged.stderr).toBe(0);
+      const batch = BatchObjectSchema.parse(JSON.parse(charged.stdout));
+      expect(batch.status).toBe("completed");
+      expect((await prisma.batch.findUniqueOrThrow({ where: { id: batch.id } })).projectId).toBe(climate.id);
+      await h.server.ctx.usage.flush();
+      const usage = await prisma.usageRecord.findMany({ where: { requestId: { startsWith: batch.id } } });
+      expect(usage.map((u) => u.projectId)).toEqual(Array(5).fill(climate.id));
+
+      await prisma.project.update({ where: { id: climate.id }, data: { tokenBudget: 1n } });
+      const uploaded = await uploads();
+      const spent = await sy(["batch", "submit", input, "--project", "climate"], env);
+      expect(spent.code).toBe(5);
+      expect(spent.stderr).toMatch(/^sy: Project 'climate' has used \d+ of its 1 tokens; ask an administrator/);
+      expect(await uploads()).toBe(uploaded);
+      const shared = writeBatchFile(
+        ids(1).map((_, i) => batchLine(i)),
+        "charged.jsonl",
+        h.shared,
+      );
+      const reference = await sy(
+        ["batch", "submit", shared, "--shared", "--model", "org/batchy", "--project", "climate"],
+        env,
+      );
+      expect(reference.code).toBe(5);
+    } finally {
+      await prisma.project.delete({ where: { id: climate.id } });
+    }
+  });
+
   it("exits 4 for an unknown batch, 4 for an unknown model, 2 without credentials, 1 for a missing file", async () => {
     const unknown = await sy(["batch", "status", "nope"], env);
     expect([unknown.code, unknown.stderr]).toEqual([4, "sy: There is no batch 'nope'.\n"]);

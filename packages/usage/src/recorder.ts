@@ -17,11 +17,13 @@ export interface UsageRecord {
   latencyMs: number;
   ttftMs: number | null;
   stream: boolean;
+  /** The project the request is charged to (a batch line's); absent or null: none. */
+  projectId?: string | null | undefined;
 }
 
 const INSERT = `INSERT INTO "usage_records"
-  ("at", "requestId", "userId", "apiKeyId", "model", "clusterName", "route", "status", "promptTokens", "completionTokens", "latencyMs", "ttftMs", "stream")
-SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::bool[])`;
+  ("at", "requestId", "userId", "apiKeyId", "model", "clusterName", "route", "status", "promptTokens", "completionTokens", "latencyMs", "ttftMs", "stream", "projectId")
+SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::bool[], $14::uuid[])`;
 
 /** Where usage goes: the gateway and the batch worker only ever record. */
 export interface UsageSink {
@@ -113,6 +115,7 @@ export class UsageRecorder implements UsageSink {
           batch.map((r) => r.latencyMs),
           batch.map((r) => r.ttftMs),
           batch.map((r) => r.stream),
+          batch.map((r) => r.projectId ?? null),
         ]);
       } catch (error) {
         // Put the batch back for the next attempt; the cap bounds memory meanwhile.

@@ -199,6 +199,7 @@ export class LineRequests {
     deps.onUsage?.({
       batchId: batch.id,
       userId: batch.userId,
+      projectId: batch.projectId,
       model: batch.model,
       cluster: batch.clusterName,
       route: "/v1/batches",

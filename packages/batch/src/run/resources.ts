@@ -14,7 +14,7 @@ import type { Interrupts } from "./interrupts";
 export type BatchUsage = Pick<
   UsageRecord,
   "requestId" | "model" | "cluster" | "route" | "status" | "promptTokens" | "completionTokens" | "latencyMs"
-> & { batchId: string; userId: string };
+> & { batchId: string; userId: string; projectId?: string | null | undefined };
 
 export interface RunnerDeps {
   db: Database;

@@ -323,6 +323,7 @@ const GATEWAY_DEFAULTS = {
   holdSeconds: 30,
   upstreamTimeout: 600,
   connectTimeout: 10,
+  chargeProjects: false,
   limits: {
     user: { requestsPerMinute: 600, tokensPerMinute: 60_000, concurrentRequests: 32 },
     model: { tokensPerMinute: 100_000 },
@@ -344,6 +345,11 @@ export const GatewaySettingsSchema = z
     /** Longest wait for a model server's answer (504 beyond); streams: between chunks. */
     upstreamTimeout: DurationSchema.default(GATEWAY_DEFAULTS.upstreamTimeout),
     connectTimeout: DurationSchema.default(GATEWAY_DEFAULTS.connectTimeout),
+    /**
+     * Charge interactive requests to a project too (the one named in `X-Switchyard-Project`, or
+     * the user's only active one), refusing them as a batch is refused; batches always are.
+     */
+    chargeProjects: z.boolean().default(GATEWAY_DEFAULTS.chargeProjects),
     limits: z
       .strictObject({
         /** Per user (the reference: 60k tokens per minute). */

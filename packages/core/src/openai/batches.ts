@@ -152,6 +152,11 @@ export type FileDeleted = z.infer<typeof FileDeletedSchema>;
 
 // ---- OpenAI Batches -------------------------------------------------------------------
 
+/** A project (allocation) as users name it: `project` on a batch, `--project` in `sy batch submit`. */
+export const ProjectNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use 1-64 letters, digits, '.', '_' or '-'");
+
 export const CreateBatchRequestSchema = z.strictObject({
   input_file_id: z.string().min(1),
   endpoint: BatchEndpointSchema,
@@ -160,6 +165,8 @@ export const CreateBatchRequestSchema = z.strictObject({
     .record(z.string().max(64), z.string().max(512))
     .refine((m) => Object.keys(m).length <= 16, "at most 16 key-value pairs")
     .nullish(),
+  /** The project to charge (a Switchyard field); default: your only active project. */
+  project: ProjectNameSchema.optional(),
 });
 export type CreateBatchRequest = z.infer<typeof CreateBatchRequestSchema>;
 
@@ -173,6 +180,8 @@ export const BatchPrecheckRequestSchema = z.strictObject({
   endpoint: BatchEndpointSchema.optional(),
   /** Default: the first window the server offers. */
   completion_window: z.string().min(1).optional(),
+  /** The project the batch would be charged to; default: your only active project. */
+  project: ProjectNameSchema.optional(),
 });
 export type BatchPrecheckRequest = z.infer<typeof BatchPrecheckRequestSchema>;
 
@@ -243,6 +252,26 @@ export const ListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 
+/** `GET /v1/allocation`: which project a batch would be charged to (`project` named or not, for `model`). */
+export const AllocationQuerySchema = z.object({
+  project: ProjectNameSchema.optional(),
+  model: z.string().min(1).max(256).optional(),
+});
+
+/** The project a batch of yours would be charged to now, with what is left of it. */
+export const AllocationSchema = z.object({
+  object: z.literal("allocation"),
+  project: z.string(),
+  description: z.string().nullable(),
+  /** Prompt + completion tokens in all; null: unlimited. */
+  token_budget: z.number().nullable(),
+  spent: z.number(),
+  /** null: unlimited. */
+  remaining: z.number().nullable(),
+  valid_until: z.string().nullable(),
+});
+export type Allocation = z.infer<typeof AllocationSchema>;
+
 /** `GET /v1/files`: OpenAI's default page is 10,000 files. */
 export const FileListQuerySchema = z.object({
   after: z.string().min(1).optional(),
@@ -258,6 +287,8 @@ export const ReferenceCreateBatchSchema = z.strictObject({
   input_file: z.string().min(1),
   /** Where the results folder goes; default: beside the input file. */
   output_folder_path: z.string().min(1).optional(),
+  /** The project to charge (a Switchyard field); default: your only active project. */
+  project: ProjectNameSchema.optional(),
 });
 export type ReferenceCreateBatch = z.infer<typeof ReferenceCreateBatchSchema>;
 

@@ -24,6 +24,12 @@ export const INFERENCE_ERRORS: readonly ErrorCode[] = [
   "cluster_unavailable",
   "upstream_error",
   "upstream_timeout",
+  // with gateway.chargeProjects
+  "project_required",
+  "project_not_allowed",
+  "no_active_allocation",
+  "project_not_found",
+  "allocation_exhausted",
 ];
 
 const ANSWERS: Partial<Record<KindSpec["kind"], { json?: keyof typeof SCHEMAS; stream?: keyof typeof SCHEMAS }>> = {

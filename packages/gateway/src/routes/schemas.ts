@@ -1,4 +1,5 @@
 import {
+  AllocationSchema,
   BatchListSchema,
   BatchObjectSchema,
   BatchPrecheckRequestSchema,
@@ -34,6 +35,7 @@ export const SCHEMAS = {
   ChatCompletionChunk: named("ChatCompletionChunk", ChatCompletionChunkSchema),
   Completion: named("Completion", CompletionSchema),
   EmbeddingResponse: named("EmbeddingResponse", EmbeddingResponseSchema),
+  Allocation: named("Allocation", AllocationSchema),
   File: named("File", FileObjectSchema),
   FileList: named("FileList", FileListSchema),
   FileDeleted: named("FileDeleted", FileDeletedSchema),

@@ -41,6 +41,7 @@ export function registerBatch(program: Command, run: Run): void {
     )
     .option("--wait", "follow the batch until it ends (progress bar on a terminal)")
     .option("--metadata <key=value...>", "labels kept with the batch", metadataPairs)
+    .option("--project <name>", "the project (allocation) to charge; default: your only active one")
     .option(
       "--shared",
       "FILE is a path on the cluster's shared storage: the server reads it there (reference API), nothing is uploaded; needs --model",
@@ -285,6 +286,7 @@ interface SubmitOptions {
   metadata?: Record<string, string>;
   shared?: boolean;
   outputFolder?: string;
+  project?: string;
   interval: number;
 }
 
@@ -300,6 +302,7 @@ async function submit(ctx: CliContext, options: SubmitOptions, file: string): Pr
       model: options.model,
       input_file: file,
       ...(options.outputFolder ? { output_folder_path: options.outputFolder } : {}),
+      ...(options.project ? { project: options.project } : {}),
     });
     id = created.batch_id;
     ctx.note(`Created ${id} for ${created.model} from ${file} on the server.`);
@@ -319,10 +322,17 @@ async function submit(ctx: CliContext, options: SubmitOptions, file: string): Pr
         `The first request of ${file}${peek.line && peek.line > 1 ? ` (line ${peek.line})` : ""} names no model (body.model): give --model MODEL to set it on every line.`,
       );
     }
-    await precheck(client, model, endpoint, ctx.signal);
+    // Access, the model, its batch capability, the active-batch limit and the allocation (no
+    // project, or its budget spent) are all said before anything is uploaded.
+    await precheck(client, model, endpoint, options.project, ctx.signal);
     const fileObject = await upload(ctx, client, file, options.model);
     const created = await client.batches
-      .create({ input_file_id: fileObject.id, endpoint, ...(options.metadata ? { metadata: options.metadata } : {}) })
+      .create({
+        input_file_id: fileObject.id,
+        endpoint,
+        ...(options.metadata ? { metadata: options.metadata } : {}),
+        ...(options.project ? { project: options.project } : {}),
+      })
       .catch(async (error: unknown) => {
         // Refused at once (unknown model, no access, the active-batch limit): the upload is of no use.
         await client.files.delete(fileObject.id).catch(() => {});
@@ -370,12 +380,18 @@ function notBatchInput(file: string, lines: number): CliError {
 
 /**
  * The server's checks of creating a batch for this model (your access, the model, its batch
- * capability, the active-batch limit), before the upload: a refusal costs no upload, and its
+ * capability, the active-batch limit, the project charged and its budget), before the upload: a refusal costs no upload, and its
  * error is the one create would give. A server without the precheck route is left to create.
  */
-async function precheck(client: Switchyard, model: string, endpoint: BatchEndpoint, signal: AbortSignal) {
+async function precheck(
+  client: Switchyard,
+  model: string,
+  endpoint: BatchEndpoint,
+  project: string | undefined,
+  signal: AbortSignal,
+) {
   try {
-    await client.batches.precheck({ model, endpoint }, { signal });
+    await client.batches.precheck({ model, endpoint, ...(project ? { project } : {}) }, { signal });
   } catch (error) {
     if (error instanceof APIError && error.code === "route_not_found") return;
     throw error;
