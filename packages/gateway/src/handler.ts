@@ -13,8 +13,8 @@ import { type RequestFacts, sendError } from "@switchyard/http";
 import type { Availability, Replica, ReplicaFailure, Scheduler } from "@switchyard/scheduler";
 import {
   BufferedExchange,
-  type Failure,
   classifyFailure,
+  type Failure,
   mayRetry,
   modelServerHeaders,
   parseUpstreamError,

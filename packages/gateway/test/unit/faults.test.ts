@@ -80,7 +80,9 @@ describe("a replica that dies", () => {
   it("ends a stream whose model server dies mid-way with an error event, and reports the replica", async () => {
     const server = await modelServer((res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
-      res.write(`data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: "Hel" } }] })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: "Hel" } }] })}\n\n`,
+      );
       setTimeout(() => res.socket?.destroy(), 50); // killed mid-answer
     });
     const gw = await lab([server.url], { holdSeconds: 5 });
