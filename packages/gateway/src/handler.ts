@@ -10,10 +10,11 @@ import {
 } from "@switchyard/core";
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import { type RequestFacts, sendError } from "@switchyard/http";
-import type { Availability, Replica, Scheduler } from "@switchyard/scheduler";
+import type { Availability, Replica, ReplicaFailure, Scheduler } from "@switchyard/scheduler";
 import {
   BufferedExchange,
   classifyFailure,
+  type Failure,
   mayRetry,
   modelServerHeaders,
   parseUpstreamError,
@@ -31,7 +32,10 @@ import type { ModelResolver, Target } from "./resolve";
 import { StreamingExchange } from "./streaming";
 
 /** What the request path asks the scheduler: a replica, or the model's state and a start. */
-export type ReplicaSource = Pick<Scheduler, "acquire" | "availability" | "ensureLive" | "clusterProblem">;
+export type ReplicaSource = Pick<
+  Scheduler,
+  "acquire" | "availability" | "ensureLive" | "clusterProblem" | "reportFailure" | "reportSuccess"
+>;
 
 export interface GatewayDeps {
   settings: GatewaySettings;
@@ -64,8 +68,9 @@ function notReady(target: Target, availability: Availability): SwitchyardError {
 }
 
 /**
- * A live replica for the target, or (for a cold model) start it and hold the request up to
- * `holdSeconds`; undefined when it is still not live (the caller answers 503 with its state).
+ * A live replica for the target, or (for a cold model, or one whose replica just died) start
+ * it and hold the request up to `holdSeconds`; undefined when it is still not live (the
+ * caller answers 503 with its state).
  */
 async function holdFor(
   deps: GatewayDeps,
@@ -91,11 +96,17 @@ async function holdFor(
 
 /**
  * A request whose connection failed before any byte reached the client is sent once more, at
- * once, to the replica the scheduler gives next.
+ * once, to the replica the scheduler gives next (the failed one is out of its rotation by
+ * then), or held like a cold request until one is live.
  */
 const RETRY: RetryPolicy = { retries: 1, retryOn: ["unreachable"], baseDelayMs: 0, maxDelayMs: 0 };
 
 const isTimeout = (error: unknown) => classifyFailure(error).kind === "timeout";
+
+/** The failures that say something about the replica itself, which the scheduler hears of. */
+function replicaFailure(failure: Failure): ReplicaFailure | undefined {
+  return failure.kind === "timeout" || failure.kind === "unreachable" ? failure.kind : undefined;
+}
 
 /** A model server's own 4xx: passed on as it is when already OpenAI-shaped, else wrapped. */
 function upstreamClientError(status: number, text: string, model: string): SwitchyardError | { raw: string } {
@@ -110,6 +121,8 @@ interface Outcome {
   /** Tokens to account for; undefined when they cannot be known (see `account`). */
   usage: TokenUsage | undefined;
   ttftMs: number | null;
+  /** The replica failed after the answer had started (a stream cut short). */
+  failure?: ReplicaFailure | undefined;
 }
 
 /**
@@ -183,10 +196,10 @@ export async function serveInference(
     for (const [name, value] of Object.entries(charge.headers)) res.setHeader(name, value);
     if (target.reroutedFrom) res.setHeader("x-switchyard-routed-framework", target.model.framework);
 
+    const gone = () => res.destroyed && !res.writableFinished;
     replica = deps.scheduler.acquire(target.cluster.name, target.model.id);
     if (!replica) {
       // Cold: start it and hold the request (up to holdSeconds) rather than fail at once.
-      const gone = () => res.destroyed && !res.writableFinished;
       const held = await holdFor(deps, target, gone);
       if (!held.replica) throw notReady(target, held.availability);
       replica = held.replica;
@@ -210,12 +223,24 @@ export async function serveInference(
           deps,
           facts,
         );
+        if (outcome.failure) deps.scheduler.reportFailure(replica.deploymentId, outcome.failure);
+        else deps.scheduler.reportSuccess(replica.deploymentId);
         break;
       } catch (error) {
-        if (!res.headersSent && !res.destroyed && mayRetry(RETRY, classifyFailure(error), attempt)) {
+        const failure = classifyFailure(error);
+        const ofReplica = replicaFailure(failure);
+        if (ofReplica) deps.scheduler.reportFailure(replica.deploymentId, ofReplica);
+        if (!res.headersSent && !res.destroyed && mayRetry(RETRY, failure, attempt)) {
+          // Its server is gone (or was never there): another live replica at once, or hold
+          // the request as a cold one is held while the scheduler brings one back.
           replica.release();
           replica = deps.scheduler.acquire(target.cluster.name, target.model.id);
-          if (replica) continue;
+          if (!replica) {
+            const held = await holdFor(deps, target, gone);
+            if (!held.replica) throw notReady(target, held.availability);
+            replica = held.replica;
+          }
+          continue;
         }
         throw error;
       }
@@ -388,7 +413,12 @@ async function proxy(
         res.write(`data: ${JSON.stringify(renderError(failure).body)}\n\n`);
         res.end();
         deps.logger.warn({ requestId: facts.requestId, err: error }, "upstream failed mid-stream");
-        return { status: failure.status, usage: used, ttftMs: exchange.firstByteAt };
+        return {
+          status: failure.status,
+          usage: used,
+          ttftMs: exchange.firstByteAt,
+          failure: replicaFailure(classifyFailure(error)),
+        };
       }
       throw error;
     }

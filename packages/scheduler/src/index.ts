@@ -8,6 +8,7 @@ export * from "./placement";
 export type { SchedulerDeps } from "./resources";
 export type { Replica } from "./routing/acquire";
 export type { Availability } from "./routing/availability";
+export type { ReplicaFailure } from "./routing/faults";
 export { Scheduler } from "./scheduler";
 export type { DeploymentRecord } from "./store";
 export {

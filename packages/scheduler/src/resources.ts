@@ -7,6 +7,7 @@ import { CatalogIndex } from "./catalog-index";
 import { SchedulerEvents } from "./events";
 import type { Launcher } from "./launcher";
 import { SchedulerMetrics } from "./metrics";
+import { ReplicaFaults } from "./routing/faults";
 import { InFlight } from "./routing/in-flight";
 import { Snapshot } from "./snapshot";
 import { DeploymentStore } from "./store";
@@ -65,6 +66,8 @@ export interface SchedulerResources {
   readonly catalog: CatalogIndex;
   readonly snapshot: Snapshot;
   readonly inFlight: InFlight;
+  /** Replicas whose requests time out or find no server, and those out of rotation for it. */
+  readonly faults: ReplicaFaults;
   readonly events: SchedulerEvents;
   readonly metrics: SchedulerMetrics;
   readonly memory: PassMemory;
@@ -88,6 +91,7 @@ export function createResources(deps: SchedulerDeps, options: { wake: () => void
     catalog: new CatalogIndex(deps.config, deps.env),
     snapshot: new Snapshot(),
     inFlight: new InFlight(),
+    faults: new ReplicaFaults(),
     events: new SchedulerEvents(deps.logger),
     metrics: new SchedulerMetrics(deps.registry),
     memory: {

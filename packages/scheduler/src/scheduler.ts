@@ -4,11 +4,13 @@ import type { ModelEntry } from "./catalog-index";
 import type { DeploymentEvent } from "./events";
 import { Leadership } from "./leadership";
 import * as operator from "./operator";
+import { checkHealth } from "./reconcile/health";
 import { ReconcileLoop } from "./reconcile/loop";
 import { reconcile } from "./reconcile/pass";
 import { createResources, refresh, type SchedulerDeps, type SchedulerResources } from "./resources";
-import { acquire, holdForBatch, type Replica } from "./routing/acquire";
+import { acquire, holdForBatch, type Replica, reportFailure, reportSuccess } from "./routing/acquire";
 import { type Availability, availability, ensureLive } from "./routing/availability";
+import type { ReplicaFailure } from "./routing/faults";
 import type { DeploymentRecord } from "./store";
 
 /**
@@ -83,6 +85,16 @@ export class Scheduler {
 
   acquire(cluster: string, model: string): Replica | undefined {
     return acquire(this.res, cluster, model);
+  }
+
+  /** A request to this replica timed out or found no server: it may leave rotation (routing/faults.ts). */
+  reportFailure(deploymentId: string, failure: ReplicaFailure): void {
+    reportFailure(this.res, deploymentId, failure);
+  }
+
+  /** A request to this replica got an answer. */
+  reportSuccess(deploymentId: string): void {
+    reportSuccess(this.res, deploymentId);
   }
 
   holdForBatch(cluster: string, model: string, until: number): Promise<void> {
@@ -168,7 +180,9 @@ export class Scheduler {
   private async pass(): Promise<void> {
     if (this.leadership.due()) await this.tryLead();
     await refresh(this.res);
-    if (!this.leadership.isLeader || this.loop.isClosed) return;
+    if (this.loop.isClosed) return;
+    // A follower probes the replicas its own requests took out of rotation, and nothing else.
+    if (!this.leadership.isLeader) return checkHealth(this.res, new Date(this.res.now()), { leader: false });
     await reconcile(this.res, new Date(this.res.now()));
   }
 }

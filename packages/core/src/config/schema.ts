@@ -248,6 +248,7 @@ const SCHEDULER_DEFAULTS = {
   tickInterval: 0.25,
   healthInterval: 5,
   healthFailures: 3,
+  replicaFailures: 3,
   startTimeoutFactor: 3,
   minStartTimeout: 60,
   restartBackoff: { initial: 1, max: 60 },
@@ -265,6 +266,12 @@ export const SchedulerSettingsSchema = z
     healthInterval: DurationSchema.default(SCHEDULER_DEFAULTS.healthInterval),
     /** Failed checks in a row before a live server stops taking traffic. */
     healthFailures: z.int().positive().default(SCHEDULER_DEFAULTS.healthFailures),
+    /**
+     * Requests in a row that time out (or find no server) before a live replica is taken out
+     * of rotation until a health check passes. A refused or broken connection takes it out at
+     * once, and the health check runs then.
+     */
+    replicaFailures: z.int().positive().default(SCHEDULER_DEFAULTS.replicaFailures),
     /** A server not ready within max(minStartTimeout, factor x its expected load time) has failed. */
     startTimeoutFactor: z.number().positive().default(SCHEDULER_DEFAULTS.startTimeoutFactor),
     minStartTimeout: DurationSchema.default(SCHEDULER_DEFAULTS.minStartTimeout),

@@ -16,12 +16,17 @@ import { answerError, serveInference } from "../../src/handler";
  */
 
 /**
- * Hands out the given base URLs in turn, counting each replica in flight until its release;
- * with none, the model is cold: queued second, about 40 s from ready.
+ * Hands out the given base URLs in turn (replica i is deployment `replica-i`), counting each
+ * in flight until its release, and keeps what the gateway reports of each: a failed replica
+ * (`reportFailure`, unreachable) is handed out no more, as the scheduler's routing does, until `add` brings
+ * a replica in. With none to hand out, the model is cold: queued second, about 40 s from ready.
  */
 export class FakeReplicas implements ReplicaSource {
   /** Base URLs in the order they were handed out. */
   readonly acquired: string[] = [];
+  /** What the gateway said of each replica, in order: `replica-1 unreachable`, `replica-2 answered`. */
+  readonly reports: string[] = [];
+  private readonly out = new Set<string>();
   private next = 0;
   private held = 0;
 
@@ -32,16 +37,26 @@ export class FakeReplicas implements ReplicaSource {
     return this.held;
   }
 
+  /** A replica goes live (a replacement for one that died, say). */
+  add(baseUrl: string): void {
+    this.baseUrls.push(baseUrl);
+  }
+
+  private usable(): string[] {
+    return this.baseUrls.filter((url) => !this.out.has(url));
+  }
+
   acquire(cluster: string, model: string): Replica | undefined {
     void cluster;
     void model;
-    if (this.baseUrls.length === 0) return undefined;
-    const baseUrl = this.baseUrls[this.next++ % this.baseUrls.length] as string;
+    const usable = this.usable();
+    if (usable.length === 0) return undefined;
+    const baseUrl = usable[this.next++ % usable.length] as string;
     this.acquired.push(baseUrl);
     this.held++;
     let released = false;
     return {
-      deploymentId: `d-${this.acquired.length}`,
+      deploymentId: `replica-${this.baseUrls.indexOf(baseUrl) + 1}`,
       baseUrl,
       authorization: "Bearer replica-key",
       release: () => {
@@ -52,11 +67,23 @@ export class FakeReplicas implements ReplicaSource {
     };
   }
 
+  reportFailure(deploymentId: string, kind: "timeout" | "unreachable"): void {
+    this.reports.push(`${deploymentId} ${kind}`);
+    // A dead server is out at once; the scheduler counts timeouts (not this fake).
+    const url = this.baseUrls[Number(deploymentId.slice("replica-".length)) - 1];
+    if (url && kind === "unreachable") this.out.add(url);
+  }
+
+  reportSuccess(deploymentId: string): void {
+    this.reports.push(`${deploymentId} answered`);
+  }
+
   availability(cluster: string, model: string): Availability {
-    const base = { cluster, model, deploymentId: "d-1", reason: null };
-    return this.baseUrls.length === 0
+    const base = { cluster, model, deploymentId: "replica-1", reason: null };
+    const usable = this.usable();
+    return usable.length === 0
       ? { ...base, status: "queued", baseUrl: null, queuePosition: 2, etaSeconds: 39.5 }
-      : { ...base, status: "live", baseUrl: this.baseUrls[0] ?? null, queuePosition: null, etaSeconds: null };
+      : { ...base, status: "live", baseUrl: usable[0] ?? null, queuePosition: null, etaSeconds: null };
   }
 
   async ensureLive(cluster: string, model: string): Promise<Availability> {
