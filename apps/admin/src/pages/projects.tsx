@@ -385,6 +385,7 @@ function Members({ project, onMessage }: { project: Project; onMessage: (m: Mess
           <option value="group">group</option>
         </select>
         <input
+          className="member-name"
           aria-label="Member name"
           value={name}
           onChange={(e) => setName(e.target.value)}
@@ -496,7 +497,6 @@ function ModelLimits({ project, onMessage }: { project: Project; onMessage: (m: 
         {rows.map((r, i) => {
           const spent = spentOf(r.model);
           return (
-            // biome-ignore lint/suspicious/noArrayIndexKey: rows are edited in place, a model may be blank
             <li key={i}>
               <input
                 aria-label={`Model of limit ${i + 1}`}
