@@ -17,8 +17,9 @@ import { Link, navigate, useLocation } from "./router";
 import { session, useSignedIn } from "./session";
 import { useTRPC } from "./trpc";
 
-// The charts library is most of the bundle: load it with the usage page only.
+// The charts library is most of the bundle: load it with the pages that draw charts only.
 const UsagePage = lazy(() => import("./pages/usage").then((m) => ({ default: m.UsagePage })));
+const ProjectsPage = lazy(() => import("./pages/projects").then((m) => ({ default: m.ProjectsPage })));
 
 interface Page {
   path: string;
@@ -36,6 +37,7 @@ const PAGES: Page[] = [
   { path: "/keys", label: "API keys", admin: false, render: (admin) => <KeysPage admin={admin} /> },
   { path: "/users", label: "Users", admin: true, render: () => <UsersPage /> },
   { path: "/groups", label: "Groups", admin: true, render: () => <GroupsPage /> },
+  { path: "/projects", label: "Projects", admin: true, render: () => <ProjectsPage /> },
   { path: "/audit", label: "Audit log", admin: true, render: () => <AuditPage /> },
   { path: "/device", label: "Approve a device", admin: false, render: () => <DevicePage /> },
 ];

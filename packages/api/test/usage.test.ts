@@ -5,6 +5,7 @@ import { expectError, type Harness, startHarness } from "./harness";
 const drivers = await testDrivers();
 
 const HOUR = 3_600_000;
+const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
 /**
  * Usage as the gateway will record it (one usage_records row per request); these tests insert
@@ -134,6 +135,32 @@ describe.each(drivers)("usage and latency on %s", (driver) => {
     expect(one.byModel.map((m) => m.model)).toEqual(["org/hot"]);
     const empty = await admin.usage.latency({ from: to, to: new Date(end + HOUR).toISOString(), model: "org/dyn" });
     expect(empty.overall).toEqual({ count: 0, p50: null, p95: null, p99: null });
+  });
+
+  it("draws one project's spend over time (its burn-down), for admins and for a member's own share", async () => {
+    await admin.projects.create({ name: "climate", tokenBudget: 10_000, users: ["ada", "grace"] });
+    const climate = await h.db.prisma.project.findUniqueOrThrow({ where: { name: "climate" } });
+    // Charged to climate: ada's last 40 requests (first hour) and grace's first 4 (second hour).
+    await h.db.prisma.usageRecord.updateMany({
+      where: { requestId: { in: [...range(61, 100).map((i) => `r${i}`), "g1", "g2", "g3", "g4"] } },
+      data: { projectId: climate.id },
+    });
+    const series = await admin.usage.timeseries({ from, to, bucket: "hour", groupBy: "none", project: "climate" });
+    expect(series.totals).toMatchObject({ requests: 44, totalTokens: 40 * 30 + 4 * 500 });
+    expect(series.series[0]!.points.map((p) => p.totalTokens)).toEqual([1200, 2000]);
+    // The same spend the project's summary counts.
+    const [summary] = (await admin.projects.list()).filter((p) => p.name === "climate");
+    expect(summary!.spent).toBe(series.totals.totalTokens);
+    // The install's default project has none of these rows.
+    expect((await admin.usage.timeseries({ from, to, project: "default" })).totals.requests).toBe(0);
+    // A member sees their own part of it only.
+    const own = await user.usage.timeseries({ from, to, groupBy: "none", project: "climate" });
+    expect(own.totals.requests).toBe(40);
+    await expectError(admin.usage.timeseries({ from, to, project: "nope" }), "NOT_FOUND", {
+      switchyard: "resource_not_found",
+      message: /project/,
+    });
+    await expectError(admin.usage.timeseries({ project: "../etc" }), "BAD_REQUEST", { message: /'project'/ });
   });
 
   it("refuses windows that are backwards, too long for the bucket, or not timestamps", async () => {

@@ -471,6 +471,8 @@ export const UsageTimeseriesInputSchema = z
     /** How many series to draw; the rest are summed into `other`. */
     limit: z.int().min(1).max(20).default(8),
     model: Name.optional(),
+    /** Only the usage charged to this project (a project's spend over time: its burn-down). */
+    project: ProjectNameSchema.optional(),
   })
   .default({ bucket: "hour", groupBy: "model", limit: 8 });
 

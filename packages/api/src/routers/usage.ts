@@ -39,11 +39,20 @@ function resolveWindow(deps: ApiDeps, input: { from?: string; to?: string }, buc
 }
 
 /** Only an admin acting as one (a key needs the `admin` scope) sees more than their own requests. */
-function scopeFilter(principal: Principal, model?: string): Prisma.Sql {
+function scopeFilter(principal: Principal, model?: string, projectId?: string): Prisma.Sql {
   const parts: Prisma.Sql[] = [];
   if (!actsAsAdmin(principal)) parts.push(Prisma.sql`AND "userId" = ${principal.userId}::uuid`);
   if (model) parts.push(Prisma.sql`AND "model" = ${model}`);
+  if (projectId) parts.push(Prisma.sql`AND "projectId" = ${projectId}::uuid`);
   return parts.length === 0 ? Prisma.empty : Prisma.join(parts, " ");
+}
+
+/** The id of a project named in a usage query; 404 when there is none of that name. */
+async function projectIdOf(deps: ApiDeps, name: string | undefined): Promise<string | undefined> {
+  if (name === undefined) return undefined;
+  const project = await deps.db.prisma.project.findUnique({ where: { name }, select: { id: true } });
+  if (!project) throw apiError("resource_not_found", { kind: "project", id: name });
+  return project.id;
 }
 
 function bucketStart(at: number, bucket: UsageBucket): number {
@@ -82,13 +91,15 @@ interface Row {
 export const usageRouter = router({
   /**
    * Requests and tokens per hour or day, one series per model or user (the largest `limit`,
-   * the rest summed as `other`). Non-admins see their own usage only.
+   * the rest summed as `other`). Non-admins see their own usage only. With `project`, only
+   * the usage charged to that project (what the dashboard's burn-down is drawn from).
    */
   timeseries: protectedProcedure
     .input(UsageTimeseriesInputSchema)
     .output(UsageTimeseriesSchema)
     .query(async ({ ctx, input }) => {
       const { from, to } = resolveWindow(ctx.deps, input, input.bucket);
+      const projectId = await projectIdOf(ctx.deps, input.project);
       const key =
         input.groupBy === "model"
           ? Prisma.sql`"model"`
@@ -103,7 +114,7 @@ export const usageRouter = router({
                coalesce(sum("promptTokens"), 0)::float8 AS "prompt",
                coalesce(sum("completionTokens"), 0)::float8 AS "completion"
         FROM "usage_records"
-        WHERE "at" >= ${from} AND "at" < ${to} ${scopeFilter(ctx.principal, input.model)}
+        WHERE "at" >= ${from} AND "at" < ${to} ${scopeFilter(ctx.principal, input.model, projectId)}
         GROUP BY 1, 2`;
 
       const buckets: string[] = [];
