@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { createApiKey, createUser } from "@switchyard/auth";
+import { pgliteTemplate } from "@switchyard/db/testing";
 import OpenAI from "openai";
 import { type RunningServer, startServer } from "../src";
 import { ADMIN_PASSWORD, memoryLogger, tempDataDir } from "./helpers";
@@ -93,7 +94,7 @@ export async function startGatewayHarness(
     host: "127.0.0.1",
     dataDir,
     configFile,
-    inMemoryDatabase: true,
+    inMemoryDatabase: await pgliteTemplate(),
     logger: log.logger,
     redisUrl: options.redisUrl,
     env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },

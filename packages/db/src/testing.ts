@@ -102,7 +102,7 @@ let template: Promise<Blob> | undefined;
  * temp dir under a name derived from the migrations and the PGlite build, so test files and
  * runs share it and a changed migration makes a new one.
  */
-function migratedTemplate(): Promise<Blob> {
+export function pgliteTemplate(): Promise<Blob> {
   template ??= (async () => {
     const migrations = await loadMigrations();
     const build = realpathSync(createRequire(import.meta.url).resolve("@electric-sql/pglite"));
@@ -137,7 +137,7 @@ function migratedTemplate(): Promise<Blob> {
 /** A migrated, empty database on the given driver; `close()` also drops a PostgreSQL one. */
 export async function openTestDatabase(driver: TestDriver, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   if (driver === "pglite") {
-    if (options.migrate ?? true) return openDatabase({ driver: "pglite", loadDataDir: await migratedTemplate() });
+    if (options.migrate ?? true) return openDatabase({ driver: "pglite", loadDataDir: await pgliteTemplate() });
     return openDatabase({ driver: "pglite" });
   }
   const created = await createPostgresDatabase();
