@@ -21,8 +21,11 @@ export interface ServeOptions {
   databaseUrl?: string | undefined;
   /** Redis URL; otherwise REDIS_URL, otherwise in-memory shared state. */
   redisUrl?: string | undefined;
-  /** Use an in-memory PGlite instead of the data dir (tests). */
-  inMemoryDatabase?: boolean;
+  /**
+   * Use an in-memory PGlite instead of the data dir (tests); given a dump of a data dir
+   * (`pgliteTemplate()` of @switchyard/db/testing), start from it instead of an empty one.
+   */
+  inMemoryDatabase?: boolean | Blob;
   /** Run the batch worker in this process (default: the config's `batch.runInServe`). */
   batchWorker?: boolean;
   /** Run the scheduler's loop on its timer (default); tests that drive it call `ctx.scheduler.tick()`. */
@@ -90,7 +93,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     env,
     loggers,
     database: options.inMemoryDatabase
-      ? { driver: "pglite" }
+      ? options.inMemoryDatabase instanceof Blob
+        ? { driver: "pglite", loadDataDir: options.inMemoryDatabase }
+        : { driver: "pglite" }
       : databaseOptions({ dataDir: options.dataDir, databaseUrl, command: "switchyard serve" }),
     clock: options.clock,
     redisUrl: options.redisUrl ?? env.REDIS_URL,

@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createPostgresDatabase, testDrivers } from "@switchyard/db/testing";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli";
 
 const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
 const temp = mkdtempSync(path.join(tmpdir(), "sy-admin-"));
@@ -19,7 +20,24 @@ function start(args: string[], env: Record<string, string> = {}, stdin?: string)
   return child;
 }
 
-function run(args: string[], env: Record<string, string> = {}, stdin?: string) {
+/**
+ * An admin command, run in-process through the CLI's own entry point (what it prints, its exit
+ * code): each `switchyard` process costs 1-2 s of a busy machine to start, and cli.test.ts
+ * already covers the binary itself. Commands that read standard input run as processes.
+ */
+async function run(args: string[], env: Record<string, string> = {}, stdin?: string) {
+  if (stdin !== undefined) return runProcess(args, env, stdin);
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(args, {
+    out: (text) => (stdout += text),
+    err: (text) => (stderr += text),
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, SWITCHYARD_LOG_FORMAT: "json", ...env },
+  });
+  return { code, stdout, stderr };
+}
+
+function runProcess(args: string[], env: Record<string, string> = {}, stdin?: string) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = start(args, env, stdin);
     let stdout = "";
@@ -65,7 +83,8 @@ models:
 `,
 );
 
-describe("admin commands on the embedded data dir", () => {
+// The tests share nothing (each its own data dir or database), so they run side by side.
+describe("admin commands on the embedded data dir", { concurrent: true }, () => {
   const dataDir = path.join(temp, "embedded");
   const db = ["--data-dir", dataDir, "--config", SMALL_CONFIG];
 
@@ -201,7 +220,7 @@ describe("admin commands on the embedded data dir", () => {
   });
 });
 
-describe.runIf(drivers.includes("postgres"))("admin commands on PostgreSQL", () => {
+describe.runIf(drivers.includes("postgres"))("admin commands on PostgreSQL", { concurrent: true }, () => {
   it("work while a server runs on the same database", async () => {
     const pg = await createPostgresDatabase();
     const env = {

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createApiKey, createUser } from "@switchyard/auth";
 import type { Clock } from "@switchyard/core";
-import { createPostgresDatabase, type TestDriver } from "@switchyard/db/testing";
+import { createPostgresDatabase, pgliteTemplate, type TestDriver } from "@switchyard/db/testing";
 import OpenAI, { toFile } from "openai";
 import type { Batch } from "openai/resources/batches";
 import type { FileObject } from "openai/resources/files";
@@ -86,7 +86,7 @@ export async function startBatchHarness(
     host: "127.0.0.1",
     dataDir,
     configFile,
-    inMemoryDatabase: !pg,
+    inMemoryDatabase: pg ? false : await pgliteTemplate(),
     ...(pg ? { databaseUrl: pg.url } : {}),
     logger: log.logger,
     env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },

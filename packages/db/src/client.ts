@@ -23,6 +23,12 @@ export type DatabaseOptions =
       dataDir?: string;
       /** Names the holder in the data dir's lock file, for other commands' messages. */
       command?: string;
+      /**
+       * For an in-memory database: start from this dump of a data dir (`PGlite.dumpDataDir`)
+       * instead of an empty one. Tests load a migrated template this way, which is several
+       * times faster than creating and migrating a new database.
+       */
+      loadDataDir?: Blob;
     }
   | { driver: "postgres"; url: string; poolSize?: number };
 
@@ -181,7 +187,7 @@ async function openPostgres(url: string, poolSize = 10): Promise<Database> {
   };
 }
 
-async function openPglite(dataDir: string | undefined, command: string): Promise<Database> {
+async function openPglite(dataDir: string | undefined, command: string, loadDataDir?: Blob): Promise<Database> {
   let lock: DataDirLock | undefined;
   let pgdata: string | undefined;
   if (dataDir !== undefined) {
@@ -203,7 +209,7 @@ async function openPglite(dataDir: string | undefined, command: string): Promise
   }
   let pglite: PGlite;
   try {
-    pglite = new PGlite(pgdata);
+    pglite = loadDataDir && pgdata === undefined ? new PGlite({ loadDataDir }) : new PGlite(pgdata);
     await pglite.waitReady;
   } catch (error) {
     lock?.release();
@@ -259,5 +265,5 @@ async function pingPrisma(prisma: PrismaClient, timeoutMs = 2000): Promise<boole
 /** Open the database (without migrating; call `migrate()`), failing with one clear line. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.driver === "postgres") return openPostgres(options.url, options.poolSize);
-  return openPglite(options.dataDir, options.command ?? "switchyard");
+  return openPglite(options.dataDir, options.command ?? "switchyard", options.loadDataDir);
 }

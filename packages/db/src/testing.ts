@@ -1,6 +1,13 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, realpathSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { type Database, openDatabase } from "./client";
+import { loadMigrations, migrate } from "./migrate";
+import { pgliteSession } from "./sql";
 
 /**
  * Real databases for tests: a fresh in-memory PGlite, and a fresh PostgreSQL database per
@@ -87,12 +94,51 @@ export interface TestDatabase extends Database {
   url?: string;
 }
 
+let template: Promise<Blob> | undefined;
+
+/**
+ * A dump of a freshly migrated PGlite database. Creating a PGlite database runs initdb (a
+ * second or more of CPU); loading a dump takes a fraction of that. The dump is kept in the
+ * temp dir under a name derived from the migrations and the PGlite build, so test files and
+ * runs share it and a changed migration makes a new one.
+ */
+export function pgliteTemplate(): Promise<Blob> {
+  template ??= (async () => {
+    const migrations = await loadMigrations();
+    const build = realpathSync(createRequire(import.meta.url).resolve("@electric-sql/pglite"));
+    const key = createHash("sha256")
+      .update(build)
+      .update(migrations.map((m) => `${m.name}:${m.checksum}`).join("\n"))
+      .digest("hex")
+      .slice(0, 16);
+    const file = path.join(tmpdir(), `switchyard-test-pglite-${key}.tar`);
+    try {
+      return new Blob([readFileSync(file)]);
+    } catch {
+      // not made yet: make it below
+    }
+    const pglite = new PGlite();
+    try {
+      await migrate(pgliteSession(pglite), migrations);
+      const dump = await pglite.dumpDataDir("none");
+      const bytes = Buffer.from(await dump.arrayBuffer());
+      // Written aside and renamed, so a concurrent reader never sees half a file.
+      const partial = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+      writeFileSync(partial, bytes);
+      renameSync(partial, file);
+      return new Blob([bytes]);
+    } finally {
+      await pglite.close();
+    }
+  })();
+  return template;
+}
+
 /** A migrated, empty database on the given driver; `close()` also drops a PostgreSQL one. */
 export async function openTestDatabase(driver: TestDriver, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   if (driver === "pglite") {
-    const db = await openDatabase({ driver: "pglite" });
-    if (options.migrate ?? true) await db.migrate();
-    return db;
+    if (options.migrate ?? true) return openDatabase({ driver: "pglite", loadDataDir: await pgliteTemplate() });
+    return openDatabase({ driver: "pglite" });
   }
   const created = await createPostgresDatabase();
   const db = await openDatabase({ driver: "postgres", url: created.url, poolSize: 4 });
