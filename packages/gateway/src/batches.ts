@@ -274,16 +274,8 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         "The project a batch would be charged to now (?project=NAME&model=MODEL), or the refusal its create would get",
       query: AllocationQuerySchema,
       response: answers(SCHEMAS.Allocation),
-      errors: [
-        "model_not_found",
-        "model_access_denied",
-        "capability_not_supported",
-        "project_required",
-        "project_not_allowed",
-        "no_active_allocation",
-        "project_not_found",
-        "allocation_exhausted",
-      ],
+      // The create checks but the active-batch limit (the allocation is answered whatever runs).
+      errors: CHECK_ERRORS.filter((code) => code !== "batch_limit_reached"),
     },
     async (_req, res, { query }) => {
       const principal = principalOf(res);

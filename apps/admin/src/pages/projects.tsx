@@ -132,18 +132,11 @@ function CreateProject({ onMessage }: { onMessage: (m: Message) => void }) {
         Description
         <input value={description} onChange={(e) => setDescription(e.target.value)} />
       </label>
-      <label>
-        Token budget <span className="muted small">(empty: unlimited)</span>
-        <input type="number" min={0} step={1} value={budget} onChange={(e) => setBudget(e.target.value)} />
-      </label>
-      <label>
-        Valid from <span className="muted small">(UTC day)</span>
-        <input type="date" value={validFrom} onChange={(e) => setValidFrom(e.target.value)} />
-      </label>
-      <label>
-        Valid until <span className="muted small">(UTC day)</span>
-        <input type="date" value={validUntil} onChange={(e) => setValidUntil(e.target.value)} />
-      </label>
+      <BudgetFields
+        budget={[budget, setBudget]}
+        validFrom={[validFrom, setValidFrom]}
+        validUntil={[validUntil, setValidUntil]}
+      />
       <label>
         Users <span className="muted small">(comma separated)</span>
         <input value={users} onChange={(e) => setUsers(e.target.value)} placeholder="ada, grace" />
@@ -435,18 +428,11 @@ function Settings({ project, onMessage }: { project: Project; onMessage: (m: Mes
   return (
     <form className="card form-grid" onSubmit={submit} aria-label="Project settings">
       <h2>Budget and window</h2>
-      <label>
-        Token budget <span className="muted small">(empty: unlimited)</span>
-        <input type="number" min={0} step={1} value={budget} onChange={(e) => setBudget(e.target.value)} />
-      </label>
-      <label>
-        Valid from <span className="muted small">(UTC day)</span>
-        <input type="date" value={validFrom} onChange={(e) => setValidFrom(e.target.value)} />
-      </label>
-      <label>
-        Valid until <span className="muted small">(UTC day)</span>
-        <input type="date" value={validUntil} onChange={(e) => setValidUntil(e.target.value)} />
-      </label>
+      <BudgetFields
+        budget={[budget, setBudget]}
+        validFrom={[validFrom, setValidFrom]}
+        validUntil={[validUntil, setValidUntil]}
+      />
       <label>
         Description
         <input value={description} onChange={(e) => setDescription(e.target.value)} />
@@ -622,6 +608,28 @@ export function ProjectsPage() {
           budget.
         </p>
       )}
+    </>
+  );
+}
+
+type Field = [string, (value: string) => void];
+
+/** The budget and validity window inputs, the same in the create form and a project's settings. */
+function BudgetFields({ budget, validFrom, validUntil }: { budget: Field; validFrom: Field; validUntil: Field }) {
+  return (
+    <>
+      <label>
+        Token budget <span className="muted small">(empty: unlimited)</span>
+        <input type="number" min={0} step={1} value={budget[0]} onChange={(e) => budget[1](e.target.value)} />
+      </label>
+      <label>
+        Valid from <span className="muted small">(UTC day)</span>
+        <input type="date" value={validFrom[0]} onChange={(e) => validFrom[1](e.target.value)} />
+      </label>
+      <label>
+        Valid until <span className="muted small">(UTC day)</span>
+        <input type="date" value={validUntil[0]} onChange={(e) => validUntil[1](e.target.value)} />
+      </label>
     </>
   );
 }
