@@ -1,6 +1,6 @@
 import { openTestDatabase, redisAvailable, TEST_REDIS_URL, testDrivers } from "@switchyard/db/testing";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisLink } from "../src";
 import { addUser, call, type Harness, passwordGrant, startHarness } from "./harness";
 
 const withRedis = await redisAvailable();
@@ -10,13 +10,13 @@ describe.runIf(withRedis)("two instances sharing PostgreSQL-or-PGlite and Redis"
   const driver = drivers.includes("postgres") ? "postgres" : "pglite";
   let a: Harness;
   let b: Harness;
-  let redisA: Redis;
-  let redisB: Redis;
+  let redisA: RedisLink;
+  let redisB: RedisLink;
   const user = `redis-${Date.now().toString(36)}`;
 
   beforeAll(async () => {
-    redisA = new Redis(TEST_REDIS_URL);
-    redisB = new Redis(TEST_REDIS_URL);
+    redisA = await RedisLink.connect(TEST_REDIS_URL);
+    redisB = await RedisLink.connect(TEST_REDIS_URL);
     const db = await openTestDatabase(driver);
     a = await startHarness(driver, { db, redis: redisA, settings: { principalCacheTtl: "1h" } });
     b = await startHarness(driver, { db, redis: redisB, settings: { principalCacheTtl: "1h" }, clock: a.clock });
@@ -26,8 +26,8 @@ describe.runIf(withRedis)("two instances sharing PostgreSQL-or-PGlite and Redis"
     await a.close();
     await b.close();
     await a.db.close();
-    redisA.disconnect();
-    redisB.disconnect();
+    await redisA.close();
+    await redisB.close();
   });
 
   it("a key revoked on one instance stops working on the other at once, despite a long cache TTL", async () => {
