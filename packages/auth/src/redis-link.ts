@@ -36,10 +36,14 @@ export const redisClientOptions: RedisOptions = {
  * `checkMs`, and at once after a failed command), dropping it so that ioredis reconnects and
  * every user sees it down meanwhile.
  */
+/** Pings missed in a row before a connection that looks open is taken for lost. */
+const PING_FAILURES = 3;
+
 export class RedisLink {
   private healthy = true;
   private reported = true;
   private checking = false;
+  private failures = 0;
   private closed = false;
   private lastError: Error | undefined;
   private readonly timer: NodeJS.Timeout;
@@ -58,6 +62,7 @@ export class RedisLink {
   ) {
     client.on("ready", () => {
       this.healthy = true;
+      this.lastError = undefined;
       this.update();
     });
     for (const event of ["close", "reconnecting", "end"]) client.on(event, () => this.update());
@@ -103,16 +108,25 @@ export class RedisLink {
     if (this.up) void this.check();
   }
 
-  /** Ping; a connection that does not answer in time is dropped and reconnects. */
+  /**
+   * Ping; a connection that misses `PING_FAILURES` pings in a row (a quarter second apart) is
+   * dropped and reconnects. One missed ping is not enough: a busy event loop can make a reply
+   * late while Redis is fine (a command that is late still falls back, for that request alone).
+   */
   private async check(): Promise<void> {
-    if (this.checking || this.client.status !== "ready") return;
+    if (this.checking || this.closed || this.client.status !== "ready") return;
     this.checking = true;
     try {
       await this.client.ping();
-      this.healthy = true;
-    } catch {
-      if (this.client.status === "ready") {
+      this.failures = 0;
+    } catch (error) {
+      this.failures++;
+      if (this.failures < PING_FAILURES) {
+        setTimeout(() => void this.check(), 250).unref();
+      } else if (this.client.status === "ready") {
+        this.failures = 0;
         this.healthy = false;
+        this.lastError = error as Error;
         this.client.disconnect(true);
       }
     } finally {
@@ -129,6 +143,7 @@ export class RedisLink {
     if (up) logger?.warn("Redis is reachable again: rate limits and revocations are shared through it again");
     else
       logger?.warn(
+        { reason: this.lastError?.message ?? "connection closed" },
         "Redis is unreachable: rate and concurrency limits fall back to this instance's memory, cached credentials are re-checked in the database every second",
       );
     for (const listener of this.listeners) listener(up);
