@@ -143,4 +143,20 @@ describe.runIf(withRedis)("two instances when Redis is lost", () => {
     }
     expect(status).toBe(401);
   });
+
+  it("a Redis that stops answering costs a request a fifth of a second at most, and is dropped", async () => {
+    await until(() => linkA.up && linkB.up);
+    redis.stall();
+    // Each sign-in's throttle waits for Redis no longer than the command timeout, then counts in memory.
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now();
+      expect((await passwordGrant(a, user)).status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(1000);
+    }
+    // Pings go unanswered: the connection is dropped and reconnects; it works again once Redis answers.
+    await until(() => !linkA.up);
+    redis.restore();
+    await until(() => linkA.up && linkB.up);
+    expect((await passwordGrant(a, user)).status).toBe(200);
+  });
 });

@@ -142,6 +142,8 @@ export interface RedisCut {
   url: string;
   /** Drop every open connection and refuse new ones (accepted, then closed at once). */
   cut(): void;
+  /** Keep every connection open but pass nothing on (a Redis that hangs, a network that drops packets). */
+  stall(): void;
   /** Let connections through again. */
   restore(): void;
   close(): Promise<void>;
@@ -152,6 +154,7 @@ export async function startRedisCut(): Promise<RedisCut> {
   const target = new URL(TEST_REDIS_URL);
   const { createServer, createConnection } = await import("node:net");
   let open = true;
+  let stalled = false;
   const sockets = new Set<import("node:net").Socket>();
   const track = (socket: import("node:net").Socket) => {
     sockets.add(socket);
@@ -166,7 +169,12 @@ export async function startRedisCut(): Promise<RedisCut> {
     }
     const upstream = createConnection({ host: target.hostname, port: Number(target.port || 6379) });
     track(upstream);
-    client.pipe(upstream).pipe(client);
+    client.on("data", (chunk) => {
+      if (!stalled) upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => {
+      if (!stalled) client.write(chunk);
+    });
     client.once("close", () => upstream.destroy());
     upstream.once("close", () => client.destroy());
   });
@@ -184,8 +192,12 @@ export async function startRedisCut(): Promise<RedisCut> {
       open = false;
       dropAll();
     },
+    stall() {
+      stalled = true;
+    },
     restore() {
       open = true;
+      stalled = false;
     },
     close() {
       dropAll();
