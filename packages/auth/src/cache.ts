@@ -37,6 +37,7 @@ export class PrincipalCache {
   private sharedFrom = Number.POSITIVE_INFINITY;
   private readonly unsharedTtlMs: number;
   private stopWatching: (() => void) | undefined;
+  private subscribed = false;
 
   constructor(
     private readonly clock: Clock,
@@ -55,13 +56,26 @@ export class PrincipalCache {
     // Connection errors show as the link's warning; the client reconnects and resubscribes itself.
     subscriber.on("error", () => {});
     subscriber.on("message", () => this.clear());
-    subscriber.on("ready", () => this.resync());
+    subscriber.on("close", () => {
+      this.subscribed = false;
+    });
+    subscriber.on("ready", () => {
+      this.resync();
+      // ioredis resubscribes by itself, but only to what it had subscribed before.
+      subscriber.subscribe(INVALIDATE_CHANNEL).then(
+        () => {
+          this.subscribed = true;
+        },
+        () => {},
+      );
+    });
     this.stopWatching = this.redis.onChange((up) => {
       if (up) this.resync();
     });
     try {
       await subscriber.connect();
       await subscriber.subscribe(INVALIDATE_CHANNEL);
+      this.subscribed = true;
       this.sharedFrom = this.clock.now();
     } catch (error) {
       this.logger?.warn({ err: error }, "auth cache: cannot subscribe to revocations in Redis yet");
@@ -77,7 +91,7 @@ export class PrincipalCache {
   /** Whether a revocation on another instance reaches this one now (always, without Redis: there is none). */
   private shared(now: number): boolean {
     if (!this.redis) return true;
-    return this.redis.up && this.subscriber?.status === "ready" && now >= this.sharedFrom;
+    return this.redis.up && this.subscribed && this.subscriber?.status === "ready" && now >= this.sharedFrom;
   }
 
   /** Be told whenever cached credentials are dropped (a revocation here or, through Redis, elsewhere). */
