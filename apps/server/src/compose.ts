@@ -1,13 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { AuthService, ensureBootstrapAdmin } from "@switchyard/auth";
+import { AuthService, ensureBootstrapAdmin, type RedisLink } from "@switchyard/auth";
 import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileCleanup, FileStore } from "@switchyard/batch";
 import { type Clock, systemClock } from "@switchyard/core";
 import { type DatabaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
 import { Gateway } from "@switchyard/gateway";
 import { Scheduler } from "@switchyard/scheduler";
 import { Projects, UsageRecorder } from "@switchyard/usage";
-import type { Redis } from "ioredis";
 import { loadConfig } from "./config";
 import { type AppContext, type ProcessContext, type Role, VERSION } from "./context";
 import { createLaunchers, engineOptions } from "./launchers";
@@ -201,12 +200,12 @@ type Resources = Pick<
 async function openFront(
   res: Resources,
   options: Pick<ComposeOptions<Role>, "redisUrl" | "onAdminCreated">,
-): Promise<{ redis: Redis | undefined; auth: AuthService }> {
-  let redis: Redis | undefined;
+): Promise<{ redis: RedisLink | undefined; auth: AuthService }> {
+  let redis: RedisLink | undefined;
   if (options.redisUrl) {
-    const connected = await connectRedis(options.redisUrl);
-    connected.on("error", (error) => res.logger.warn({ err: error }, "Redis connection error"));
-    res.onClose(() => connected.quit());
+    // Losing it later is logged once by the link (and once when it is back), not per error.
+    const connected = await connectRedis(options.redisUrl, { logger: res.logger, registry: res.metrics.registry });
+    res.onClose(() => connected.close());
     redis = connected;
   }
   const auth = await AuthService.create({

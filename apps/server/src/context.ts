@@ -1,12 +1,11 @@
 import { createRequire } from "node:module";
-import type { AuthService } from "@switchyard/auth";
+import type { AuthService, RedisLink } from "@switchyard/auth";
 import type { BatchService, BatchWorker, FileStore } from "@switchyard/batch";
 import type { Clock, SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { Gateway } from "@switchyard/gateway";
 import type { Scheduler } from "@switchyard/scheduler";
 import type { UsageRecorder } from "@switchyard/usage";
-import type { Redis } from "ioredis";
 import type { Logger } from "./logger";
 import type { Metrics } from "./metrics";
 
@@ -62,6 +61,6 @@ export interface AppContext extends ProcessContext {
   gateway: Gateway;
   /** Files and batches; `worker` when this process runs batches (`batch.runInServe`). */
   batches: ProcessContext["batches"] & { service: BatchService };
-  /** Shared state across instances, when REDIS_URL is set. */
-  redis: Redis | undefined;
+  /** Shared state across instances, when REDIS_URL is set (its client, and whether it is up now). */
+  redis: RedisLink | undefined;
 }

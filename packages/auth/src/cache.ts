@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { Principal } from "./principal";
+import type { RedisLink } from "./redis-link";
 
 const INVALIDATE_CHANNEL = "switchyard:auth:invalidate";
 
@@ -10,31 +11,87 @@ interface Entry {
   principal: Principal;
   /** Our clock's ms after which the entry must be re-checked. */
   until: number;
+  /** When it was resolved (our clock's ms). */
+  at: number;
 }
+
+/** How long a credential stays cached while revocations elsewhere cannot reach this instance (ms). */
+export const UNSHARED_CACHE_TTL_MS = 1000;
 
 /**
  * Resolved credentials, so a request with a known token or key costs a map lookup. Entries
  * live at most `ttlMs` (a revocation takes effect within it on every instance) and never past
  * the credential's own expiry. With Redis, a revocation also reaches every instance at once.
+ *
+ * While Redis is unreachable (or this instance is not subscribed yet) a revocation elsewhere
+ * cannot reach us, so an entry is trusted for at most `unsharedTtlMs` after it was resolved:
+ * the database, which every revocation is written to first, is asked again after that. When
+ * Redis is back the cache is emptied (a revocation may have been missed meanwhile) and entries
+ * stay short-lived for one more `unsharedTtlMs`, while the subscription is renewed.
  */
 export class PrincipalCache {
   private readonly entries = new LRUCache<string, Entry>({ max: 50_000 });
   private subscriber: Redis | undefined;
   private readonly clearListeners = new Set<() => void>();
+  /** With Redis: entries are short-lived before this time (our clock's ms), see above. */
+  private sharedFrom = Number.POSITIVE_INFINITY;
+  private readonly unsharedTtlMs: number;
+  private stopWatching: (() => void) | undefined;
+  private subscribed = false;
 
   constructor(
     private readonly clock: Clock,
     private readonly ttlMs: number,
-    private readonly redis?: Redis,
+    private readonly redis?: RedisLink,
     private readonly logger?: Logger,
-  ) {}
+    unsharedTtlMs = UNSHARED_CACHE_TTL_MS,
+  ) {
+    this.unsharedTtlMs = Math.min(unsharedTtlMs, ttlMs);
+  }
 
   async start(): Promise<void> {
     if (!this.redis) return;
-    this.subscriber = this.redis.duplicate();
-    this.subscriber.on("error", (error) => this.logger?.warn({ err: error }, "auth cache: Redis subscriber error"));
-    await this.subscriber.subscribe(INVALIDATE_CHANNEL);
-    this.subscriber.on("message", () => this.clear());
+    const subscriber = this.redis.client.duplicate({ lazyConnect: true });
+    this.subscriber = subscriber;
+    // Connection errors show as the link's warning; the client reconnects and resubscribes itself.
+    subscriber.on("error", () => {});
+    subscriber.on("message", () => this.clear());
+    subscriber.on("close", () => {
+      this.subscribed = false;
+    });
+    subscriber.on("ready", () => {
+      this.resync();
+      // ioredis resubscribes by itself, but only to what it had subscribed before.
+      subscriber.subscribe(INVALIDATE_CHANNEL).then(
+        () => {
+          this.subscribed = true;
+        },
+        () => {},
+      );
+    });
+    this.stopWatching = this.redis.onChange((up) => {
+      if (up) this.resync();
+    });
+    try {
+      await subscriber.connect();
+      await subscriber.subscribe(INVALIDATE_CHANNEL);
+      this.subscribed = true;
+      this.sharedFrom = this.clock.now();
+    } catch (error) {
+      this.logger?.warn({ err: error }, "auth cache: cannot subscribe to revocations in Redis yet");
+    }
+  }
+
+  /** Back in touch with Redis: forget what a missed revocation may concern, and stay short-lived a moment. */
+  private resync(): void {
+    this.sharedFrom = this.clock.now() + this.unsharedTtlMs;
+    this.clear();
+  }
+
+  /** Whether a revocation on another instance reaches this one now (always, without Redis: there is none). */
+  private shared(now: number): boolean {
+    if (!this.redis) return true;
+    return this.redis.up && this.subscribed && this.subscriber?.status === "ready" && now >= this.sharedFrom;
   }
 
   /** Be told whenever cached credentials are dropped (a revocation here or, through Redis, elsewhere). */
@@ -51,7 +108,8 @@ export class PrincipalCache {
   get(credential: string): Principal | undefined {
     const entry = this.entries.get(credential);
     if (!entry) return undefined;
-    if (this.clock.now() >= entry.until) {
+    const now = this.clock.now();
+    if (now >= entry.until || (now - entry.at >= this.unsharedTtlMs && !this.shared(now))) {
       this.entries.delete(credential);
       return undefined;
     }
@@ -60,18 +118,32 @@ export class PrincipalCache {
 
   set(credential: string, principal: Principal): void {
     const now = this.clock.now();
-    const until = Math.min(now + this.ttlMs, principal.expiresAt ?? Number.POSITIVE_INFINITY);
-    if (until > now) this.entries.set(credential, { principal, until });
+    const ttl = this.shared(now) ? this.ttlMs : this.unsharedTtlMs;
+    const until = Math.min(now + ttl, principal.expiresAt ?? Number.POSITIVE_INFINITY);
+    if (until > now) this.entries.set(credential, { principal, until, at: now });
   }
 
-  /** Forget everything here and, through Redis, on every other instance. */
+  /**
+   * Forget everything here and, through Redis, on every other instance. Without Redis the
+   * others see the change within `unsharedTtlMs`, from the database.
+   */
   async invalidateAll(): Promise<void> {
     this.clear();
-    await this.redis?.publish(INVALIDATE_CHANNEL, String(this.clock.now()));
+    const link = this.redis;
+    if (!link) return;
+    const sent = link.up
+      ? await link.client.publish(INVALIDATE_CHANNEL, String(this.clock.now())).then(
+          () => true,
+          () => false,
+        )
+      : false;
+    if (!sent) link.fellBack("revocation");
   }
 
   async stop(): Promise<void> {
-    if (this.subscriber) await this.subscriber.quit().catch(() => {});
+    this.stopWatching?.();
+    const subscriber = this.subscriber;
     this.subscriber = undefined;
+    if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
   }
 }

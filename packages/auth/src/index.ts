@@ -9,5 +9,12 @@ export { registerAuthRoutes } from "./http/routes";
 export { OAuthError } from "./oauth-error";
 export * from "./policy";
 export { ALL_SCOPES, actsAsAdmin, hasScope, type Principal, type Role } from "./principal";
+export {
+  REDIS_COMMAND_TIMEOUT_MS,
+  RedisLink,
+  type RedisUse,
+  redisClientOptions,
+  sharedLimiter,
+} from "./redis-link";
 export { type AuthDeps, AuthService, DEFAULT_CLIENT_ID, type TokenResponse } from "./service";
 export * from "./users";

@@ -1,8 +1,8 @@
 import type { Clock, OidcIssuerConfig } from "@switchyard/core";
-import type { Redis } from "ioredis";
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
 import { LRUCache } from "lru-cache";
 import { sha256Hex } from "./crypto";
+import type { RedisLink } from "./redis-link";
 
 /** Who an external issuer says the caller is. */
 export interface ExternalIdentity {
@@ -48,7 +48,7 @@ export class ExternalIssuers {
 
   constructor(
     private readonly configs: OidcIssuerConfig[],
-    private readonly deps: { clock: Clock; env: NodeJS.ProcessEnv; redis?: Redis | undefined },
+    private readonly deps: { clock: Clock; env: NodeJS.ProcessEnv; redis?: RedisLink | undefined },
   ) {
     this.byIssuer = new Map(configs.map((c) => [c.issuer, c]));
   }
@@ -120,8 +120,11 @@ export class ExternalIssuers {
     const local = this.introspected.get(key);
     if (local && local.until > now) return local.identity ?? undefined;
     const redisKey = `switchyard:auth:introspect:${key}`;
-    if (this.deps.redis) {
-      const shared = await this.deps.redis.get(redisKey);
+    const link = this.deps.redis;
+    if (link) {
+      // Without Redis this instance asks the provider itself.
+      const shared = link.up ? await link.client.get(redisKey).catch(() => undefined) : undefined;
+      if (shared === undefined) link.fellBack("introspection");
       if (shared) {
         const identity = JSON.parse(shared) as ExternalIdentity | null;
         this.introspected.set(key, { identity, until: now + 5000 });
@@ -164,6 +167,8 @@ export class ExternalIssuers {
 
   private async remember(key: string, redisKey: string, identity: ExternalIdentity | null, ttlMs: number, now: number) {
     this.introspected.set(key, { identity, until: now + ttlMs });
-    await this.deps.redis?.set(redisKey, JSON.stringify(identity), "PX", Math.max(1, Math.floor(ttlMs)));
+    const link = this.deps.redis;
+    if (!link?.up) return;
+    await link.client.set(redisKey, JSON.stringify(identity), "PX", Math.max(1, Math.floor(ttlMs))).catch(() => {});
   }
 }

@@ -1,7 +1,6 @@
 import type { AuthConfig, Clock } from "@switchyard/core";
 import { apiError } from "@switchyard/core";
 import type { PrismaClient } from "@switchyard/db";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { LastUsedTracker } from "./api-keys";
 import { PrincipalCache } from "./cache";
@@ -12,6 +11,7 @@ import { type DeviceCodeResponse, DeviceFlow } from "./device-flow";
 import { OAuthError } from "./oauth-error";
 import { ExternalIssuers } from "./oidc";
 import { ALL_SCOPES, type Principal } from "./principal";
+import type { RedisLink } from "./redis-link";
 import { REFRESH_PREFIX, RefreshTokens } from "./refresh-tokens";
 import { SigningKeys } from "./signing";
 import { DeviceLoginLimit, LoginThrottle } from "./throttle";
@@ -26,7 +26,8 @@ export interface AuthDeps {
   logger: Logger;
   /** The public base URL (the `iss` of our tokens); known once the server listens. */
   issuer: () => string;
-  redis?: Redis | undefined;
+  /** Redis shared by the instances (limits, revocations), when configured. */
+  redis?: RedisLink | undefined;
   env?: NodeJS.ProcessEnv;
 }
 

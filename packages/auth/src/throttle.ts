@@ -1,12 +1,12 @@
-import type { Redis } from "ioredis";
-import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { type RateLimiterAbstract, RateLimiterRes } from "rate-limiter-flexible";
+import { type RedisLink, sharedLimiter } from "./redis-link";
 
 export type SignInAttempt =
   | { allowed: true /** Call with the outcome once the password was checked. */; settle(ok: boolean): Promise<void> }
   | { allowed: false; retryAfter: number };
 
-export function limiter(options: { points: number; duration: number; keyPrefix: string }, redis?: Redis) {
-  return redis ? new RateLimiterRedis({ ...options, storeClient: redis }) : new RateLimiterMemory(options);
+function limiter(options: { points: number; duration: number; keyPrefix: string }, redis?: RedisLink) {
+  return sharedLimiter(options, redis, "login_throttle");
 }
 
 /** Take a point from every limiter, or from none: seconds to wait when any is exhausted, else 0. */
@@ -32,13 +32,14 @@ async function consumeAll(limiters: [RateLimiterAbstract, string][]): Promise<nu
  * counted *before* the password is checked (so concurrent guesses cannot slip past the count)
  * and given back when the password was right. Keying the lockout on user and address means a
  * stranger's wrong guesses lock only the stranger's address out of that account, never the
- * account's owner signing in from elsewhere. Shared across instances through Redis when configured.
+ * account's owner signing in from elsewhere. Shared across instances through Redis when configured
+ * (per instance, in memory, while Redis is down).
  */
 export class LoginThrottle {
   private readonly byUserAtAddress: RateLimiterAbstract;
   private readonly byAddress: RateLimiterAbstract;
 
-  constructor(settings: { max: number; window: number }, redis?: Redis) {
+  constructor(settings: { max: number; window: number }, redis?: RedisLink) {
     this.byUserAtAddress = limiter(
       { points: settings.max, duration: settings.window, keyPrefix: "sy_login_user_addr" },
       redis,
@@ -72,7 +73,7 @@ export class LoginThrottle {
 export class DeviceLoginLimit {
   private readonly byAddress: RateLimiterAbstract;
 
-  constructor(settings: { max: number; window: number }, redis?: Redis) {
+  constructor(settings: { max: number; window: number }, redis?: RedisLink) {
     this.byAddress = limiter({ points: settings.max, duration: settings.window, keyPrefix: "sy_device_addr" }, redis);
   }
 

@@ -5,8 +5,8 @@ import { AuthSchema, ManualClock } from "@switchyard/core";
 import { openTestDatabase, type TestDatabase, type TestDriver } from "@switchyard/db/testing";
 import { createServiceLoggers, errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import express from "express";
-import type { Redis } from "ioredis";
 import { Counter, Histogram, Registry } from "prom-client";
+import type { RedisLink } from "../src";
 import { AuthService, accessGuard, createUser, principalOf, registerAuthRoutes } from "../src";
 import { INTROSPECTION_SECRET } from "./oidc-provider";
 
@@ -28,7 +28,7 @@ export async function startHarness(
   driver: TestDriver,
   options: {
     settings?: Record<string, unknown>;
-    redis?: Redis;
+    redis?: RedisLink;
     db?: TestDatabase;
     clock?: ManualClock;
     /** Express's `trust proxy`, as `serve` sets it from `http.trustProxy`. */

@@ -181,3 +181,73 @@ export async function redisAvailable(): Promise<boolean> {
   console.warn(`${message}: skipping the Redis tests`);
   return false;
 }
+
+/** A TCP proxy in front of the test Redis that a test can cut (Redis "lost") and restore. */
+export interface RedisCut {
+  /** A Redis URL through the proxy. */
+  url: string;
+  /** Drop every open connection and refuse new ones (accepted, then closed at once). */
+  cut(): void;
+  /** Keep every connection open but pass nothing on (a Redis that hangs, a network that drops packets). */
+  stall(): void;
+  /** Let connections through again. */
+  restore(): void;
+  close(): Promise<void>;
+}
+
+/** Lose Redis in a test without stopping the machine's shared Redis: clients connect through this. */
+export async function startRedisCut(): Promise<RedisCut> {
+  const target = new URL(TEST_REDIS_URL);
+  const { createServer, createConnection } = await import("node:net");
+  let open = true;
+  let stalled = false;
+  const sockets = new Set<import("node:net").Socket>();
+  const track = (socket: import("node:net").Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+  };
+  const server = createServer((client) => {
+    track(client);
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port || 6379) });
+    track(upstream);
+    client.on("data", (chunk) => {
+      if (!stalled) upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => {
+      if (!stalled) client.write(chunk);
+    });
+    client.once("close", () => upstream.destroy());
+    upstream.once("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as import("node:net").AddressInfo;
+  const url = new URL(TEST_REDIS_URL);
+  url.hostname = "127.0.0.1";
+  url.port = String(port);
+  const dropAll = () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  return {
+    url: url.toString(),
+    cut() {
+      open = false;
+      dropAll();
+    },
+    stall() {
+      stalled = true;
+    },
+    restore() {
+      open = true;
+      stalled = false;
+    },
+    close() {
+      dropAll();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type AuthService, admit, principalOf } from "@switchyard/auth";
+import { type AuthService, admit, principalOf, type RedisLink } from "@switchyard/auth";
 import type { SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { EngineAdapterOptions } from "@switchyard/engines";
@@ -14,7 +14,6 @@ import type { Scheduler } from "@switchyard/scheduler";
 import { Upstreams } from "@switchyard/upstream";
 import { CachedCharges, type Projects, type UsageRecorder } from "@switchyard/usage";
 import type { Router } from "express";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type BatchRouteDeps, registerBatchRoutes } from "./batches";
@@ -40,7 +39,7 @@ export interface GatewayOptions {
   registry: Registry;
   requestMetrics: RequestMetrics;
   engines: EngineAdapterOptions;
-  redis?: Redis | undefined;
+  redis?: RedisLink | undefined;
   /** Projects (allocations), to charge interactive requests to when `gateway.chargeProjects` is on. */
   projects?: Projects | undefined;
   /** The batch service and file store, for the Files, Batches and reference batch routes. */

@@ -1,7 +1,7 @@
+import { type RedisLink, sharedLimiter } from "@switchyard/auth";
 import type { GatewaySettings, LimitConfig, UserLimitConfig } from "@switchyard/core";
 import { apiError } from "@switchyard/core";
-import type { Redis } from "ioredis";
-import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { type RateLimiterAbstract, RateLimiterRes } from "rate-limiter-flexible";
 import { InFlightRequests } from "./concurrency";
 
 /** Tokens taken from one budget (the user's or the model's) for one request. */
@@ -29,7 +29,8 @@ function reset(res: RateLimiterRes): string {
  * Requests and tokens per minute, per user and per model (defaults, per-model and per-group
  * overrides from config), and requests in flight per user. Tokens are charged up front with the
  * request's worst case (see `tokenEstimate`) and settled with the real count once the response
- * says it. In memory, or in Redis when configured so every instance shares the counts.
+ * says it. In memory, or in Redis when configured so every instance shares the counts; while Redis
+ * is down, each instance counts in its own memory with the same limits (see `sharedLimiter`).
  */
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
@@ -39,7 +40,7 @@ export class RateLimits {
 
   constructor(
     private readonly settings: GatewaySettings["limits"],
-    private readonly redis?: Redis,
+    private readonly redis?: RedisLink,
   ) {
     this.inFlight = new InFlightRequests(redis);
   }
@@ -68,9 +69,7 @@ export class RateLimits {
     let limiter = this.limiters.get(key);
     if (!limiter) {
       const options = { points, duration: 60, keyPrefix: `sy_${kind}_${points}` };
-      limiter = this.redis
-        ? new RateLimiterRedis({ ...options, storeClient: this.redis })
-        : new RateLimiterMemory(options);
+      limiter = sharedLimiter(options, this.redis, "rate_limit");
       this.limiters.set(key, limiter);
     }
     return limiter;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { AuthService, accessGuard, createApiKey, createUser } from "@switchyard/auth";
+import { AuthService, accessGuard, createApiKey, createUser, RedisLink } from "@switchyard/auth";
 import { BatchService, FileStore } from "@switchyard/batch";
 import { type Clock, type SwitchyardConfig, type SwitchyardConfigInput, validateConfig } from "@switchyard/core";
 import { syncCatalog } from "@switchyard/db";
@@ -14,7 +14,6 @@ import { errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/
 import { LocalLauncher, Scheduler } from "@switchyard/scheduler";
 import { Projects, UsageRecorder } from "@switchyard/usage";
 import express from "express";
-import { Redis } from "ioredis";
 import OpenAI from "openai";
 import { pino } from "pino";
 import { Counter, Histogram, Registry } from "prom-client";
@@ -145,7 +144,7 @@ export async function startGatewayHarness(
   });
   const logger = pino({ level: "debug" }, sink);
   const clock = { now: () => Date.now() };
-  const redis = options.redisUrl ? new Redis(options.redisUrl, { lazyConnect: false }) : undefined;
+  const redis = options.redisUrl ? await RedisLink.connect(options.redisUrl, { logger }) : undefined;
   const auth = await AuthService.create({
     db: db.prisma,
     settings: config.auth,
@@ -287,7 +286,7 @@ export async function startGatewayHarness(
       await usage.stop();
       await scheduler.close();
       await auth.close();
-      await redis?.quit();
+      await redis?.close();
       await db.close();
       rmSync(dir, { recursive: true, force: true });
     },

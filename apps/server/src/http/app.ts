@@ -41,13 +41,16 @@ export function createApp(
 
   routes.add(
     router,
-    { method: "GET", path: "/health", access: "public", summary: "Liveness and database reachability" },
+    { method: "GET", path: "/health", access: "public", summary: "Liveness, database and Redis reachability" },
     async (_req, res) => {
       const up = await ctx.db.ping();
+      // Without Redis this instance still serves (limits in its own memory): degraded, not down.
+      const redisUp = ctx.redis?.up ?? true;
       res.status(up ? 200 : 503).json({
-        status: up ? "ok" : "unavailable",
+        status: up ? (redisUp ? "ok" : "degraded") : "unavailable",
         version: ctx.version,
         database: { driver: ctx.db.driver, status: up ? "up" : "down" },
+        ...(ctx.redis ? { redis: { status: redisUp ? "up" : "down" } } : {}),
         uptime_seconds: Math.round((ctx.clock.now() - ctx.startedAt) / 1000),
       });
     },

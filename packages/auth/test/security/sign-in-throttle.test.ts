@@ -1,6 +1,6 @@
 import { openTestDatabase, redisAvailable, TEST_REDIS_URL, testDrivers } from "@switchyard/db/testing";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RedisLink } from "../../src";
 import { addUser, type Harness, PASSWORD, post, startHarness } from "../harness";
 
 const drivers = await testDrivers();
@@ -70,9 +70,9 @@ describe.runIf(withRedis)("sign-in throttling shared through Redis", () => {
   const driver = drivers.includes("postgres") ? "postgres" : "pglite";
   let a: Harness;
   let b: Harness;
-  const clients: Redis[] = [];
+  const clients: RedisLink[] = [];
   beforeAll(async () => {
-    clients.push(new Redis(TEST_REDIS_URL), new Redis(TEST_REDIS_URL));
+    clients.push(await RedisLink.connect(TEST_REDIS_URL), await RedisLink.connect(TEST_REDIS_URL));
     const db = await openTestDatabase(driver);
     a = await startHarness(driver, { db, redis: clients[0] });
     b = await startHarness(driver, { db, redis: clients[1], clock: a.clock });
@@ -81,7 +81,7 @@ describe.runIf(withRedis)("sign-in throttling shared through Redis", () => {
     await a?.close();
     await b?.close();
     await a?.db.close();
-    for (const client of clients) client.disconnect();
+    for (const client of clients) await client.close();
   });
 
   it("25 concurrent wrong passwords spread over two instances: at most 5 are checked", async () => {

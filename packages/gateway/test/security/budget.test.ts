@@ -1,5 +1,5 @@
+import { RedisLink } from "@switchyard/auth";
 import { redisAvailable, TEST_REDIS_URL } from "@switchyard/db/testing";
-import { Redis } from "ioredis";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InFlightRequests } from "../../src/concurrency";
@@ -148,8 +148,8 @@ const withRedis = await redisAvailable();
 
 describe.runIf(withRedis)("requests in flight shared through Redis", () => {
   it("a user's requests on two instances count together, and a dead instance's slots expire", async () => {
-    const a = new Redis(TEST_REDIS_URL);
-    const b = new Redis(TEST_REDIS_URL);
+    const a = await RedisLink.connect(TEST_REDIS_URL);
+    const b = await RedisLink.connect(TEST_REDIS_URL);
     let now = Date.now();
     const clock = { now: () => now };
     const user = `u-${crypto.randomUUID()}`;
@@ -171,8 +171,8 @@ describe.runIf(withRedis)("requests in flight shared through Redis", () => {
     } finally {
       first.close();
       second.close();
-      await a.quit();
-      await b.quit();
+      await a.close();
+      await b.close();
     }
   });
 });
