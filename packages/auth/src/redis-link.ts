@@ -75,8 +75,16 @@ export class RedisLink {
   }
 
   /** Connect with the request path's options; rejects (and stops trying) when Redis does not answer. */
-  static async connect(url: string, options: ConstructorParameters<typeof RedisLink>[1] = {}): Promise<RedisLink> {
-    const link = new RedisLink(new Redis(url, { ...redisClientOptions, lazyConnect: true }), options);
+  static async connect(
+    url: string,
+    options: ConstructorParameters<typeof RedisLink>[1] & {
+      /** Prepended to every key (tests: counters of one run never meet another run's). */
+      keyPrefix?: string | undefined;
+    } = {},
+  ): Promise<RedisLink> {
+    const { keyPrefix, ...linkOptions } = options;
+    const client = new Redis(url, { ...redisClientOptions, lazyConnect: true, ...(keyPrefix ? { keyPrefix } : {}) });
+    const link = new RedisLink(client, linkOptions);
     try {
       await link.client.connect();
       await link.client.ping();

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisLink } from "../src";
 import { addUser, call, type Harness, passwordGrant, startHarness } from "./harness";
 
+// The sign-in counters live in the shared Redis for 15 minutes: each run counts in its own keys.
+const RUN = `test-${process.pid}-${Date.now().toString(36)}:`;
 const withRedis = await redisAvailable();
 const drivers = await testDrivers();
 
@@ -22,8 +24,8 @@ describe.runIf(withRedis)("two instances sharing PostgreSQL-or-PGlite and Redis"
   const user = `redis-${Date.now().toString(36)}`;
 
   beforeAll(async () => {
-    redisA = await RedisLink.connect(TEST_REDIS_URL);
-    redisB = await RedisLink.connect(TEST_REDIS_URL);
+    redisA = await RedisLink.connect(TEST_REDIS_URL, { keyPrefix: RUN });
+    redisB = await RedisLink.connect(TEST_REDIS_URL, { keyPrefix: RUN });
     const db = await openTestDatabase(driver);
     a = await startHarness(driver, { db, redis: redisA, settings: { principalCacheTtl: "1h" } });
     b = await startHarness(driver, { db, redis: redisB, settings: { principalCacheTtl: "1h" }, clock: a.clock });

@@ -4,6 +4,8 @@ import { RedisLink } from "../../src";
 import { addUser, type Harness, PASSWORD, post, startHarness } from "../harness";
 
 const drivers = await testDrivers();
+// The sign-in counters live in the shared Redis for 15 minutes: each run counts in its own keys.
+const RUN = `test-${process.pid}-${Date.now().toString(36)}:`;
 const withRedis = await redisAvailable();
 
 /** The password grant as a client behind the proxy sees it, naming its address in X-Forwarded-For. */
@@ -72,7 +74,10 @@ describe.runIf(withRedis)("sign-in throttling shared through Redis", () => {
   let b: Harness;
   const clients: RedisLink[] = [];
   beforeAll(async () => {
-    clients.push(await RedisLink.connect(TEST_REDIS_URL), await RedisLink.connect(TEST_REDIS_URL));
+    clients.push(
+      await RedisLink.connect(TEST_REDIS_URL, { keyPrefix: RUN }),
+      await RedisLink.connect(TEST_REDIS_URL, { keyPrefix: RUN }),
+    );
     const db = await openTestDatabase(driver);
     a = await startHarness(driver, { db, redis: clients[0] });
     b = await startHarness(driver, { db, redis: clients[1], clock: a.clock });
