@@ -128,8 +128,9 @@ describe("sy batch", () => {
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.stdout).toBe(`Batch ${id} completed: 150 of 150 requests answered, 0 failed.\n`);
     expect(waited.stderr).toMatch(new RegExp(`sy: ${id} is completed \\(150/150\\)`));
-    // One line per status change, not one per poll.
-    expect(waited.stderr.split("\n").filter(Boolean).length).toBeLessThanOrEqual(4);
+    // One line per status change, not one per poll; then how to get the answers.
+    expect(waited.stderr.split("\n").filter((l) => l.startsWith("sy: ")).length).toBeLessThanOrEqual(4);
+    expect(waited.stderr).toMatch(new RegExp(`Get the answers: sy batch results ${id} -o answers\\.jsonl\n$`));
 
     const status = await sy(["batch", "status", id], env);
     expect(status.stdout).toMatch(/status\s+completed/);
@@ -151,6 +152,7 @@ describe("sy batch", () => {
     expect(screen).toMatch(new RegExp(`${id} \\S+ \\d{1,2}% \\| \\d+/100 \\| [\\d.]+/s \\| ETA \\d+ s \\| running`));
     expect(screen).toMatch(new RegExp(`${id} \\S+ 100% \\| 100/100 \\| [\\d.]+/s \\| ETA 0 s \\| completed`));
     expect(screen).toContain(`Batch ${id} completed: 100 of 100 requests answered, 0 failed.`);
+    expect(screen).toContain(`Get the answers: sy batch results ${id} -o answers.jsonl`);
   });
 
   it("prints a rejected file's problems with their line numbers and exits 1; nothing ran", async () => {

@@ -278,6 +278,64 @@ export function syInTerminal(args: string[], env: NodeJS.ProcessEnv): Promise<{ 
   });
 }
 
+/** Terminal output as a person reads it: escapes removed, CRLF as LF. */
+function plainTerminalText(output: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing the terminal's escapes is the point
+  return output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r+\n/g, "\n");
+}
+
+/**
+ * `sy` on a pseudo-terminal (script(1)) that a test types into: keys go to the terminal as a
+ * person's would (`"\u0003"` is Ctrl-C, `"\u0004"` Ctrl-D), `output` is what it shows.
+ */
+export class SyTerminal {
+  readonly child: ChildProcessWithoutNullStreams;
+  private raw = "";
+  readonly done: Promise<{ code: number | null; output: string }>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv) {
+    const command = [process.execPath, BIN, ...args].map(shellQuote).join(" ");
+    this.child = spawn("script", ["-qfec", command, "/dev/null"], { env, stdio: "pipe" });
+    this.child.stdout.on("data", (chunk) => {
+      this.raw += String(chunk);
+    });
+    this.child.stderr.on("data", (chunk) => {
+      this.raw += String(chunk);
+    });
+    const killer = setTimeout(() => this.child.kill("SIGKILL"), 60_000);
+    this.done = new Promise((resolve) => {
+      this.child.on("close", (code) => {
+        clearTimeout(killer);
+        resolve({ code, output: this.output });
+      });
+    });
+  }
+
+  get output(): string {
+    return plainTerminalText(this.raw);
+  }
+
+  type(keys: string): void {
+    this.child.stdin.write(keys);
+  }
+
+  /** Resolves once the output after `from` (a length of `output`) matches `pattern`; fails after 30 s or on exit. */
+  async waitFor(pattern: RegExp, from = 0, timeoutMs = 30_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    void this.done.then(() => {
+      exited = true;
+    });
+    for (;;) {
+      const match = pattern.exec(this.output.slice(from));
+      if (match) return match;
+      if (exited || Date.now() > deadline)
+        throw new Error(`the terminal never showed ${pattern}; it shows:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
 /** Run `sy` to the end. */
 export function sy(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<SyResult> {
   return new SyProcess(args, env, input).done;

@@ -204,7 +204,9 @@ export function BatchesPage({ admin }: { admin: boolean }) {
                           </div>
                           {batch.errors && batch.errors.data.length > 0 && (
                             <details className="small batch-errors">
-                              <summary>{batch.errors.data.length} problem(s)</summary>
+                              <summary>
+                                {batch.errors.data.length} {batch.errors.data.length === 1 ? "problem" : "problems"}
+                              </summary>
                               <ul>
                                 {batch.errors.data.slice(0, 5).map((e) => (
                                   <li key={`${e.line}-${e.code}`}>

@@ -128,6 +128,11 @@ function truncate(text: string, width: number): string {
   return width <= 1 ? "…".slice(0, width) : `${text.slice(0, width - 1)}…`;
 }
 
+/** `1 request`, `2 requests`, `0 requests` (`many` for a word whose plural is not `word` + s). */
+export function plural(count: number, word: string, many = `${word}s`): string {
+  return `${count} ${count === 1 ? word : many}`;
+}
+
 /** `47 h 58 min`, `12 min`, `40 s`: a span for people. */
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));

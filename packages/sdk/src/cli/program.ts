@@ -1,22 +1,14 @@
 import { Command, CommanderError, Option } from "commander";
-import { DeviceLoginError } from "../device-grant";
-import {
-  APIConnectionError,
-  APIError,
-  IdentityMismatchError,
-  LoginRequiredError,
-  ModelNotReadyError,
-  OAuthError,
-  SwitchyardSDKError,
-  TokenStoreError,
-} from "../errors";
+import { APIError, OAuthError } from "../errors";
 import { registerAuth } from "./commands/auth";
 import { registerBatch } from "./commands/batch";
 import { registerChat } from "./commands/chat";
 import { registerKeys } from "./commands/keys";
 import { registerModels } from "./commands/models";
-import { CliContext, CliError, EXIT, Interrupted } from "./context";
-import { speakCli, suggestModel } from "./speak";
+import { CliContext, EXIT } from "./context";
+import { explain, explainWithSuggestion } from "./explain";
+
+export { explain } from "./explain";
 
 export const VERSION = "0.1.0";
 
@@ -49,48 +41,6 @@ export interface CliStreams {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
-}
-
-/** The exit code and the message for an error a command threw. */
-export function explain(error: unknown, ctx: CliContext | undefined): { code: number; message: string } {
-  if (error instanceof CliError) return { code: error.exitCode, message: error.message };
-  if (error instanceof Interrupted || (ctx?.interrupted && (error as Error)?.name === "AbortError")) {
-    return { code: EXIT.interrupted, message: "Cancelled." };
-  }
-  if (
-    error instanceof LoginRequiredError ||
-    error instanceof IdentityMismatchError ||
-    error instanceof DeviceLoginError
-  ) {
-    return { code: EXIT.auth, message: error.message };
-  }
-  if (error instanceof OAuthError) {
-    return {
-      code: error.error === "too_many_attempts" ? EXIT.unavailable : EXIT.auth,
-      message: `The login failed: ${error.message}.`,
-    };
-  }
-  if (error instanceof TokenStoreError) return { code: EXIT.failure, message: error.message };
-  if (error instanceof APIConnectionError) return { code: EXIT.unreachable, message: error.message };
-  if (error instanceof APIError) {
-    if (error.status === 401 || error.status === 403) {
-      const usingKey = ctx?.apiKey !== undefined;
-      const hint =
-        error.status === 403
-          ? ""
-          : usingKey
-            ? " Check the API key (--api-key or SWITCHYARD_API_KEY)."
-            : " Run 'sy login' to log in again.";
-      return { code: EXIT.auth, message: `${speakCli(error)}${hint}` };
-    }
-    if (error.status === 404) return { code: EXIT.notFound, message: speakCli(error) };
-    if (error.status === 429 || error instanceof ModelNotReadyError || error.code === "cluster_unavailable") {
-      return { code: EXIT.unavailable, message: speakCli(error) };
-    }
-    return { code: EXIT.failure, message: speakCli(error) };
-  }
-  if (error instanceof SwitchyardSDKError) return { code: EXIT.failure, message: error.message };
-  return { code: EXIT.failure, message: `unexpected error: ${(error as Error)?.stack ?? String(error)}` };
 }
 
 export function buildProgram(streams: CliStreams, exit: { code: number }): Command {
@@ -126,12 +76,7 @@ export function buildProgram(streams: CliStreams, exit: { code: number }): Comma
           ...positional,
         );
       } catch (error) {
-        const explained = explain(error, ctx);
-        const { code } = explained;
-        let { message } = explained;
-        const suggestion = error instanceof APIError && ctx ? await suggestModel(error, ctx) : undefined;
-        // "The model 'x' does not exist. Did you mean y? `sy models` lists ...": the guess before the way to look.
-        if (suggestion) message = message.replace(/^(.*? does not exist\.)/, `$1 ${suggestion}`);
+        const { code, message } = await explainWithSuggestion(error, ctx);
         if (ctx?.json && code !== EXIT.interrupted) {
           streams.stderr.write(`${JSON.stringify({ error: { message, exit_code: code, ...codeOf(error) } })}\n`);
         } else {

@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import type { ModelObject } from "@switchyard/core";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
+import { Pace } from "../../src/cli/commands/batch";
 import { renderModels } from "../../src/cli/commands/models";
 import { CliContext } from "../../src/cli/context";
 import { formatEta } from "../../src/cli/output";
@@ -154,5 +155,61 @@ describe("what sy models shows for a model's ETA", () => {
       "~59 s",
       "~10 min",
     ]);
+  });
+});
+
+/** Polls of a batch every `every` s: nothing done while the model loads for `startup` s, then `perSecond` lines a second. */
+function polls(options: { startup: number; perSecond: number; total: number; every: number; until: number }) {
+  const seen: { at: number; done: number }[] = [];
+  for (let t = 0; t <= options.until; t += options.every) {
+    const done = Math.min(options.total, Math.max(0, Math.floor((t - options.startup) * options.perSecond)));
+    seen.push({ at: t * 1000, done });
+  }
+  return seen;
+}
+
+describe("the batch progress bar's rate and ETA", () => {
+  it("counts from the first answer: a model's 50 s start does not make the ETA several times too long", () => {
+    // 600 lines at 10 a second once the model answers: 60 s of work after a 50 s start.
+    const pace = new Pace();
+    const seen = polls({ startup: 50, perSecond: 10, total: 600, every: 2, until: 56 });
+    for (const { at, done } of seen) pace.add(done, at);
+    const last = seen.at(-1) as { at: number; done: number };
+    expect(last.done).toBe(60);
+    const truth = (600 - last.done) / 10; // 54 s
+    expect(pace.rate).toBeCloseTo(10, 5);
+    expect(pace.eta(600 - last.done)).toBeCloseTo(truth, 5);
+  });
+
+  it("has no rate or ETA before the first answer, nor until half a second after it", () => {
+    const pace = new Pace();
+    for (let t = 0; t <= 40_000; t += 2000) pace.add(0, t);
+    expect([pace.rate, pace.eta(100)]).toEqual([null, null]);
+    pace.add(5, 42_000);
+    expect(pace.eta(95)).toBeNull();
+    pace.add(6, 42_400);
+    expect(pace.eta(94)).toBeNull();
+    pace.add(15, 43_000);
+    expect(pace.rate).toBeCloseTo(10, 5);
+    expect(pace.eta(85)).toBeCloseTo(8.5, 5);
+  });
+
+  it("follows a pace that changes: the last half minute counts, not the whole run", () => {
+    const pace = new Pace();
+    // 100 s at 2 lines a second, then 30 s at 8 a second.
+    for (let t = 1; t <= 100; t++) pace.add(2 * t, t * 1000);
+    for (let t = 101; t <= 130; t++) pace.add(200 + 8 * (t - 100), t * 1000);
+    expect(pace.rate).toBeCloseTo(8, 5);
+  });
+
+  it("starts afresh when the count goes down, and says 0 s left once nothing remains", () => {
+    const pace = new Pace();
+    pace.add(50, 0);
+    pace.add(100, 5000);
+    pace.add(3, 6000);
+    expect(pace.rate).toBeNull();
+    pace.add(13, 7000);
+    expect(pace.rate).toBeCloseTo(10, 5);
+    expect(pace.eta(0)).toBe(0);
   });
 });

@@ -12,7 +12,7 @@ import { peekBatchFile, withBatchModel } from "../../node/batch-input";
 import type { Switchyard } from "../../node/client";
 import { type CliContext, CliError, EXIT } from "../context";
 import { NUMBERS } from "../numbers";
-import { formatDuration, formatTime } from "../output";
+import { formatDuration, formatTime, plural } from "../output";
 import type { Run } from "../program";
 
 /** How long `submit` (without --wait) waits for the server to check the file before it leaves it to `sy batch wait`. */
@@ -131,19 +131,38 @@ function endedBadly(batch: BatchObject): CliError {
 
 function summary(batch: BatchObject): string {
   const c = batch.request_counts;
-  return `Batch ${batch.id} ${batch.status}: ${c.completed} of ${c.total} requests answered, ${c.failed} failed.`;
+  return `Batch ${batch.id} ${batch.status}: ${c.completed} of ${plural(c.total, "request")} answered, ${c.failed} failed.`;
 }
 
-/** Lines per second over the last half minute, and the time left at that pace. */
-class Pace {
+/** What to type next for a batch that completed: the command that fetches its answers (and its failures). */
+function fetchHint(batch: BatchObject): string {
+  const failed = batch.request_counts.failed
+    ? `; the ${plural(batch.request_counts.failed, "failed request")}: sy batch results ${batch.id} --errors`
+    : "";
+  return `Get the answers: sy batch results ${batch.id} -o answers.jsonl${failed}`;
+}
+
+/**
+ * Lines per second, and the time left at that pace. Counted from the first answer, not from
+ * submission: until then the model may be loading, and that wait says nothing of how fast the
+ * lines go once it answers (counting it made the first ETAs several times too long). Over the
+ * last half minute at most, so the figure follows a pace that changes.
+ */
+export class Pace {
   private readonly samples: { at: number; done: number }[] = [];
 
-  add(doneCount: number): void {
-    const now = Date.now();
-    this.samples.push({ at: now, done: doneCount });
-    while (this.samples.length > 2 && now - (this.samples[0]?.at ?? now) > 30_000) this.samples.shift();
+  /** The count of finished lines seen at `at` (ms). */
+  add(doneCount: number, at = Date.now()): void {
+    // Before the first answer there is no pace to measure: wait for one.
+    if (doneCount === 0) return;
+    const last = this.samples.at(-1);
+    // Fewer than before (another batch followed, a count reset): measure afresh.
+    if (last && doneCount < last.done) this.samples.length = 0;
+    this.samples.push({ at, done: doneCount });
+    while (this.samples.length > 2 && at - (this.samples[0]?.at ?? at) > 30_000) this.samples.shift();
   }
 
+  /** Lines per second; null until half a second has passed since the first answer was seen. */
   get rate(): number | null {
     const first = this.samples[0];
     const last = this.samples.at(-1);
@@ -151,6 +170,7 @@ class Pace {
     return Math.max(0, (last.done - first.done) / ((last.at - first.at) / 1000));
   }
 
+  /** Seconds until `remaining` more lines are done at this pace; null when there is no pace yet. */
   eta(remaining: number): number | null {
     const rate = this.rate;
     return rate ? remaining / rate : null;
@@ -275,6 +295,7 @@ function finish(ctx: CliContext, batch: BatchObject, summaryTo: "stdout" | "stde
   if (ctx.json) ctx.out.data(batch);
   if (batch.status !== "completed") throw endedBadly(batch);
   if (!ctx.json) (summaryTo === "stdout" ? ctx.out : ctx.err).line(summary(batch));
+  ctx.note(fetchHint(batch));
 }
 
 // ---- the commands ---------------------------------------------------------------------------
@@ -357,7 +378,7 @@ async function submit(ctx: CliContext, options: SubmitOptions, file: string): Pr
     ctx.note(`The server has not checked the file yet (its batch worker is busy). Follow it: sy batch wait ${id}`);
   } else {
     ctx.note(
-      `The file passed the checks: ${batch.request_counts.total} requests, ${batch.status}. Follow it: sy batch wait ${id}`,
+      `The file passed the checks: ${plural(batch.request_counts.total, "request")}, ${batch.status}. Follow it: sy batch wait ${id}`,
     );
   }
 }
@@ -512,7 +533,7 @@ async function results(ctx: CliContext, options: { output?: string; errors?: boo
       EXIT.unavailable,
     );
   }
-  const what = options.errors ? "failed requests" : "answers";
+  const what = options.errors ? "failed request" : "answer";
   let source: AsyncIterable<Uint8Array> | undefined;
   if (batch.input_file_id === null) {
     // The reference API writes to shared storage: read it there when this machine sees it too.
@@ -524,7 +545,7 @@ async function results(ctx: CliContext, options: { output?: string; errors?: boo
       source = createReadStream(file);
     } else {
       throw new CliError(
-        `Batch ${id} was submitted with --shared (the reference API): its ${what} are in ${file} on the server's shared storage, which this machine does not see.`,
+        `Batch ${id} was submitted with --shared (the reference API): its ${what}s are in ${file} on the server's shared storage, which this machine does not see.`,
       );
     }
   } else {
@@ -550,8 +571,8 @@ async function results(ctx: CliContext, options: { output?: string; errors?: boo
     }
   }
   const where = options.output ? ` to ${options.output}` : "";
-  if (!source) ctx.note(`Batch ${id} (${batch.status}) has no ${what}${where ? `; ${options.output} is empty` : ""}.`);
-  else ctx.note(`Wrote ${lines} ${what}${where}.`);
+  if (!source) ctx.note(`Batch ${id} (${batch.status}) has no ${what}s${where ? `; ${options.output} is empty` : ""}.`);
+  else ctx.note(`Wrote ${plural(lines, what)}${where}.`);
 }
 
 async function cancel(ctx: CliContext, _options: unknown, id: string): Promise<void> {
