@@ -312,7 +312,8 @@ export class AuthService {
     }
     if (token.split(".").length === 3) {
       try {
-        const { payload } = await this.keys.verify(token, { issuer: this.issuer(), audience: AUDIENCE, now });
+        // Any instance's token (each may name its own address as `iss`): the signature decides.
+        const { payload } = await this.keys.verify(token, { issuer: undefined, audience: AUDIENCE, now });
         if (payload.jti && payload.exp) {
           await this.deps.db.revokedToken.upsert({
             where: { jti: payload.jti },
