@@ -8,8 +8,8 @@ export interface ProbeAnswer {
 
 /**
  * `GET /health`: liveness, database reachability (503 when it is down), Redis's when a gateway
- * uses it (down: `degraded`, still 200), and what this instance
- * runs: its roles, whether its scheduler leads or stands by, how many batches its worker runs.
+ * uses it (down: `degraded`, still 200), and what this instance runs: its roles, whether its
+ * scheduler leads or stands by, how many batches its worker runs (a count: it is public).
  */
 export async function health(ctx: ProcessContext, redis?: { up: boolean }): Promise<ProbeAnswer> {
   const up = await ctx.db.ping();
@@ -25,7 +25,8 @@ export async function health(ctx: ProcessContext, redis?: { up: boolean }): Prom
       uptime_seconds: Math.round((ctx.clock.now() - ctx.startedAt) / 1000),
       roles: ctx.roles,
       ...(ctx.roles.includes("scheduler") ? { scheduler: { leader: ctx.scheduler.isLeader } } : {}),
-      ...(ctx.batches.worker ? { batch: { running: ctx.batches.worker.running() } } : {}),
+      // A count, not the ids: /health is public on a gateway.
+      ...(ctx.batches.worker ? { batch: { running: ctx.batches.worker.running().length } } : {}),
     },
   };
 }

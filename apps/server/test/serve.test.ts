@@ -44,7 +44,7 @@ describe.each(drivers)("switchyard serve on %s", (driver) => {
       // The all-in-one: every role, its scheduler leading.
       roles: ["gateway", "scheduler", "batch"],
       scheduler: { leader: true },
-      batch: { running: [] },
+      batch: { running: 0 },
     });
     const ready = await fetch(`${server.url}/ready`);
     expect(ready.status).toBe(200);
