@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { AuthService, ensureBootstrapAdmin, type RedisLink } from "@switchyard/auth";
+import { AuthService, ensureBootstrapAdmin, type RedisLink, sharedIssuer } from "@switchyard/auth";
 import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileCleanup, FileStore } from "@switchyard/batch";
 import { type Clock, systemClock } from "@switchyard/core";
 import { type DatabaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
@@ -167,7 +167,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
         );
       }
     }
-    const { redis, auth } = front;
+    const { redis, auth, shareIssuer } = front;
     const gateway = new Gateway({
       config,
       scheduler,
@@ -194,6 +194,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       scheduler,
       usage,
       auth,
+      shareIssuer,
       gateway,
       batches: { ...files, service, worker },
       redis,
@@ -216,7 +217,7 @@ type Resources = Pick<
 async function openFront(
   res: Resources,
   options: Pick<ComposeOptions<Role>, "redisUrl" | "onAdminCreated">,
-): Promise<{ redis: RedisLink | undefined; auth: AuthService }> {
+): Promise<{ redis: RedisLink | undefined; auth: AuthService; shareIssuer(url: string): Promise<void> }> {
   let redis: RedisLink | undefined;
   if (options.redisUrl) {
     // Losing it later is logged once by the link (and once when it is back), not per error.
@@ -224,13 +225,17 @@ async function openFront(
     res.onClose(() => connected.close());
     redis = connected;
   }
+  // The config's issuer; else the one the install's instances share (the first one's address,
+  // a settings row: see shareIssuer), known once this one listens; its links name its own address.
+  let shared: string | undefined;
+  const trim = (url: string) => url.replace(/\/$/, "");
   const auth = await AuthService.create({
     db: res.db.prisma,
     settings: res.config.auth,
     clock: res.clock,
     logger: res.logger,
-    // The config's issuer, else the address serve listens at (known only once it listens).
-    issuer: () => (res.config.auth.issuer ?? res.publicUrl() ?? "http://switchyard.invalid").replace(/\/$/, ""),
+    issuer: () => trim(res.config.auth.issuer ?? shared ?? res.publicUrl() ?? "http://switchyard.invalid"),
+    publicUrl: () => trim(res.config.auth.issuer ?? res.publicUrl() ?? "http://switchyard.invalid"),
     redis,
     env: res.env,
   });
@@ -240,7 +245,10 @@ async function openFront(
     res.logger.info({ username: admin.username, passwordGenerated: admin.generated }, "created the first admin user");
     options.onAdminCreated?.(admin);
   }
-  return { redis, auth };
+  const shareIssuer = async (url: string) => {
+    if (!res.config.auth.issuer) shared = trim(await sharedIssuer(res.db.prisma, trim(url)));
+  };
+  return { redis, auth, shareIssuer };
 }
 
 async function startScheduler(res: Resources, autoTick: boolean, lead: boolean): Promise<Scheduler> {

@@ -64,6 +64,11 @@ export interface ProcessContext {
 export interface AppContext extends ProcessContext {
   role: "serve";
   auth: AuthService;
+  /**
+   * Once it listens at `url`: without `auth.issuer`, take the issuer the install's instances
+   * share (stored by the first of them), so that every instance accepts every other's tokens.
+   */
+  shareIssuer(url: string): Promise<void>;
   gateway: Gateway;
   /** Files and batches; `worker` when this process runs batches (`batch.runInServe`). */
   batches: ProcessContext["batches"] & { service: BatchService };

@@ -149,6 +149,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host;
     const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${port}`;
     ctx.setPublicUrl(url);
+    await ctx.shareIssuer(url);
     logger.info(
       {
         url,

@@ -150,6 +150,21 @@ describe.runIf(drivers.includes("postgres"))("the operations guide's several ins
       const me = await json(`${gateway2}/v1/me`, { headers: auth });
       expect(me.status, JSON.stringify(me.body)).toBe(200);
       expect(me.body).toMatchObject({ username: "admin" });
+      // One issuer for both (stored by whichever started first); each links to itself.
+      const [discovery1, discovery2] = await Promise.all(
+        [gateway1, gateway2].map(async (url) => (await json(`${url}/.well-known/openid-configuration`)).body),
+      );
+      expect(discovery2!.issuer).toBe(discovery1!.issuer);
+      expect([gateway1, gateway2]).toContain(discovery1!.issuer);
+      expect(discovery2).toMatchObject({
+        token_endpoint: `${gateway2}/auth/token`,
+        jwks_uri: `${gateway2}/.well-known/jwks.json`,
+      });
+      const device = await json(`${gateway2}/auth/device/code`, {
+        method: "POST",
+        body: new URLSearchParams({ client_id: "sy-cli" }),
+      });
+      expect(device.body.verification_uri).toBe(`${gateway2}/device`);
 
       // The hot model, launched by the leading scheduler, answers through either gateway.
       const chat = (gateway: string) =>

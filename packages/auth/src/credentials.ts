@@ -58,13 +58,10 @@ export class CredentialResolver {
       } catch {
         throw apiError("invalid_token", { reason: "malformed JWT" });
       }
-      if (issuer === this.deps.issuer()) return this.resolveOwnToken(credential, now, issuer);
+      if (issuer === this.deps.issuer()) return this.resolveOwnToken(credential, now);
       if (issuer && this.deps.external.knows(issuer)) {
         return this.principalFor(await this.externalIdentity(() => this.deps.external.verifyJwt(credential, issuer)));
       }
-      // Another instance's token: every instance signs with the database's keys, but each one's
-      // default `iss` is its own address. A signature by one of those keys makes it ours.
-      if (issuer && (await this.deps.keys.names(credential))) return this.resolveOwnToken(credential, now, issuer);
       throw apiError("invalid_token", {
         reason: `tokens issued by ${issuer ?? "an unnamed issuer"} are not accepted here`,
       });
@@ -98,10 +95,10 @@ export class CredentialResolver {
     };
   }
 
-  private async resolveOwnToken(token: string, now: number, issuer: string): Promise<Principal> {
+  private async resolveOwnToken(token: string, now: number): Promise<Principal> {
     let payload: Awaited<ReturnType<SigningKeys["verify"]>>["payload"];
     try {
-      ({ payload } = await this.deps.keys.verify(token, { issuer, audience: AUDIENCE, now }));
+      ({ payload } = await this.deps.keys.verify(token, { issuer: this.deps.issuer(), audience: AUDIENCE, now }));
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === "ERR_JWT_EXPIRED") {

@@ -2,7 +2,6 @@ import type { PrismaClientOrTransaction } from "@switchyard/db";
 import {
   calculateJwkThumbprint,
   createLocalJWKSet,
-  decodeProtectedHeader,
   exportJWK,
   generateKeyPair,
   importJWK,
@@ -89,33 +88,10 @@ export class SigningKeys {
       .sign(key.privateKey);
   }
 
-  /**
-   * Whether a JWT names one of our keys (`kid`) in its header: then it claims to be ours, whatever
-   * its `iss` (another instance's address when each defaults to its own), and `verify` decides.
-   * An unknown kid reloads the keys once (at most every 5 s), as `verify` does.
-   */
-  async names(token: string): Promise<boolean> {
-    let kid: string | undefined;
-    try {
-      kid = decodeProtectedHeader(token).kid;
-    } catch {
-      return false;
-    }
-    if (!kid) return false;
-    const known = () => this.jwks.keys.some((key) => key.kid === kid);
-    if (known()) return true;
-    if (Date.now() - this.lastReload <= 5000) return false;
-    await this.reload();
-    return known();
-  }
-
-  /**
-   * Verify a token of ours; jose errors (expired, bad signature, wrong claims) propagate.
-   * `issuer: undefined` accepts any `iss` (the signature is what proves a token ours).
-   */
-  async verify(token: string, options: { issuer: string | undefined; audience: string; now: number }) {
+  /** Verify a token of ours; jose errors (expired, bad signature, wrong claims) propagate. */
+  async verify(token: string, options: { issuer: string; audience: string; now: number }) {
     const verifyOptions = {
-      ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
+      issuer: options.issuer,
       audience: options.audience,
       algorithms: [ALGORITHM],
       currentDate: new Date(options.now),
