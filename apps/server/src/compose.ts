@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { AuthService, ensureBootstrapAdmin, type RedisLink } from "@switchyard/auth";
+import { AuthService, ensureBootstrapAdmin, type RedisLink, sharedIssuer } from "@switchyard/auth";
 import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileCleanup, FileStore } from "@switchyard/batch";
 import { type Clock, systemClock } from "@switchyard/core";
 import { type DatabaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
@@ -13,6 +13,7 @@ import { createLaunchers, engineOptions } from "./launchers";
 import type { Loggers } from "./logger";
 import { createMetrics } from "./metrics";
 import { connectRedis } from "./redis";
+import type { InstanceRole } from "./roles";
 
 export interface ComposeOptions<R extends Role> {
   role: R;
@@ -30,6 +31,13 @@ export interface ComposeOptions<R extends Role> {
   schedulerAutoTick?: boolean | undefined;
   /** Run the batch worker in this process (serve: default `batch.runInServe`; the batch-worker role always does). */
   batchWorker?: boolean | undefined;
+  /**
+   * What the instance runs (`serve --roles`). `scheduler` decides whether its scheduler tries to
+   * lead (without it, the process only follows: it routes by the database's deployments);
+   * `batch`, whether a batch worker runs. Default: serve leads (its batch worker per
+   * `batchWorker`), batch-worker only runs batches.
+   */
+  roles?: readonly InstanceRole[] | undefined;
   /** Told once when the first start creates the `admin` user (serve only). */
   onAdminCreated?: ((admin: { username: string; password: string; generated: boolean }) => void) | undefined;
 }
@@ -37,12 +45,7 @@ export interface ComposeOptions<R extends Role> {
 /** What `compose` gives each role. */
 export interface Composed {
   serve: AppContext;
-  "batch-worker": WorkerContext;
-}
-
-/** The batch worker's context: the process context, always with its worker. */
-export interface WorkerContext extends ProcessContext {
-  batches: ProcessContext["batches"] & { worker: BatchWorker };
+  "batch-worker": ProcessContext;
 }
 
 /**
@@ -81,6 +84,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
     // The resources every service is built from, in the context from the start.
     const base = {
       role,
+      roles: [] as InstanceRole[],
       config,
       configSource: source,
       env,
@@ -105,13 +109,25 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
 
     // serve's HTTP front: shared state and authentication, before the scheduler as always.
     const front = role === "serve" ? await openFront(base, options) : undefined;
-    const scheduler = await startScheduler(base, options.schedulerAutoTick ?? true);
+    const leads = options.roles ? options.roles.includes("scheduler") : role === "serve";
+    const scheduler = await startScheduler(base, options.schedulerAutoTick ?? true, leads);
     const files = await openFileStore(base);
     const usage = startUsage(base);
+    const runsBatches = options.roles
+      ? options.roles.includes("batch")
+      : role === "serve"
+        ? (options.batchWorker ?? config.batch.runInServe)
+        : true;
+    // What runs here, in the canonical order (an all-in-one serve without its worker says so).
+    base.roles.push(
+      ...(["gateway", "scheduler", "batch"] as const).filter((r) =>
+        r === "gateway" ? role === "serve" : r === "scheduler" ? leads : runsBatches,
+      ),
+    );
 
     if (!front) {
-      const worker = startBatchWorker(base, scheduler, files, usage, logger);
-      const ctx: WorkerContext = {
+      const worker = runsBatches ? startBatchWorker(base, scheduler, files, usage, logger) : undefined;
+      const ctx: ProcessContext = {
         ...base,
         role: "batch-worker",
         scheduler,
@@ -151,7 +167,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
         );
       }
     }
-    const { redis, auth } = front;
+    const { redis, auth, shareIssuer } = front;
     const gateway = new Gateway({
       config,
       scheduler,
@@ -168,7 +184,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       batches: { service, files: files.files },
     });
     base.onClose(() => gateway.close());
-    if (options.batchWorker ?? config.batch.runInServe) {
+    if (runsBatches) {
       // Batch lines are accounted with the same recorder as the user's own requests.
       worker = startBatchWorker(base, scheduler, files, usage, logger.child({ component: "batch" }));
     }
@@ -178,6 +194,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       scheduler,
       usage,
       auth,
+      shareIssuer,
       gateway,
       batches: { ...files, service, worker },
       redis,
@@ -200,7 +217,7 @@ type Resources = Pick<
 async function openFront(
   res: Resources,
   options: Pick<ComposeOptions<Role>, "redisUrl" | "onAdminCreated">,
-): Promise<{ redis: RedisLink | undefined; auth: AuthService }> {
+): Promise<{ redis: RedisLink | undefined; auth: AuthService; shareIssuer(url: string): Promise<void> }> {
   let redis: RedisLink | undefined;
   if (options.redisUrl) {
     // Losing it later is logged once by the link (and once when it is back), not per error.
@@ -208,13 +225,17 @@ async function openFront(
     res.onClose(() => connected.close());
     redis = connected;
   }
+  // The config's issuer; else the one the install's instances share (the first one's address,
+  // a settings row: see shareIssuer), known once this one listens; its links name its own address.
+  let shared: string | undefined;
+  const trim = (url: string) => url.replace(/\/$/, "");
   const auth = await AuthService.create({
     db: res.db.prisma,
     settings: res.config.auth,
     clock: res.clock,
     logger: res.logger,
-    // The config's issuer, else the address serve listens at (known only once it listens).
-    issuer: () => (res.config.auth.issuer ?? res.publicUrl() ?? "http://switchyard.invalid").replace(/\/$/, ""),
+    issuer: () => trim(res.config.auth.issuer ?? shared ?? res.publicUrl() ?? "http://switchyard.invalid"),
+    publicUrl: () => trim(res.config.auth.issuer ?? res.publicUrl() ?? "http://switchyard.invalid"),
     redis,
     env: res.env,
   });
@@ -224,10 +245,13 @@ async function openFront(
     res.logger.info({ username: admin.username, passwordGenerated: admin.generated }, "created the first admin user");
     options.onAdminCreated?.(admin);
   }
-  return { redis, auth };
+  const shareIssuer = async (url: string) => {
+    if (!res.config.auth.issuer) shared = trim(await sharedIssuer(res.db.prisma, trim(url)));
+  };
+  return { redis, auth, shareIssuer };
 }
 
-async function startScheduler(res: Resources, autoTick: boolean): Promise<Scheduler> {
+async function startScheduler(res: Resources, autoTick: boolean, lead: boolean): Promise<Scheduler> {
   const scheduler = new Scheduler({
     db: res.db,
     config: res.config,
@@ -237,6 +261,7 @@ async function startScheduler(res: Resources, autoTick: boolean): Promise<Schedu
     engines: engineOptions(res.config),
     registry: res.metrics.registry,
     autoTick,
+    lead,
     env: res.env,
   });
   await scheduler.start();

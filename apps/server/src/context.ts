@@ -8,11 +8,15 @@ import type { Scheduler } from "@switchyard/scheduler";
 import type { UsageRecorder } from "@switchyard/usage";
 import type { Logger } from "./logger";
 import type { Metrics } from "./metrics";
+import type { InstanceRole } from "./roles";
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require("../package.json") as { version: string }).version;
 
-/** What a process runs as: `switchyard serve`, or `switchyard batch-worker`. */
+/**
+ * How a process is composed: `serve` has the HTTP API (the `gateway` role); `batch-worker` is
+ * any process without it (`switchyard batch-worker`, `serve --roles scheduler,batch`, ...).
+ */
 export type Role = "serve" | "batch-worker";
 
 /**
@@ -24,6 +28,8 @@ export type Role = "serve" | "batch-worker";
  */
 export interface ProcessContext {
   role: Role;
+  /** What this instance runs (`serve --roles`; /health says it). */
+  roles: readonly InstanceRole[];
   config: SwitchyardConfig;
   /** Where the config came from: a file path or the built-in catalog. */
   configSource: string;
@@ -58,6 +64,11 @@ export interface ProcessContext {
 export interface AppContext extends ProcessContext {
   role: "serve";
   auth: AuthService;
+  /**
+   * Once it listens at `url`: without `auth.issuer`, take the issuer the install's instances
+   * share (stored by the first of them), so that every instance accepts every other's tokens.
+   */
+  shareIssuer(url: string): Promise<void>;
   gateway: Gateway;
   /** Files and batches; `worker` when this process runs batches (`batch.runInServe`). */
   batches: ProcessContext["batches"] & { service: BatchService };

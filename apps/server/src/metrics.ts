@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { MetricsSettings } from "@switchyard/core";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
@@ -51,17 +51,26 @@ export interface ScrapeListener {
   close(): Promise<void>;
 }
 
+/** A probe's status and JSON body (`/health`, `/ready`). */
+type Probe = () => Promise<{ status: number; body: object }>;
+
 /**
- * `GET /metrics` (and `/health` when given) on an address of its own, for a scraper on a
- * network users do not reach; the scrape token is required when one is set.
+ * `GET /metrics` (and the probes `/health` and `/ready` when given) on an address of its own, for
+ * a scraper on a network users do not reach, or as the only HTTP of an instance without the
+ * gateway; the scrape token is required for /metrics when one is set.
  */
 export async function listenForScrapes(options: {
   host: string;
   port: number;
   registry: Registry;
   token: string | undefined;
-  health?: () => object;
+  probes?: { health: Probe; ready: Probe };
 }): Promise<ScrapeListener> {
+  const answer = (res: ServerResponse, probe: Probe) =>
+    void probe().then(
+      ({ status, body }) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)),
+      () => res.writeHead(500).end(),
+    );
   const server: Server = createServer((req, res) => {
     const path = req.url?.split("?")[0];
     if (req.method === "GET" && path === "/metrics") {
@@ -73,8 +82,10 @@ export async function listenForScrapes(options: {
         (text) => res.writeHead(200, { "content-type": options.registry.contentType }).end(text),
         () => res.writeHead(500).end(),
       );
-    } else if (req.method === "GET" && path === "/health" && options.health) {
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(options.health()));
+    } else if (req.method === "GET" && path === "/health" && options.probes) {
+      answer(res, options.probes.health);
+    } else if (req.method === "GET" && path === "/ready" && options.probes) {
+      answer(res, options.probes.ready);
     } else {
       res.writeHead(404).end();
     }

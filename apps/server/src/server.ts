@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Clock } from "@switchyard/core";
 import { databaseOptions } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
+import { CliError } from "./cli-io";
 import { compose } from "./compose";
 import type { AppContext } from "./context";
 import { Dashboard, DEFAULT_DASHBOARD_DIR } from "./dashboard";
@@ -10,6 +11,7 @@ import { ListenError } from "./errors";
 import { createApp } from "./http/app";
 import { createLoggers, type Logger } from "./logger";
 import { listenForScrapes, parseListen, scrapeToken } from "./metrics";
+import { type InstanceRole, isAllInOne } from "./roles";
 
 export interface ServeOptions {
   port: number;
@@ -28,6 +30,12 @@ export interface ServeOptions {
   inMemoryDatabase?: boolean | Blob;
   /** Run the batch worker in this process (default: the config's `batch.runInServe`). */
   batchWorker?: boolean;
+  /**
+   * What this instance runs (`serve --roles`; it must include `gateway` here, see
+   * `startBackground` for the others). Default: all of them, the batch worker per `batchWorker`.
+   * Any set but all three needs PostgreSQL.
+   */
+  roles?: readonly InstanceRole[];
   /** Run the scheduler's loop on its timer (default); tests that drive it call `ctx.scheduler.tick()`. */
   schedulerAutoTick?: boolean;
   /** One logger for everything (tests); by default a buffered JSON (or pretty) logger pair. */
@@ -86,7 +94,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const { logger } = loggers;
   const began = Date.now();
   const databaseUrl = options.databaseUrl ?? env.DATABASE_URL;
+  const { roles } = options;
+  if (roles && !roles.includes("gateway")) throw new Error("startServer runs the gateway role; use startBackground");
+  if (roles && !isAllInOne(roles) && !databaseUrl) {
+    throw new CliError(
+      `serve --roles ${roles.join(",")} needs PostgreSQL (set DATABASE_URL): instances that split the roles share one database, and the embedded one belongs to a single process (run 'switchyard serve' without --roles for the all-in-one)`,
+    );
+  }
   const ctx = await compose({
+    roles,
     role: "serve",
     dataDir: options.dataDir,
     configFile: options.configFile,
@@ -133,9 +149,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host;
     const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${port}`;
     ctx.setPublicUrl(url);
+    await ctx.shareIssuer(url);
     logger.info(
       {
         url,
+        roles: ctx.roles,
         issuer: ctx.auth.issuer(),
         database: `${ctx.db.driver} ${ctx.db.location}`,
         sharedState: ctx.redis ? "redis" : "memory",

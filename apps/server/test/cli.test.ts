@@ -88,7 +88,25 @@ describe("the switchyard command", () => {
     for (const command of ["serve", "migrate", "config"]) expect(help.stdout).toContain(command);
     const serveHelp = await run(["serve", "--help"]);
     expect(serveHelp.stdout).toMatch(/--port <n>[\s\S]*--host <host>[\s\S]*--data-dir <dir>[\s\S]*--config <file>/);
+    // What each role is and needs.
+    expect(serveHelp.stdout).toMatch(/--roles <list>/);
+    for (const role of ["gateway", "scheduler", "batch"])
+      expect(serveHelp.stdout).toMatch(new RegExp(`^  ${role} `, "m"));
+    expect(serveHelp.stdout).toMatch(/Any set but all three needs PostgreSQL \(DATABASE_URL\)/);
+    const workerHelp = await run(["batch-worker", "--help"]);
+    expect(workerHelp.stdout).toMatch(/serve --roles batch/);
+    expect(workerHelp.stdout).toMatch(/Needs: DATABASE_URL/);
   });
+
+  it.each([["gateway"], ["scheduler,batch"]])(
+    "refuses --roles %s on the embedded database, saying what it needs",
+    async (roles) => {
+      const result = await run(["serve", "--roles", roles, "--port", "0", "--data-dir", path.join(temp, "d-roles")]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`serve --roles ${roles} needs PostgreSQL \\(set DATABASE_URL\\)`));
+      expect(existsSync(path.join(temp, "d-roles", "pgdata"))).toBe(false);
+    },
+  );
 
   it.each([
     [["serve", "--bogus"], /unknown option '--bogus'/],
@@ -96,6 +114,8 @@ describe("the switchyard command", () => {
     [["frobnicate"], /unknown command 'frobnicate'/],
     [["gateway", "--help"], /unknown command 'gateway'/],
     [["config", "check"], /missing required argument 'file'/],
+    [["serve", "--roles", "gateway,bogus"], /unknown role 'bogus'; the roles are gateway, scheduler, batch/],
+    [["serve", "--roles", ""], /name at least one of gateway, scheduler, batch/],
   ])("exits 2 with usage for %j", async (args, message) => {
     const result = await run(args);
     expect(result.code).toBe(2);

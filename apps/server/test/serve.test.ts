@@ -37,7 +37,18 @@ describe.each(drivers)("switchyard serve on %s", (driver) => {
   it("answers /health with the database's state", async () => {
     const res = await get("/health");
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: "ok", database: { driver, status: "up" }, version: "0.1.0" });
+    expect(await res.json()).toMatchObject({
+      status: "ok",
+      database: { driver, status: "up" },
+      version: "0.1.0",
+      // The all-in-one: every role, its scheduler leading.
+      roles: ["gateway", "scheduler", "batch"],
+      scheduler: { leader: true },
+      batch: { running: 0 },
+    });
+    const ready = await fetch(`${server.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready", roles: ["gateway", "scheduler", "batch"], database: "up" });
   });
 
   it("lists the whole catalog as an OpenAI model list with statuses", async () => {

@@ -6,6 +6,7 @@ export type { DeviceCodeResponse } from "./device-flow";
 export { accessGuard, admit, assertActsAsAdmin, principalOf } from "./guard";
 export { DEVICE_PAGE_STYLE_SOURCE } from "./http/device-page";
 export { registerAuthRoutes } from "./http/routes";
+export { ISSUER_SETTING, sharedIssuer } from "./issuer";
 export { OAuthError } from "./oauth-error";
 export * from "./policy";
 export { ALL_SCOPES, actsAsAdmin, hasScope, type Principal, type Role } from "./principal";

@@ -24,8 +24,13 @@ export interface AuthDeps {
   settings: AuthConfig;
   clock: Clock;
   logger: Logger;
-  /** The public base URL (the `iss` of our tokens); known once the server listens. */
+  /** The `iss` of our tokens: one value every instance of an install shares (see `sharedIssuer`). */
   issuer: () => string;
+  /**
+   * The base URL of this instance's links (the device-login page, the discovery document's
+   * endpoints); default the issuer. Instances that share an issuer each link to themselves.
+   */
+  publicUrl?: () => string;
   /** Redis shared by the instances (limits, revocations), when configured. */
   redis?: RedisLink | undefined;
   env?: NodeJS.ProcessEnv;
@@ -116,8 +121,13 @@ export class AuthService {
     return this.deps.issuer();
   }
 
+  /** Where this instance's links point (`publicUrl`, else the issuer). */
+  publicUrl(): string {
+    return this.deps.publicUrl?.() ?? this.issuer();
+  }
+
   verificationUri(): string {
-    return `${this.issuer()}/device`;
+    return `${this.publicUrl()}/device`;
   }
 
   async close(): Promise<void> {

@@ -121,7 +121,13 @@ export async function ensureBootstrapAdmin(
       data: { role: "admin", passwordHash: await hashPassword(chosen) },
     });
   } else {
-    await createUser(db, { username: "admin", password: chosen, role: "admin" });
+    try {
+      await createUser(db, { username: "admin", password: chosen, role: "admin" });
+    } catch (error) {
+      // Another instance starting at the same moment (several gateways on one database) made it.
+      if ((await db.user.count({ where: { role: "admin" } })) > 0) return undefined;
+      throw error;
+    }
   }
   return { username: "admin", password: chosen, generated: !password };
 }

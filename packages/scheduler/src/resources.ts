@@ -23,6 +23,12 @@ export interface SchedulerDeps {
   registry?: Registry;
   /** Run the reconcile loop on a timer (tests turn it off and call tick()). */
   autoTick?: boolean;
+  /**
+   * Try to lead (default). A process that never leads (a pure gateway, a batch worker) still
+   * runs the loop as a follower: it re-reads the database's deployments (the snapshot it routes
+   * by) and probes the replicas its own requests took out of rotation, but never launches or stops.
+   */
+  lead?: boolean;
   /** Where external model servers' API keys are read from (`apiKeyEnv`); default process.env. */
   env?: NodeJS.ProcessEnv;
 }

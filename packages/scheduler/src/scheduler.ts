@@ -55,8 +55,13 @@ export class Scheduler {
     await this.leadership.stepDown();
   }
 
+  /** Whether this process tries to lead at all (`lead: false`: it only follows). */
+  get leads(): boolean {
+    return this.deps.lead ?? true;
+  }
+
   private async tryLead(): Promise<void> {
-    if (!this.loop.isClosed) await this.leadership.tryLead();
+    if (this.leads && !this.loop.isClosed) await this.leadership.tryLead();
   }
 
   // ---- routing: what callers use (routing/) ---------------------------------------------

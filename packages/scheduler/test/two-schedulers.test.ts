@@ -85,4 +85,75 @@ describe.runIf(drivers.includes("postgres"))("two schedulers on one PostgreSQL d
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("a scheduler told not to lead never takes the free lock, yet routes by what the leader writes", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sy-sched-follow-"));
+    const config = testConfig("local", dir, {
+      models: [
+        {
+          id: "org/cold",
+          cluster: "lab",
+          framework: "vllm",
+          capabilities: ["chat"],
+          placement: "dynamic",
+          gpus: 2,
+          engine: { type: "simulator", loadTime: "300ms", profile: "fast" },
+        },
+      ],
+    });
+    const first = await openTestDatabase("postgres");
+    const second = await openDatabase({ driver: "postgres", url: first.url as string, poolSize: 4 });
+    await syncCatalog(first.prisma, config);
+    const clock = new ManualClock(Date.now());
+    const engines = { switchyardBin: SWITCHYARD_BIN, loadTimeScale: 1 };
+    const make = (db: typeof first, i: number, lead: boolean) => {
+      const launcher = new LocalLauncher({
+        logDir: path.join(dir, `logs-${i}`),
+        engines,
+        stopGraceMs: 2000,
+        logger: quiet,
+      });
+      return new Scheduler({
+        db,
+        config,
+        clock,
+        logger: quiet,
+        launchers: new Map([["lab", launcher]]),
+        engines,
+        autoTick: false,
+        lead,
+      });
+    };
+    // The gateway starts first, with the lock free: it still does not lead.
+    const gateway = make(second, 1, false);
+    const leader = make(first, 0, true);
+    try {
+      await gateway.start();
+      expect(gateway.isLeader).toBe(false);
+      clock.advance(10_000); // past a follower's 5 s between attempts
+      await gateway.tick();
+      expect(gateway.isLeader).toBe(false);
+      await leader.start();
+      expect(leader.isLeader).toBe(true);
+
+      const asked = await gateway.ensureLive("lab", "org/cold");
+      const deadline = Date.now() + 30_000;
+      while (gateway.availability("lab", "org/cold").status !== "live" && Date.now() < deadline) {
+        await leader.tick();
+        await gateway.tick();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(gateway.availability("lab", "org/cold")).toMatchObject({
+        status: "live",
+        deploymentId: asked.deploymentId,
+      });
+      expect(gateway.isLeader).toBe(false);
+    } finally {
+      await gateway.close();
+      await leader.close();
+      await second.close();
+      await first.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -34,13 +34,19 @@ async function batchWorker(flags: BatchWorkerFlags, io: CliIO): Promise<void> {
 export function registerBatchWorker(program: Command, io: CliIO): void {
   program
     .command("batch-worker")
-    .description("run batches in a process of its own (PostgreSQL only; pair with batch.runInServe: false on serve)")
+    .description(
+      "run batches in a process of its own: the shorthand of 'serve --roles batch' (needs PostgreSQL: DATABASE_URL; pair with batch.runInServe: false or serve instances without the batch role)",
+    )
     .addOption(dataDirOption())
     .addOption(configOption())
     .addOption(
-      new Option("--metrics-port <n>", "serve /metrics and /health on this port (0: any free port)").argParser(
+      new Option("--metrics-port <n>", "serve /metrics, /health and /ready on this port (0: any free port)").argParser(
         parsePort,
       ),
+    )
+    .addHelpText(
+      "after",
+      "\nNeeds: DATABASE_URL (the PostgreSQL database the serve instances use) and the same config file.\nIt never leads the scheduler: cold models it needs are started by the instance with the scheduler role.\n",
     )
     .action(async (flags: BatchWorkerFlags) => batchWorker(flags, io));
 }

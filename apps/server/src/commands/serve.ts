@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
 import type { CliIO } from "../cli-io";
+import { type InstanceRole, parseRoles, ROLES, ROLES_HELP } from "../roles";
 import { runUntilSignal } from "./lifecycle";
 import { configOption, DEFAULT_HOST, DEFAULT_PORT, dataDirOption, parsePort, resolveDataDir } from "./options";
 
@@ -8,10 +9,12 @@ interface ServeFlags {
   host: string;
   dataDir: string;
   config?: string;
+  roles?: InstanceRole[];
 }
 
 /** Resolves when the server has stopped after SIGINT/SIGTERM; a second signal forces exit. */
 async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
+  if (flags.roles && !flags.roles.includes("gateway")) return background(flags.roles, flags, io);
   await runUntilSignal(
     io,
     async () => {
@@ -23,6 +26,7 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
         dataDir: resolveDataDir(flags.dataDir),
         configFile: flags.config,
         env: io.env,
+        roles: flags.roles,
         buildDashboard: true,
         onAdminCreated: (admin) => {
           // Shown once, on the terminal only (never through the logger).
@@ -40,6 +44,7 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
         const url = running.url;
         io.err(
           `\nSwitchyard is up: ${url}\n` +
+            (flags.roles ? `  roles:    ${running.ctx.roles.join(", ")}\n` : "") +
             `  dashboard: ${url}/admin (sign in as admin)\n` +
             `  sign in:  curl -s ${url}/auth/token -d grant_type=password -d username=admin -d password=... | jq -r .access_token\n` +
             `  models:   curl -H "Authorization: Bearer $TOKEN" ${url}/v1/models\n` +
@@ -52,10 +57,43 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
   );
 }
 
+/** `serve --roles` without the gateway: the scheduler and/or the batch worker, with their probes on --port. */
+async function background(roles: InstanceRole[], flags: ServeFlags, io: CliIO): Promise<void> {
+  await runUntilSignal(
+    io,
+    async () => {
+      const { startBackground } = await import("../batch-worker");
+      return startBackground({
+        roles,
+        dataDir: resolveDataDir(flags.dataDir),
+        configFile: flags.config,
+        env: io.env,
+        port: flags.port,
+        host: flags.host,
+      });
+    },
+    {
+      stopping: (running, signal) => running.ctx.logger.info({ signal }, "shutting down"),
+      started: (running) => {
+        const { ctx, url } = running;
+        const scheduler = ctx.roles.includes("scheduler")
+          ? ` (scheduler: ${ctx.scheduler.isLeader ? "leading" : "standby, takes over when the leader stops"})`
+          : "";
+        io.err(
+          `\nSwitchyard is up: ${url}\n` +
+            `  roles:    ${ctx.roles.join(", ")}${scheduler}\n` +
+            `  health:   curl ${url}/health   (ready: ${url}/ready, metrics: ${url}/metrics)\n` +
+            "  stop:     Ctrl-C\n\n",
+        );
+      },
+    },
+  );
+}
+
 export function registerServe(program: Command, io: CliIO): void {
   program
     .command("serve")
-    .description("run Switchyard in one process: migrate the database, then serve the API")
+    .description("run Switchyard: migrate the database, then serve the API (all roles in one process by default)")
     .addOption(
       new Option("--port <n>", "port to listen on (0: any free port)")
         .env("SWITCHYARD_PORT")
@@ -65,5 +103,14 @@ export function registerServe(program: Command, io: CliIO): void {
     .addOption(new Option("--host <host>", "address to listen on").env("SWITCHYARD_HOST").default(DEFAULT_HOST))
     .addOption(dataDirOption())
     .addOption(configOption())
+    .addOption(
+      new Option(
+        "--roles <list>",
+        `what this instance runs, comma-separated: ${ROLES.join(", ")} (default: all; any other set needs DATABASE_URL)`,
+      )
+        .env("SWITCHYARD_ROLES")
+        .argParser(parseRoles),
+    )
+    .addHelpText("after", ROLES_HELP)
     .action(async (flags: ServeFlags) => serve(flags, io));
 }

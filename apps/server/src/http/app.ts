@@ -6,6 +6,7 @@ import { registerClientRoutes } from "../clients";
 import type { AppContext } from "../context";
 import { type Dashboard, registerDashboardRoutes } from "../dashboard";
 import { carriesScrapeToken } from "../metrics";
+import { health, readiness } from "../probes";
 import { DEVICE_PAGE_POLICY, dashboardPolicy, pageSecurityHeaders } from "./security-headers";
 
 /** One log line and the HTTP metrics per request, with its request id (shared with the gateway's fast path). */
@@ -41,18 +42,28 @@ export function createApp(
 
   routes.add(
     router,
-    { method: "GET", path: "/health", access: "public", summary: "Liveness, database and Redis reachability" },
+    {
+      method: "GET",
+      path: "/health",
+      access: "public",
+      summary: "Liveness, database and Redis reachability, and the roles this instance runs",
+    },
     async (_req, res) => {
-      const up = await ctx.db.ping();
-      // Without Redis this instance still serves (limits in its own memory): degraded, not down.
-      const redisUp = ctx.redis?.up ?? true;
-      res.status(up ? 200 : 503).json({
-        status: up ? (redisUp ? "ok" : "degraded") : "unavailable",
-        version: ctx.version,
-        database: { driver: ctx.db.driver, status: up ? "up" : "down" },
-        ...(ctx.redis ? { redis: { status: redisUp ? "up" : "down" } } : {}),
-        uptime_seconds: Math.round((ctx.clock.now() - ctx.startedAt) / 1000),
-      });
+      const answer = await health(ctx, ctx.redis);
+      res.status(answer.status).json(answer.body);
+    },
+  );
+  routes.add(
+    router,
+    {
+      method: "GET",
+      path: "/ready",
+      access: "public",
+      summary: "Readiness for load balancers: 200 when this instance can serve its roles, 503 with the reason",
+    },
+    async (_req, res) => {
+      const answer = await readiness(ctx);
+      res.status(answer.status).json(answer.body);
     },
   );
   const scrape = async (_req: Request, res: Response) => {

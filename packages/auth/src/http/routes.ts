@@ -52,14 +52,16 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
     router,
     { method: "GET", path: "/.well-known/openid-configuration", access: "public", summary: "Issuer metadata" },
     (_req, res) => {
-      const issuer = auth.issuer();
+      // The tokens' issuer, and this instance's own endpoints (the same URL unless several
+      // instances share the issuer without `auth.issuer` naming a public URL).
+      const base = auth.publicUrl();
       res.set("cache-control", "public, max-age=300").json({
-        issuer,
-        token_endpoint: `${issuer}/auth/token`,
-        device_authorization_endpoint: `${issuer}/auth/device/code`,
-        revocation_endpoint: `${issuer}/auth/revoke`,
-        jwks_uri: `${issuer}/.well-known/jwks.json`,
-        userinfo_endpoint: `${issuer}/v1/me`,
+        issuer: auth.issuer(),
+        token_endpoint: `${base}/auth/token`,
+        device_authorization_endpoint: `${base}/auth/device/code`,
+        revocation_endpoint: `${base}/auth/revoke`,
+        jwks_uri: `${base}/.well-known/jwks.json`,
+        userinfo_endpoint: `${base}/v1/me`,
         grant_types_supported: ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token", "password"],
         response_types_supported: [],
         subject_types_supported: ["public"],
