@@ -1,16 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Principal } from "@switchyard/auth";
-import {
-  apiError,
-  type GatewaySettings,
-  modelWaitDetail,
-  parseOrThrow,
-  renderError,
-  SwitchyardError,
-} from "@switchyard/core";
+import { apiError, type GatewaySettings, parseOrThrow, renderError, SwitchyardError } from "@switchyard/core";
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import { type RequestFacts, sendError } from "@switchyard/http";
-import type { Availability, Replica, ReplicaFailure, Scheduler } from "@switchyard/scheduler";
+import type { Replica, ReplicaFailure, Scheduler } from "@switchyard/scheduler";
 import {
   BufferedExchange,
   classifyFailure,
@@ -21,10 +14,12 @@ import {
   type RetryPolicy,
   type Upstreams,
 } from "@switchyard/upstream";
-import { type CachedCharges, type TokenUsage, type UsageSink, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
+import { type CachedCharges, type UsageSink, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
 import type { Logger } from "pino";
+import { account, type Outcome } from "./account";
 import { parseJson, readBody } from "./body";
 import { promptEstimate, tokenEstimate } from "./estimate";
+import { holdFor, notReady } from "./hold";
 import type { KindSpec } from "./kinds";
 import type { Charge, RateLimits } from "./limits";
 import type { GatewayMetrics } from "./metrics";
@@ -51,49 +46,6 @@ export interface GatewayDeps {
   projects?: CachedCharges | undefined;
 }
 
-function notReady(target: Target, availability: Availability): SwitchyardError {
-  const retryAfter = Math.min(60, Math.max(1, Math.ceil(availability.etaSeconds ?? 10)));
-  return apiError(
-    "model_not_ready",
-    { model: target.model.id, state: availability.status, detail: modelWaitDetail(availability), retryAfter },
-    {
-      retryAfter,
-      extra: {
-        model_state: availability.status,
-        queue_position: availability.queuePosition,
-        eta_seconds: availability.etaSeconds,
-      },
-    },
-  );
-}
-
-/**
- * A live replica for the target, or (for a cold model, or one whose replica just died) start
- * it and hold the request up to `holdSeconds`; undefined when it is still not live (the
- * caller answers 503 with its state).
- */
-async function holdFor(
-  deps: GatewayDeps,
-  target: Target,
-  gone: () => boolean,
-): Promise<{ replica?: Replica; availability: Availability }> {
-  const { scheduler } = deps;
-  const cluster = target.cluster.name;
-  const model = target.model.id;
-  let replica: Replica | undefined;
-  let availability = await scheduler.ensureLive(cluster, model);
-  const deadline = Date.now() + deps.settings.holdSeconds * 1000;
-  for (;;) {
-    replica = scheduler.acquire(cluster, model);
-    if (replica) return { replica, availability };
-    availability = scheduler.availability(cluster, model);
-    if (scheduler.clusterProblem(target.cluster)) return { availability };
-    if (availability.status === "offline") availability = await scheduler.ensureLive(cluster, model);
-    if (Date.now() >= deadline || gone()) return { availability };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /**
  * A request whose connection failed before any byte reached the client is sent once more, at
  * once, to the replica the scheduler gives next (the failed one is out of its rotation by
@@ -114,15 +66,6 @@ function upstreamClientError(status: number, text: string, model: string): Switc
   if (said?.openAiShaped) return { raw: text };
   const detail = said?.message ?? (text.slice(0, 500) || `HTTP ${status}`);
   return apiError("model_server_rejected", { model, detail }, { status });
-}
-
-interface Outcome {
-  status: number;
-  /** Tokens to account for; undefined when they cannot be known (see `account`). */
-  usage: TokenUsage | undefined;
-  ttftMs: number | null;
-  /** The replica failed after the answer had started (a stream cut short). */
-  failure?: ReplicaFailure | undefined;
 }
 
 /**
@@ -293,62 +236,6 @@ export async function serveInference(
   }
 }
 
-/**
- * Settle the token budgets and record usage, metrics and the log fields of a proxied request.
- * Tokens not reported (a non-streamed answer the client walked away from, or one without a
- * `usage`) keep the whole estimate charged: the model server may have generated all of it.
- */
-function account(
-  deps: GatewayDeps,
-  spec: KindSpec,
-  target: Target,
-  principal: Principal,
-  facts: RequestFacts,
-  res: ServerResponse,
-  charge: Charge,
-  outcome: Outcome,
-  stream: boolean,
-  bodyBytes: number,
-  started: number,
-  projectId: string | null,
-): void {
-  const status = outcome.status || (res.destroyed && !res.writableFinished ? 499 : res.statusCode);
-  let usage = outcome.usage;
-  if (usage) {
-    void deps.limits.settle(charge, usage.prompt + usage.completion).catch(() => {});
-  } else if (status !== 499 && status !== 200) {
-    void deps.limits.settle(charge, 0).catch(() => {}); // refused or failed: nothing generated
-  }
-  usage ??= status === 499 || status === 200 ? { prompt: promptEstimate(bodyBytes), completion: 0 } : NO_USAGE;
-  const seconds = (performance.now() - started) / 1000;
-  deps.metrics.finished(
-    spec.kind,
-    target.model.id,
-    status,
-    seconds,
-    outcome.ttftMs === null ? null : outcome.ttftMs / 1000,
-    usage.prompt,
-    usage.completion,
-  );
-  deps.usage.record({
-    at: new Date(),
-    requestId: facts.requestId,
-    userId: principal.userId,
-    apiKeyId: principal.keyId ?? null,
-    model: target.model.id,
-    cluster: target.cluster.name,
-    route: spec.path,
-    status,
-    promptTokens: usage.prompt,
-    completionTokens: usage.completion,
-    latencyMs: Math.round(seconds * 1000),
-    ttftMs: outcome.ttftMs === null ? null : Math.round(outcome.ttftMs),
-    stream,
-    projectId,
-  });
-  facts.log = { tokens: usage.prompt + usage.completion, ...(stream ? { stream: true } : {}) };
-}
-
 /** The project an interactive request names (`X-Switchyard-Project`), if any. */
 function projectHeader(req: IncomingMessage): string | undefined {
   const value = req.headers["x-switchyard-project"];
@@ -356,7 +243,6 @@ function projectHeader(req: IncomingMessage): string | undefined {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
-const NO_USAGE: TokenUsage = { prompt: 0, completion: 0 };
 
 async function proxy(
   req: IncomingMessage,
