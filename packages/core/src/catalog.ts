@@ -74,6 +74,11 @@ export class Catalog {
     return { cluster, framework };
   }
 
+  /** The model a cluster serves under exactly this id (stored rows name ids, never aliases). */
+  findById(clusterName: string, id: string): ResolvedModel | undefined {
+    return this.named(id).find((m) => m.cluster === clusterName && m.id === id);
+  }
+
   /** Every model the id or alias names (on any cluster), in the config's order; empty when none. */
   named(name: string): readonly ResolvedModel[] {
     return this.byName.get(name) ?? [];

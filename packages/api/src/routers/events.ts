@@ -1,5 +1,5 @@
 import { actsAsAdmin, canUseModel, type Principal } from "@switchyard/auth";
-import { apiError, type DeploymentEventView, SwitchyardError } from "@switchyard/core";
+import { apiError, Catalog, type DeploymentEventView, SwitchyardError } from "@switchyard/core";
 import type { DeploymentEvent } from "@switchyard/scheduler";
 import type { ApiContext, ApiDeps } from "../context";
 import { protectedProcedure, router, toTRPCError } from "../trpc";
@@ -56,11 +56,11 @@ export const eventsRouter = router({
     const { config, scheduler, auth } = ctx.deps;
     let principal: Principal = ctx.principal;
     const release = claimStream(ctx.deps, principal.userId);
-    const clusters = new Map(config.clusters.map((c) => [c.name, c]));
+    const catalog = Catalog.of(config);
     const visible = (event: DeploymentEvent): boolean => {
       if (actsAsAdmin(principal)) return true;
-      const cluster = clusters.get(event.cluster);
-      const model = config.models.find((m) => m.cluster === event.cluster && m.id === event.model);
+      const cluster = catalog.findCluster(event.cluster);
+      const model = event.model === null ? undefined : catalog.findById(event.cluster, event.model);
       return cluster !== undefined && model !== undefined && canUseModel(principal, cluster, model);
     };
     const backlog: DeploymentEvent[] = [];

@@ -1,4 +1,4 @@
-import type { ResolvedModel } from "@switchyard/core";
+import { Catalog, type ResolvedModel } from "@switchyard/core";
 import { adapterFor } from "@switchyard/engines";
 import type { Logger } from "pino";
 import { AdaptiveConcurrency } from "../concurrency";
@@ -104,9 +104,7 @@ export class BatchRun {
 
   private async runOpened(res: RunResources, files: RunFiles, progress: Progress, endings: Endings): Promise<void> {
     const { batch } = res;
-    const model = this.deps.config.models.find((m) => m.cluster === batch.clusterName && m.id === batch.model) as
-      | ResolvedModel
-      | undefined;
+    const model = Catalog.of(this.deps.config).findById(batch.clusterName, batch.model);
     if (!model && batch.model === "" && batch.status === "validating") {
       // No line named a model when the batch was created: validation names each line at fault.
       await validateInput(res, { files, model, endings, progress });
