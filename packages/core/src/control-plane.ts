@@ -217,6 +217,11 @@ export const JobEntrySchema = z.object({
   in_flight: z.int(),
   queue_position: z.int().nullable().optional(),
   eta_seconds: z.number().nullable().optional(),
+  /**
+   * Queued only: when its server should start (ISO 8601): the launcher's estimate for a job in
+   * its queue (Slurm's `squeue --start`), else when the ETA says it is ready; null when unknown.
+   */
+  estimated_start: Timestamp.nullable().optional(),
 });
 
 export const JobsViewSchema = z.object({

@@ -163,7 +163,7 @@ export const ReferenceJobFieldsSchema = z.object({
   "Nodes Reserved": z.string(),
   /** `HH:MM:SS` since the server started; only once it has. */
   Walltime: z.string().optional(),
-  /** ISO 8601; only for a queued job whose wait is known. */
+  /** ISO 8601, as our `estimated_start`; only for a queued job whose start is known (Slurm's estimate, or our ETA). */
   "Estimated Start Time": z.string().optional(),
   /** `running`, `starting`, `queued` or `other`. */
   "Model Status": z.string(),

@@ -52,6 +52,8 @@ export interface JobObservation {
   /** Where it runs (Slurm's node list). */
   node?: string;
   baseUrl?: string;
+  /** Pending: when the launcher's own scheduler expects the job to start (Slurm's `squeue %S`), if it knows. */
+  estimatedStart?: Date;
 }
 
 /**

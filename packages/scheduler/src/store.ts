@@ -25,6 +25,8 @@ export interface DeploymentRecord {
   busyUntil: Date | null;
   logPath: string | null;
   queuedAt: Date | null;
+  /** Queued with a submitted job: when the launcher's queue expects it to start (Slurm), if it says. */
+  estimatedStartAt: Date | null;
   startedAt: Date | null;
   liveAt: Date | null;
   drainingAt: Date | null;
@@ -48,6 +50,7 @@ const SELECT = {
   busyUntil: true,
   logPath: true,
   queuedAt: true,
+  estimatedStartAt: true,
   startedAt: true,
   liveAt: true,
   drainingAt: true,
@@ -58,7 +61,7 @@ const SELECT = {
 
 const ACTIVE = `SELECT d."id", d."modelId"::text AS "modelId", d."clusterName" AS "cluster", n."name" AS "nodeName",
   d."state"::text AS "state", d."stateReason", d."launcher", d."jobId", d."host", d."port", d."gpus", d."version",
-  d."restartCount", d."busyUntil", d."logPath", d."queuedAt", d."startedAt", d."liveAt", d."drainingAt",
+  d."restartCount", d."busyUntil", d."logPath", d."queuedAt", d."estimatedStartAt", d."startedAt", d."liveAt", d."drainingAt",
   d."lastRequestAt", d."createdAt", d."serverKey"
 FROM "deployments" d LEFT JOIN "nodes" n ON n."id" = d."nodeId"
 WHERE d."state" IN (${UNFINISHED_DEPLOYMENT_STATES.map((state) => `'${state}'`).join(", ")})
@@ -273,6 +276,7 @@ export class DeploymentStore {
       host: string | null;
       port: number | null;
       serverKey: string;
+      estimatedStartAt: Date | null;
     }>,
   ): Promise<DeploymentRecord> {
     const { node, ...rest } = fields;

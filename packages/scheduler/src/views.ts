@@ -225,6 +225,7 @@ function jobEntry(scheduler: Scheduler, cluster: ClusterConfig, record: Deployme
     ...(record.state === "queued" && availability?.deploymentId === record.id
       ? { queue_position: availability.queuePosition, eta_seconds: availability.etaSeconds }
       : {}),
+    ...(record.state === "queued" ? { estimated_start: estimatedStart(scheduler, record, availability) } : {}),
     ...(record.state === "starting" && availability?.deploymentId === record.id
       ? { eta_seconds: availability.etaSeconds }
       : {}),
@@ -253,6 +254,21 @@ function walltime(ms: number): string {
   return `${two(Math.floor(total / 3600))}:${two(Math.floor((total % 3600) / 60))}:${two(total % 60)}`;
 }
 
+/**
+ * When a queued deployment's server should start: the launcher's own estimate for a job in its
+ * queue (Slurm's), else when our ETA says it is ready; null when neither is known.
+ */
+function estimatedStart(
+  scheduler: Scheduler,
+  record: DeploymentRecord,
+  availability: ReturnType<Scheduler["availability"]> | undefined,
+): string | null {
+  if (record.state !== "queued") return null;
+  if (record.estimatedStartAt) return record.estimatedStartAt.toISOString();
+  const eta = availability?.deploymentId === record.id ? availability.etaSeconds : null;
+  return eta === null || eta === undefined ? null : new Date(scheduler.now() + eta * 1000).toISOString();
+}
+
 /** The reference gateway's keys of one job, under the same rules as ours (addresses, hidden models). */
 function referenceFields(
   scheduler: Scheduler,
@@ -263,7 +279,7 @@ function referenceFields(
   availability: ReturnType<Scheduler["availability"]> | undefined,
 ): ReferenceJobFields {
   const now = scheduler.now();
-  const eta = record.state === "queued" && availability?.deploymentId === record.id ? availability.etaSeconds : null;
+  const start = estimatedStart(scheduler, record, availability);
   return {
     Models: model?.id ?? "",
     Framework: model?.framework ?? "",
@@ -275,7 +291,8 @@ function referenceFields(
     ...(record.startedAt && (record.state === "starting" || record.state === "live" || record.state === "draining")
       ? { Walltime: walltime(now - record.startedAt.getTime()) }
       : {}),
-    ...(eta !== null && eta !== undefined ? { "Estimated Start Time": new Date(now + eta * 1000).toISOString() } : {}),
+    // As the reference does, the key is there only when the start is known.
+    ...(start ? { "Estimated Start Time": start } : {}),
     "Model Status": MODEL_STATUSES[record.state] ?? "other",
   };
 }

@@ -1,8 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Harness, slurmAvailable, startHarness, until } from "./harness";
+import { SlurmLauncher } from "../src";
+import { type Harness, quiet, SWITCHYARD_BIN, slurmAvailable, startHarness, testConfig, until } from "./harness";
 
 const withSlurm = slurmAvailable();
 
@@ -142,5 +144,56 @@ describe.runIf(withSlurm)("Slurm specifics", () => {
       .sort();
     expect(jobsAfter).toEqual(jobsBefore);
     expect(await h.db.prisma.deployment.count()).toBe(2);
+  });
+
+  it("reads Slurm's estimated start of a pending job", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sy-sched-start-"));
+    const config = testConfig("slurm", path.join(dir, "slurm"), {
+      clusters: [
+        {
+          name: "lab",
+          // A job Slurm may start only in an hour: its estimated start is then.
+          launcher: { type: "slurm", stateDir: "unused", sbatchArgs: ["--begin=now+3600"] },
+          nodes: [{ name: "rot-1", gpus: 4, role: "rotating" }],
+          frameworks: ["vllm"],
+        },
+      ],
+      models: [
+        {
+          id: "org/late",
+          cluster: "lab",
+          framework: "vllm",
+          capabilities: ["chat"],
+          placement: "dynamic",
+          gpus: 1,
+          engine: { type: "simulator", loadTime: "200ms", profile: "fast" },
+        },
+      ],
+    });
+    const cluster = config.clusters[0]!;
+    if (cluster.launcher.type !== "slurm") throw new Error("slurm config expected");
+    const launcher = new SlurmLauncher({
+      stateDir: path.join(dir, "slurm"),
+      config: cluster.launcher,
+      engines: { switchyardBin: SWITCHYARD_BIN, loadTimeScale: 1 },
+      logger: quiet,
+    });
+    const submittedAt = Date.now();
+    const job = await launcher.launch({
+      deploymentId: "dep_late",
+      model: config.models[0]!,
+      cluster: "lab",
+      node: cluster.nodes[0]!,
+      gpus: 1,
+      serverKey: null,
+    });
+    try {
+      const seen = (await launcher.observe()).find((o) => o.deploymentId === "dep_late");
+      expect(seen).toMatchObject({ jobId: job.jobId, phase: "pending", reason: "BeginTime" });
+      const start = seen?.estimatedStart?.getTime() ?? 0;
+      expect(Math.abs(start - (submittedAt + 3_600_000))).toBeLessThan(60_000);
+    } finally {
+      await launcher.stop("dep_late", job.jobId);
+    }
   });
 });

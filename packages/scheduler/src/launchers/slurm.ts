@@ -35,6 +35,56 @@ function commentSafe(value: string): string {
 const PENDING_STATES = new Set(["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "RESIZING", "SUSPENDED"]);
 const RUNNING_STATES = new Set(["RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"]);
 
+/** `squeue`'s format for our jobs; `%S` (start time) comes as epoch seconds (`SLURM_TIME_FORMAT=%s`), the reason last. */
+export const SQUEUE_FORMAT = "%i|%j|%T|%N|%k|%Z|%S|%r";
+
+/** One line of `squeue -o SQUEUE_FORMAT`. */
+export interface SqueueLine {
+  jobId: string;
+  name: string;
+  state: string;
+  nodes: string;
+  comment: string;
+  workDir: string;
+  /** When Slurm expects a pending job to start (or when a running one started); undefined when it has no estimate. */
+  start?: Date;
+  reason: string;
+}
+
+/**
+ * A `%S` field: epoch seconds (as we ask for), or Slurm's default `2026-12-05T20:30:23` in
+ * this machine's time zone should `SLURM_TIME_FORMAT` be ignored; `N/A`, `Unknown`, `None`
+ * or nothing: no estimate.
+ */
+export function parseSlurmTime(field: string | undefined): Date | undefined {
+  const value = field?.trim() ?? "";
+  if (/^\d+$/.test(value)) {
+    const seconds = Number(value);
+    return seconds > 0 ? new Date(seconds * 1000) : undefined;
+  }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(value)) {
+    const at = new Date(value); // no zone: local time, as squeue writes it
+    return Number.isNaN(at.getTime()) ? undefined : at;
+  }
+  return undefined;
+}
+
+export function parseSqueueLine(line: string): SqueueLine | undefined {
+  const [jobId, name, state, nodes, comment, workDir, start, ...rest] = line.split("|");
+  if (!jobId || name === undefined || rest.length === 0) return undefined;
+  const at = parseSlurmTime(start);
+  return {
+    jobId,
+    name,
+    state: state ?? "",
+    nodes: nodes ?? "",
+    comment: comment ?? "",
+    workDir: workDir ?? "",
+    ...(at ? { start: at } : {}),
+    reason: rest.join("|"),
+  };
+}
+
 interface Endpoint {
   host: string;
   port: number;
@@ -196,8 +246,9 @@ export class SlurmLauncher implements Launcher {
   async observe(): Promise<JobObservation[]> {
     let stdout: string;
     try {
-      ({ stdout } = await run("squeue", ["-h", "-t", "all", "-u", this.user, "-o", "%i|%j|%T|%N|%k|%Z|%r"], {
+      ({ stdout } = await run("squeue", ["-h", "-t", "all", "-u", this.user, "-o", SQUEUE_FORMAT], {
         timeout: 30_000,
+        env: { ...process.env, SLURM_TIME_FORMAT: "%s" },
       }));
     } catch (error) {
       throw new SlurmError(
@@ -209,9 +260,9 @@ export class SlurmLauncher implements Launcher {
     }
     const seen = new Map<string, JobObservation>();
     for (const line of stdout.split("\n")) {
-      const [jobId, name, state, nodes, comment, workDir, ...rest] = line.split("|");
-      const reason = rest.join("|");
-      if (!jobId || !name?.startsWith(JOB_PREFIX)) continue;
+      const parsed = parseSqueueLine(line);
+      if (!parsed?.name.startsWith(JOB_PREFIX)) continue;
+      const { jobId, name, state, nodes, comment, workDir, reason, start } = parsed;
       // Only this launcher's jobs (submitted with --chdir=<stateDir>): another cluster of this
       // install, or another install, under the same account has its own state directory, and
       // its jobs are neither adopted nor cancelled as orphans here.
@@ -221,14 +272,15 @@ export class SlurmLauncher implements Launcher {
       // A requeued or resubmitted job: the newest (highest id) wins.
       if (previous && Number(previous.jobId) > Number(jobId)) continue;
       let observation: JobObservation;
-      if (PENDING_STATES.has(state ?? "")) {
+      if (PENDING_STATES.has(state)) {
         observation = {
           deploymentId,
           jobId,
           phase: "pending",
           reason: reason && reason !== "None" ? reason : "waiting in the queue",
+          ...(start ? { estimatedStart: start } : {}),
         };
-      } else if (RUNNING_STATES.has(state ?? "")) {
+      } else if (RUNNING_STATES.has(state)) {
         const endpoint = this.endpoint(deploymentId);
         observation = {
           deploymentId,
@@ -246,7 +298,7 @@ export class SlurmLauncher implements Launcher {
           deploymentId,
           jobId,
           phase: "exited",
-          reason: `the Slurm job ended (${state?.toLowerCase() ?? "unknown"})`,
+          reason: `the Slurm job ended (${state.toLowerCase() || "unknown"})`,
         };
       }
       seen.set(deploymentId, observation);

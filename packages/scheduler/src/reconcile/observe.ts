@@ -5,7 +5,7 @@ import type { SchedulerResources } from "../resources";
 
 /**
  * Step 1 of a pass: what each launcher sees of our jobs. An exited job closes a draining
- * deployment and fails any other; a pending one shows its reason; a running one moves a
+ * deployment and fails any other; a pending one shows its reason and the launcher's estimated start; a running one moves a
  * submitted deployment to starting and keeps its address current.
  */
 export async function observe(
@@ -37,7 +37,10 @@ export async function observe(
     }
     if (seen.phase === "pending" && record.state === "queued") {
       const reason = `waiting in Slurm: ${seen.reason ?? "pending"}`;
-      if (record.stateReason !== reason) await note(res, record, { stateReason: reason });
+      const estimatedStartAt = seen.estimatedStart ?? null;
+      if (record.stateReason !== reason || record.estimatedStartAt?.getTime() !== estimatedStartAt?.getTime()) {
+        await note(res, record, { stateReason: reason, estimatedStartAt });
+      }
       continue;
     }
     if (seen.phase === "running") {

@@ -96,8 +96,9 @@ function placedAt(res: SchedulerResources, record: DeploymentRecord, now: number
 /**
  * Seconds until a queued deployment should be live: the wait for its GPUs (behind the
  * deployments ahead of it, for what holds its node to drain or be evicted) plus its own load
- * time, rounded to 0.1 s. Null when the wait cannot be known: a job waiting in the launcher's
- * queue (Slurm) or room that only a busy, pinned or hot deployment could make.
+ * time, rounded to 0.1 s. A job waiting in the launcher's queue (Slurm) waits until the start
+ * that queue estimates. Null when the wait cannot be known: a submitted job the launcher has no
+ * estimate for, or room that only a busy, pinned or hot deployment could make.
  */
 export function queuedEtaSeconds(
   res: SchedulerResources,
@@ -105,7 +106,11 @@ export function queuedEtaSeconds(
   loadSeconds: number,
   now: number,
 ): number | null {
-  if (record.jobId) return null;
+  if (record.jobId) {
+    if (!record.estimatedStartAt) return null;
+    const wait = Math.max(0, record.estimatedStartAt.getTime() - now) / 1000;
+    return Math.round((wait + loadSeconds) * 10) / 10;
+  }
   const at = placedAt(res, record, now);
   if (at === undefined) return null;
   return Math.round(((at - now) / 1000 + loadSeconds) * 10) / 10;

@@ -1,10 +1,14 @@
-import type { SwitchyardConfigInput } from "@switchyard/core";
+import type { ClusterConfig, SwitchyardConfigInput } from "@switchyard/core";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { drain, setPinned } from "../../src/operator";
 import { finishDraining } from "../../src/reconcile/drain";
+import { observe } from "../../src/reconcile/observe";
 import { processQueue } from "../../src/reconcile/queue";
 import { acquire } from "../../src/routing/acquire";
 import { availability, ensureLive } from "../../src/routing/availability";
+import type { Scheduler } from "../../src/scheduler";
+import type { DeploymentRecord } from "../../src/store";
+import { resourceJobsView } from "../../src/views";
 import { bringLive, closeSharedDatabase, deploymentOf, type UnitWorld, unitWorld } from "./fakes";
 
 /**
@@ -151,5 +155,52 @@ describe("the ETA of a queued model", () => {
     await pass(); // submitted: Slurm decides when it runs, and gives no estimated start
     expect(deploymentOf(w, "org/dyn-c")).toMatchObject({ state: "queued", stateReason: "submitted as fake job 100" });
     expect(availability(w.res, "lab", "org/dyn-c")).toMatchObject({ status: "queued", etaSeconds: null });
+  });
+
+  it("counts to Slurm's estimated start, which the jobs view shows, and is unknown again when Slurm drops it", async () => {
+    w = await unitWorld({
+      config: config(),
+      capabilities: { serversSurviveRestart: true, launchReaches: "submitted" },
+    });
+    await ensureLive(w.res, "lab", "org/dyn-c");
+    await pass(); // submitted
+    const id = deploymentOf(w, "org/dyn-c")!.id;
+    const start = new Date(w.clock.now() + 600_000);
+    w.launcher.jobs.set(id, { ...w.launcher.jobs.get(id)!, estimatedStart: start });
+    await observe(w.res, "lab", w.launcher, new Date(w.clock.now()));
+    expect(deploymentOf(w, "org/dyn-c")).toMatchObject({
+      state: "queued",
+      stateReason: "waiting in Slurm: Resources",
+      estimatedStartAt: start,
+    });
+    // Its wait in Slurm's queue, then its own load time.
+    expect(eta("org/dyn-c")).toBe(610);
+    w.clock.advance(60_000);
+    expect(eta("org/dyn-c")).toBe(550);
+    const cluster = w.config.clusters[0]!;
+    const res = w.res;
+    // What the views ask of the scheduler, from this world's resources.
+    const scheduler = {
+      availability: (c: string, m: string) => availability(res, c, m),
+      modelOf: (r: DeploymentRecord) => res.catalog.ofRow(r.modelId)?.config,
+      inflightOf: (deploymentId: string) => res.inFlight.of(deploymentId),
+      now: () => res.now(),
+      deployments: () => res.snapshot.all(),
+      clusterProblem: (c: ClusterConfig) => res.snapshot.clusterProblem(c),
+    } as unknown as Scheduler;
+    const [job] = resourceJobsView(w.config, scheduler, cluster, { addresses: false }).queued;
+    expect(job).toMatchObject({ estimated_start: start.toISOString(), "Estimated Start Time": start.toISOString() });
+    // Slurm has no estimate any more (a held job: `N/A`): unknown, and the key is left out.
+    w.launcher.jobs.set(id, {
+      deploymentId: id,
+      jobId: job!.launcher_job_id!,
+      phase: "pending",
+      reason: "JobHeldUser",
+    });
+    await observe(w.res, "lab", w.launcher, new Date(w.clock.now()));
+    expect(eta("org/dyn-c")).toBeNull();
+    const [held] = resourceJobsView(w.config, scheduler, cluster, { addresses: false }).queued;
+    expect(held).toMatchObject({ estimated_start: null, reason: "waiting in Slurm: JobHeldUser" });
+    expect(held).not.toHaveProperty("Estimated Start Time");
   });
 });
