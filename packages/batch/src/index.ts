@@ -1,4 +1,5 @@
 export { AdaptiveConcurrency } from "./concurrency";
+export type { BatchTarget, ResolveBatchTarget } from "./create-checks";
 export {
   ABANDONED_UPLOAD_MS,
   type FileCleanupReport,
@@ -22,13 +23,7 @@ export { allowedDirsFor, checkInputFile, prepareOutputDir } from "./paths";
 export { newBatchId, openaiLayout, outputFileIds, referenceLayout } from "./paths-layout";
 export { FileCleanup } from "./retention";
 export { BatchRun, type BatchUsage, type RunnerDeps } from "./run";
-export {
-  BatchService,
-  type BatchServiceDeps,
-  type BatchTarget,
-  type BatchWithOwner,
-  type ResolveBatchTarget,
-} from "./service";
+export { BatchService, type BatchServiceDeps, type BatchWithOwner } from "./service";
 export { batchUsageRecord } from "./usage";
 export { MAX_REPORTED, type ValidationResult, validateBatchFile } from "./validate";
 export { referenceTime, toBatchObject, toReferenceBatch, toReferenceDetail } from "./views";

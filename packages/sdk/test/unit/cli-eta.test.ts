@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import type { ModelObject } from "@switchyard/core";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { Pace } from "../../src/cli/commands/batch";
+import { Pace } from "../../src/cli/commands/batch/wait";
 import { renderModels } from "../../src/cli/commands/models";
 import { CliContext } from "../../src/cli/context";
 import { formatEta } from "../../src/cli/output";

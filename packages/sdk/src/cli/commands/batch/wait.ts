@@ -1,0 +1,175 @@
+// Following a batch until it ends: the progress bar (rate and ETA from `Pace`), the plain
+// status lines off a terminal, and `sy batch wait`'s exit code.
+import type { BatchObject } from "@switchyard/core";
+import cliProgress from "cli-progress";
+import yoctoSpinner from "yocto-spinner";
+import { sleep } from "../../../http";
+import type { Switchyard } from "../../../node/client";
+import { type CliContext, CliError, EXIT } from "../../context";
+import { formatDuration } from "../../output";
+import { done, endedBadly, fetchHint, summary } from "./describe";
+
+/** How long `submit` (without --wait) waits for the server to check the file before it leaves it to `sy batch wait`. */
+const CHECK_WAIT_MS = 120_000;
+
+/**
+ * Lines per second, and the time left at that pace. Counted from the first answer, not from
+ * submission: until then the model may be loading, and that wait says nothing of how fast the
+ * lines go once it answers (counting it made the first ETAs several times too long). Over the
+ * last half minute at most, so the figure follows a pace that changes.
+ */
+export class Pace {
+  private readonly samples: { at: number; done: number }[] = [];
+
+  /** The count of finished lines seen at `at` (ms). */
+  add(doneCount: number, at = Date.now()): void {
+    // Before the first answer there is no pace to measure: wait for one.
+    if (doneCount === 0) return;
+    const last = this.samples.at(-1);
+    // Fewer than before (another batch followed, a count reset): measure afresh.
+    if (last && doneCount < last.done) this.samples.length = 0;
+    this.samples.push({ at, done: doneCount });
+    while (this.samples.length > 2 && at - (this.samples[0]?.at ?? at) > 30_000) this.samples.shift();
+  }
+
+  /** Lines per second; null until half a second has passed since the first answer was seen. */
+  get rate(): number | null {
+    const first = this.samples[0];
+    const last = this.samples.at(-1);
+    if (!first || !last || last.at - first.at < 500) return null;
+    return Math.max(0, (last.done - first.done) / ((last.at - first.at) / 1000));
+  }
+
+  /** Seconds until `remaining` more lines are done at this pace; null when there is no pace yet. */
+  eta(remaining: number): number | null {
+    const rate = this.rate;
+    return rate ? remaining / rate : null;
+  }
+}
+
+function stateText(batch: BatchObject): string {
+  switch (batch.status) {
+    case "validating":
+      return "checking the file";
+    case "in_progress":
+      return done(batch) === 0 ? "starting (the model may be loading)" : "running";
+    case "finalizing":
+      return "writing the output";
+    case "cancelling":
+      return "cancelling";
+    default:
+      return batch.status;
+  }
+}
+
+/**
+ * Shows a batch as it runs: a progress bar with rate and ETA on a terminal, a line per status
+ * change on a plain stderr, nothing with --json.
+ */
+class BatchView {
+  private bar: cliProgress.SingleBar | undefined;
+  private readonly pace = new Pace();
+  private lastLine = "";
+
+  constructor(private readonly ctx: CliContext) {}
+
+  update(batch: BatchObject): void {
+    if (this.ctx.json) return;
+    const total = batch.request_counts.total;
+    const finished = done(batch);
+    this.pace.add(finished);
+    if (!this.ctx.err.tty) {
+      const line = `sy: ${batch.id} is ${batch.status}${total ? ` (${finished}/${total})` : ""}`;
+      if (line.replace(/ \(.*\)$/, "") !== this.lastLine.replace(/ \(.*\)$/, "")) this.ctx.err.line(line);
+      this.lastLine = line;
+      return;
+    }
+    const rate = this.pace.rate;
+    const eta = this.pace.eta(total - finished);
+    const payload = {
+      state: stateText(batch),
+      rate: rate === null ? "-/s" : `${rate >= 10 ? Math.round(rate) : rate.toFixed(1)}/s`,
+      // Not `eta`: cli-progress fills that placeholder itself.
+      remaining: total && finished >= total ? "0 s" : eta === null ? "-" : formatDuration(eta * 1000),
+      failed: batch.request_counts.failed ? `, ${batch.request_counts.failed} failed` : "",
+    };
+    if (!this.bar) {
+      this.bar = new cliProgress.SingleBar(
+        {
+          stream: this.ctx.err.stream,
+          format: `${batch.id} {bar} {percentage}% | {value}/{total}{failed} | {rate} | ETA {remaining} | {state}`,
+          hideCursor: true,
+          barsize: 30,
+          fps: 5,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(Math.max(total, 1), finished, payload);
+      return;
+    }
+    this.bar.setTotal(Math.max(total, 1));
+    this.bar.update(finished, payload);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+}
+
+/**
+ * Follow a batch until it ends (or, with `untilChecked`, until the file has been checked or
+ * `CHECK_WAIT_MS` passed). Ctrl-C stops following; the batch goes on.
+ */
+export async function follow(
+  ctx: CliContext,
+  client: Switchyard,
+  id: string,
+  options: { intervalMs: number; untilChecked?: boolean },
+): Promise<BatchObject> {
+  const view = new BatchView(ctx);
+  const signal = ctx.signal;
+  try {
+    if (options.untilChecked) {
+      const spinner =
+        ctx.err.tty && !ctx.json
+          ? yoctoSpinner({ text: `Checking the file of ${id}`, stream: ctx.err.stream as NodeJS.WriteStream }).start()
+          : undefined;
+      try {
+        const until = Date.now() + CHECK_WAIT_MS;
+        for (;;) {
+          const batch = await client.batches.retrieve(id, { signal });
+          if (batch.status !== "validating" || Date.now() > until) return batch;
+          await sleep(Math.min(options.intervalMs, 500), signal);
+        }
+      } finally {
+        spinner?.stop();
+      }
+    }
+    return await client.batches.wait(id, { intervalMs: options.intervalMs, signal, onProgress: (b) => view.update(b) });
+  } catch (error) {
+    if (signal.aborted) {
+      throw new CliError(
+        `Stopped following ${id}; the batch goes on (sy batch cancel ${id} stops it).`,
+        EXIT.interrupted,
+      );
+    }
+    throw error;
+  } finally {
+    view.stop();
+  }
+}
+
+/** Exit 0 when the batch completed, else 1 with why; prints the batch (--json) or a summary line. */
+export function finish(ctx: CliContext, batch: BatchObject, summaryTo: "stdout" | "stderr"): void {
+  if (ctx.json) ctx.out.data(batch);
+  if (batch.status !== "completed") throw endedBadly(batch);
+  if (!ctx.json) (summaryTo === "stdout" ? ctx.out : ctx.err).line(summary(batch));
+  ctx.note(fetchHint(batch));
+}
+
+export async function wait(ctx: CliContext, options: { interval: number }, id: string): Promise<void> {
+  const client = ctx.client();
+  const batch = await follow(ctx, client, id, { intervalMs: options.interval * 1000 });
+  finish(ctx, batch, "stdout");
+}
