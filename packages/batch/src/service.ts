@@ -414,7 +414,8 @@ export class BatchService {
     let defaultFolder: string;
     if (policy.mode === "world") {
       const base = checkedInput.worldReadableRoot ? dirs[0] : checkedInput.ref.base;
-      if (base === undefined) throw apiError("missing_required_field", { param: "output_folder_path" }, { param: "output_folder_path" });
+      if (base === undefined)
+        throw apiError("missing_required_field", { param: "output_folder_path" }, { param: "output_folder_path" });
       defaultFolder = path.join(base, policy.username);
     } else if (checkedInput.worldReadableRoot && !input.output_folder_path) {
       throw apiError("missing_required_field", { param: "output_folder_path" }, { param: "output_folder_path" });

@@ -194,7 +194,12 @@ export const ClusterSchema = z.strictObject({
        * no symlink on the way. Outputs never go here.
        */
       worldReadableRoots: z
-        .array(z.string().min(1).refine((dir) => dir.startsWith("/"), "must be an absolute path"))
+        .array(
+          z
+            .string()
+            .min(1)
+            .refine((dir) => dir.startsWith("/"), "must be an absolute path"),
+        )
         .default([]),
     })
     .default({ allowedDirs: [], worldReadableRoots: [] }),
