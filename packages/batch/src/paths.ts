@@ -50,10 +50,21 @@ export interface Checked {
   /** The path as the filesystem knows it (the allowed directory's real path, then the names below it). */
   path: string;
   ref: PathRef;
+  /** An input found under a world-readable root (outside the allowed directories): its outputs need a folder of their own. */
+  worldReadableRoot?: true;
 }
 
 /** The service's own rights, symlinks refused (the default, and the OpenAI API's files directory). */
 const SERVICE: FilePolicy = { mode: "service" };
+
+/** Under a world-readable root, whatever the configured mode: only what everyone may read. */
+const WORLD_ROOT = "world-root" as const;
+type WalkPolicy = FilePolicy | { mode: typeof WORLD_ROOT };
+
+const NOT_WORLD_READABLE =
+  "is not world-readable: batches here read only files that everyone may read (the file o+r, every directory below the allowed directory o+x)";
+const NOT_WORLD_READABLE_ROOT =
+  "is outside the allowed directories, under a world-readable root: it must be readable by everyone (the file o+r, every directory below the root o+x)";
 
 function checkShape(param: string, value: string): void {
   if (value.includes("\0"))
@@ -115,6 +126,7 @@ async function asUserError(
   value: string,
   dirs: readonly string[],
   cluster: string,
+  named: readonly string[] = dirs,
 ): Promise<unknown> {
   if (!(error instanceof UnsafePathError)) return error;
   if (error.reason === "symlink" && error.target !== undefined) {
@@ -123,15 +135,19 @@ async function asUserError(
       () => true,
       () => false,
     );
-    if (!inside) return outside(param, value, cluster, dirs);
+    if (!inside) return outside(param, value, cluster, named);
   }
   return apiError("invalid_path", { param, path: value, problem: describe(error.reason) }, { param });
 }
 
 /** Check an open directory on the way to a file: the user must be able to pass through it. */
-async function checkPassage(handle: FileHandle, policy: FilePolicy, param: string, value: string, isRoot: boolean) {
+async function checkPassage(handle: FileHandle, policy: WalkPolicy, param: string, value: string, isRoot: boolean) {
   if (policy.mode === "service") return;
   const info = await handle.stat();
+  if (policy.mode === WORLD_ROOT) {
+    if (!isRoot && !worldMay(info, { search: true })) throw denied(param, value, NOT_WORLD_READABLE_ROOT);
+    return;
+  }
   if (policy.mode === "posix" && !accountMay(info, policy.account, { search: true })) {
     throw denied(
       param,
@@ -140,11 +156,7 @@ async function checkPassage(handle: FileHandle, policy: FilePolicy, param: strin
     );
   }
   if (policy.mode === "world" && !isRoot && !worldMay(info, { search: true })) {
-    throw denied(
-      param,
-      value,
-      "is not world-readable: batches here read only files that everyone may read (the file o+r, every directory below the allowed directory o+x)",
-    );
+    throw denied(param, value, NOT_WORLD_READABLE);
   }
 }
 
@@ -152,6 +164,11 @@ async function checkPassage(handle: FileHandle, policy: FilePolicy, param: strin
  * A batch input file on shared storage: absolute, no `..`, inside an allowed directory as
  * written, no symlink below it, a regular file, and readable under the policy. Returns its
  * path and identity (to be opened again by the worker and compared).
+ *
+ * Outside the allowed directories, a path under one of `worldRoots` (the cluster's
+ * `batch.worldReadableRoots`) is accepted only when everyone may read it: the same walk finds
+ * every directory below the root o+x and the file o+r, whatever `batch.fileAccess` says and
+ * whoever the user is. Outside both, 403 `path_not_allowed` as before.
  */
 export async function authoriseInput(
   value: string,
@@ -159,9 +176,23 @@ export async function authoriseInput(
   cluster: string,
   policy: FilePolicy = SERVICE,
   param = "input_file",
+  worldRoots: readonly string[] = [],
 ): Promise<Checked> {
   checkShape(param, value);
-  const { base, root, names } = await locate(param, value, dirs, cluster);
+  let where: { base: string; root: string; names: string[] };
+  let walk: WalkPolicy = policy;
+  try {
+    where = await locate(param, value, dirs, cluster);
+  } catch (error) {
+    if (worldRoots.length === 0) throw error;
+    where = await locate(param, value, worldRoots, cluster).catch(() => {
+      throw error; // the answer for a path outside everything names the allowed directories only
+    });
+    walk = { mode: WORLD_ROOT };
+  }
+  const { base, root, names } = where;
+  const inWorldRoot = walk.mode === WORLD_ROOT;
+  const reachable = inWorldRoot ? [...dirs, ...worldRoots] : dirs;
   const last = names.at(-1);
   if (last === undefined)
     throw apiError("invalid_path", { param, path: value, problem: "is not a regular file" }, { param });
@@ -169,29 +200,30 @@ export async function authoriseInput(
   let file: FileHandle | undefined;
   try {
     dir = await openRoot(root);
-    await checkPassage(dir, policy, param, value, true);
+    await checkPassage(dir, walk, param, value, true);
     for (const name of names.slice(0, -1)) {
       const next = await openDirAt(dir, name, value);
       await closeAll(dir);
       dir = next;
-      await checkPassage(dir, policy, param, value, false);
+      await checkPassage(dir, walk, param, value, false);
     }
     file = await openFileAt(dir, last, value);
     const info = await file.stat();
-    if (policy.mode === "posix" && !accountMay(info, policy.account, { read: true })) {
-      throw denied(param, value, `cannot be read by your account '${policy.account.name}'`);
+    if (walk.mode === WORLD_ROOT && !worldMay(info, { read: true })) {
+      throw denied(param, value, NOT_WORLD_READABLE_ROOT);
     }
-    if (policy.mode === "world" && !worldMay(info, { read: true })) {
-      throw denied(
-        param,
-        value,
-        "is not world-readable: batches here read only files that everyone may read (the file o+r, every directory below the allowed directory o+x)",
-      );
+    if (walk.mode === "posix" && !accountMay(info, walk.account, { read: true })) {
+      throw denied(param, value, `cannot be read by your account '${walk.account.name}'`);
+    }
+    if (walk.mode === "world" && !worldMay(info, { read: true })) {
+      throw denied(param, value, NOT_WORLD_READABLE);
     }
     const ref = await refOfHandle(file);
-    return { path: path.join(root, ...names), ref: { base, root, ...ref } };
+    const checked: Checked = { path: path.join(root, ...names), ref: { base, root, ...ref } };
+    if (inWorldRoot) checked.worldReadableRoot = true;
+    return checked;
   } catch (error) {
-    throw await asUserError(error, param, value, dirs, cluster);
+    throw await asUserError(error, param, value, reachable, cluster, dirs);
   } finally {
     await closeAll(dir, file);
   }

@@ -188,11 +188,29 @@ export class BatchService {
     if (!target) throw apiError("missing_required_field", { param: "model" }, { param: "model" });
     const dirs = this.deps.allowedDirs(target.cluster);
     const policy = await this.checks.policyFor(userId, input.input_file);
-    const checkedInput = await authoriseInput(input.input_file, dirs, target.cluster.name, policy);
+    const checkedInput = await authoriseInput(
+      input.input_file,
+      dirs,
+      target.cluster.name,
+      policy,
+      "input_file",
+      target.cluster.batch.worldReadableRoots,
+    );
     const inputFile = checkedInput.path;
-    // Without a folder the results go beside the input; in `world` mode into the user's own folder.
-    const defaultFolder =
-      policy.mode === "world" ? path.join(checkedInput.ref.base, policy.username) : path.dirname(input.input_file);
+    // Without a folder the results go beside the input; in `world` mode into the user's own
+    // folder. Outputs stay inside the allowed directories: an input read from a world-readable
+    // root has no folder beside it to write in, so outside `world` mode the user must name one.
+    let defaultFolder: string;
+    if (policy.mode === "world") {
+      const base = checkedInput.worldReadableRoot ? dirs[0] : checkedInput.ref.base;
+      if (base === undefined)
+        throw apiError("missing_required_field", { param: "output_folder_path" }, { param: "output_folder_path" });
+      defaultFolder = path.join(base, policy.username);
+    } else if (checkedInput.worldReadableRoot && !input.output_folder_path) {
+      throw apiError("missing_required_field", { param: "output_folder_path" }, { param: "output_folder_path" });
+    } else {
+      defaultFolder = path.dirname(input.input_file);
+    }
     const folder = await authoriseOutputFolder(
       input.output_folder_path ?? defaultFolder,
       dirs,

@@ -139,14 +139,14 @@ export const ERROR_CATALOGUE = {
     type: "permission_error",
     message: "{param} '{path}' is outside the directories batches may use on cluster '{cluster}': {dirs}.",
     description:
-      "A batch's input file or output folder must lie inside the cluster's allowed directories (`batch.allowedDirs`; in the embedded default `<data-dir>/files` and `SWITCHYARD_BATCH_DIRS`), as written: a path outside them is refused before anything is looked up, whether it exists or not. `..` and symlinks are refused.",
+      "A batch's input file or output folder must lie inside the cluster's allowed directories (`batch.allowedDirs`; in the embedded default `<data-dir>/files` and `SWITCHYARD_BATCH_DIRS`), as written: a path outside them is refused before anything is looked up, whether it exists or not. `..` and symlinks are refused. An input may also lie under the cluster's `batch.worldReadableRoots` (if everyone may read it); an output folder never.",
   },
   path_access_denied: {
     status: 403,
     type: "permission_error",
     message: "{param} '{path}' {problem}.",
     description:
-      "A batch's input file or output folder is inside the allowed directories, but `batch.fileAccess` does not let this user use it: in `posix` mode the user's system account cannot read the file (or write in the folder); in `world` mode the file is not world-readable, or the folder is not the user's own folder.",
+      "A batch's input file or output folder is inside the allowed directories, but `batch.fileAccess` does not let this user use it: in `posix` mode the user's system account cannot read the file (or write in the folder); in `world` mode the file is not world-readable, or the folder is not the user's own folder. An input under a world-readable root (`batch.worldReadableRoots`) must be readable by everyone (the file o+r, every directory below the root o+x), in every mode.",
   },
   project_not_allowed: {
     status: 403,

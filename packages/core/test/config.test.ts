@@ -332,6 +332,18 @@ describe("config check", () => {
     expect(found.find((p) => p.path === path)?.message).toMatch(message);
   });
 
+  it("takes a cluster's world-readable roots as absolute paths only, none by default", () => {
+    const ok = validateConfig(minimal());
+    if (!ok.ok) throw new Error(JSON.stringify(ok.problems));
+    expect(ok.config.clusters[0]?.batch.worldReadableRoots).toEqual([]);
+    const input = minimal();
+    (input.clusters as { batch?: unknown }[])[0] = {
+      ...(input.clusters?.[0] as object),
+      batch: { allowedDirs: ["/p"], worldReadableRoots: ["/data", "datasets"] },
+    };
+    expect(JSON.stringify(problems(input))).toMatch(/worldReadableRoots.*1.*must be an absolute path/);
+  });
+
   it("reports every bad path at once, with YAML line numbers", () => {
     const text = [
       "clusters:", // 1

@@ -221,4 +221,89 @@ describe.skipIf(!isRoot)("batch.fileAccess with real system accounts", () => {
       chownSync(squat, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
     });
   });
+
+  describe("world-readable roots (outside the allowed directories)", () => {
+    let h: Harness;
+    let paths: ReturnType<typeof layout>;
+    /** `<world root>/<dir>/<name>` written with `mode`, every directory 0755 unless told. */
+    function worldInput(dir: string, name: string, mode: number, dirMode = 0o755): string {
+      const folder = path.join(h.world, dir);
+      mkdirSync(folder, { recursive: true });
+      chmodSync(folder, dirMode);
+      const file = writeInput(path.join(folder, name), 2, mode);
+      chmodSync(file, mode);
+      return file;
+    }
+    beforeAll(async () => {
+      h = await startHarness({ username: BOB, extraConfig: "  fileAccess: posix", worldRoot: true });
+      paths = layout(h);
+    });
+    afterAll(async () => h?.close());
+
+    it("accepts a 0644 input below 0755 folders, with its results in an allowed directory", async () => {
+      const input = worldInput("datasets", "open.jsonl", 0o644);
+      const batch = await h.create(input, path.join(paths.project, "from-world"));
+      expect(batch.results.startsWith(path.join(paths.project, "from-world"))).toBe(true);
+      expect((await h.batch(batch.id)).fileRefs.input.root).toBe(h.world);
+    });
+
+    it("refuses a 0640 input, even one the user's own account may read", async () => {
+      const input = worldInput("datasets", "bobs.jsonl", 0o640);
+      chownSync(input, uid.bob, uid.bob);
+      const error = await refusal(h.create(input, paths.project));
+      expect([error.code, error.status, error.param]).toEqual(["path_access_denied", 403, "input_file"]);
+      expect(error.message).toMatch(/readable by everyone/);
+      expect(error.message).not.toContain("req-");
+    });
+
+    it("refuses an input behind a folder without o+x", async () => {
+      const input = worldInput("closed/inner", "open.jsonl", 0o644);
+      chmodSync(path.join(h.world, "closed"), 0o750);
+      const error = await refusal(h.create(input, paths.project));
+      expect([error.code, error.status]).toEqual(["path_access_denied", 403]);
+    });
+
+    it("refuses a symlink under the root, even to a world-readable file", async () => {
+      const target = worldInput("linked", "real.jsonl", 0o644);
+      const link = path.join(h.world, "linked", "alias.jsonl");
+      symlinkSync(target, link);
+      const error = await refusal(h.create(link, paths.project));
+      expect([error.code, error.status]).toEqual(["invalid_path", 400]);
+      expect(error.message).toMatch(/is a symbolic link/);
+    });
+
+    it("never writes under the root: an output folder there is refused", async () => {
+      const input = worldInput("datasets", "for-output.jsonl", 0o644);
+      const error = await refusal(h.create(input, path.join(h.world, "results")));
+      expect([error.code, error.status, error.param]).toEqual(["path_not_allowed", 403, "output_folder_path"]);
+      expect(readdirSync(h.world)).not.toContain("results");
+    });
+
+    it("needs an output folder in posix mode (beside the input is outside the allowed directories)", async () => {
+      const input = worldInput("datasets", "no-folder.jsonl", 0o644);
+      const error = await refusal(h.create(input));
+      expect([error.code, error.status, error.param]).toEqual(["missing_required_field", 400, "output_folder_path"]);
+      expect(readdirSync(path.join(h.world, "datasets"))).not.toContain(expect.stringContaining("no-folder_"));
+    });
+
+    it("a path outside the allowed directories and the roots is still outside", async () => {
+      const input = writeInput(path.join(h.outside, "open.jsonl"), 2, 0o644);
+      const error = await refusal(h.create(input, paths.project));
+      expect([error.code, error.status]).toEqual(["path_not_allowed", 403]);
+    });
+  });
+
+  describe("world-readable roots, world mode", () => {
+    it("without an output folder the results go to the user's own folder in the allowed directory", async () => {
+      const h = await startHarness({ username: BOB, extraConfig: "  fileAccess: world", worldRoot: true });
+      try {
+        const input = writeInput(path.join(h.world, "open.jsonl"), 2, 0o644);
+        chmodSync(input, 0o644);
+        const batch = await h.create(input);
+        expect(path.dirname(batch.dir)).toBe(path.join(h.projects, BOB));
+      } finally {
+        await h.close();
+      }
+    });
+  });
 });

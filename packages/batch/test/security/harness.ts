@@ -26,6 +26,8 @@ export interface Harness {
   projects: string;
   /** Outside every allowed directory: what an attacker wants read or overwritten. */
   outside: string;
+  /** `<root>/world` (0755), the cluster's `batch.worldReadableRoots` when `worldRoot` is set. */
+  world: string;
   db: TestDatabase;
   service: BatchService;
   userId: string;
@@ -52,7 +54,7 @@ export function chatLines(count: number): string {
     .join("");
 }
 
-function config(projects: string, extra: string): SwitchyardConfig {
+function config(projects: string, extra: string, worldRoots: string[] = []): SwitchyardConfig {
   const parsed = parseConfigText(`
 batch:
   checkpointInterval: 100ms
@@ -62,7 +64,7 @@ clusters:
   - name: lab
     nodes: [{ name: n1, gpus: 8, role: hot }]
     frameworks: [vllm]
-    batch: { allowedDirs: ["${projects}"] }
+    batch: { allowedDirs: ["${projects}"], worldReadableRoots: ${JSON.stringify(worldRoots)} }
 models:
   - { id: ${MODEL}, cluster: lab, framework: vllm, capabilities: [chat, batch], placement: hot, node: n1, engine: { type: simulator } }
 `);
@@ -80,16 +82,18 @@ const idleScheduler = {
 } as unknown as Scheduler;
 
 export async function startHarness(
-  options: { username?: string; extraConfig?: string; accounts?: AccountLookup } = {},
+  options: { username?: string; extraConfig?: string; accounts?: AccountLookup; worldRoot?: boolean } = {},
 ): Promise<Harness> {
   const root = mkdtempSync(path.join(tmpdir(), "sy-sec-batch-"));
   const projects = path.join(root, "projects");
   const outside = path.join(root, "outside");
   mkdirSync(projects, { recursive: true, mode: 0o755 });
   mkdirSync(outside, { recursive: true });
+  const world = path.join(root, "world");
+  if (options.worldRoot) mkdirSync(world, { mode: 0o755 });
   const filesDir = path.join(root, "files");
   mkdirSync(filesDir);
-  const cfg = config(projects, options.extraConfig ?? "");
+  const cfg = config(projects, options.extraConfig ?? "", options.worldRoot ? [world] : []);
   const settings: BatchSettings = cfg.batch;
   const db = await openTestDatabase("pglite");
   const user = await db.prisma.user.create({ data: { username: options.username ?? "alice" } });
@@ -110,6 +114,7 @@ export async function startHarness(
     root,
     projects,
     outside,
+    world,
     db,
     service,
     userId: user.id,

@@ -188,8 +188,21 @@ export const ClusterSchema = z.strictObject({
     .strictObject({
       /** Directories batch input files and output folders must lie in. */
       allowedDirs: z.array(z.string().min(1)).default([]),
+      /**
+       * Directories outside `allowedDirs` a batch may read its input from when the file is
+       * world-readable (o+r) and every directory below the root world-searchable (o+x), with
+       * no symlink on the way. Outputs never go here.
+       */
+      worldReadableRoots: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .refine((dir) => dir.startsWith("/"), "must be an absolute path"),
+        )
+        .default([]),
     })
-    .default({ allowedDirs: [] }),
+    .default({ allowedDirs: [], worldReadableRoots: [] }),
 });
 export type ClusterConfig = z.output<typeof ClusterSchema>;
 
