@@ -20,7 +20,7 @@ export {
 export { BatchMetrics } from "./metrics";
 export { OutputFile, writeProgress } from "./output";
 export { allowedDirsFor, checkInputFile, prepareOutputDir } from "./paths";
-export { newBatchId, openaiLayout, outputFileIds, referenceLayout } from "./paths-layout";
+export { newBatchId, openaiLayout, outputFileIds, referenceLayout } from "./output-layout";
 export { FileCleanup } from "./retention";
 export { BatchRun, type BatchUsage, type RunnerDeps } from "./run";
 export { BatchService, type BatchServiceDeps, type BatchWithOwner } from "./service";

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { batchLineError, batchStatusesBefore } from "@switchyard/core";
 import type { InputLine } from "../lines";
-import { outputFileIds } from "../paths-layout";
+import { outputFileIds } from "../output-layout";
 import { Checkpoints, resumeOutputs } from "./checkpoint";
 import type { RunFiles } from "./open-files";
 import type { LineFormat, OutputLines } from "./output-lines";
