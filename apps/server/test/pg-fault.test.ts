@@ -59,6 +59,12 @@ describe.runIf(drivers.includes("postgres"))("PostgreSQL lost under a steady tri
     const user = await createUser(server.ctx.db.prisma, { username: "researcher", password: "researcher-password" });
     const { key } = await createApiKey(server.ctx.db.prisma, { userId: user.id });
     const client = new OpenAI({ apiKey: key, baseURL: `${server.url}/v1`, maxRetries: 0, timeout: 20_000 });
+    // A key never used before the cut: nothing cached to vouch for it.
+    const unseen = new OpenAI({
+      apiKey: (await createApiKey(server.ctx.db.prisma, { userId: user.id })).key,
+      baseURL: `${server.url}/v1`,
+      maxRetries: 0,
+    });
     const deadline = Date.now() + 30_000;
     while (server.ctx.scheduler.availability("lab", "org/chat").status !== "live") {
       if (Date.now() > deadline) throw new Error("org/chat not live in time");
@@ -82,9 +88,15 @@ describe.runIf(drivers.includes("postgres"))("PostgreSQL lost under a steady tri
         );
     const outcomes: Promise<string>[] = [];
     let during: { code: number; body: Record<string, any> } | undefined;
+    let refused: unknown;
     for (let i = 0; i < 160; i++) {
       if (i === 30) proxy.cut();
-      if (i === 90) during = await health();
+      if (i === 90) {
+        during = await health();
+        refused = await unseen.chat.completions
+          .create({ model: "org/chat", messages: [{ role: "user", content: "hi" }], max_tokens: 1 })
+          .catch((error: unknown) => error);
+      }
       if (i === 130) proxy.restore();
       outcomes.push(ask(i));
       await sleep(50);
@@ -100,13 +112,19 @@ describe.runIf(drivers.includes("postgres"))("PostgreSQL lost under a steady tri
       degraded: { live_replicas: 1 },
     });
     expect(during?.body.degraded.usage_buffered).toBeGreaterThan(0);
+    // A credential it cannot check is refused as a dependency being down, not a server error.
+    expect(refused).toBeInstanceOf(OpenAI.APIError);
+    expect(refused).toMatchObject({ status: 503, code: "service_unavailable" });
 
     // Back: every request served has its usage row, and /health is ok again.
     const direct = await openDatabase({ driver: "postgres", url: database.url, poolSize: 1 });
     cleanup.push(() => direct.close());
     const rows = async () =>
-      (await direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM "usage_records" WHERE "model" = $1`, ["org/chat"]))[0]
-        ?.n;
+      (
+        await direct.query<{ n: number }>(`SELECT count(*)::int AS n FROM "usage_records" WHERE "model" = $1`, [
+          "org/chat",
+        ])
+      )[0]?.n ?? 0;
     const until = Date.now() + 10_000;
     while ((await rows()) < results.length && Date.now() < until) await sleep(200);
     expect(await rows()).toBe(results.length);

@@ -171,8 +171,6 @@ export class AuthService {
             // A refusal stands; a lookup that could not run (the database is unreachable) falls
             // back to the credential's last answer for a bounded time (the cache's grace).
             if (error instanceof SwitchyardError) throw error;
-            const stale = this.cache.stale(credential);
-            if (!stale) throw error;
             if (!this.checkFailing) {
               this.checkFailing = true;
               this.deps.logger.warn(
@@ -180,7 +178,11 @@ export class AuthService {
                 "auth: cannot check credentials in the database; serving cached ones past their TTL (at most 60 s)",
               );
             }
-            return stale;
+            const stale = this.cache.stale(credential);
+            if (stale) return stale;
+            throw apiError("service_unavailable", {
+              reason: "credentials cannot be checked while the database is unreachable",
+            });
           },
         )
         .finally(() => {
