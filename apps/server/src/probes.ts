@@ -7,7 +7,8 @@ export interface ProbeAnswer {
 }
 
 /**
- * `GET /health`: liveness, database reachability (503 when it is down), Redis's when a gateway
+ * `GET /health`: liveness, database reachability (503 when it is down; a gateway that still
+ * serves live models from its cache then adds `degraded`), Redis's when a gateway
  * uses it (down: `degraded`, still 200), and what this instance runs: its roles, whether its
  * scheduler leads or stands by, how many batches its worker runs (a count: it is public).
  */
@@ -21,12 +22,30 @@ export async function health(ctx: ProcessContext, redis?: { up: boolean }): Prom
       status: up ? (redisUp ? "ok" : "degraded") : "unavailable",
       version: ctx.version,
       database: { driver: ctx.db.driver, status: up ? "up" : "down" },
+      ...(up ? {} : withoutDatabase(ctx)),
       ...(redis ? { redis: { status: redisUp ? "up" : "down" } } : {}),
       uptime_seconds: Math.round((ctx.clock.now() - ctx.startedAt) / 1000),
       roles: ctx.roles,
       ...(ctx.roles.includes("scheduler") ? { scheduler: { leader: ctx.scheduler.isLeader } } : {}),
       // A count, not the ids: /health is public on a gateway.
       ...(ctx.batches.worker ? { batch: { running: ctx.batches.worker.running().length } } : {}),
+    },
+  };
+}
+
+/**
+ * With the database down, what a gateway still does: `degraded` says how many live replicas it
+ * routes to from its cache and how many usage records wait to be written (none: it serves nothing).
+ */
+function withoutDatabase(ctx: ProcessContext): Record<string, unknown> {
+  if (!ctx.roles.includes("gateway")) return {};
+  const live = ctx.scheduler.deployments().filter((d) => d.state === "live").length;
+  if (live === 0) return {};
+  return {
+    degraded: {
+      reason: "the database is unreachable; live models are served from the cache",
+      live_replicas: live,
+      usage_buffered: ctx.usage.pending,
     },
   };
 }

@@ -17,6 +17,7 @@ function instance(options: { roles: InstanceRole[]; databaseUp: boolean; live: n
     db: { driver: "postgres", ping: async () => options.databaseUp },
     scheduler: { deployments: () => deployments, isLeader: options.leader ?? false },
     batches: { worker: undefined },
+    usage: { pending: 7 },
   } as unknown as ProcessContext;
 }
 
@@ -73,5 +74,15 @@ describe("readiness for load balancers", () => {
     expect(down.status).toBe(503);
     expect(down.body).toMatchObject({ status: "unavailable", database: { status: "down" }, roles: ["gateway"] });
     expect(down.body).not.toHaveProperty("scheduler");
+    // What a gateway still does without its database: it is degraded, not down.
+    expect(down.body.degraded).toEqual({
+      reason: "the database is unreachable; live models are served from the cache",
+      live_replicas: 1,
+      usage_buffered: 7,
+    });
+    const cold = await health(instance({ roles: ["gateway"], databaseUp: false, live: 0 }));
+    expect(cold.body).not.toHaveProperty("degraded");
+    const scheduler = await health(instance({ roles: ["scheduler"], databaseUp: false, live: 1 }));
+    expect(scheduler.body).not.toHaveProperty("degraded");
   });
 });

@@ -19,6 +19,13 @@ interface Entry {
 export const UNSHARED_CACHE_TTL_MS = 1000;
 
 /**
+ * How long past its TTL an entry may still be served when it cannot be checked again because
+ * the database does not answer (ms): a PostgreSQL restart does not turn known keys away, and a
+ * revocation (which is written to the database first) is at most this late once it is back.
+ */
+export const DATABASE_DOWN_GRACE_MS = 60_000;
+
+/**
  * Resolved credentials, so a request with a known token or key costs a map lookup. Entries
  * live at most `ttlMs` (a revocation takes effect within it on every instance) and never past
  * the credential's own expiry. With Redis, a revocation also reaches every instance at once.
@@ -45,6 +52,7 @@ export class PrincipalCache {
     private readonly redis?: RedisLink,
     private readonly logger?: Logger,
     unsharedTtlMs = UNSHARED_CACHE_TTL_MS,
+    private readonly graceMs = DATABASE_DOWN_GRACE_MS,
   ) {
     this.unsharedTtlMs = Math.min(unsharedTtlMs, ttlMs);
   }
@@ -109,11 +117,28 @@ export class PrincipalCache {
     const entry = this.entries.get(credential);
     if (!entry) return undefined;
     const now = this.clock.now();
+    // An expired entry stays (the LRU bounds them) for `stale()`, until it is past its grace.
     if (now >= entry.until || (now - entry.at >= this.unsharedTtlMs && !this.shared(now))) {
-      this.entries.delete(credential);
+      if (now >= this.graceEnd(entry)) this.entries.delete(credential);
       return undefined;
     }
     return entry.principal;
+  }
+
+  /**
+   * For when the credential cannot be checked again (the database is unreachable): the last
+   * principal resolved for it, if its TTL ended less than `DATABASE_DOWN_GRACE_MS` ago and the
+   * credential itself has not expired. Never after a revocation reached this instance (that
+   * empties the cache).
+   */
+  stale(credential: string): Principal | undefined {
+    const entry = this.entries.get(credential);
+    if (!entry) return undefined;
+    return this.clock.now() < this.graceEnd(entry) ? entry.principal : undefined;
+  }
+
+  private graceEnd(entry: Entry): number {
+    return Math.min(entry.until + this.graceMs, entry.principal.expiresAt ?? Number.POSITIVE_INFINITY);
   }
 
   set(credential: string, principal: Principal): void {

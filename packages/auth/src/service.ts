@@ -1,5 +1,5 @@
 import type { AuthConfig, Clock } from "@switchyard/core";
-import { apiError } from "@switchyard/core";
+import { apiError, SwitchyardError } from "@switchyard/core";
 import type { PrismaClient } from "@switchyard/db";
 import type { Logger } from "pino";
 import { LastUsedTracker } from "./api-keys";
@@ -68,6 +68,8 @@ export class AuthService {
   private readonly resolving = new Map<string, Promise<Principal>>();
   /** Bumped when cached credentials are dropped: a lookup begun before must not refill the cache. */
   private cacheGeneration = 0;
+  /** Whether the last credential lookup could not run (warned once until one runs again). */
+  private checkFailing = false;
 
   private constructor(private readonly deps: AuthDeps) {
     const { db, settings, clock } = deps;
@@ -159,10 +161,30 @@ export class AuthService {
       const generation = this.cacheGeneration;
       const lookup: Promise<Principal> = this.resolver
         .resolve(credential, this.deps.clock.now())
-        .then((principal) => {
-          if (generation === this.cacheGeneration) this.cache.set(credential, principal);
-          return principal;
-        })
+        .then(
+          (principal) => {
+            if (generation === this.cacheGeneration) this.cache.set(credential, principal);
+            this.checkFailing = false;
+            return principal;
+          },
+          (error: unknown) => {
+            // A refusal stands; a lookup that could not run (the database is unreachable) falls
+            // back to the credential's last answer for a bounded time (the cache's grace).
+            if (error instanceof SwitchyardError) throw error;
+            if (!this.checkFailing) {
+              this.checkFailing = true;
+              this.deps.logger.warn(
+                { err: error },
+                "auth: cannot check credentials in the database; serving cached ones past their TTL (at most 60 s)",
+              );
+            }
+            const stale = this.cache.stale(credential);
+            if (stale) return stale;
+            throw apiError("service_unavailable", {
+              reason: "credentials cannot be checked while the database is unreachable",
+            });
+          },
+        )
         .finally(() => {
           if (this.resolving.get(credential) === lookup) this.resolving.delete(credential);
         });

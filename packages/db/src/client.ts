@@ -100,6 +100,9 @@ function postgresError(error: unknown, where: string): DatabaseOpenError {
   return new DatabaseOpenError(`cannot connect to PostgreSQL at ${where}: ${reason}`, { cause: error });
 }
 
+/** The longest a pooled query waits for PostgreSQL's answer before it fails (ms). */
+export const QUERY_TIMEOUT_MS = 30_000;
+
 async function openPostgres(url: string, poolSize = 10): Promise<Database> {
   const where = describePostgresUrl(url);
   if (!/^postgres(ql)?:\/\//.test(url)) {
@@ -118,7 +121,16 @@ async function openPostgres(url: string, poolSize = 10): Promise<Database> {
 
   // Our own pool, so an idle connection dropped by the server (restart, failover) is an event
   // we absorb, not an unhandled 'error' that kills the process.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+  // A PostgreSQL that stops answering without closing the connection (a host gone, a network
+  // that drops packets) must fail queries, not hang them and the requests behind them: TCP
+  // keepalive notices a dead peer, and no query waits longer than QUERY_TIMEOUT_MS.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 5000,
+    query_timeout: QUERY_TIMEOUT_MS,
+    keepAlive: true,
+  });
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const withSession = async <T>(fn: (session: SqlSession) => Promise<T>): Promise<T> => {

@@ -182,22 +182,28 @@ export async function redisAvailable(): Promise<boolean> {
   return false;
 }
 
-/** A TCP proxy in front of the test Redis that a test can cut (Redis "lost") and restore. */
-export interface RedisCut {
-  /** A Redis URL through the proxy. */
+/**
+ * A TCP proxy in front of a test service (Redis, PostgreSQL) that a test can cut (the service
+ * "lost") and restore, without stopping the machine's shared service.
+ */
+export interface ServiceCut {
+  /** The service's URL through the proxy (same credentials and database, the proxy's port). */
   url: string;
   /** Drop every open connection and refuse new ones (accepted, then closed at once). */
   cut(): void;
-  /** Keep every connection open but pass nothing on (a Redis that hangs, a network that drops packets). */
+  /** Keep every connection open but pass nothing on (a service that hangs, a network that drops packets). */
   stall(): void;
   /** Let connections through again. */
   restore(): void;
   close(): Promise<void>;
 }
 
-/** Lose Redis in a test without stopping the machine's shared Redis: clients connect through this. */
-export async function startRedisCut(): Promise<RedisCut> {
-  const target = new URL(TEST_REDIS_URL);
+/** A Redis that a test can lose. */
+export type RedisCut = ServiceCut;
+
+/** Proxy `targetUrl` (its host and port, `defaultPort` when it names none) through a local port. */
+export async function startServiceCut(targetUrl: string, defaultPort: number): Promise<ServiceCut> {
+  const target = new URL(targetUrl);
   const { createServer, createConnection } = await import("node:net");
   let open = true;
   let stalled = false;
@@ -213,7 +219,7 @@ export async function startRedisCut(): Promise<RedisCut> {
       client.destroy();
       return;
     }
-    const upstream = createConnection({ host: target.hostname, port: Number(target.port || 6379) });
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port || defaultPort) });
     track(upstream);
     client.on("data", (chunk) => {
       if (!stalled) upstream.write(chunk);
@@ -226,7 +232,7 @@ export async function startRedisCut(): Promise<RedisCut> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as import("node:net").AddressInfo;
-  const url = new URL(TEST_REDIS_URL);
+  const url = new URL(targetUrl);
   url.hostname = "127.0.0.1";
   url.port = String(port);
   const dropAll = () => {
@@ -250,4 +256,17 @@ export async function startRedisCut(): Promise<RedisCut> {
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Lose Redis in a test without stopping the machine's shared Redis: clients connect through this. */
+export function startRedisCut(): Promise<RedisCut> {
+  return startServiceCut(TEST_REDIS_URL, 6379);
+}
+
+/**
+ * Lose PostgreSQL in a test without stopping the machine's shared one: give the process under
+ * test `url` (a database of its own, e.g. from `createPostgresDatabase`) and cut it.
+ */
+export function startPostgresCut(databaseUrl: string): Promise<ServiceCut> {
+  return startServiceCut(databaseUrl, 5432);
 }

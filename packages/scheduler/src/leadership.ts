@@ -72,7 +72,8 @@ export class Leadership {
  * After a (re)start: jobs that belong to unfinished deployments are adopted when the launcher's
  * servers survive restarts, jobs nobody owns are cancelled (never duplicated); servers that do
  * not survive a restart have stopped with the process that started them, so their deployments
- * are closed (and hot models started again).
+ * are closed (and hot models started again). A leader that lost its lock (its database
+ * connection dropped) and leads again keeps the servers it started, which are still running.
  */
 export async function adopt(res: SchedulerResources): Promise<void> {
   const now = new Date(res.now());
@@ -84,7 +85,9 @@ export async function adopt(res: SchedulerResources): Promise<void> {
     for (const record of mine) {
       if (!isUnfinishedDeployment(record.state) || !record.jobId) continue;
       const seen = byDeployment.get(record.id);
-      if (survives && seen && seen.phase !== "exited") {
+      // A job still running is kept: Slurm's from an earlier leader, or (any launcher) one this
+      // process started before it lost the lock with its database connection and led again.
+      if (seen && seen.phase !== "exited" && (survives || seen.jobId === record.jobId)) {
         res.logger.info({ deployment: record.id, job: seen.jobId }, "scheduler: adopted a running job");
         if (record.state === "live") res.memory.startingSince.set(record.id, res.now());
         continue;

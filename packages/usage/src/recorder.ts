@@ -72,6 +72,11 @@ export class UsageRecorder implements UsageSink {
       : undefined;
   }
 
+  /** Records waiting to be written (more than a few seconds' worth: the database is behind or down). */
+  get pending(): number {
+    return this.buffer.length;
+  }
+
   start(): void {
     this.timer ??= setInterval(() => void this.flush(), this.options.intervalMs);
     this.timer.unref();

@@ -11,6 +11,8 @@ export class ReconcileLoop {
   private ticking: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  /** Whether the last pass failed (logged once until one works again). */
+  private failing = false;
 
   constructor(
     private readonly res: SchedulerResources,
@@ -49,8 +51,16 @@ export class ReconcileLoop {
         this.again = false;
         try {
           await this.pass();
+          if (this.failing) this.res.logger.info("scheduler: reconcile passes work again");
+          this.failing = false;
         } catch (error) {
-          this.res.logger.error({ err: error }, "scheduler: reconcile pass failed");
+          // Once per outage (the database gone: every pass fails, several a second), not per pass.
+          if (!this.failing)
+            this.res.logger.error(
+              { err: error },
+              "scheduler: reconcile passes fail; routing on the last snapshot until they work again",
+            );
+          this.failing = true;
         }
       } while (this.again && !this.closed);
     })().finally(() => {

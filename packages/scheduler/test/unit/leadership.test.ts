@@ -23,6 +23,7 @@ describe("leadership: what a new leader adopts and what a leaving one stops", ()
   it("closes what a launcher whose servers die with the process left behind, and a job that ended meanwhile", async () => {
     w = await unitWorld(); // servers do not survive a restart
     const a = await bringLive(w, "org/dyn-a");
+    w.launcher.jobs.clear(); // a new process: its launcher started none of them
     await adopt(w.res);
     expect(availability(w.res, "lab", "org/dyn-a")).toMatchObject({ status: "offline", deploymentId: null });
     expect((await historyOf(w, a.id)).at(-1)).toBe(
@@ -35,6 +36,14 @@ describe("leadership: what a new leader adopts and what a leaving one stops", ()
     w.launcher.jobs.delete(b.id); // the job is gone from the queue
     await adopt(w.res);
     expect((await historyOf(w, b.id)).at(-1)).toBe("live->offline: the job ended while the scheduler was down");
+  });
+
+  it("keeps the servers it started when it leads again in the same process (its lock went with a database connection)", async () => {
+    w = await unitWorld(); // servers do not survive a restart, but this process's are still running
+    const a = await bringLive(w, "org/dyn-a");
+    await adopt(w.res);
+    expect(availability(w.res, "lab", "org/dyn-a")).toMatchObject({ status: "live", deploymentId: a.id });
+    expect(w.launcher.stopped).toEqual([]);
   });
 
   it("at shutdown stops servers that would not survive and leaves surviving ones running", async () => {
