@@ -19,8 +19,8 @@ export {
 } from "./lines";
 export { BatchMetrics } from "./metrics";
 export { OutputFile, writeProgress } from "./output";
-export { allowedDirsFor, checkInputFile, prepareOutputDir } from "./paths";
 export { newBatchId, openaiLayout, outputFileIds, referenceLayout } from "./output-layout";
+export { allowedDirsFor, checkInputFile, prepareOutputDir } from "./paths";
 export { FileCleanup } from "./retention";
 export { BatchRun, type BatchUsage, type RunnerDeps } from "./run";
 export { BatchService, type BatchServiceDeps, type BatchWithOwner } from "./service";

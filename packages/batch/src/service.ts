@@ -31,8 +31,8 @@ import { type AccountLookup, cachedLookup } from "./access";
 import type { BatchFileRefs } from "./batch-files";
 import { BatchCreateChecks, type ResolveBatchTarget } from "./create-checks";
 import type { FileStore } from "./files";
-import { authoriseInput, authoriseOutputFolder } from "./paths";
 import { newBatchId, type OutputLayout, openaiLayout, referenceLayout } from "./output-layout";
+import { authoriseInput, authoriseOutputFolder } from "./paths";
 import { BatchStore } from "./store";
 import { type BatchRow, failureReason, finishedAt, toBatchObject, toReferenceBatch, toReferenceDetail } from "./views";
 
