@@ -1,5 +1,5 @@
-import { Counter, Gauge, type Registry } from "prom-client";
 import { type ClusterConfig, isUnfinishedDeployment } from "@switchyard/core";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { DeploymentRecord } from "./store";
 
 /** The scheduler's Prometheus series (none without a registry). */
