@@ -11,7 +11,7 @@ import { loadConfig } from "./config";
 import { type AppContext, type ProcessContext, type Role, VERSION } from "./context";
 import { createLaunchers, engineOptions } from "./launchers";
 import type { Loggers } from "./logger";
-import { createMetrics } from "./metrics";
+import { createMetrics, registerDatabaseUp } from "./metrics";
 import { connectRedis } from "./redis";
 import type { InstanceRole } from "./roles";
 
@@ -106,6 +106,8 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       },
       close,
     };
+
+    registerDatabaseUp(base.metrics.registry, () => db.ping());
 
     // serve's HTTP front: shared state and authentication, before the scheduler as always.
     const front = role === "serve" ? await openFront(base, options) : undefined;

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { MetricsSettings } from "@switchyard/core";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** One registry per process context (not prom-client's global), so tests can run several servers. */
 export interface Metrics {
@@ -13,7 +13,8 @@ export interface Metrics {
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "switchyard_" });
+  // Unprefixed (process_*, nodejs_*): the names stock Node.js dashboards and alerts query.
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   return {
     registry,
     httpRequests: new Counter({
@@ -30,6 +31,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers: [registry],
     }),
   };
+}
+
+/**
+ * `switchyard_database_up`: 1 while the database answers a ping at scrape time, 0 otherwise
+ * (the "database down" alert reads it; a scrape waits at most the ping's own timeout).
+ */
+export function registerDatabaseUp(registry: Registry, ping: () => Promise<boolean>): void {
+  new Gauge({
+    name: "switchyard_database_up",
+    help: "1 while the database answers a ping, 0 while it does not",
+    registers: [registry],
+    async collect() {
+      this.set((await ping().catch(() => false)) ? 1 : 0);
+    },
+  });
 }
 
 /** The scrape token: the value of the environment variable `metrics.tokenEnv` names, when set. */

@@ -120,4 +120,16 @@ describe("switchyard serve with the built-in catalog", () => {
     const text = await scrapeMetrics(server.url);
     expect(text).toMatch(/switchyard_deployments\{cluster="sophia",state="live"\} 1[01]/);
   });
+
+  it("exports the GPUs used and free per cluster as the jobs view counts them", async () => {
+    const jobs = (await get("/resource_server/sophia/jobs")).body;
+    const text = await scrapeMetrics(server.url);
+    const gpus = (state: string) =>
+      Number(new RegExp(`switchyard_gpus\\{cluster="sophia",state="${state}"\\} (\\d+)`).exec(text)?.[1]);
+    const total = jobs.nodes.reduce((sum: number, n: { gpus: number }) => sum + n.gpus, 0);
+    const free = jobs.nodes.reduce((sum: number, n: { gpus_free: number }) => sum + n.gpus_free, 0);
+    expect(gpus("used")).toBeGreaterThan(0);
+    expect(gpus("used")).toBe(total - free);
+    expect(gpus("free")).toBe(free);
+  });
 });

@@ -1,3 +1,4 @@
+import { type ClusterConfig, isUnfinishedDeployment } from "@switchyard/core";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { DeploymentRecord } from "./store";
 
@@ -5,6 +6,7 @@ import type { DeploymentRecord } from "./store";
 export class SchedulerMetrics {
   private readonly gauge: Gauge<"cluster" | "state"> | undefined;
   private readonly launches: Counter<"cluster" | "outcome"> | undefined;
+  private readonly gpus: Gauge<"cluster" | "state"> | undefined;
 
   constructor(registry: Registry | undefined) {
     if (!registry) return;
@@ -20,16 +22,34 @@ export class SchedulerMetrics {
       labelNames: ["cluster", "outcome"],
       registers: [registry],
     });
+    this.gpus = new Gauge({
+      name: "switchyard_gpus",
+      help: "GPUs of the configured nodes by cluster and state (used: held by a deployment, free)",
+      labelNames: ["cluster", "state"],
+      registers: [registry],
+    });
   }
 
   launched(cluster: string, outcome: "launched" | "failed"): void {
     this.launches?.inc({ cluster, outcome });
   }
 
-  /** Deployments by cluster and state, from the snapshot at the end of a pass. */
-  count(records: Iterable<DeploymentRecord>): void {
-    if (!this.gauge) return;
+  /** Deployments by cluster and state, and GPUs used and free, from the snapshot at the end of a pass. */
+  count(records: Iterable<DeploymentRecord>, clusters: readonly ClusterConfig[] = []): void {
+    if (!this.gauge || !this.gpus) return;
     this.gauge.reset();
-    for (const record of records) this.gauge.inc({ cluster: record.cluster, state: record.state });
+    const used = new Map<string, number>();
+    for (const record of records) {
+      this.gauge.inc({ cluster: record.cluster, state: record.state });
+      // A deployment holds its GPUs from placement on a node until it is stopped or failed.
+      if (record.nodeName && isUnfinishedDeployment(record.state))
+        used.set(record.cluster, (used.get(record.cluster) ?? 0) + record.gpus);
+    }
+    for (const cluster of clusters) {
+      const total = cluster.nodes.reduce((sum, node) => sum + node.gpus, 0);
+      const taken = used.get(cluster.name) ?? 0;
+      this.gpus.set({ cluster: cluster.name, state: "used" }, taken);
+      this.gpus.set({ cluster: cluster.name, state: "free" }, Math.max(0, total - taken));
+    }
   }
 }

@@ -24,5 +24,5 @@ export async function reconcile(res: SchedulerResources, now: Date): Promise<voi
       await processQueue(res, cluster, new Date(res.now()));
   }
   await res.inFlight.flush(res.store, res.logger, res.now(), false);
-  res.metrics.count(res.snapshot.all());
+  res.metrics.count(res.snapshot.all(), res.config.clusters);
 }
