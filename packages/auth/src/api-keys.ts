@@ -18,6 +18,15 @@ export interface ApiKeyView {
   lastUsedAt: Date | null;
 }
 
+/**
+ * When a new key expires: after `days` when its creator named them (0: never), else after the
+ * configured default (`auth.apiKeyDefaultExpiryDays`; 0 there: never).
+ */
+export function apiKeyExpiry(days: number | null | undefined, defaultDays: number, now: number): Date | undefined {
+  const chosen = days ?? defaultDays;
+  return chosen > 0 ? new Date(now + chosen * 86_400_000) : undefined;
+}
+
 export function isApiKey(credential: string): boolean {
   return credential.startsWith(API_KEY_PREFIX);
 }

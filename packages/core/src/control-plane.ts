@@ -424,7 +424,8 @@ export const KeysListInputSchema = z
 
 export const CreateKeyInputSchema = z.strictObject({
   name: z.string().trim().min(1).max(100).optional(),
-  expiresDays: z.int().min(1).max(3650).optional(),
+  /** Days until the key expires; 0: never; absent: the server's `auth.apiKeyDefaultExpiryDays`. */
+  expiresDays: z.int().min(0).max(3650).optional(),
   scopes: z.array(ApiKeyScopeSchema).min(1).max(4).default(["inference", "batch"]),
 });
 export const CreateKeyOutputSchema = z.object({
