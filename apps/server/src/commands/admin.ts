@@ -201,10 +201,12 @@ export function registerAdmin(program: Command, io: CliIO): void {
       .description("create an API key; it is printed once")
       .requiredOption("--user <name>", "the user the key acts as")
       .option("--name <label>", "a label to recognise it by")
-      .addOption(new Option(
+      .addOption(
+        new Option(
           "--expires-days <n>",
           "expire after N days (0: never; default: auth.apiKeyDefaultExpiryDays, 90 unless configured)",
-        ).argParser(wholeNumber))
+        ).argParser(wholeNumber),
+      )
       .addOption(
         new Option("--scope <scope>", "what the key may do (repeat; default: inference and batch)")
           .choices(["inference", "batch", "keys", "admin"])

@@ -165,6 +165,7 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
           .send(deviceForm({ error: "That code was decided meanwhile or expired. Run 'sy login' again." }));
         return;
       }
+      await auth.recordDeviceDecision(login.user, code, approve, clientAddress(req));
       res.send(deviceResult(approve, login.user.username));
     },
   );
@@ -240,7 +241,11 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
         if (!hasScope(p, scope) || (scope === "admin" && p.role !== "admin"))
           throw apiError("insufficient_scope", { scope });
       }
-      const expiresAt = apiKeyExpiry(days as number | null | undefined, auth.settings.apiKeyDefaultExpiryDays, auth.now());
+      const expiresAt = apiKeyExpiry(
+        days as number | null | undefined,
+        auth.settings.apiKeyDefaultExpiryDays,
+        auth.now(),
+      );
       const { key, view } = await createApiKey(auth.db, {
         userId: p.userId,
         name: name as string | undefined,
