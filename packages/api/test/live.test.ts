@@ -21,7 +21,17 @@ describe.each(drivers)("the overview's live figures on %s", (driver) => {
       (await h.db.prisma.user.findMany({ select: { id: true, username: true } })).map((u) => [u.username, u.id]),
     );
     const now = Date.now();
-    const row = (i: number, fields: Record<string, unknown>) => ({
+    const row = (
+      i: number,
+      fields: {
+        userId: string | undefined;
+        status: number;
+        stream?: boolean;
+        ttftMs?: number;
+        promptTokens?: number;
+        completionTokens?: number;
+      },
+    ) => ({
       at: new Date(now - 20_000 - i * 5000),
       requestId: `r${i}`,
       model: "org/hot",
