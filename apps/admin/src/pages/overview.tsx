@@ -91,9 +91,9 @@ export function Figures({ live, clusters }: { live: Live; clusters: Cluster[] })
       />
       <Figure
         id="ttft"
-        title="Time to first token"
+        title="First token, p50"
         value={ms(live.ttftP50Ms)}
-        note={`p50 · p99 ${ms(live.ttftP99Ms)}`}
+        note={`p99 ${ms(live.ttftP99Ms)}`}
       />
       <Figure
         id="tokens"
