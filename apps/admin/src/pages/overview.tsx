@@ -89,12 +89,7 @@ export function Figures({ live, clusters }: { live: Live; clusters: Cluster[] })
         note={`${live.errors} failed`}
         series={perMinute((p) => p.errors)}
       />
-      <Figure
-        id="ttft"
-        title="First token, p50"
-        value={ms(live.ttftP50Ms)}
-        note={`p99 ${ms(live.ttftP99Ms)}`}
-      />
+      <Figure id="ttft" title="First token, p50" value={ms(live.ttftP50Ms)} note={`p99 ${ms(live.ttftP99Ms)}`} />
       <Figure
         id="tokens"
         title="Tokens/s"

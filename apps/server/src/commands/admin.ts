@@ -101,12 +101,6 @@ function wholeNumber(value: string): number {
   return Number(value);
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
-  return n;
-}
-
 async function readStdinLine(): Promise<string> {
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {

@@ -15,7 +15,11 @@ export function registerKeys(program: Command, run: Run): void {
     .description("create an API key; it is printed once, on stdout")
     .option("--name <name>", "what the key is for")
     .option("--scopes <list>", `comma-separated, of ${SCOPES.join(", ")} (default: inference,batch)`, scopeList)
-    .option("--expires-days <n>", "expire after this many days (0: never; default: the server's, 90 unless configured)", NUMBERS.days)
+    .option(
+      "--expires-days <n>",
+      "expire after this many days (0: never; default: the server's, 90 unless configured)",
+      NUMBERS.days,
+    )
     .action(run(create));
   keys.command("list").description("your keys (never their secrets)").action(run(list));
   keys
