@@ -51,3 +51,36 @@ export function count(value: number): string {
   if (value >= 1e4) return `${(value / 1e3).toFixed(1)}k`;
   return value.toLocaleString();
 }
+
+/** A detail's key in words: `expiresAt` -> "expires at", `user_code` -> "user code". */
+function fieldLabel(key: string): string {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/[_-]+/g, " ")
+    .toLowerCase();
+}
+
+function fieldValue(value: unknown): string {
+  if (value === null || value === undefined || value === "") return "—";
+  if (Array.isArray(value)) return value.length === 0 ? "none" : value.map(fieldValue).join(", ");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/**
+ * An audit entry's details as label/value fields: nested objects become dotted labels
+ * ("limits.tokens"), lists are joined, empty values show a dash.
+ */
+export function detailFields(details: Record<string, unknown> | null, prefix = ""): [string, string][] {
+  if (!details) return [];
+  const fields: [string, string][] = [];
+  for (const [key, value] of Object.entries(details)) {
+    const label = prefix ? `${prefix}.${fieldLabel(key)}` : fieldLabel(key);
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && prefix.split(".").length < 3) {
+      fields.push(...detailFields(value as Record<string, unknown>, label));
+    } else {
+      fields.push([label, fieldValue(value)]);
+    }
+  }
+  return fields;
+}

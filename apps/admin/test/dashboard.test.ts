@@ -273,6 +273,67 @@ describe.skipIf(!enabled)("the admin dashboard in a browser", () => {
     await phone.close();
   });
 
+  it("shows the overview's headline figures after a few requests, and a sign-in in the audit log as fields", async () => {
+    // A few streamed requests through the gateway: they make time-to-first-token measurable.
+    const token = await apiToken(server.url, "admin", ADMIN_PASSWORD);
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "lab/hot-chat",
+          stream: true,
+          messages: [{ role: "user", content: `figure ${i}` }],
+        }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    for (const [viewport, suffix] of [
+      [{ width: 1440, height: 900 }, ""],
+      [{ width: 390, height: 844 }, "-phone"],
+    ] as const) {
+      const page = await browser.page(viewport);
+      await signIn(page, server.url, "admin", ADMIN_PASSWORD);
+      const figure = (id: string) => page.getByTestId(`figure-${id}`);
+      // The usage recorder writes in batches: reload until the streamed requests are counted.
+      await expect
+        .poll(
+          async () => {
+            await page.reload();
+            await figure("ttft").waitFor();
+            return figure("ttft").textContent();
+          },
+          { timeout: 30_000, interval: 1000 },
+        )
+        .toMatch(/^\d+(\.\d)? m?s$/);
+      expect(await figure("rps").textContent()).toMatch(/^\d+(\.\d+)?$/);
+      expect(Number(await figure("rps").textContent())).toBeGreaterThan(0);
+      expect(await figure("errors").textContent()).toMatch(/^\d+\.\d %$/);
+      expect(await figure("tokens").textContent()).toMatch(/^\d+(\.\d+)?$/);
+      expect(await figure("gpus").textContent()).toMatch(/^\d+ \/ \d+$/);
+      expect(await figure("backlog").textContent()).toMatch(/^\d+$/);
+      expect(await page.locator("[data-figure] svg.sparkline").count()).toBeGreaterThan(0);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(
+        0,
+      );
+      await screenshot(page, `overview-figures${suffix}`);
+
+      // The sign-in just made is in the audit log, its details as labelled fields, not JSON.
+      await page.goto(`${server.url}/admin/audit`);
+      const signInRow = page.locator('tr[data-action="auth.signIn"]').first();
+      await signInRow.waitFor();
+      const fields = signInRow.locator("dl.fields");
+      expect((await fields.locator("dt").allTextContents()).sort()).toEqual(["address", "client", "method"]);
+      const value = (label: string) => fields.locator("div").filter({ has: page.getByText(label, { exact: true }) });
+      expect(await value("method").locator("dd").textContent()).toBe("password");
+      expect(await value("address").locator("dd").textContent()).toMatch(/127\.0\.0\.1/);
+      expect(await signInRow.textContent()).not.toContain("{");
+      await screenshot(page, `audit-fields${suffix}`);
+      await page.close();
+    }
+  });
+
   it("met no Content-Security-Policy violation on any page it opened, /device's styles included", async () => {
     const page = await browser.page();
     const res = await page.goto(`${server.url}/device?user_code=BCDF-GHJK`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eta, etaCell, readyIn } from "../src/format";
+import { detailFields, eta, etaCell, readyIn } from "../src/format";
 
 // Unit-level: how the dashboard words an ETA (Models page, Overview's queue, the playground).
 describe("the dashboard's ETAs", () => {
@@ -21,5 +21,29 @@ describe("the dashboard's ETAs", () => {
     expect(readyIn("offline", 12)).toBe("");
     expect(readyIn("starting", null)).toBe("");
     expect(etaCell("starting", null)).toBe("—");
+  });
+});
+
+// The Audit page shows an entry's details as fields, not as JSON.
+describe("audit details as fields", () => {
+  it("words keys, flattens nested objects, joins lists and marks empty values", () => {
+    expect(
+      detailFields({
+        method: "password",
+        address: "127.0.0.1",
+        expiresAt: null,
+        scopes: ["inference", "batch"],
+        limits: { maxTokens: 10 },
+        user_code: "ABCD-EFGH",
+      }),
+    ).toEqual([
+      ["method", "password"],
+      ["address", "127.0.0.1"],
+      ["expires at", "—"],
+      ["scopes", "inference, batch"],
+      ["limits.max tokens", "10"],
+      ["user code", "ABCD-EFGH"],
+    ]);
+    expect(detailFields(null)).toEqual([]);
   });
 });

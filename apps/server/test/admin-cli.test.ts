@@ -136,7 +136,7 @@ describe("admin commands on the embedded data dir", { concurrent: true }, () => 
     expect((await run(["keys", "create", "--user", "alice", "--scope", "admin", ...db])).stderr).toMatch(
       /not an admin/,
     );
-    expect((await run(["keys", "create", "--user", "alice", "--expires-days", "0", ...db])).code).toBe(2);
+    expect((await run(["keys", "create", "--user", "alice", "--expires-days", "soon", ...db])).code).toBe(2);
 
     const server = serve(db);
     const url = await server.url;
@@ -160,7 +160,8 @@ describe("admin commands on the embedded data dir", { concurrent: true }, () => 
       ).json()) as {
         result: { data: { entries: { action: string; target: { id: string }; actor: { via: string } }[] } };
       };
-      expect(audit.result.data.entries.map((e) => `${e.actor.via} ${e.action} ${e.target.id}`)).toEqual([
+      const byCli = audit.result.data.entries.filter((e) => e.actor.via === "cli");
+      expect(byCli.map((e) => `${e.actor.via} ${e.action} ${e.target.id}`)).toEqual([
         `cli keys.create ${json.id}`,
         "cli groups.addMember auroragpt",
         "cli users.create bob",
@@ -176,6 +177,16 @@ describe("admin commands on the embedded data dir", { concurrent: true }, () => 
       server.child.kill("SIGTERM");
       await server.exited;
     }
+
+    // Without --expires-days a key lasts auth.apiKeyDefaultExpiryDays (90); 0 asks for one that never expires.
+    const byDefault = JSON.parse((await run(["keys", "create", "--user", "alice", "--json", ...db])).stdout) as {
+      expires_at: string | null;
+    };
+    const days = (Date.parse(String(byDefault.expires_at)) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(89.9);
+    expect(days).toBeLessThan(90.1);
+    const forever = await run(["keys", "create", "--user", "alice", "--expires-days", "0", "--json", ...db]);
+    expect(JSON.parse(forever.stdout)).toMatchObject({ expires_at: null });
 
     const keys = await run(["keys", "list", "--user", "alice", ...db]);
     expect(keys.stdout).toMatch(new RegExp(`${json.id}\\s+alice\\s+pipeline\\s+sy_`));

@@ -1,34 +1,9 @@
-import type { Principal } from "@switchyard/auth";
 import type { AuditEntry } from "@switchyard/core";
-import type { Prisma, PrismaClientOrTransaction } from "@switchyard/db";
+import type { PrismaClientOrTransaction } from "@switchyard/db";
 
-/** Who acted: a principal of the control plane, or an operator at the server's command line. */
-export type AuditActor =
-  | Pick<Principal, "userId" | "username" | "via">
-  | { userId: null; username: string; via: "cli" };
-
-export interface AuditRecord {
-  action: string;
-  target: { type: string; id: string };
-  details?: Record<string, unknown>;
-  at: Date;
-}
-
-/** One row of the audit log. Callers write it after the change succeeded, with what changed. */
-export async function recordAudit(db: PrismaClientOrTransaction, actor: AuditActor, record: AuditRecord) {
-  await db.auditLog.create({
-    data: {
-      at: record.at,
-      actorId: actor.userId,
-      actorUsername: actor.username,
-      via: actor.via,
-      action: record.action,
-      targetType: record.target.type,
-      targetId: record.target.id,
-      ...(record.details ? { details: record.details as Prisma.InputJsonValue } : {}),
-    },
-  });
-}
+// The writer lives in the auth package, which records sign-ins and a key's use from a new
+// address itself; the control plane writes its rows through the same function.
+export { type AuditActor, type AuditRecord, recordAudit } from "@switchyard/auth";
 
 export async function listAudit(
   db: PrismaClientOrTransaction,

@@ -35,10 +35,11 @@ export async function contextFromCredentials(
   deps: ApiDeps,
   authorization: string | undefined,
   apiKeyHeader?: string | string[],
+  address?: string,
 ): Promise<ApiContext> {
   const credentials = { authorization, apiKey: apiKeyHeader };
   try {
-    const principal = await deps.auth.authenticate(authorization, apiKeyHeader);
+    const principal = await deps.auth.authenticate(authorization, apiKeyHeader, address);
     return { deps, principal, authError: undefined, credentials };
   } catch (error) {
     if (error instanceof SwitchyardError && error.status === 401)

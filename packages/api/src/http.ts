@@ -50,7 +50,12 @@ export function registerControlPlaneRoutes(router: Router, routes: RouteTable, d
       createContext: ({ info }) => {
         const token = info.connectionParams?.token;
         const authorization = req.headers.authorization ?? (token ? `Bearer ${token}` : undefined);
-        return contextFromCredentials(deps, authorization, req.headers["x-api-key"]);
+        return contextFromCredentials(
+          deps,
+          authorization,
+          req.headers["x-api-key"],
+          req.ip ?? req.socket.remoteAddress,
+        );
       },
       onError: ({ error, path: procedure }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") {

@@ -22,8 +22,10 @@ const USER = new Set([
   "keys.list",
   "keys.create",
   "keys.revoke",
+  "keys.defaults",
   "usage.timeseries",
   "usage.latency",
+  "usage.live",
   "batches.list",
   "batches.get",
   "batches.cancel",
@@ -53,7 +55,7 @@ const ADMIN = new Set([
   "projects.removeMember",
   "audit.list",
 ]);
-const KEYS_SCOPE = new Set(["keys.list", "keys.create", "keys.revoke"]);
+const KEYS_SCOPE = new Set(["keys.list", "keys.create", "keys.revoke", "keys.defaults"]);
 const BATCH_SCOPE = new Set(["batches.list", "batches.get", "batches.cancel"]);
 
 type Caller = Awaited<ReturnType<Harness["as"]>>;

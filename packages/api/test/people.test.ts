@@ -129,12 +129,16 @@ describe.each(drivers)("people and credentials through the control plane on %s",
     expect((await (await h.as(made.key)).session.me()).via).toBe("api_key");
 
     const theirs = await admin.keys.create({ name: "ops" });
+    // No expiry named: the default of auth.apiKeyDefaultExpiryDays (90), which the form shows.
+    expect(await admin.keys.defaults()).toEqual({ expiryDays: 90 });
+    const lasts = (Date.parse(String(theirs.apiKey.expiresAt)) - Date.parse(theirs.apiKey.createdAt)) / 86_400_000;
+    expect(Math.round(lasts)).toBe(90);
     expect((await user.keys.list()).map((k) => k.name)).toEqual(["pipeline"]);
     await expectError(user.keys.list({ all: true }), "FORBIDDEN", { switchyard: "admin_required" });
     expect((await admin.keys.list({ all: true })).map((k) => k.name)).toEqual(["pipeline", "ops"]);
     await expectError(user.keys.revoke({ id: theirs.apiKey.id }), "NOT_FOUND", { switchyard: "resource_not_found" });
     await expectError(user.keys.create({ scopes: ["admin"] }), "FORBIDDEN", { switchyard: "insufficient_scope" });
-    await expectError(user.keys.create({ expiresDays: 0 }), "BAD_REQUEST", { message: /'expiresDays'/ });
+    await expectError(user.keys.create({ expiresDays: -1 }), "BAD_REQUEST", { message: /'expiresDays'/ });
 
     const revoked = await user.keys.revoke({ id: made.apiKey.id });
     expect(revoked.revokedAt).not.toBeNull();
@@ -149,6 +153,10 @@ describe.each(drivers)("people and credentials through the control plane on %s",
       ["keys.create", "ada"],
     ]);
     expect(JSON.stringify(audit)).not.toContain(made.key);
+    // expiresDays 0: a key that never expires.
+    const forever = await user.keys.create({ name: "forever", expiresDays: 0 });
+    expect(forever.apiKey.expiresAt).toBeNull();
+    await user.keys.revoke({ id: forever.apiKey.id });
   });
 
   it("approves a device login for the signed-in user, and refuses API keys and unknown codes", async () => {

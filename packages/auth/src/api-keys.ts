@@ -1,6 +1,7 @@
 import { apiError } from "@switchyard/core";
 import type { PrismaClientOrTransaction } from "@switchyard/db";
 import type { RouteScope } from "@switchyard/http";
+import { recordAuditMany } from "./audit";
 import { randomToken, sha256Hex } from "./crypto";
 
 export const API_KEY_PREFIX = "sy_";
@@ -16,6 +17,15 @@ export interface ApiKeyView {
   expiresAt: Date | null;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
+}
+
+/**
+ * When a new key expires: after `days` when its creator named them (0: never), else after the
+ * configured default (`auth.apiKeyDefaultExpiryDays`; 0 there: never).
+ */
+export function apiKeyExpiry(days: number | null | undefined, defaultDays: number, now: number): Date | undefined {
+  const chosen = days ?? defaultDays;
+  return chosen > 0 ? new Date(now + chosen * 86_400_000) : undefined;
 }
 
 export function isApiKey(credential: string): boolean {
@@ -100,12 +110,31 @@ export async function revokeApiKey(
   return toView(updated);
 }
 
+/** Who used a key from where: what a key's first use from an address records. */
+export interface KeyUse {
+  keyId: string;
+  address: string;
+  userId: string;
+  username: string;
+}
+
+/** The audit action of a key's first use from an address. */
+export const KEY_NEW_ADDRESS_ACTION = "keys.newAddress";
+
+/** Addresses remembered per key; past this, a key's further new addresses are not recorded. */
+const ADDRESSES_PER_KEY = 1000;
+
 /**
  * Last-used times are kept in memory and written in one batch every few seconds, so using a
- * key never costs a database write on the request path.
+ * key never costs a database write on the request path. So are the addresses each key was used
+ * from: a key's first use from an address (since this process started) is queued, and the flush
+ * records the ones the audit log does not hold yet (`keys.newAddress`), so a restart does not
+ * record them again.
  */
 export class LastUsedTracker {
   private pending = new Map<string, number>();
+  private seen = new Map<string, Set<string>>();
+  private newUses: (KeyUse & { at: number })[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -122,19 +151,63 @@ export class LastUsedTracker {
     this.pending.set(keyId, at);
   }
 
+  /** A use of a key from an address: two map lookups, and a queued row the first time. */
+  usedFrom(use: KeyUse, at: number): void {
+    let addresses = this.seen.get(use.keyId);
+    if (!addresses) {
+      addresses = new Set();
+      this.seen.set(use.keyId, addresses);
+    }
+    if (addresses.has(use.address) || addresses.size >= ADDRESSES_PER_KEY) return;
+    addresses.add(use.address);
+    this.newUses.push({ ...use, at });
+  }
+
   async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
-    const batch = this.pending;
-    this.pending = new Map();
-    // Group by timestamp second so one UPDATE covers many keys used in the same second.
-    const bySecond = new Map<number, string[]>();
-    for (const [id, at] of batch) {
-      const second = Math.floor(at / 1000) * 1000;
-      bySecond.set(second, [...(bySecond.get(second) ?? []), id]);
+    const uses = this.newUses;
+    this.newUses = [];
+    if (this.pending.size > 0) {
+      const batch = this.pending;
+      this.pending = new Map();
+      // Group by timestamp second so one UPDATE covers many keys used in the same second.
+      const bySecond = new Map<number, string[]>();
+      for (const [id, at] of batch) {
+        const second = Math.floor(at / 1000) * 1000;
+        bySecond.set(second, [...(bySecond.get(second) ?? []), id]);
+      }
+      for (const [second, ids] of bySecond) {
+        await this.db.apiKey.updateMany({ where: { id: { in: ids } }, data: { lastUsedAt: new Date(second) } });
+      }
     }
-    for (const [second, ids] of bySecond) {
-      await this.db.apiKey.updateMany({ where: { id: { in: ids } }, data: { lastUsedAt: new Date(second) } });
-    }
+    if (uses.length > 0) await this.recordNewAddresses(uses);
+  }
+
+  private async recordNewAddresses(uses: (KeyUse & { at: number })[]): Promise<void> {
+    const known = await this.db.auditLog.findMany({
+      where: {
+        action: KEY_NEW_ADDRESS_ACTION,
+        targetType: "api_key",
+        targetId: { in: [...new Set(uses.map((u) => u.keyId))] },
+      },
+      select: { targetId: true, details: true },
+    });
+    const recorded = new Set(
+      known.map((row) => `${row.targetId} ${String((row.details as { address?: unknown } | null)?.address)}`),
+    );
+    await recordAuditMany(
+      this.db,
+      uses
+        .filter((use) => !recorded.has(`${use.keyId} ${use.address}`))
+        .map((use) => ({
+          actor: { userId: use.userId, username: use.username, via: "api_key" as const },
+          record: {
+            action: KEY_NEW_ADDRESS_ACTION,
+            target: { type: "api_key", id: use.keyId },
+            details: { address: use.address },
+            at: new Date(use.at),
+          },
+        })),
+    );
   }
 
   async stop(): Promise<void> {

@@ -24,14 +24,16 @@ export function assertActsAsAdmin(principal: Principal): void {
 /**
  * Who may call a route with these headers: resolves the caller once (cached), then checks the
  * route's access level (401 without valid credentials, 403 for a non-admin on an admin route)
- * and the API key's scope. The route guard and the gateway's fast path both call this.
+ * and the API key's scope. The route guard and the gateway's fast path both call this, with the
+ * caller's address (an API key's first use from an address goes to the audit log).
  */
 export async function admit(
   auth: AuthService,
   spec: Pick<RouteSpec, "access" | "scope">,
   headers: IncomingHttpHeaders,
+  address?: string,
 ): Promise<Principal> {
-  const principal = await auth.authenticate(headers.authorization, headers["x-api-key"]);
+  const principal = await auth.authenticate(headers.authorization, headers["x-api-key"], address);
   if (spec.access === "admin") assertActsAsAdmin(principal);
   const scope = spec.scope ?? "inference";
   if (!hasScope(principal, scope)) throw apiError("insufficient_scope", { scope });
@@ -43,7 +45,7 @@ export function accessGuard(auth: AuthService): AccessGuard {
   return (spec) => {
     if (spec.access === "public") return undefined;
     return async (req, res, next) => {
-      res.locals.principal = await admit(auth, spec, req.headers);
+      res.locals.principal = await admit(auth, spec, req.headers, req.ip ?? req.socket.remoteAddress);
       next();
     };
   };

@@ -1,4 +1,5 @@
 export * from "./api-keys";
+export { type AuditActor, type AuditRecord, recordAudit, recordAuditMany } from "./audit";
 export type { CleanupReport } from "./cleanup";
 export { AUDIENCE, CredentialResolver, credentialFrom, provisionExternalUser } from "./credentials";
 export { hashPassword, normalizeUserCode, verifyPassword } from "./crypto";

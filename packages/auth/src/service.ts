@@ -3,6 +3,7 @@ import { apiError, SwitchyardError } from "@switchyard/core";
 import type { PrismaClient } from "@switchyard/db";
 import type { Logger } from "pino";
 import { LastUsedTracker } from "./api-keys";
+import { recordAudit } from "./audit";
 import { PrincipalCache } from "./cache";
 import { ExpiredRowCleanup } from "./cleanup";
 import { AUDIENCE, CredentialResolver, credentialFrom } from "./credentials";
@@ -140,8 +141,30 @@ export class AuthService {
 
   // ---- resolving credentials ------------------------------------------------------------
 
-  /** The principal behind a request's credentials, or the catalogue's 401. */
-  async authenticate(authorization: string | undefined, apiKeyHeader?: string | string[]): Promise<Principal> {
+  /**
+   * The principal behind a request's credentials, or the catalogue's 401. With the caller's
+   * `address`, an API key's first use from it is noted (in memory; the audit row is written by
+   * the last-used flush).
+   */
+  async authenticate(
+    authorization: string | undefined,
+    apiKeyHeader?: string | string[],
+    address?: string,
+  ): Promise<Principal> {
+    const principal = await this.resolveCredential(authorization, apiKeyHeader);
+    if (address !== undefined && principal.keyId) {
+      this.lastUsed.usedFrom(
+        { keyId: principal.keyId, address, userId: principal.userId, username: principal.username },
+        this.deps.clock.now(),
+      );
+    }
+    return principal;
+  }
+
+  private async resolveCredential(
+    authorization: string | undefined,
+    apiKeyHeader: string | string[] | undefined,
+  ): Promise<Principal> {
     const credential = credentialFrom(authorization, apiKeyHeader);
     if (!credential) {
       if (authorization)
@@ -263,6 +286,7 @@ export class AuthService {
         if (!params.device_code) throw new OAuthError("invalid_request", "device_code is required");
         const approved = await this.device.poll(params.device_code, clientId, now);
         await this.touchLogin(approved.userId, approved.approvedAt);
+        await this.recordSignIn(approved.userId, "device", clientId, address, now);
         return this.issueTokens(approved.userId, { clientId, scope: approved.scope, authTime: approved.approvedAt });
       }
       case "refresh_token": {
@@ -291,6 +315,7 @@ export class AuthService {
         if (!result.ok) throw new OAuthError("invalid_grant", "wrong username or password");
         const authTime = new Date(now);
         await this.touchLogin(result.user.id, authTime);
+        await this.recordSignIn(result.user.id, "password", clientId, address, now);
         return this.issueTokens(result.user.id, { clientId, scope: requestedScope(params.scope), authTime });
       }
       case undefined:
@@ -303,6 +328,47 @@ export class AuthService {
 
   private async touchLogin(userId: string, at: Date): Promise<void> {
     await this.deps.db.user.update({ where: { id: userId }, data: { lastLoginAt: at } });
+  }
+
+  /** The audit row of a sign-in: who, how (password grant, approved device), which client, from where. */
+  private async recordSignIn(
+    userId: string,
+    method: "password" | "device",
+    clientId: string,
+    address: string,
+    now: number,
+  ): Promise<void> {
+    const user = await this.deps.db.user.findUnique({ where: { id: userId }, select: { username: true } });
+    if (!user) return;
+    await recordAudit(
+      this.deps.db,
+      { userId, username: user.username, via: method },
+      {
+        action: "auth.signIn",
+        target: { type: "user", id: user.username },
+        details: { method, client: clientId, address },
+        at: new Date(now),
+      },
+    );
+  }
+
+  /** The audit row of a device login decided on the /device page (the user signed in there with a password). */
+  async recordDeviceDecision(
+    user: { id: string; username: string },
+    userCode: string,
+    approved: boolean,
+    address: string,
+  ): Promise<void> {
+    await recordAudit(
+      this.deps.db,
+      { userId: user.id, username: user.username, via: "password" },
+      {
+        action: approved ? "device.approve" : "device.deny",
+        target: { type: "device_login", id: userCode },
+        details: { page: "/device", address },
+        at: new Date(this.deps.clock.now()),
+      },
+    );
   }
 
   /**

@@ -31,8 +31,9 @@ describe.each(drivers)("API keys on %s", (driver) => {
       object: "api_key",
       name: "pipeline",
       scopes: ["inference", "batch"],
-      expires_at: null,
     });
+    // No expiry named: the configured default (auth.apiKeyDefaultExpiryDays, 90).
+    expect(Date.parse(created.body.expires_at)).toBe(h.clock.now() + 90 * 86_400_000);
     expect(created.headers.get("cache-control")).toBe("no-store");
 
     const me = await call(h, "/v1/me", key);
@@ -114,6 +115,12 @@ describe.each(drivers)("API keys on %s", (driver) => {
     token = String((await passwordGrant(h, "svc-owner")).body.access_token);
   });
 
+  it("makes a key that never expires with expires_days 0", async () => {
+    const created = await createKey({ name: "forever", expires_days: 0 });
+    expect(created.status).toBe(201);
+    expect(created.body.expires_at).toBeNull();
+  });
+
   it("limits a key to its scopes and never lets a key grant more than its creator has", async () => {
     const batchOnly = String((await createKey({ scopes: ["batch"] })).body.key);
     expect((await call(h, "/v1/batch-thing", batchOnly, { method: "POST" })).status).toBe(200);
@@ -131,7 +138,7 @@ describe.each(drivers)("API keys on %s", (driver) => {
   });
 
   it("rejects bad key requests with OpenAI-shaped 400s", async () => {
-    expect((await createKey({ expires_days: 0 })).body.error).toMatchObject({
+    expect((await createKey({ expires_days: -1 })).body.error).toMatchObject({
       code: "invalid_field",
       param: "expires_days",
     });

@@ -429,7 +429,8 @@ export const KeysListInputSchema = z
 
 export const CreateKeyInputSchema = z.strictObject({
   name: z.string().trim().min(1).max(100).optional(),
-  expiresDays: z.int().min(1).max(3650).optional(),
+  /** Days until the key expires; 0: never; absent: the server's `auth.apiKeyDefaultExpiryDays`. */
+  expiresDays: z.int().min(0).max(3650).optional(),
   scopes: z.array(ApiKeyScopeSchema).min(1).max(4).default(["inference", "batch"]),
 });
 export const CreateKeyOutputSchema = z.object({
@@ -532,6 +533,31 @@ export const LatencySchema = z.object({
   byModel: z.array(Percentiles.extend({ model: z.string() })),
 });
 export type Latency = z.infer<typeof LatencySchema>;
+
+/** The Overview's headline figures: the last few minutes of traffic (default 10). */
+export const LiveStatsInputSchema = z
+  .strictObject({ minutes: z.int().min(1).max(60).default(10) })
+  .default({ minutes: 10 });
+export const LiveStatsSchema = z.object({
+  from: Timestamp,
+  to: Timestamp,
+  windowSeconds: z.int(),
+  requests: z.int(),
+  errors: z.int(),
+  requestsPerSecond: z.number(),
+  /** Errors (status 400 and above) over requests, 0 to 1; null without requests. */
+  errorRate: z.number().nullable(),
+  /** Time to first token of successful streamed requests, in ms; null without any. */
+  ttftP50Ms: z.number().nullable(),
+  ttftP99Ms: z.number().nullable(),
+  /** Generated (completion) tokens per second. */
+  tokensPerSecond: z.number(),
+  /** Batch lines waiting: in running batches, the lines not yet answered. */
+  backlog: z.object({ batches: z.int(), lines: z.int() }),
+  /** One point per minute of the window, oldest first (the figures' sparklines). */
+  series: z.array(z.object({ at: Timestamp, requests: z.int(), errors: z.int(), tokens: z.int() })),
+});
+export type LiveStats = z.infer<typeof LiveStatsSchema>;
 
 // ---- audit log -------------------------------------------------------------------------
 

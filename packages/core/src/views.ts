@@ -52,7 +52,7 @@ export type CreatedApiKey = z.infer<typeof CreatedApiKeySchema>;
 /** The body of `POST /v1/keys`. */
 export interface CreateApiKeyRequest {
   name?: string;
-  /** 1 to 3650; omitted: the key never expires. */
+  /** 0 to 3650; 0: the key never expires; omitted: the server's default (`auth.apiKeyDefaultExpiryDays`, 90). */
   expires_days?: number;
   /** Default: inference and batch. */
   scopes?: ("inference" | "batch" | "keys" | "admin")[];

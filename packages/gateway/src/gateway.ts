@@ -131,7 +131,8 @@ export class Gateway {
     facts.route = route.spec.path;
     void (async () => {
       try {
-        const principal = await admit(this.options.auth, route.spec, req.headers);
+        // The peer address (the fast path has no Express `req.ip`): behind a proxy, the proxy's.
+        const principal = await admit(this.options.auth, route.spec, req.headers, req.socket.remoteAddress);
         await this.serve(req, res, route.kind, path, principal, facts);
       } catch (error) {
         answerError(res, error, facts, this.options.logger);

@@ -1,8 +1,24 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Empty, ErrorState, Loading, PageHeader } from "../components/ui";
-import { formatTime } from "../format";
+import { detailFields, formatTime } from "../format";
 import { useTRPC } from "../trpc";
+
+/** An entry's details as label/value pairs. */
+function DetailFields({ details }: { details: Record<string, unknown> | null }) {
+  const fields = detailFields(details);
+  if (fields.length === 0) return <>—</>;
+  return (
+    <dl className="fields">
+      {fields.map(([label, value]) => (
+        <div key={label}>
+          <dt>{label}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
 
 export function AuditPage() {
   const trpc = useTRPC();
@@ -72,7 +88,7 @@ export function AuditPage() {
                     <span className="muted small">{entry.target.type}</span> {entry.target.id}
                   </td>
                   <td data-label="Details" className="small">
-                    {entry.details ? <code className="details">{JSON.stringify(entry.details)}</code> : "—"}
+                    <DetailFields details={entry.details} />
                   </td>
                 </tr>
               ))}

@@ -18,6 +18,8 @@ export function KeysPage({ admin }: { admin: boolean }) {
   const [all, setAll] = useState(false);
   const [showRevoked, setShowRevoked] = useState(false);
   const keys = useQuery(trpc.keys.list.queryOptions({ all, includeRevoked: showRevoked }));
+  const defaults = useQuery(trpc.keys.defaults.queryOptions());
+  const defaultDays = defaults.data?.expiryDays;
   const [name, setName] = useState("");
   const [days, setDays] = useState("");
   const [scopes, setScopes] = useState<Scope[]>(["inference", "batch"]);
@@ -50,7 +52,7 @@ export function KeysPage({ admin }: { admin: boolean }) {
     event.preventDefault();
     create.mutate({
       ...(name.trim() ? { name: name.trim() } : {}),
-      ...(days ? { expiresDays: Number(days) } : {}),
+      ...(days !== "" ? { expiresDays: Number(days) } : {}),
       scopes,
     });
   };
@@ -84,8 +86,22 @@ export function KeysPage({ admin }: { admin: boolean }) {
           />
         </label>
         <label>
-          Expires after (days) <span className="muted small">(empty: never)</span>
-          <input type="number" min={1} max={3650} value={days} onChange={(e) => setDays(e.target.value)} />
+          Expires after (days){" "}
+          <span className="muted small" data-testid="expiry-default">
+            {defaultDays === undefined
+              ? ""
+              : defaultDays > 0
+                ? `(empty: ${defaultDays} days; 0: never)`
+                : "(empty: never)"}
+          </span>
+          <input
+            type="number"
+            min={0}
+            max={3650}
+            value={days}
+            placeholder={defaultDays ? String(defaultDays) : "never"}
+            onChange={(e) => setDays(e.target.value)}
+          />
         </label>
         <fieldset>
           <legend>Scopes</legend>

@@ -9,6 +9,104 @@ import { useTRPC } from "../trpc";
 type Outputs = inferRouterOutputs<AppRouter>;
 type NodeView = Outputs["nodes"]["list"][number];
 type Cluster = Outputs["clusters"]["list"][number];
+type Live = Outputs["usage"]["live"];
+
+/** How many minutes the headline figures cover. */
+const LIVE_MINUTES = 10;
+
+/** A small line of a figure's last minutes (SVG attributes only: the page's CSP allows no inline styles). */
+function Sparkline({ values, label }: { values: number[]; label: string }) {
+  if (values.length < 2) return null;
+  const max = Math.max(...values, 1e-9);
+  const width = 120;
+  const height = 28;
+  const points = values
+    .map(
+      (v, i) =>
+        `${((i / (values.length - 1)) * width).toFixed(1)},${(height - 2 - (v / max) * (height - 4)).toFixed(1)}`,
+    )
+    .join(" ");
+  return (
+    <svg
+      className="sparkline"
+      viewBox={`0 0 ${width} ${height}`}
+      preserveAspectRatio="none"
+      role="img"
+      aria-label={label}
+    >
+      <polyline points={points} fill="none" stroke="currentColor" strokeWidth="1.5" />
+    </svg>
+  );
+}
+
+function Figure({
+  id,
+  title,
+  value,
+  note,
+  series,
+}: {
+  id: string;
+  title: string;
+  value: string;
+  note?: string | undefined;
+  series?: number[] | undefined;
+}) {
+  return (
+    <article className="figure card" data-figure={id}>
+      <h3>{title}</h3>
+      <span className="figure-value" data-testid={`figure-${id}`}>
+        {value}
+      </span>
+      {note && <span className="muted small">{note}</span>}
+      {series && <Sparkline values={series} label={`${title}, a point a minute`} />}
+    </article>
+  );
+}
+
+const rate = (v: number) => (v === 0 ? "0" : v < 10 ? v.toFixed(2) : v.toFixed(0));
+const ms = (v: number | null) => (v === null ? "—" : v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(1)} s`);
+
+/** The figures an operator checks first: traffic of the last minutes, GPUs, batch backlog. */
+export function Figures({ live, clusters }: { live: Live; clusters: Cluster[] }) {
+  const active = clusters.filter((c) => c.status !== "coming_soon");
+  const gpus = active.reduce((sum, c) => sum + c.gpus, 0);
+  const used = active.reduce((sum, c) => sum + c.gpusUsed, 0);
+  const perMinute = (pick: (p: Live["series"][number]) => number) => live.series.map(pick);
+  return (
+    <section className="figures" aria-label={`The last ${LIVE_MINUTES} minutes`}>
+      <Figure
+        id="rps"
+        title="Requests/s"
+        value={rate(live.requestsPerSecond)}
+        note={`${live.requests} in ${LIVE_MINUTES} min`}
+        series={perMinute((p) => p.requests)}
+      />
+      <Figure
+        id="errors"
+        title="Error rate"
+        value={live.errorRate === null ? "—" : `${(live.errorRate * 100).toFixed(1)} %`}
+        note={`${live.errors} failed`}
+        series={perMinute((p) => p.errors)}
+      />
+      <Figure id="ttft" title="First token, p50" value={ms(live.ttftP50Ms)} note={`p99 ${ms(live.ttftP99Ms)}`} />
+      <Figure
+        id="tokens"
+        title="Tokens/s"
+        value={rate(live.tokensPerSecond)}
+        note="generated"
+        series={perMinute((p) => p.tokens)}
+      />
+      <Figure id="gpus" title="GPUs in use" value={`${used} / ${gpus}`} note={`${gpus - used} free`} />
+      <Figure
+        id="backlog"
+        title="Batch backlog"
+        value={String(live.backlog.lines)}
+        note={`lines waiting in ${live.backlog.batches} running batch${live.backlog.batches === 1 ? "" : "es"}`}
+      />
+    </section>
+  );
+}
 
 /** One cell per GPU, coloured by the state of the deployment holding it. */
 function GpuCells({ node }: { node: NodeView }) {
@@ -109,9 +207,10 @@ function ClusterSection({ cluster, nodes }: { cluster: Cluster; nodes: NodeView[
           {cluster.launcher}
         </span>
       </header>
-      {cluster.reason && <p className="muted">{cluster.reason}</p>}
+      {cluster.reason && nodes.length > 0 && <p className="muted">{cluster.reason}</p>}
       {nodes.length === 0 ? (
-        <Empty>This cluster has no nodes yet.</Empty>
+        // One empty state: the cluster's own reason (a coming-soon cluster's) when it has one.
+        <Empty>{cluster.reason ?? "This cluster has no nodes yet."}</Empty>
       ) : (
         <div className="node-grid">
           {nodes.map((node) => (
@@ -133,6 +232,7 @@ export function OverviewPage({ admin }: { admin: boolean }) {
   const trpc = useTRPC();
   const clusters = useQuery(trpc.clusters.list.queryOptions());
   const nodes = useQuery(trpc.nodes.list.queryOptions({}));
+  const live = useQuery(trpc.usage.live.queryOptions({ minutes: LIVE_MINUTES }, { refetchInterval: 10_000 }));
   return (
     <>
       <PageHeader title="Overview">
@@ -145,6 +245,7 @@ export function OverviewPage({ admin }: { admin: boolean }) {
           <QueryView query={nodes} what="nodes">
             {(allNodes) => (
               <>
+                {live.data && <Figures live={live.data} clusters={list} />}
                 {list.map((cluster) => (
                   <ClusterSection
                     key={cluster.name}

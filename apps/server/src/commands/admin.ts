@@ -1,5 +1,6 @@
 import { userInfo } from "node:os";
 import { createInterface } from "node:readline";
+import type { SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import { DataDirLockedError } from "@switchyard/db/errors";
 import { type Command, InvalidArgumentError, Option } from "commander";
@@ -20,10 +21,11 @@ async function withDatabase<T>(
   flags: DbFlags,
   io: CliIO,
   command: string,
-  fn: (db: Database) => Promise<T>,
+  fn: (db: Database, config: SwitchyardConfig) => Promise<T>,
 ): Promise<T> {
+  let config: SwitchyardConfig;
   try {
-    await loadConfig(flags.config, io.env);
+    ({ config } = await loadConfig(flags.config, io.env));
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError(error.message);
     throw error;
@@ -50,7 +52,7 @@ async function withDatabase<T>(
   }
   try {
     await db.migrate();
-    return await fn(db);
+    return await fn(db, config);
   } finally {
     await db.close();
   }
@@ -94,10 +96,9 @@ function table(rows: string[][]): string {
 
 const date = (d: Date | null) => (d ? d.toISOString().replace(/\.\d{3}Z$/, "Z") : "-");
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
-  return n;
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("must be a whole number (0: never)");
+  return Number(value);
 }
 
 async function readStdinLine(): Promise<string> {
@@ -194,7 +195,12 @@ export function registerAdmin(program: Command, io: CliIO): void {
       .description("create an API key; it is printed once")
       .requiredOption("--user <name>", "the user the key acts as")
       .option("--name <label>", "a label to recognise it by")
-      .addOption(new Option("--expires-days <n>", "expire after N days").argParser(positiveInt))
+      .addOption(
+        new Option(
+          "--expires-days <n>",
+          "expire after N days (0: never; default: auth.apiKeyDefaultExpiryDays, 90 unless configured)",
+        ).argParser(wholeNumber),
+      )
       .addOption(
         new Option("--scope <scope>", "what the key may do (repeat; default: inference and batch)")
           .choices(["inference", "batch", "keys", "admin"])
@@ -205,7 +211,7 @@ export function registerAdmin(program: Command, io: CliIO): void {
     async (
       flags: DbFlags & { user: string; name?: string; expiresDays?: number; scope?: string[]; json?: boolean },
     ) => {
-      const created = await withDatabase(flags, io, "keys create", async (db) => {
+      const created = await withDatabase(flags, io, "keys create", async (db, config) => {
         const user = await db.prisma.user.findUnique({ where: { username: flags.user } });
         if (!user)
           throw new CliError(
@@ -216,7 +222,7 @@ export function registerAdmin(program: Command, io: CliIO): void {
         const key = await (await authLib()).createApiKey(db.prisma, {
           userId: user.id,
           name: flags.name,
-          expiresAt: flags.expiresDays ? new Date(Date.now() + flags.expiresDays * 86_400_000) : undefined,
+          expiresAt: (await authLib()).apiKeyExpiry(flags.expiresDays, config.auth.apiKeyDefaultExpiryDays, Date.now()),
           ...(flags.scope ? { scopes: flags.scope as ("inference" | "batch" | "keys" | "admin")[] } : {}),
         });
         await audit(

@@ -1,6 +1,7 @@
 import {
   type ApiKeyView,
   actsAsAdmin,
+  apiKeyExpiry,
   assertActsAsAdmin,
   createApiKey,
   hasScope,
@@ -47,6 +48,11 @@ export const keysRouter = router({
       return keys.filter((k) => input.includeRevoked || k.revokedAt === null).map(keySummary);
     }),
 
+  /** What the dashboard's form shows: the days a key lasts when none are given (0: never). */
+  defaults: keysProcedure.output(z.object({ expiryDays: z.int() })).query(({ ctx }) => ({
+    expiryDays: ctx.deps.auth.settings.apiKeyDefaultExpiryDays,
+  })),
+
   /** A new key for the caller, returned this once (only its hash is kept). */
   create: keysProcedure
     .input(CreateKeyInputSchema)
@@ -59,8 +65,11 @@ export const keysRouter = router({
           throw apiError("insufficient_scope", { scope });
         }
       }
-      const expiresAt =
-        input.expiresDays === undefined ? undefined : new Date(ctx.deps.clock.now() + input.expiresDays * 86_400_000);
+      const expiresAt = apiKeyExpiry(
+        input.expiresDays,
+        ctx.deps.auth.settings.apiKeyDefaultExpiryDays,
+        ctx.deps.clock.now(),
+      );
       const { key, view } = await createApiKey(ctx.deps.db.prisma, {
         userId: ctx.principal.userId,
         name: input.name,

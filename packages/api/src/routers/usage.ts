@@ -3,6 +3,8 @@ import {
   apiError,
   LatencyInputSchema,
   LatencySchema,
+  LiveStatsInputSchema,
+  LiveStatsSchema,
   TopUserSchema,
   TopUsersInputSchema,
   type UsageBucket,
@@ -15,6 +17,7 @@ import { z } from "zod";
 import type { ApiDeps } from "../context";
 import { adminProcedure, protectedProcedure, router } from "../trpc";
 
+const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const MAX_SPAN: Record<UsageBucket, number> = { hour: 31 * DAY, day: 400 * DAY };
@@ -245,6 +248,76 @@ export const usageRouter = router({
           .filter((r): r is typeof r & { model: string } => r.model !== null)
           .sort((a, b) => b.count - a.count)
           .map((r) => ({ model: r.model, count: r.count, p50: round(r.p50), p95: round(r.p95), p99: round(r.p99) })),
+      };
+    }),
+
+  /**
+   * The Overview's headline figures over the last `minutes` (default 10): requests and
+   * generated tokens per second, the error rate, p50/p99 time to first token of successful
+   * streamed requests, the lines waiting in running batches, and a point per minute for the
+   * sparklines. Non-admins see their own traffic and batches only.
+   */
+  live: protectedProcedure
+    .input(LiveStatsInputSchema)
+    .output(LiveStatsSchema)
+    .query(async ({ ctx, input }) => {
+      const to = new Date(ctx.deps.clock.now());
+      const from = new Date(to.getTime() - input.minutes * MINUTE);
+      const scope = scopeFilter(ctx.principal);
+      const [totals] = await ctx.deps.db.prisma.$queryRaw<
+        { requests: number; errors: number; completion: number; p50: number | null; p99: number | null }[]
+      >`
+        SELECT count(*)::float8 AS "requests",
+               (count(*) FILTER (WHERE "status" >= 400))::float8 AS "errors",
+               coalesce(sum("completionTokens"), 0)::float8 AS "completion",
+               (percentile_cont(0.5) WITHIN GROUP (ORDER BY "ttftMs") FILTER (WHERE "status" < 400))::float8 AS "p50",
+               (percentile_cont(0.99) WITHIN GROUP (ORDER BY "ttftMs") FILTER (WHERE "status" < 400))::float8 AS "p99"
+        FROM "usage_records"
+        WHERE "at" > ${from} AND "at" <= ${to} ${scope}`;
+      const perMinute = await ctx.deps.db.prisma.$queryRaw<
+        { minute: string; requests: number; errors: number; tokens: number }[]
+      >`
+        SELECT to_char(date_trunc('minute', "at" AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS".000Z"') AS "minute",
+               count(*)::float8 AS "requests",
+               (count(*) FILTER (WHERE "status" >= 400))::float8 AS "errors",
+               coalesce(sum("completionTokens"), 0)::float8 AS "tokens"
+        FROM "usage_records"
+        WHERE "at" > ${from} AND "at" <= ${to} ${scope}
+        GROUP BY 1`;
+      const running = await ctx.deps.db.prisma.batch.findMany({
+        where: {
+          status: "in_progress",
+          ...(actsAsAdmin(ctx.principal) ? {} : { userId: ctx.principal.userId }),
+        },
+        select: { totalCount: true, completedCount: true, failedCount: true },
+      });
+      const byMinute = new Map(perMinute.map((row) => [row.minute, row]));
+      const series: { at: string; requests: number; errors: number; tokens: number }[] = [];
+      for (let at = Math.floor(from.getTime() / MINUTE) * MINUTE; at <= to.getTime(); at += MINUTE) {
+        const key = new Date(at).toISOString();
+        const row = byMinute.get(key);
+        series.push({ at: key, requests: row?.requests ?? 0, errors: row?.errors ?? 0, tokens: row?.tokens ?? 0 });
+      }
+      const seconds = input.minutes * 60;
+      const requests = totals?.requests ?? 0;
+      const errors = totals?.errors ?? 0;
+      const round = (v: number, places: number) => Math.round(v * 10 ** places) / 10 ** places;
+      return {
+        from: from.toISOString(),
+        to: to.toISOString(),
+        windowSeconds: seconds,
+        requests,
+        errors,
+        requestsPerSecond: round(requests / seconds, 3),
+        errorRate: requests === 0 ? null : round(errors / requests, 4),
+        ttftP50Ms: totals?.p50 == null ? null : round(totals.p50, 1),
+        ttftP99Ms: totals?.p99 == null ? null : round(totals.p99, 1),
+        tokensPerSecond: round((totals?.completion ?? 0) / seconds, 2),
+        backlog: {
+          batches: running.length,
+          lines: running.reduce((sum, b) => sum + Math.max(0, b.totalCount - b.completedCount - b.failedCount), 0),
+        },
+        series,
       };
     }),
 });

@@ -1,7 +1,7 @@
 import { apiError, SwitchyardError } from "@switchyard/core";
 import { BODY_ERRORS, type RouteTable, readFormOrJson, readJsonObject } from "@switchyard/http";
 import type { Request, Response, Router } from "express";
-import { createApiKey, listApiKeys, revokeApiKey } from "../api-keys";
+import { apiKeyExpiry, createApiKey, listApiKeys, revokeApiKey } from "../api-keys";
 import { principalOf } from "../guard";
 import { OAuthError } from "../oauth-error";
 import { ALL_SCOPES, actsAsAdmin, hasScope } from "../principal";
@@ -165,6 +165,7 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
           .send(deviceForm({ error: "That code was decided meanwhile or expired. Run 'sy login' again." }));
         return;
       }
+      await auth.recordDeviceDecision(login.user, code, approve, clientAddress(req));
       res.send(deviceResult(approve, login.user.username));
     },
   );
@@ -224,11 +225,11 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
       if (
         days !== undefined &&
         days !== null &&
-        (typeof days !== "number" || !Number.isInteger(days) || days < 1 || days > 3650)
+        (typeof days !== "number" || !Number.isInteger(days) || days < 0 || days > 3650)
       ) {
         throw apiError("invalid_field", {
           param: "expires_days",
-          detail: "expected a whole number of days from 1 to 3650",
+          detail: "expected a whole number of days from 0 (never) to 3650",
         });
       }
       const scopes = params.scopes ?? ["inference", "batch"];
@@ -240,7 +241,11 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
         if (!hasScope(p, scope) || (scope === "admin" && p.role !== "admin"))
           throw apiError("insufficient_scope", { scope });
       }
-      const expiresAt = typeof days === "number" ? new Date(auth.now() + days * 86_400_000) : undefined;
+      const expiresAt = apiKeyExpiry(
+        days as number | null | undefined,
+        auth.settings.apiKeyDefaultExpiryDays,
+        auth.now(),
+      );
       const { key, view } = await createApiKey(auth.db, {
         userId: p.userId,
         name: name as string | undefined,

@@ -514,6 +514,7 @@ const AUTH_DEFAULTS = {
   loginAttempts: { max: 5, window: 900 },
   deviceCodeRequests: { max: 60, window: 600 },
   cleanupInterval: 3600,
+  apiKeyDefaultExpiryDays: 90,
   oidc: [],
 };
 
@@ -539,6 +540,11 @@ export const AuthSchema = z
       .default(AUTH_DEFAULTS.deviceCodeRequests),
     /** How often expired device codes, refresh tokens and revoked-token entries are deleted. */
     cleanupInterval: DurationSchema.default(AUTH_DEFAULTS.cleanupInterval),
+    /**
+     * Days until a new API key expires when its creator names no expiry (the dashboard, `sy keys
+     * create`, `switchyard keys create`, `POST /v1/keys`); 0: such keys never expire.
+     */
+    apiKeyDefaultExpiryDays: z.int().min(0).max(3650).default(AUTH_DEFAULTS.apiKeyDefaultExpiryDays),
     oidc: z.array(OidcIssuerSchema).default([]),
   })
   .default(AUTH_DEFAULTS);

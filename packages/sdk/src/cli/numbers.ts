@@ -55,6 +55,6 @@ export const NUMBERS = {
   topP: numberIn({ min: 0, above: true, max: 1 }),
   /** A page of batches. */
   limit: numberIn({ min: 1, max: 100, integer: true }),
-  /** An API key's lifetime. */
-  days: numberIn({ min: 1, max: 3650, integer: true }),
+  /** An API key's lifetime (0: never expires). */
+  days: numberIn({ min: 0, max: 3650, integer: true }),
 } as const;

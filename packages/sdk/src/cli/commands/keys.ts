@@ -15,7 +15,11 @@ export function registerKeys(program: Command, run: Run): void {
     .description("create an API key; it is printed once, on stdout")
     .option("--name <name>", "what the key is for")
     .option("--scopes <list>", `comma-separated, of ${SCOPES.join(", ")} (default: inference,batch)`, scopeList)
-    .option("--expires-days <n>", "expire after this many days (default: never; 1 to 3650)", NUMBERS.days)
+    .option(
+      "--expires-days <n>",
+      "expire after this many days (0: never; default: the server's, 90 unless configured)",
+      NUMBERS.days,
+    )
     .action(run(create));
   keys.command("list").description("your keys (never their secrets)").action(run(list));
   keys
@@ -49,7 +53,7 @@ async function create(
   const body: CreateApiKeyRequest = {
     ...(options.name ? { name: options.name } : {}),
     ...(options.scopes ? { scopes: options.scopes } : {}),
-    ...(options.expiresDays ? { expires_days: options.expiresDays } : {}),
+    ...(options.expiresDays !== undefined ? { expires_days: options.expiresDays } : {}),
   };
   const created = await ctx.client().keys.create(body);
   if (ctx.json) {
