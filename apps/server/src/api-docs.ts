@@ -61,14 +61,20 @@ export function registerApiDocsRoutes(router: Router, routes: RouteTable): void 
   );
   routes.add(
     router,
-    { method: "GET", path: "/docs/assets/:file", access: "public", summary: "The API reference page's scripts and styles" },
+    {
+      method: "GET",
+      path: "/docs/assets/:file",
+      access: "public",
+      summary: "The API reference page's scripts and styles",
+    },
     (req, res) => {
       const file = String(req.params.file);
       if (file === "init.js") {
         res.type("text/javascript; charset=utf-8").set("cache-control", "no-cache").send(INIT_SCRIPT);
         return;
       }
-      const notFound = () => sendError(res, apiError("route_not_found", { method: "GET", path: `/docs/assets/${file}` }));
+      const notFound = () =>
+        sendError(res, apiError("route_not_found", { method: "GET", path: `/docs/assets/${file}` }));
       if (!VENDOR_FILES.has(file)) return notFound();
       // The names carry no version, so browsers check back now and then (Last-Modified answers 304).
       res.set("cache-control", "public, max-age=3600");

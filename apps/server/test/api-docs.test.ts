@@ -9,11 +9,22 @@ import { memoryLogger, tempDataDir } from "./helpers";
 
 /** Debian's chromium, as the dashboard's browser tests use it. */
 const CHROMIUM = process.env.SWITCHYARD_CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"];
+/** Without the networking flags chromium stalls on a closed network. */
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 function chromiumAvailable(): boolean {
   if (existsSync(CHROMIUM)) return true;
-  if (servicesRequired) throw new Error(`chromium is not installed at ${CHROMIUM}; SWITCHYARD_REQUIRE_SERVICES=1 forbids skipping`);
+  if (servicesRequired)
+    throw new Error(`chromium is not installed at ${CHROMIUM}; SWITCHYARD_REQUIRE_SERVICES=1 forbids skipping`);
   console.warn(`chromium is not installed at ${CHROMIUM}: skipping the /docs browser check`);
   return false;
 }
@@ -92,8 +103,14 @@ describe("the API reference page (/docs)", () => {
         });
         await page.goto(`${server.url}/docs`);
         await page.locator(".swagger-ui .info .title").getByText("Switchyard").waitFor({ timeout: 20_000 });
-        await page.locator(".opblock-summary-path", { hasText: /^\/v1\/chat\/completions$/ }).first().waitFor();
-        await page.locator(".opblock-summary-path", { hasText: /^\/v1\/models$/ }).first().waitFor();
+        await page
+          .locator(".opblock-summary-path", { hasText: /^\/v1\/chat\/completions$/ })
+          .first()
+          .waitFor();
+        await page
+          .locator(".opblock-summary-path", { hasText: /^\/v1\/models$/ })
+          .first()
+          .waitFor();
         expect(problems).toEqual([]);
         expect(foreign).toEqual([]);
       } finally {
