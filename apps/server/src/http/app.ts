@@ -2,12 +2,13 @@ import { registerControlPlaneRoutes } from "@switchyard/api";
 import { accessGuard, registerAuthRoutes } from "@switchyard/auth";
 import { buildOpenApi, errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import express, { type Express, type Request, type RequestHandler, type Response } from "express";
+import { registerApiDocsRoutes } from "../api-docs";
 import { registerClientRoutes } from "../clients";
 import type { AppContext } from "../context";
 import { type Dashboard, registerDashboardRoutes } from "../dashboard";
 import { carriesScrapeToken } from "../metrics";
 import { health, readiness } from "../probes";
-import { DEVICE_PAGE_POLICY, dashboardPolicy, pageSecurityHeaders } from "./security-headers";
+import { API_DOCS_POLICY, DEVICE_PAGE_POLICY, dashboardPolicy, pageSecurityHeaders } from "./security-headers";
 
 /** One log line and the HTTP metrics per request, with its request id (shared with the gateway's fast path). */
 function requestContext(ctx: AppContext): RequestHandler {
@@ -39,6 +40,7 @@ export function createApp(
   app.use(requestContext(ctx));
   app.use("/admin", pageSecurityHeaders(dashboardPolicy(ctx.config)));
   app.use("/device", pageSecurityHeaders(DEVICE_PAGE_POLICY));
+  app.use("/docs", pageSecurityHeaders(API_DOCS_POLICY));
 
   routes.add(
     router,
@@ -93,6 +95,7 @@ export function createApp(
   ctx.gateway.register(router, routes);
   registerControlPlaneRoutes(router, routes, ctx);
   registerClientRoutes(router, routes);
+  registerApiDocsRoutes(router, routes);
   if (options.dashboard) registerDashboardRoutes(router, routes, options.dashboard);
   let openapi: string | undefined;
   routes.add(

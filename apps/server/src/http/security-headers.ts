@@ -48,7 +48,18 @@ export const DEVICE_PAGE_POLICY = policy({
 });
 
 /**
- * Headers for the HTML pages (/admin, /device): a Content-Security-Policy, no framing
+ * /docs (Swagger UI): its bundle, style sheet and start-up script from this server; the document
+ * and "Try it out" requests to this server only; the style sheet's icons are data: URLs.
+ */
+export const API_DOCS_POLICY = policy({
+  ...BASE,
+  "style-src": ["'self'"],
+  "img-src": ["'self'", "data:"],
+  "connect-src": ["'self'"],
+});
+
+/**
+ * Headers for the HTML pages (/admin, /device, /docs): a Content-Security-Policy, no framing
  * (clickjacking an approval button), no MIME sniffing, and no Referer (the callback and
  * device URLs carry codes).
  */
