@@ -3,12 +3,21 @@ import type { Availability, Replica } from "@switchyard/scheduler";
 import type { GatewayDeps } from "./handler";
 import type { Target } from "./resolve";
 
-/** The 503 for a model with no live replica: its state, where it stands, and when to retry. */
+/**
+ * The 503 for a model with no replica to take the request: its state, where it stands, and when
+ * to retry. A model still live by its deployments has them all out of rotation (their servers
+ * died or stopped answering, and no replacement is live yet: a leader killed with its local
+ * servers, say): the message says so instead of a bare "is live".
+ */
 export function notReady(target: Target, availability: Availability): SwitchyardError {
   const retryAfter = Math.min(60, Math.max(1, Math.ceil(availability.etaSeconds ?? 10)));
+  const detail =
+    availability.status === "live"
+      ? " but none of its servers answers (a health check or a replacement is awaited)"
+      : modelWaitDetail(availability);
   return apiError(
     "model_not_ready",
-    { model: target.model.id, state: availability.status, detail: modelWaitDetail(availability), retryAfter },
+    { model: target.model.id, state: availability.status, detail, retryAfter },
     {
       retryAfter,
       extra: {

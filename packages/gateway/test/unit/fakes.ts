@@ -19,7 +19,9 @@ import { answerError, serveInference } from "../../src/handler";
  * Hands out the given base URLs in turn (replica i is deployment `replica-i`), counting each
  * in flight until its release, and keeps what the gateway reports of each: a failed replica
  * (`reportFailure`, unreachable) is handed out no more, as the scheduler's routing does, until `add` brings
- * a replica in. With none to hand out, the model is cold: queued second, about 40 s from ready.
+ * a replica in. With none to hand out, the model is cold: queued second, about 40 s from ready
+ * (or, with `deadStayLive`, still live as a standby scheduler reads it from the database before
+ * the new leader has seen its server die).
  */
 export class FakeReplicas implements ReplicaSource {
   /** Base URLs in the order they were handed out. */
@@ -29,6 +31,8 @@ export class FakeReplicas implements ReplicaSource {
   private readonly out = new Set<string>();
   private next = 0;
   private held = 0;
+  /** With none to hand out: report the model live (its dead replicas not yet closed), not queued. */
+  deadStayLive = false;
 
   constructor(private readonly baseUrls: string[]) {}
 
@@ -81,6 +85,8 @@ export class FakeReplicas implements ReplicaSource {
   availability(cluster: string, model: string): Availability {
     const base = { cluster, model, deploymentId: "replica-1", reason: null };
     const usable = this.usable();
+    if (usable.length === 0 && this.deadStayLive)
+      return { ...base, status: "live", baseUrl: null, queuePosition: null, etaSeconds: null };
     return usable.length === 0
       ? { ...base, status: "queued", baseUrl: null, queuePosition: 2, etaSeconds: 39.5 }
       : { ...base, status: "live", baseUrl: usable[0] ?? null, queuePosition: null, etaSeconds: null };

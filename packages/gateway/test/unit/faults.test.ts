@@ -77,6 +77,19 @@ describe("a replica that dies", () => {
     expect(gw.userInFlight()).toBe(0);
   });
 
+  it("says no server answers, not just 'live', when the model's only live replica is dead at the end of the hold", async () => {
+    const dead = await deadReplica();
+    const gw = await lab([dead], { holdSeconds: 0.3 });
+    gw.replicas.deadStayLive = true;
+    const answer = await ask(gw.url);
+    expect(answer.status).toBe(503);
+    const body = (await answer.json()) as { error: { code: string; model_state: string; message: string } };
+    expect(body.error).toMatchObject({ code: "model_not_ready", model_state: "live" });
+    expect(body.error.message).toBe(
+      "Model 'org/chat' is live but none of its servers answers (a health check or a replacement is awaited). Retry in 10 s.",
+    );
+  });
+
   it("ends a stream whose model server dies mid-way with an error event, and reports the replica", async () => {
     const server = await modelServer((res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
