@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
+import type OpenAI from "openai";
 import { createLogger } from "../src/logger";
 
 /** A logger that keeps its JSON lines, so tests can assert on what was logged. */
@@ -41,4 +42,36 @@ export async function scrapeMetrics(baseUrl: string): Promise<string> {
   });
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   return res.text();
+}
+
+/**
+ * `count` chat requests to `model`, one every 50 ms (20 a second), each answered or failed on its
+ * own; `at(i)` runs just before request i is sent (a test kills something there). Resolves
+ * with what each got ("ok", or why not) and the slowest answer's time in ms.
+ */
+export async function steadyChat(
+  client: OpenAI,
+  model: string,
+  count: number,
+  at: (i: number) => void = () => {},
+): Promise<{ results: string[]; slowest: number }> {
+  const outcomes: Promise<string>[] = [];
+  let slowest = 0;
+  for (let i = 0; i < count; i++) {
+    at(i);
+    const sent = performance.now();
+    outcomes.push(
+      client.chat.completions
+        .create({ model, messages: [{ role: "user", content: `question ${i}` }], max_tokens: 8 })
+        .then(
+          (answer) => {
+            slowest = Math.max(slowest, performance.now() - sent);
+            return answer.choices[0]?.message.content ? "ok" : "empty";
+          },
+          (error: Error) => `${i}: ${error.message}`,
+        ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { results: await Promise.all(outcomes), slowest };
 }

@@ -8,7 +8,7 @@ import { freePort } from "@switchyard/scheduler";
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
-import { ADMIN_PASSWORD, memoryLogger, tempDataDir } from "./helpers";
+import { ADMIN_PASSWORD, memoryLogger, steadyChat, tempDataDir } from "./helpers";
 
 const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
 const drivers = await testDrivers();
@@ -127,20 +127,6 @@ describe.runIf(drivers.includes("postgres"))("the scheduler leader killed with S
     await until("B to route to it", async () => (await client.models.list()).data.length > 0 || undefined, 10_000);
 
     // 20 requests a second through B for 8 s; A is killed after 1 s.
-    const outcomes: Promise<string>[] = [];
-    let slowest = 0;
-    const ask = (i: number) => {
-      const sent = performance.now();
-      return client.chat.completions
-        .create({ model: "org/chat", messages: [{ role: "user", content: `question ${i}` }], max_tokens: 8 })
-        .then(
-          (answer) => {
-            slowest = Math.max(slowest, performance.now() - sent);
-            return answer.choices[0]?.message.content ? "ok" : "empty";
-          },
-          (error: Error) => `${i}: ${error.message}`,
-        );
-    };
     let killedAt = 0;
     let ledAfter: number | undefined;
     const watchLead = (async () => {
@@ -149,15 +135,11 @@ describe.runIf(drivers.includes("postgres"))("the scheduler leader killed with S
         await sleep(20);
       }
     })();
-    for (let i = 0; i < 160; i++) {
-      if (i === 20) {
-        a.kill("SIGKILL");
-        killedAt = Date.now();
-      }
-      outcomes.push(ask(i));
-      await sleep(50);
-    }
-    const results = await Promise.all(outcomes);
+    const { results, slowest } = await steadyChat(client, "org/chat", 160, (i) => {
+      if (i !== 20) return;
+      a.kill("SIGKILL");
+      killedAt = Date.now();
+    });
     await watchLead;
     const killedAtDate = new Date(killedAt);
     const relaunched = await prisma.deployment.findMany({ where: { liveAt: { gt: killedAtDate } } });

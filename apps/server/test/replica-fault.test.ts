@@ -4,7 +4,7 @@ import { createApiKey, createUser } from "@switchyard/auth";
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
-import { ADMIN_PASSWORD, memoryLogger, tempDataDir } from "./helpers";
+import { ADMIN_PASSWORD, memoryLogger, steadyChat, tempDataDir } from "./helpers";
 
 /**
  * A model server killed under load, with the real local launcher: its requests are held (or
@@ -56,26 +56,9 @@ describe("a hot model's server killed with SIGKILL under a steady trickle of req
     expect(pid).toBeGreaterThan(0);
 
     // 20 requests a second for 4 s; the server is killed after 1 s.
-    const outcomes: Promise<string>[] = [];
-    let slowest = 0;
-    const ask = (i: number) => {
-      const sent = performance.now();
-      return client.chat.completions
-        .create({ model: "org/chat", messages: [{ role: "user", content: `question ${i}` }], max_tokens: 8 })
-        .then(
-          (answer) => {
-            slowest = Math.max(slowest, performance.now() - sent);
-            return answer.choices[0]?.message.content ? "ok" : "empty";
-          },
-          (error: Error) => `${i}: ${error.message}`,
-        );
-    };
-    for (let i = 0; i < 80; i++) {
+    const { results, slowest } = await steadyChat(client, "org/chat", 80, (i) => {
       if (i === 20) process.kill(pid, "SIGKILL");
-      outcomes.push(ask(i));
-      await sleep(50);
-    }
-    const results = await Promise.all(outcomes);
+    });
     expect(results.filter((r) => r !== "ok")).toEqual([]);
     // Some were held through the restart (its backoff and load time), not answered by luck.
     expect(slowest).toBeGreaterThan(300);
