@@ -47,6 +47,11 @@ export interface JobObservation {
   jobId: string;
   /** `pending`: waiting for resources (Slurm); `running`: the process or job runs; `exited`: it ended. */
   phase: "pending" | "running" | "exited";
+  /**
+   * Pending, but the job had been running: its server is gone (Slurm requeued it when its node
+   * went down). The deployment fails with `reason`; the queue entry is not a fresh wait.
+   */
+  lost?: boolean;
   /** Slurm's pending reason, or how it ended. */
   reason?: string;
   /** Where it runs (Slurm's node list). */

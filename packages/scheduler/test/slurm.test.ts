@@ -146,6 +146,57 @@ describe.runIf(withSlurm)("Slurm specifics", () => {
     expect(await h.db.prisma.deployment.count()).toBe(2);
   });
 
+  it("a node set down: the deployment fails with Slurm's reason, the restarted hot model waits for the node, then is live again", async () => {
+    h = await startHarness("slurm");
+    await until(h, () => h!.scheduler.availability("lab", "org/hot").status === "live", "hot live");
+    const first = h.scheduler.availability("lab", "org/hot").deploymentId!;
+    const node = execFileSync("squeue", ["-h", "-o", "%N", "-n", `sy-${first}`], { encoding: "utf8" }).trim();
+    expect(node).not.toBe("");
+    const scontrol = (...args: string[]) => execFileSync("scontrol", ["update", `nodename=${node}`, ...args]);
+    try {
+      // Drained first, so the node stays down (ReturnToService would bring a plain `down` back at once).
+      scontrol("state=drain", "reason=sy-test disk swap");
+      scontrol("state=down", "reason=sy-test disk swap");
+      await until(
+        h,
+        () => h!.scheduler.deployments().find((d) => d.id === first)?.state === "failed",
+        "the deployment on the downed node failed",
+      );
+      const failed = h.scheduler.deployments().find((d) => d.id === first)!;
+      expect(failed.stateReason).toMatch(
+        new RegExp(
+          `^Slurm took the job off node ${node} and requeued it: ${node} \\S*(down|drain)\\S* \\(sy-test disk swap\\)`,
+        ),
+      );
+      // Its requeued job is cancelled, not left to come back behind the scheduler's back.
+      await until(
+        h,
+        () => !ourJobs().some((j) => j.name === `sy-${first}` && ["RUNNING", "PENDING"].includes(j.state)),
+        "requeued job cancelled",
+      );
+      await until(
+        h,
+        () => /waiting in Slurm: nodes DOWN\/DRAINED/.test(h!.scheduler.availability("lab", "org/hot").reason ?? ""),
+        "the restarted hot model waits for the node",
+        { advanceMs: 500 }, // past the restart backoff on the harness's manual clock
+      );
+      const waiting = h.scheduler.availability("lab", "org/hot");
+      expect(waiting).toMatchObject({ status: "queued", etaSeconds: null });
+      expect(waiting.reason).toContain(`${node}`);
+      expect(waiting.reason).toContain("sy-test disk swap");
+    } finally {
+      try {
+        scontrol("state=resume");
+      } catch {
+        // Already back (nothing to resume): fine.
+      }
+    }
+    await until(h, () => h!.scheduler.availability("lab", "org/hot").status === "live", "hot live again", {
+      timeoutMs: 60_000,
+    });
+    expect(h.scheduler.availability("lab", "org/hot").deploymentId).not.toBe(first);
+  });
+
   it("reads Slurm's estimated start of a pending job", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "sy-sched-start-"));
     const config = testConfig("slurm", path.join(dir, "slurm"), {

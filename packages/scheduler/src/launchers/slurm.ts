@@ -85,6 +85,123 @@ export function parseSqueueLine(line: string): SqueueLine | undefined {
   };
 }
 
+/** One line of `sinfo -h -N -o SINFO_FORMAT`: a node, its state (`idle`, `down*`, `drained`...) and why. */
+export const SINFO_FORMAT = "%N|%T|%E";
+
+export interface NodeStatus {
+  state: string;
+  /** The reason an administrator (or Slurm) gave when the node went down or was drained; `none` when none. */
+  reason: string;
+}
+
+export function parseSinfo(stdout: string): Map<string, NodeStatus> {
+  const nodes = new Map<string, NodeStatus>();
+  for (const line of stdout.split("\n")) {
+    const [name, state, ...reason] = line.trim().split("|");
+    if (name && state) nodes.set(name, { state: state.toLowerCase(), reason: reason.join("|") });
+  }
+  return nodes;
+}
+
+/** Node states in which Slurm runs nothing new there (or has taken its jobs away). */
+const NODE_UNUSABLE = /down|drain|fail|maint|reboot|power|unknown|not_responding|inval/;
+
+/**
+ * Pending reasons that mean the job waits for a node to come back, not for GPUs to free up:
+ * `ReqNodeNotAvail` and its long form `Nodes required for job are DOWN, DRAINED or reserved...`
+ * (what `squeue %r` prints in Slurm 22.05), `NodeDown`, `PartitionNodeLimit` of a drained
+ * partition... A job in this state has no meaningful start estimate.
+ */
+export function waitsForNodes(reason: string): boolean {
+  return /ReqNodeNotAvail|NodeDown|Nodes required for job are (DOWN|DRAINED)|required node not available/i.test(reason);
+}
+
+/** `vm down (maintenance), gpu2 drained` for the unusable nodes among `names` (all of them when none are named). */
+export function describeNodes(nodes: ReadonlyMap<string, NodeStatus>, names?: readonly string[]): string {
+  const picked = [...nodes].filter(
+    ([name, status]) => (names?.length ? names.includes(name) : true) && NODE_UNUSABLE.test(status.state),
+  );
+  return picked
+    .map(([name, { state, reason }]) => `${name} ${state}${reason && reason !== "none" ? ` (${reason})` : ""}`)
+    .join(", ");
+}
+
+/** What the scheduler knows around one squeue line, so the mapping can be a plain function. */
+export interface ObservationContext {
+  /** The node this job was last seen running on (this process's memory; lost with a restart). */
+  ranOn?: string;
+  /** Slurm's nodes (only read when a job's node matters). */
+  nodes?: ReadonlyMap<string, NodeStatus>;
+  /** Where a running job's server answers, once the job wrote it. */
+  baseUrl?: string;
+}
+
+/**
+ * One of our `squeue` lines as the scheduler sees it:
+ * - PENDING and friends: `pending` with Slurm's reason and start estimate, except a job that
+ *   waits for down or drained nodes (no estimate: Slurm cannot know when they come back; the
+ *   reason names them) and a job that already ran here (Slurm requeued it when its node went
+ *   down: the server is gone, so it is `lost`);
+ * - RUNNING and friends: `running` on its nodes;
+ * - anything else ended; NODE_FAIL says which node failed and why.
+ */
+export function observationOf(
+  deploymentId: string,
+  line: SqueueLine,
+  context: ObservationContext = {},
+): JobObservation {
+  const { jobId, state, nodes, reason, start } = line;
+  const nodeList = (name?: string) => (name ? name.split(",") : undefined);
+  if (PENDING_STATES.has(state)) {
+    if (context.ranOn) {
+      const down = context.nodes ? describeNodes(context.nodes, nodeList(context.ranOn)) : "";
+      return {
+        deploymentId,
+        jobId,
+        phase: "pending",
+        lost: true,
+        reason: `Slurm took the job off node ${context.ranOn} and requeued it${down ? `: ${down}` : " (the node went down)"}`,
+      };
+    }
+    if (waitsForNodes(reason)) {
+      const down = context.nodes ? describeNodes(context.nodes) : "";
+      return {
+        deploymentId,
+        jobId,
+        phase: "pending",
+        reason: `nodes DOWN/DRAINED${down ? `: ${down}` : ""} (${reason})`,
+      };
+    }
+    return {
+      deploymentId,
+      jobId,
+      phase: "pending",
+      reason: reason && reason !== "None" ? reason : "waiting in the queue",
+      ...(start ? { estimatedStart: start } : {}),
+    };
+  }
+  if (RUNNING_STATES.has(state)) {
+    return {
+      deploymentId,
+      jobId,
+      phase: "running",
+      ...(nodes ? { node: nodes } : {}),
+      ...(context.baseUrl ? { baseUrl: context.baseUrl } : {}),
+    };
+  }
+  if (state === "NODE_FAIL") {
+    const where = nodes || context.ranOn;
+    const down = context.nodes ? describeNodes(context.nodes, nodeList(where)) : "";
+    return {
+      deploymentId,
+      jobId,
+      phase: "exited",
+      reason: `the Slurm job ended because its node failed (node_fail${where ? ` on ${where}` : ""})${down ? `: ${down}` : ""}`,
+    };
+  }
+  return { deploymentId, jobId, phase: "exited", reason: `the Slurm job ended (${state.toLowerCase() || "unknown"})` };
+}
+
 interface Endpoint {
   host: string;
   port: number;
@@ -106,6 +223,8 @@ export class SlurmLauncher implements Launcher {
   readonly kind = "slurm" as const;
   readonly capabilities = { serversSurviveRestart: true, launchReaches: "submitted" } as const;
   private readonly submitted = new Map<string, { jobId: string; logPath: string }>();
+  /** Job id -> the nodes it was last seen running on: a job seen pending after that was requeued. */
+  private readonly ranOn = new Map<string, string>();
   private readonly user = userInfo().username;
   /** Absolute: every job is submitted with it as its working directory, which tells our jobs apart. */
   private readonly stateDir: string;
@@ -258,49 +377,45 @@ export class SlurmLauncher implements Launcher {
         },
       );
     }
-    const seen = new Map<string, JobObservation>();
-    for (const line of stdout.split("\n")) {
-      const parsed = parseSqueueLine(line);
+    const ours: { deploymentId: string; line: SqueueLine }[] = [];
+    const newest = new Map<string, number>();
+    for (const text of stdout.split("\n")) {
+      const parsed = parseSqueueLine(text);
       if (!parsed?.name.startsWith(JOB_PREFIX)) continue;
-      const { jobId, name, state, nodes, comment, workDir, reason, start } = parsed;
+      const { name, comment, workDir, jobId } = parsed;
       // Only this launcher's jobs (submitted with --chdir=<stateDir>): another cluster of this
       // install, or another install, under the same account has its own state directory, and
       // its jobs are neither adopted nor cancelled as orphans here.
       if (!workDir || path.resolve(workDir) !== this.stateDir) continue;
       const deploymentId = comment && comment !== "(null)" ? comment : name.slice(JOB_PREFIX.length);
-      const previous = seen.get(deploymentId);
       // A requeued or resubmitted job: the newest (highest id) wins.
-      if (previous && Number(previous.jobId) > Number(jobId)) continue;
-      let observation: JobObservation;
-      if (PENDING_STATES.has(state)) {
-        observation = {
-          deploymentId,
-          jobId,
-          phase: "pending",
-          reason: reason && reason !== "None" ? reason : "waiting in the queue",
-          ...(start ? { estimatedStart: start } : {}),
-        };
-      } else if (RUNNING_STATES.has(state)) {
-        const endpoint = this.endpoint(deploymentId);
-        observation = {
-          deploymentId,
-          jobId,
-          phase: "running",
-          ...(nodes ? { node: nodes } : {}),
-          ...(endpoint
-            ? {
-                baseUrl: `http://${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`,
-              }
-            : {}),
-        };
-      } else {
-        observation = {
-          deploymentId,
-          jobId,
-          phase: "exited",
-          reason: `the Slurm job ended (${state.toLowerCase() || "unknown"})`,
-        };
-      }
+      if ((newest.get(deploymentId) ?? -1) > Number(jobId)) continue;
+      newest.set(deploymentId, Number(jobId));
+      ours.push({ deploymentId, line: parsed });
+    }
+    const current = ours.filter(({ deploymentId, line }) => newest.get(deploymentId) === Number(line.jobId));
+    // Slurm's nodes matter only when a job lost its node or waits for one: one sinfo then.
+    const nodeTrouble = current.some(
+      ({ line }) =>
+        (PENDING_STATES.has(line.state) && (this.ranOn.has(line.jobId) || waitsForNodes(line.reason))) ||
+        line.state === "NODE_FAIL",
+    );
+    const nodes = nodeTrouble ? await this.nodes() : undefined;
+    const seen = new Map<string, JobObservation>();
+    for (const { deploymentId, line } of current) {
+      const endpoint = RUNNING_STATES.has(line.state) ? this.endpoint(deploymentId) : undefined;
+      const ranOn = this.ranOn.get(line.jobId);
+      const observation = observationOf(deploymentId, line, {
+        ...(ranOn ? { ranOn } : {}),
+        ...(nodes ? { nodes } : {}),
+        ...(endpoint
+          ? {
+              baseUrl: `http://${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`,
+            }
+          : {}),
+      });
+      if (observation.phase === "running" && line.nodes) this.ranOn.set(line.jobId, line.nodes);
+      else if (observation.phase === "exited") this.ranOn.delete(line.jobId);
       seen.set(deploymentId, observation);
     }
     for (const [deploymentId, job] of this.submitted) {
@@ -316,7 +431,19 @@ export class SlurmLauncher implements Launcher {
     return [...seen.values()];
   }
 
+  /** Slurm's nodes with their states and reasons; empty when sinfo cannot tell (the reasons get vaguer, nothing breaks). */
+  private async nodes(): Promise<Map<string, NodeStatus>> {
+    try {
+      const { stdout } = await run("sinfo", ["-h", "-N", "-o", SINFO_FORMAT], { timeout: 30_000 });
+      return parseSinfo(stdout);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, "slurm: sinfo failed; node reasons unknown");
+      return new Map();
+    }
+  }
+
   async stop(deploymentId: string, jobId: string): Promise<void> {
+    this.ranOn.delete(jobId);
     try {
       await run("scancel", [jobId], { timeout: 30_000 });
     } catch (error) {

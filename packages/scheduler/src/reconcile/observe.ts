@@ -5,8 +5,10 @@ import type { SchedulerResources } from "../resources";
 
 /**
  * Step 1 of a pass: what each launcher sees of our jobs. An exited job closes a draining
- * deployment and fails any other; a pending one shows its reason and the launcher's estimated start; a running one moves a
- * submitted deployment to starting and keeps its address current.
+ * deployment and fails any other; a pending one shows its reason and the launcher's estimated
+ * start, unless it had been running (Slurm requeued it when its node went down): then it is
+ * failed like an exited one; a running one moves a submitted deployment to starting and keeps
+ * its address current.
  */
 export async function observe(
   res: SchedulerResources,
@@ -32,6 +34,21 @@ export async function observe(
         await launcher.stop(record.id, record.jobId).catch(() => {});
       } else if (isCurrentDeployment(record.state)) {
         await fail(res, record, seen.reason ?? "the server exited", now);
+      }
+      continue;
+    }
+    if (seen.phase === "pending" && record.state !== "queued") {
+      // It ran and is back in the queue (Slurm requeues a job whose node went down): whatever
+      // answered at its address is gone. Fail it with Slurm's reason (which cancels the job);
+      // a hot model is then restarted by the usual backoff and waits in the queue with a reason.
+      const reason = seen.lost
+        ? (seen.reason ?? "Slurm requeued the job")
+        : `the Slurm job went back to the queue (${seen.reason ?? "pending"}); its server is gone`;
+      if (record.state === "draining") {
+        await move(res, record, "offline", `stopped: ${reason}`, now);
+        await launcher.stop(record.id, record.jobId).catch(() => {});
+      } else if (isCurrentDeployment(record.state)) {
+        await fail(res, record, reason, now);
       }
       continue;
     }

@@ -103,6 +103,61 @@ describe("a reconcile pass, step by step", () => {
     expect(await historyOf(w, again.id)).toEqual(["offline->queued: restarting a hot model (attempt 2)"]);
   });
 
+  it("observe: a job Slurm requeued off a downed node fails with Slurm's reason; the hot model waits for nodes, no ETA", async () => {
+    w = await unitWorld({ capabilities: SUBMITS });
+    await ensureHotModels(w.res);
+    await processQueue(w.res, lab(), now());
+    const first = deploymentOf(w, "org/hot")!;
+    w.launcher.run(first.id, "http://127.0.0.1:31001");
+    await observe(w.res, "lab", w.launcher, now());
+    w.ready.set("http://127.0.0.1:31001", true);
+    await checkStarting(w.res, now());
+    expect(deploymentOf(w, "org/hot")?.state).toBe("live");
+
+    const down = "Slurm took the job off node vm and requeued it: vm down+drain (nd down test)";
+    w.launcher.jobs.set(first.id, {
+      deploymentId: first.id,
+      jobId: first.jobId!,
+      phase: "pending",
+      lost: true,
+      reason: down,
+    });
+    await observe(w.res, "lab", w.launcher, now());
+    expect(deploymentOf(w, "org/hot")).toMatchObject({ state: "failed", stateReason: expect.stringContaining(down) });
+    expect(w.launcher.stopped).toEqual([first.id]); // the requeued job is cancelled, not left to come back unseen
+    expect(await historyOf(w, first.id)).toContain(`live->failed: ${deploymentOf(w, "org/hot")!.stateReason}`);
+
+    w.clock.advance(1001); // the restart backoff
+    await ensureHotModels(w.res);
+    await processQueue(w.res, lab(), now());
+    const again = deploymentOf(w, "org/hot")!;
+    expect(again.id).not.toBe(first.id);
+    const waiting = "nodes DOWN/DRAINED: vm down+drain (nd down test) (ReqNodeNotAvail)";
+    w.launcher.jobs.set(again.id, { deploymentId: again.id, jobId: again.jobId!, phase: "pending", reason: waiting });
+    await observe(w.res, "lab", w.launcher, now());
+    expect(availability(w.res, "lab", "org/hot")).toMatchObject({
+      status: "queued",
+      reason: `waiting in Slurm: ${waiting}`,
+      etaSeconds: null,
+    });
+  });
+
+  it("observe: a job back in the queue after running is failed even when this process never saw it run (after a restart)", async () => {
+    w = await unitWorld({ capabilities: SUBMITS });
+    await ensureLive(w.res, "lab", "org/dyn-a");
+    await processQueue(w.res, lab(), now());
+    const id = deploymentOf(w, "org/dyn-a")!.id;
+    w.launcher.run(id, "http://127.0.0.1:31002");
+    await observe(w.res, "lab", w.launcher, now());
+    expect(deploymentOf(w, "org/dyn-a")?.state).toBe("starting");
+    w.launcher.jobs.set(id, { deploymentId: id, jobId: "100", phase: "pending", reason: "BeginTime" });
+    await observe(w.res, "lab", w.launcher, now());
+    expect(deploymentOf(w, "org/dyn-a")).toMatchObject({
+      state: "failed",
+      stateReason: expect.stringMatching(/^the Slurm job went back to the queue \(BeginTime\); its server is gone/),
+    });
+  });
+
   it("health: a live server that fails its checks twice in a row leaves traffic until it recovers", async () => {
     w = await unitWorld();
     const live = await bringLive(w, "org/dyn-a");
