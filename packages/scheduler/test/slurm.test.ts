@@ -198,6 +198,13 @@ describe.runIf(withSlurm)("Slurm specifics", () => {
   });
 
   it("reads Slurm's estimated start of a pending job", async () => {
+    // Slurm jobs outlive the schedulers of earlier tests: on a busy node Slurm would answer
+    // "Resources" (and a later estimate) instead of the begin time asked for.
+    for (const job of ourJobs()) execFileSync("scancel", [job.id]);
+    for (let waited = 0; ourJobs().length > 0; waited += 100) {
+      if (waited > 15_000) throw new Error(`jobs still in the queue: ${JSON.stringify(ourJobs())}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const dir = mkdtempSync(path.join(tmpdir(), "sy-sched-start-"));
     const config = testConfig("slurm", path.join(dir, "slurm"), {
       clusters: [
