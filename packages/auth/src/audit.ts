@@ -1,4 +1,4 @@
-import type { Prisma, PrismaClientOrTransaction } from "@switchyard/db";
+import type { Prisma, PrismaClient, PrismaClientOrTransaction } from "@switchyard/db";
 import type { Principal } from "./principal";
 
 /**
@@ -46,4 +46,40 @@ export async function recordAuditMany(
 ): Promise<void> {
   if (rows.length === 0) return;
   await db.auditLog.createMany({ data: rows.map((r) => auditRow(r.actor, r.record)) });
+}
+
+/** The audit row of a sign-in: who, how (password grant, approved device), which client, from where. */
+export async function auditSignIn(
+  db: PrismaClient,
+  sign: { userId: string; method: "password" | "device"; clientId: string; address: string; at: Date },
+): Promise<void> {
+  const user = await db.user.findUnique({ where: { id: sign.userId }, select: { username: true } });
+  if (!user) return;
+  await recordAudit(
+    db,
+    { userId: sign.userId, username: user.username, via: sign.method },
+    {
+      action: "auth.signIn",
+      target: { type: "user", id: user.username },
+      details: { method: sign.method, client: sign.clientId, address: sign.address },
+      at: sign.at,
+    },
+  );
+}
+
+/** The audit row of a device login approved or denied on the /device page. */
+export async function auditDeviceDecision(
+  db: PrismaClient,
+  decision: { user: { id: string; username: string }; userCode: string; approved: boolean; address: string; at: Date },
+): Promise<void> {
+  await recordAudit(
+    db,
+    { userId: decision.user.id, username: decision.user.username, via: "password" },
+    {
+      action: decision.approved ? "device.approve" : "device.deny",
+      target: { type: "device_login", id: decision.userCode },
+      details: { page: "/device", address: decision.address },
+      at: decision.at,
+    },
+  );
 }

@@ -3,7 +3,7 @@ import { apiError, SwitchyardError } from "@switchyard/core";
 import type { PrismaClient } from "@switchyard/db";
 import type { Logger } from "pino";
 import { LastUsedTracker } from "./api-keys";
-import { recordAudit } from "./audit";
+import { auditDeviceDecision, auditSignIn } from "./audit";
 import { PrincipalCache } from "./cache";
 import { ExpiredRowCleanup } from "./cleanup";
 import { AUDIENCE, CredentialResolver, credentialFrom } from "./credentials";
@@ -53,6 +53,11 @@ export type LoginResult =
 /**
  * The built-in issuer and the credential resolver: every route's access guard calls
  * `authenticate`; the OAuth endpoints call the grant methods.
+ *
+ * About 430 lines: the facade of the package. Who a credential is lives in `credentials.ts`,
+ * each mechanism (signing keys, refresh tokens, device flow, throttles, cache, audit) in its
+ * own file; what stays here is the caching in front of the resolver and the grants, which
+ * share the throttle, the refresh-token chain and the sign-in audit.
  */
 export class AuthService {
   readonly keys: SigningKeys;
@@ -330,45 +335,20 @@ export class AuthService {
     await this.deps.db.user.update({ where: { id: userId }, data: { lastLoginAt: at } });
   }
 
-  /** The audit row of a sign-in: who, how (password grant, approved device), which client, from where. */
-  private async recordSignIn(
-    userId: string,
-    method: "password" | "device",
-    clientId: string,
-    address: string,
-    now: number,
-  ): Promise<void> {
-    const user = await this.deps.db.user.findUnique({ where: { id: userId }, select: { username: true } });
-    if (!user) return;
-    await recordAudit(
-      this.deps.db,
-      { userId, username: user.username, via: method },
-      {
-        action: "auth.signIn",
-        target: { type: "user", id: user.username },
-        details: { method, client: clientId, address },
-        at: new Date(now),
-      },
-    );
+  /** The audit row of a sign-in (`audit.ts`). */
+  private recordSignIn(userId: string, method: "password" | "device", clientId: string, address: string, now: number) {
+    return auditSignIn(this.deps.db, { userId, method, clientId, address, at: new Date(now) });
   }
 
   /** The audit row of a device login decided on the /device page (the user signed in there with a password). */
-  async recordDeviceDecision(
-    user: { id: string; username: string },
-    userCode: string,
-    approved: boolean,
-    address: string,
-  ): Promise<void> {
-    await recordAudit(
-      this.deps.db,
-      { userId: user.id, username: user.username, via: "password" },
-      {
-        action: approved ? "device.approve" : "device.deny",
-        target: { type: "device_login", id: userCode },
-        details: { page: "/device", address },
-        at: new Date(this.deps.clock.now()),
-      },
-    );
+  recordDeviceDecision(user: { id: string; username: string }, userCode: string, approved: boolean, address: string) {
+    return auditDeviceDecision(this.deps.db, {
+      user,
+      userCode,
+      approved,
+      address,
+      at: new Date(this.deps.clock.now()),
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { observationOf, parseSinfo, parseSlurmTime, parseSqueueLine } from "../../src/launchers/slurm";
+import { observationOf, parseSinfo, parseSlurmTime, parseSqueueLine } from "../../src/launchers/slurm-status";
 
 /** Lines as `squeue -h -o "%i|%j|%T|%N|%k|%Z|%S|%r"` prints them with `SLURM_TIME_FORMAT=%s` (Slurm 22.05). */
 describe("reading squeue's lines", () => {
