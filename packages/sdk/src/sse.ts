@@ -1,29 +1,28 @@
 import { ERROR_CATALOGUE } from "@switchyard/core";
+import { createParser } from "eventsource-parser";
 import { apiErrorFrom, isErrorCode } from "./errors";
 
 /**
  * The `data:` payloads of a server-sent event stream, parsed as JSON, until `[DONE]`. An event
  * carrying `{"error": ...}` (the gateway's way to end a stream that failed midway) is thrown as
- * the typed error.
+ * the typed error. eventsource-parser does the framing (lines split across chunks, CRLF, comments
+ * and keep-alives); an event with empty data is skipped, and one cut off by the end of the stream
+ * is dropped, as the spec says.
  */
 export async function* jsonEvents<T>(body: ReadableStream<Uint8Array>, headers: Headers): AsyncGenerator<T> {
   const decoder = new TextDecoder();
   const reader = body.getReader();
-  let buffer = "";
+  // The parser calls back synchronously inside feed(); the events of one chunk are queued and
+  // handled here, so an error (bad JSON, an error event) is thrown by the generator itself.
+  let pending: string[] = [];
+  const parser = createParser({ onEvent: (event) => pending.push(event.data) });
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
-      for (;;) {
-        const end = /\r?\n\r?\n/.exec(buffer);
-        if (!end) break;
-        const event = buffer.slice(0, end.index);
-        buffer = buffer.slice(end.index + end[0].length);
-        const data = event
-          .split(/\r?\n/)
-          .filter((line) => line.startsWith("data:"))
-          .map((line) => line.slice(5).replace(/^ /, ""))
-          .join("\n");
+      parser.feed(done ? decoder.decode() : decoder.decode(value, { stream: true }));
+      const events = pending;
+      pending = [];
+      for (const data of events) {
         if (data === "") continue;
         if (data === "[DONE]") return;
         const parsed = JSON.parse(data) as T & { error?: { code?: unknown } };
