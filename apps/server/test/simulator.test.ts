@@ -127,7 +127,15 @@ describe("switchyard simulator", () => {
       contextLength: 4096,
       engine: { type: "simulator", profile: "fast" },
     });
-    const model: ResolvedModel = { ...parsed, expectedLoadTime: 600, idleTtl: 7200, maxLifetime: 86400 };
+    const model: ResolvedModel = {
+      ...parsed,
+      expectedLoadTime: 600,
+      idleTtl: 7200,
+      maxLifetime: 86400,
+      minReplicas: 0,
+      maxReplicas: 1,
+      replicaConcurrency: 32,
+    };
     const adapter = engineAdapters({ switchyardBin: BIN, loadTimeScale: 0.0005 }).simulator; // 10 min -> 300 ms
     const plan = adapter.launch(model, { host: "127.0.0.1", port: await freePort() });
     if (plan.kind !== "process") throw new Error("expected a process");

@@ -317,6 +317,24 @@ describe("config check", () => {
       /unknown cluster/,
     ],
     [
+      "a dynamic model that keeps replicas",
+      (c) => Object.assign(c.models![0] as object, { minReplicas: 1 }),
+      "models[0].minReplicas",
+      /starts on demand and stops after idleTtl.*make it hot/,
+    ],
+    [
+      "a hot model with no replica",
+      (c) => Object.assign(c.models![1] as object, { minReplicas: 0 }),
+      "models[1].minReplicas",
+      /keeps at least one replica/,
+    ],
+    [
+      "fewer maximum replicas than minimum",
+      (c) => Object.assign(c.models![1] as object, { minReplicas: 3, maxReplicas: 2 }),
+      "models[1].maxReplicas",
+      /maxReplicas \(2\) is below minReplicas \(3\)/,
+    ],
+    [
       "an active cluster without nodes",
       (c) => {
         c.clusters[0]!.nodes = [];
@@ -330,6 +348,23 @@ describe("config check", () => {
     const found = problems(config);
     expect(found.map((p) => p.path)).toContain(path);
     expect(found.find((p) => p.path === path)?.message).toMatch(message);
+  });
+
+  it("gives hot models one replica and dynamic ones none to keep, one at most, unless told", () => {
+    const input = minimal();
+    Object.assign(input.models![0] as object, { maxReplicas: 4, replicaConcurrency: 8 });
+    const result = validateConfig(input);
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const [dynamic, hot] = result.config.models;
+    expect(dynamic).toMatchObject({ minReplicas: 0, maxReplicas: 4, replicaConcurrency: 8 });
+    expect(hot).toMatchObject({ minReplicas: 1, maxReplicas: 1, replicaConcurrency: 32 });
+    expect(result.config.scheduler.scaling).toEqual({ upWindow: 30, downWindow: 300, demandInterval: 1 });
+  });
+
+  it("counts every kept replica of a hot model pinned to a node against that node's GPUs", () => {
+    const input = minimal();
+    Object.assign(input.models![1] as object, { gpus: 4, minReplicas: 3 });
+    expect(problems(input).find((p) => p.path === "models[1].node")?.message).toMatch(/need 12 GPUs, the node has 8/);
   });
 
   it("takes a cluster's world-readable roots as absolute paths only, none by default", () => {

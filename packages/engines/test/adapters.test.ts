@@ -24,7 +24,15 @@ function model(input: Partial<Omit<ModelConfig, "engine">> & { engine?: unknown;
     placement: "dynamic",
     ...input,
   });
-  return { ...parsed, expectedLoadTime: 600, idleTtl: 7200, maxLifetime: 86400 };
+  return {
+    ...parsed,
+    expectedLoadTime: 600,
+    idleTtl: 7200,
+    maxLifetime: 86400,
+    minReplicas: 0,
+    maxReplicas: 1,
+    replicaConcurrency: 32,
+  };
 }
 
 describe("vLLM", () => {

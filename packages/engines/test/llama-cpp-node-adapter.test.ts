@@ -13,7 +13,15 @@ function model(engine: Record<string, unknown>, extra: Record<string, unknown> =
     engine: { type: "llama-cpp-node", ...engine },
     ...extra,
   });
-  return { ...parsed, expectedLoadTime: 10, idleTtl: 7200, maxLifetime: 86400 };
+  return {
+    ...parsed,
+    expectedLoadTime: 10,
+    idleTtl: 7200,
+    maxLifetime: 86400,
+    minReplicas: 1,
+    maxReplicas: 1,
+    replicaConcurrency: 32,
+  };
 }
 
 const options = { switchyardBin: "/opt/switchyard/bin/switchyard.mjs", nodePath: "/usr/bin/node" };

@@ -29,7 +29,7 @@ import { StreamingExchange } from "./streaming";
 /** What the request path asks the scheduler: a replica, or the model's state and a start. */
 export type ReplicaSource = Pick<
   Scheduler,
-  "acquire" | "availability" | "ensureLive" | "clusterProblem" | "reportFailure" | "reportSuccess"
+  "acquire" | "availability" | "ensureLive" | "clusterProblem" | "reportFailure" | "reportSuccess" | "holdDemand"
 >;
 
 export interface GatewayDeps {

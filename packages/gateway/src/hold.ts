@@ -43,15 +43,21 @@ export async function holdFor(
   const cluster = target.cluster.name;
   const model = target.model.id;
   let replica: Replica | undefined;
-  let availability = await scheduler.ensureLive(cluster, model);
-  const deadline = Date.now() + deps.settings.holdSeconds * 1000;
-  for (;;) {
-    replica = scheduler.acquire(cluster, model);
-    if (replica) return { replica, availability };
-    availability = scheduler.availability(cluster, model);
-    if (scheduler.clusterProblem(target.cluster)) return { availability };
-    if (availability.status === "offline") availability = await scheduler.ensureLive(cluster, model);
-    if (Date.now() >= deadline || gone()) return { availability };
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  // A held request is demand: with enough of them the model gets more replicas.
+  const waiting = scheduler.holdDemand(cluster, model);
+  try {
+    let availability = await scheduler.ensureLive(cluster, model);
+    const deadline = Date.now() + deps.settings.holdSeconds * 1000;
+    for (;;) {
+      replica = scheduler.acquire(cluster, model);
+      if (replica) return { replica, availability };
+      availability = scheduler.availability(cluster, model);
+      if (scheduler.clusterProblem(target.cluster)) return { availability };
+      if (availability.status === "offline") availability = await scheduler.ensureLive(cluster, model);
+      if (Date.now() >= deadline || gone()) return { availability };
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    waiting();
   }
 }

@@ -51,14 +51,16 @@ export async function note(
 }
 
 /**
- * A queued deployment for the model, unless it has a current one (then that one, across
- * processes): the first step of a request for a cold model and of a hot model's start.
+ * A queued deployment for the model's replica slot (0: its first), unless that slot has a
+ * current one (then that one, across processes): the first step of a request for a cold model,
+ * of a hot model's start and of a replica demand adds.
  */
-export async function enqueue(res: SchedulerResources, entry: ModelEntry, cause: string): Promise<void> {
+export async function enqueue(res: SchedulerResources, entry: ModelEntry, cause: string, replica = 0): Promise<void> {
   const launcher = res.launchers.get(entry.cluster.name);
   const serverKey = entry.config.engine.type === "external" ? null : newServerKey();
   const { record, created } = await res.store.enqueue({
     modelId: entry.rowId,
+    replica,
     cluster: entry.cluster.name,
     launcher: launcher?.kind ?? entry.cluster.launcher.type,
     gpus: entry.config.gpus,
@@ -69,7 +71,7 @@ export async function enqueue(res: SchedulerResources, entry: ModelEntry, cause:
   res.snapshot.remember(record);
   if (!created) return;
   if (serverKey) res.snapshot.setServerKey(record.id, serverKey);
-  res.logger.info({ deployment: record.id, model: entry.config.id, cause }, "scheduler: queued a deployment");
+  res.logger.info({ deployment: record.id, model: entry.config.id, replica, cause }, "scheduler: queued a deployment");
   // The first step of every deployment is a change too (a dashboard shows "Queued" at once).
   res.events.emit({
     deploymentId: record.id,

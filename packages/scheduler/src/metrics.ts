@@ -7,6 +7,7 @@ export class SchedulerMetrics {
   private readonly gauge: Gauge<"cluster" | "state"> | undefined;
   private readonly launches: Counter<"cluster" | "outcome"> | undefined;
   private readonly gpus: Gauge<"cluster" | "state"> | undefined;
+  private readonly scaling: Counter<"cluster" | "direction"> | undefined;
 
   constructor(registry: Registry | undefined) {
     if (!registry) return;
@@ -28,6 +29,17 @@ export class SchedulerMetrics {
       labelNames: ["cluster", "state"],
       registers: [registry],
     });
+    this.scaling = new Counter({
+      name: "switchyard_scheduler_replica_changes_total",
+      help: "Replicas started (up) or drained (down) because of demand, by cluster",
+      labelNames: ["cluster", "direction"],
+      registers: [registry],
+    });
+  }
+
+  /** A replica started or drained because of demand. */
+  scaled(cluster: string, direction: "up" | "down"): void {
+    this.scaling?.inc({ cluster, direction });
   }
 
   launched(cluster: string, outcome: "launched" | "failed"): void {

@@ -7,6 +7,7 @@ import { CatalogIndex } from "./catalog-index";
 import { SchedulerEvents } from "./events";
 import type { Launcher } from "./launcher";
 import { SchedulerMetrics } from "./metrics";
+import { Demand } from "./routing/demand";
 import { ReplicaFaults } from "./routing/faults";
 import { InFlight } from "./routing/in-flight";
 import { Snapshot } from "./snapshot";
@@ -55,6 +56,8 @@ export interface PassMemory {
   readonly restartBackoff: Map<string, { failures: number; notBefore: number }>;
   /** Queued deployments waiting for the ones evicted for them to drain. */
   readonly evictingFor: Map<string, Set<string>>;
+  /** Per model key: since when demand has called for more (`upSince`) or fewer (`downSince`) replicas. */
+  readonly scaling: Map<string, { upSince?: number; downSince?: number }>;
 }
 
 /**
@@ -72,6 +75,8 @@ export interface SchedulerResources {
   readonly catalog: CatalogIndex;
   readonly snapshot: Snapshot;
   readonly inFlight: InFlight;
+  /** This process's demand per model (in flight and waiting), shared with the leader through the database. */
+  readonly demand: Demand;
   /** Replicas whose requests time out or find no server, and those out of rotation for it. */
   readonly faults: ReplicaFaults;
   readonly events: SchedulerEvents;
@@ -88,6 +93,7 @@ export interface SchedulerResources {
 
 export function createResources(deps: SchedulerDeps, options: { wake: () => void; probe?: Probe }): SchedulerResources {
   const { clock, engines } = deps;
+  const inFlight = new InFlight();
   return {
     config: deps.config,
     logger: deps.logger,
@@ -96,7 +102,8 @@ export function createResources(deps: SchedulerDeps, options: { wake: () => void
     store: new DeploymentStore(deps.db),
     catalog: new CatalogIndex(deps.config, deps.env),
     snapshot: new Snapshot(),
-    inFlight: new InFlight(),
+    inFlight,
+    demand: new Demand(inFlight),
     faults: new ReplicaFaults(),
     events: new SchedulerEvents(deps.logger),
     metrics: new SchedulerMetrics(deps.registry),
@@ -108,6 +115,7 @@ export function createResources(deps: SchedulerDeps, options: { wake: () => void
       stopping: new Set(),
       restartBackoff: new Map(),
       evictingFor: new Map(),
+      scaling: new Map(),
     },
     coldStarts: new Map(),
     probe:

@@ -102,6 +102,21 @@ export class Scheduler {
     reportSuccess(this.res, deploymentId);
   }
 
+  /**
+   * Count one request waiting for a model that has no replica for it (a held cold request) as
+   * demand, until the returned function runs. Demand decides how many replicas run.
+   */
+  holdDemand(cluster: string, model: string): () => void {
+    const entry = this.res.catalog.entry(cluster, model);
+    return entry ? this.res.demand.hold(entry.rowId) : () => {};
+  }
+
+  /** A batch's lines not sent yet count as demand for its model (`key` names the batch; 0 ends it). */
+  setBacklog(key: string, cluster: string, model: string, lines: number): void {
+    const entry = this.res.catalog.entry(cluster, model);
+    if (entry) this.res.demand.setBacklog(key, entry.rowId, lines);
+  }
+
   holdForBatch(cluster: string, model: string, until: number): Promise<void> {
     return holdForBatch(this.res, cluster, model, until);
   }
@@ -186,6 +201,8 @@ export class Scheduler {
     if (this.leadership.due()) await this.tryLead();
     await refresh(this.res);
     if (this.loop.isClosed) return;
+    const { demandInterval } = this.res.config.scheduler.scaling;
+    await this.res.demand.share(this.res.store, this.res.logger, this.res.now(), demandInterval * 1000);
     // A follower probes the replicas its own requests took out of rotation, and nothing else.
     if (!this.leadership.isLeader) return checkHealth(this.res, new Date(this.res.now()), { leader: false });
     await reconcile(this.res, new Date(this.res.now()));

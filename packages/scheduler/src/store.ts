@@ -20,6 +20,8 @@ export interface DeploymentRecord {
   host: string | null;
   port: number | null;
   gpus: number;
+  /** The replica slot (0 for a model's first); one current deployment per model and slot. */
+  replica: number;
   version: number;
   restartCount: number;
   busyUntil: Date | null;
@@ -45,6 +47,7 @@ const SELECT = {
   host: true,
   port: true,
   gpus: true,
+  replica: true,
   version: true,
   restartCount: true,
   busyUntil: true,
@@ -60,7 +63,7 @@ const SELECT = {
 } as const;
 
 const ACTIVE = `SELECT d."id", d."modelId"::text AS "modelId", d."clusterName" AS "cluster", n."name" AS "nodeName",
-  d."state"::text AS "state", d."stateReason", d."launcher", d."jobId", d."host", d."port", d."gpus", d."version",
+  d."state"::text AS "state", d."stateReason", d."launcher", d."jobId", d."host", d."port", d."gpus", d."replica", d."version",
   d."restartCount", d."busyUntil", d."logPath", d."queuedAt", d."estimatedStartAt", d."startedAt", d."liveAt", d."drainingAt",
   d."lastRequestAt", d."createdAt", d."serverKey"
 FROM "deployments" d LEFT JOIN "nodes" n ON n."id" = d."nodeId"
@@ -174,11 +177,14 @@ export class DeploymentStore {
   }
 
   /**
-   * A new queued deployment for a model, unless one is already queued, starting or live (the
-   * partial unique index decides, across processes): then that one is returned.
+   * A new queued deployment for a model's replica slot, unless that slot already has one queued,
+   * starting or live (the partial unique index decides, across processes): then that one is
+   * returned.
    */
   async enqueue(input: {
     modelId: string;
+    /** The replica slot (default 0, a model's first). */
+    replica?: number;
     cluster: string;
     launcher: string;
     gpus: number;
@@ -201,6 +207,7 @@ export class DeploymentStore {
             state: "queued",
             launcher: input.launcher,
             gpus: input.gpus,
+            replica: input.replica ?? 0,
             serverKey: input.serverKey,
             queuedAt: input.now,
             createdAt: input.now,
@@ -213,7 +220,11 @@ export class DeploymentStore {
       return { record: (await this.get(id)) as DeploymentRecord, created: true };
     } catch (error) {
       const existing = await this.db.deployment.findFirst({
-        where: { modelId: input.modelId, state: { in: [...CURRENT_DEPLOYMENT_STATES] } },
+        where: {
+          modelId: input.modelId,
+          replica: input.replica ?? 0,
+          state: { in: [...CURRENT_DEPLOYMENT_STATES] },
+        },
         select: SELECT,
       });
       if (existing) return { record: toRecord(existing), created: false };
@@ -290,6 +301,40 @@ export class DeploymentStore {
   async recordUse(uses: Map<string, Date>, models: Map<string, Date>): Promise<void> {
     for (const [id, at] of uses) await this.db.deployment.updateMany({ where: { id }, data: { lastRequestAt: at } });
     for (const [id, at] of models) await this.db.model.updateMany({ where: { id }, data: { lastRequestAt: at } });
+  }
+
+  /** This instance's demand per model row id (rows it no longer has demand for are zeroed). */
+  async writeDemand(instance: string, demand: Map<string, { inFlight: number; waiting: number }>, now: Date) {
+    if (demand.size === 0) return;
+    const entries = [...demand];
+    await this.database.query(
+      `INSERT INTO "model_demand" ("instance", "modelId", "inFlight", "waiting", "updatedAt")
+       SELECT $1, m, f, w, $5 FROM unnest($2::uuid[], $3::int[], $4::int[]) AS t(m, f, w)
+       ON CONFLICT ("instance", "modelId") DO UPDATE
+       SET "inFlight" = EXCLUDED."inFlight", "waiting" = EXCLUDED."waiting", "updatedAt" = EXCLUDED."updatedAt"`,
+      [
+        instance,
+        entries.map(([modelId]) => modelId),
+        entries.map(([, d]) => d.inFlight),
+        entries.map(([, d]) => d.waiting),
+        now,
+      ],
+    );
+  }
+
+  /** Other instances' demand per model row id, from rows written since `since`. */
+  async readDemand(exceptInstance: string, since: Date): Promise<Map<string, { inFlight: number; waiting: number }>> {
+    const rows = await this.database.query<{ modelId: string; inFlight: number; waiting: number }>(
+      `SELECT "modelId"::text AS "modelId", SUM("inFlight")::int AS "inFlight", SUM("waiting")::int AS "waiting"
+       FROM "model_demand" WHERE "instance" <> $1 AND "updatedAt" >= $2 GROUP BY "modelId"`,
+      [exceptInstance, since],
+    );
+    return new Map(rows.map((r) => [r.modelId, { inFlight: Number(r.inFlight), waiting: Number(r.waiting) }]));
+  }
+
+  /** Forget demand rows nobody has refreshed since `before` (instances that stopped). */
+  async pruneDemand(before: Date): Promise<void> {
+    await this.database.query(`DELETE FROM "model_demand" WHERE "updatedAt" < $1`, [before]);
   }
 
   async lease(id: string, until: Date): Promise<void> {

@@ -159,6 +159,8 @@ export class BatchRun {
           lastHold = Date.now();
           void hold(res.now() + HOLD_MS);
         }
+        // Lines not sent yet are demand for the model (more replicas, when it may have them).
+        scheduler.setBacklog(batch.id, batch.clusterName, batch.model, Math.max(0, batch.totalCount - window.next));
         limiter.setCeiling(concurrencyCeiling(res));
         concurrency.inc(limiter.limit - shownLimit);
         shownLimit = limiter.limit;
@@ -166,8 +168,12 @@ export class BatchRun {
       },
       Math.max(50, settings.checkpointInterval * 1000),
     );
-    await window.drain();
-    clearInterval(timer);
+    try {
+      await window.drain();
+    } finally {
+      clearInterval(timer);
+      scheduler.setBacklog(batch.id, batch.clusterName, batch.model, 0);
+    }
     concurrency.dec(shownLimit);
     await checkpoints.settled();
     const run = { output, checkpoints, format };

@@ -229,6 +229,18 @@ export const ModelSchema = z.strictObject({
   idleTtl: DurationSchema.optional(),
   /** Stop (drain) a dynamic model after this long even when busy. */
   maxLifetime: DurationSchema.optional(),
+  /**
+   * Replicas (deployments) kept whatever the demand: hot models at least 1 (the default), dynamic
+   * models 0 (they start on a request and stop after `idleTtl`).
+   */
+  minReplicas: z.int().min(0).optional(),
+  /** Replicas demand may start (default: `minReplicas`, at least 1): one more while requests per replica stay above `replicaConcurrency`. */
+  maxReplicas: z.int().positive().optional(),
+  /**
+   * Requests one replica serves well at once (vLLM's `max_num_seqs`, say): above this many per
+   * replica for `scheduler.scaling.upWindow`, another replica starts. Default `defaults.replicaConcurrency`.
+   */
+  replicaConcurrency: z.int().positive().optional(),
   /** Empty: everyone allowed on the cluster. */
   allowedGroups: GroupList,
   /** Context window in tokens (reported as `max_model_len`). */
@@ -245,8 +257,10 @@ export const DefaultsSchema = z
     expectedLoadTime: DurationSchema.default(600),
     idleTtl: DurationSchema.default(2 * 3600),
     maxLifetime: DurationSchema.default(24 * 3600),
+    /** A model's `replicaConcurrency` when it gives none. */
+    replicaConcurrency: z.int().positive().default(32),
   })
-  .default({ expectedLoadTime: 600, idleTtl: 2 * 3600, maxLifetime: 24 * 3600 });
+  .default({ expectedLoadTime: 600, idleTtl: 2 * 3600, maxLifetime: 24 * 3600, replicaConcurrency: 32 });
 
 export const SimulatorSettingsSchema = z
   .strictObject({
@@ -269,6 +283,7 @@ const SCHEDULER_DEFAULTS = {
   drainTimeout: 300,
   stopGrace: 10,
   modelServerEnv: [] as string[],
+  scaling: { upWindow: 30, downWindow: 300, demandInterval: 1 },
 };
 
 export const SchedulerSettingsSchema = z
@@ -314,6 +329,21 @@ export const SchedulerSettingsSchema = z
           ),
       )
       .default(SCHEDULER_DEFAULTS.modelServerEnv),
+    /**
+     * Replicas that follow demand (models with `maxReplicas` above 1). Demand is each model's
+     * requests in flight plus those waiting for it (held cold requests, batch lines not yet
+     * sent), summed over every instance.
+     */
+    scaling: z
+      .strictObject({
+        /** Demand above `replicaConcurrency` per replica for this long starts more replicas. */
+        upWindow: DurationSchema.default(SCHEDULER_DEFAULTS.scaling.upWindow),
+        /** Demand that fewer replicas would serve for this long drains one extra replica. */
+        downWindow: DurationSchema.default(SCHEDULER_DEFAULTS.scaling.downWindow),
+        /** How often each instance shares its demand through the database. */
+        demandInterval: DurationSchema.default(SCHEDULER_DEFAULTS.scaling.demandInterval),
+      })
+      .default(SCHEDULER_DEFAULTS.scaling),
   })
   .default(SCHEDULER_DEFAULTS);
 export type SchedulerSettings = z.output<typeof SchedulerSettingsSchema>;
@@ -629,6 +659,9 @@ export interface ResolvedModel extends ModelConfig {
   expectedLoadTime: number;
   idleTtl: number;
   maxLifetime: number;
+  minReplicas: number;
+  maxReplicas: number;
+  replicaConcurrency: number;
 }
 
 export interface SwitchyardConfig extends Omit<RawConfig, "models"> {
@@ -741,6 +774,28 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
       }
     }
 
+    if (model.placement === "dynamic" && (model.minReplicas ?? 0) > 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("minReplicas"),
+        message:
+          "a dynamic model starts on demand and stops after idleTtl (minReplicas 0); make it hot to keep replicas",
+      });
+    }
+    if (model.placement === "hot" && model.minReplicas === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("minReplicas"),
+        message: "a hot model keeps at least one replica; make it dynamic to scale to zero",
+      });
+    }
+    if (model.maxReplicas !== undefined && model.maxReplicas < (model.minReplicas ?? 1)) {
+      ctx.addIssue({
+        code: "custom",
+        path: at("maxReplicas"),
+        message: `maxReplicas (${model.maxReplicas}) is below minReplicas (${model.minReplicas})`,
+      });
+    }
     const role = model.placement === "hot" ? "hot" : "rotating";
     const candidates = cluster.nodes.filter((node) => node.role === role);
     if (cluster.status === "active" && candidates.length === 0) {
@@ -774,7 +829,7 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
         });
       } else {
         const key = `${cluster.name}/${node.name}`;
-        const used = (hotGpusByNode.get(key) ?? 0) + model.gpus;
+        const used = (hotGpusByNode.get(key) ?? 0) + model.gpus * (model.minReplicas ?? 1);
         hotGpusByNode.set(key, used);
         if (used > node.gpus) {
           ctx.addIssue({
@@ -788,6 +843,19 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
   });
 }
 
+/** A model's replica bounds with the defaults filled in (hot: at least 1; dynamic: from 0). */
+function replicasOf(
+  model: ModelConfig,
+  defaultConcurrency: number,
+): { minReplicas: number; maxReplicas: number; replicaConcurrency: number } {
+  const minReplicas = model.minReplicas ?? (model.placement === "hot" ? 1 : 0);
+  return {
+    minReplicas,
+    maxReplicas: model.maxReplicas ?? Math.max(1, minReplicas),
+    replicaConcurrency: model.replicaConcurrency ?? defaultConcurrency,
+  };
+}
+
 export const ConfigSchema = RawConfigSchema.superRefine(checkReferences).transform(
   (raw): SwitchyardConfig => ({
     ...raw,
@@ -796,6 +864,7 @@ export const ConfigSchema = RawConfigSchema.superRefine(checkReferences).transfo
       expectedLoadTime: model.expectedLoadTime ?? raw.defaults.expectedLoadTime,
       idleTtl: model.idleTtl ?? raw.defaults.idleTtl,
       maxLifetime: model.maxLifetime ?? raw.defaults.maxLifetime,
+      ...replicasOf(model, raw.defaults.replicaConcurrency),
     })),
   }),
 );

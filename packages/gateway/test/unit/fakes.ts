@@ -82,6 +82,18 @@ export class FakeReplicas implements ReplicaSource {
     this.reports.push(`${deploymentId} answered`);
   }
 
+  /** Requests held as demand now (held cold requests count towards more replicas). */
+  demandHeld = 0;
+
+  holdDemand(): () => void {
+    this.demandHeld++;
+    let done = false;
+    return () => {
+      if (!done) this.demandHeld--;
+      done = true;
+    };
+  }
+
   availability(cluster: string, model: string): Availability {
     const base = { cluster, model, deploymentId: "replica-1", reason: null };
     const usable = this.usable();

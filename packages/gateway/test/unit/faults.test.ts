@@ -61,6 +61,18 @@ describe("a replica that dies", () => {
     expect(gw.userInFlight()).toBe(0);
   });
 
+  it("counts a held request as demand for the model while it waits, and no longer once it is served", async () => {
+    const dead = await deadReplica();
+    const gw = await lab([dead], { holdSeconds: 5 });
+    const replacement = await modelServer(answerOk);
+    const answer = ask(gw.url);
+    // Demand is what adds replicas: a request held for a model with none to take it is demand.
+    await until(() => gw.replicas.demandHeld === 1);
+    gw.replicas.add(replacement.url);
+    expect((await answer).status).toBe(200);
+    expect(gw.replicas.demandHeld).toBe(0);
+  });
+
   it("answers 503 with the model's state, not 502, when nothing is live before holdSeconds is over", async () => {
     const dead = await deadReplica();
     const gw = await lab([dead], { holdSeconds: 0.4 });

@@ -1,10 +1,11 @@
 import { isCurrentDeployment } from "@switchyard/core";
 import { enqueue } from "../changes";
 import type { SchedulerResources } from "../resources";
+import { freeSlots } from "./replicas";
 
 /**
- * Step 6: every hot model of a usable cluster has a current deployment; after a failure the
- * next one waits out the model's restart backoff.
+ * Step 6: every hot model of a usable cluster has its `minReplicas` current deployments (one,
+ * by default); after a failure the next one waits out the model's restart backoff.
  */
 export async function ensureHotModels(res: SchedulerResources): Promise<void> {
   for (const entry of res.catalog.entries()) {
@@ -14,9 +15,14 @@ export async function ensureHotModels(res: SchedulerResources): Promise<void> {
       !res.launchers.has(entry.cluster.name)
     )
       continue;
-    if (res.snapshot.ofModel(entry.rowId).some((d) => isCurrentDeployment(d.state))) continue;
+    const current = res.snapshot.ofModel(entry.rowId).filter((d) => isCurrentDeployment(d.state));
+    const missing = entry.config.minReplicas - current.length;
+    if (missing <= 0) continue;
     const backoff = res.memory.restartBackoff.get(entry.key);
     if (backoff && res.now() < backoff.notBefore) continue;
-    await enqueue(res, entry, backoff ? `restarting a hot model (attempt ${backoff.failures + 1})` : "hot model");
+    for (const slot of freeSlots(current, missing)) {
+      const cause = backoff ? `restarting a hot model (attempt ${backoff.failures + 1})` : "hot model";
+      await enqueue(res, entry, slot === 0 ? cause : `${cause}, replica ${slot + 1}`, slot);
+    }
   }
 }

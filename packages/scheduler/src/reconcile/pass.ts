@@ -6,6 +6,7 @@ import { applyLifetimes } from "./lifetimes";
 import { observe } from "./observe";
 import { processQueue } from "./queue";
 import { checkStarting } from "./readiness";
+import { scaleReplicas } from "./replicas";
 
 /**
  * One reconcile pass of the leader, after the snapshot was re-read: each step is a function of
@@ -18,6 +19,7 @@ export async function reconcile(res: SchedulerResources, now: Date): Promise<voi
   await applyLifetimes(res, now);
   await finishDraining(res, now);
   await ensureHotModels(res);
+  await scaleReplicas(res, now);
   await refresh(res);
   for (const cluster of res.config.clusters) {
     if (!res.snapshot.clusterProblem(cluster) && res.launchers.has(cluster.name))

@@ -48,6 +48,12 @@ export async function processQueue(res: SchedulerResources, cluster: ClusterConf
       await launch(res, cluster, launcher, record, model, node.name, now);
       continue;
     }
+    if (record.replica > 0 && model.placement === "dynamic") {
+      // A replica demand added waits for free GPUs; it never stops another model for them.
+      const reason = `extra replica waiting for ${model.gpus} free GPU${model.gpus === 1 ? "" : "s"}`;
+      if (record.stateReason !== reason) await note(res, record, { stateReason: reason });
+      continue;
+    }
     const pending = evictingFor.get(record.id);
     if (pending && [...pending].some((id) => res.snapshot.get(id)?.state === "draining")) continue;
     const plan = planEviction(model, cluster.nodes, here);

@@ -8,6 +8,8 @@ import type { DeploymentRecord, DeploymentStore } from "../store";
  */
 export class InFlight {
   private readonly counts = new Map<string, number>();
+  /** The same requests by model row id (demand, which replica scaling reads). */
+  private readonly modelCounts = new Map<string, number>();
   private readonly lastUse = new Map<string, number>();
   private readonly pendingUse = new Map<string, Date>();
   private readonly pendingModelUse = new Map<string, Date>();
@@ -17,9 +19,20 @@ export class InFlight {
     return this.counts.get(deploymentId) ?? 0;
   }
 
+  /** Requests this process has in flight to any replica of a model (by row id). */
+  ofModel(modelId: string): number {
+    return this.modelCounts.get(modelId) ?? 0;
+  }
+
+  /** Models (row ids) with requests in flight here, and how many. */
+  models(): ReadonlyMap<string, number> {
+    return this.modelCounts;
+  }
+
   /** Count a request to a deployment of a model at `now`; the returned function ends it (once). */
   take(deploymentId: string, modelId: string, now: number): () => void {
     this.counts.set(deploymentId, this.of(deploymentId) + 1);
+    this.modelCounts.set(modelId, this.ofModel(modelId) + 1);
     const at = new Date(now);
     this.pendingUse.set(deploymentId, at);
     this.pendingModelUse.set(modelId, at);
@@ -29,6 +42,9 @@ export class InFlight {
       if (released) return;
       released = true;
       this.counts.set(deploymentId, Math.max(0, (this.counts.get(deploymentId) ?? 1) - 1));
+      const left = this.ofModel(modelId) - 1;
+      if (left > 0) this.modelCounts.set(modelId, left);
+      else this.modelCounts.delete(modelId);
     };
   }
 

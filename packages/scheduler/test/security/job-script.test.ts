@@ -95,6 +95,9 @@ describe.runIf(withSlurm)("a job script on real Slurm", () => {
       expectedLoadTime: 1,
       idleTtl: 3600,
       maxLifetime: 3600,
+      minReplicas: 0,
+      maxReplicas: 1,
+      replicaConcurrency: 32,
     };
     const launcher = new SlurmLauncher({
       stateDir: path.join(dir, "state"),

@@ -86,7 +86,7 @@ let shared: Promise<TestDatabase> | undefined;
 async function sharedDatabase(): Promise<TestDatabase> {
   shared ??= openTestDatabase("pglite");
   const db = await shared;
-  await db.query('TRUNCATE "deployment_transitions", "deployments" CASCADE', []);
+  await db.query('TRUNCATE "deployment_transitions", "deployments", "model_demand" CASCADE', []);
   await db.query('UPDATE "models" SET "pinned" = false, "lastRequestAt" = NULL', []);
   await db.query('UPDATE "clusters" SET "maintenanceSince" = NULL, "maintenanceReason" = NULL', []);
   return db;
