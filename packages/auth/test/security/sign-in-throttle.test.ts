@@ -66,6 +66,13 @@ describe.each(drivers)("sign-in throttling on %s", (driver) => {
     expect(owner.status, JSON.stringify(owner.body)).toBe(200);
     expect((await signIn(proxied, "ada", PASSWORD, "198.51.100.21")).status).toBe(200);
   });
+
+  it("25 right passwords from one address are all served: each attempt counted before the check is given back", async () => {
+    // More than the per-user (5) and per-address (20) counts: a success must refund both.
+    const statuses: number[] = [];
+    for (let i = 0; i < 25; i++) statuses.push((await signIn(proxied, "ada", PASSWORD, "198.51.100.50")).status);
+    expect(tally(statuses)).toEqual({ 200: 25 });
+  });
 });
 
 describe.runIf(withRedis)("sign-in throttling shared through Redis", () => {
