@@ -101,6 +101,17 @@ export function testConfig(
   return result.config;
 }
 
+/**
+ * The test catalog's models as config input, with `changes` made to the model `id` (for
+ * `startHarness` and `unitWorld` overrides, which replace the whole model list).
+ */
+export function modelsWith(id: string, changes: Record<string, unknown>): NonNullable<SwitchyardConfigInput["models"]> {
+  return testConfig("local", "/nonexistent").models.map((model) => {
+    const { expectedLoadTime, minReplicas, maxReplicas, replicaConcurrency, ...input } = model;
+    return model.id === id ? { ...input, ...changes } : input;
+  });
+}
+
 export interface Harness {
   scheduler: Scheduler;
   db: TestDatabase;

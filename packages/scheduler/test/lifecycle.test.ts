@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   type Harness,
   type LauncherKind,
+  modelsWith,
   serverPid,
   slurmAvailable,
   startHarness,
@@ -184,6 +185,46 @@ describe.each(kinds)("the deployment lifecycle with the %s launcher", (kind) => 
     busy.release();
     const stateOf = async (id: string) => (await h!.db.prisma.deployment.findUniqueOrThrow({ where: { id } })).state;
     await until(h, async () => (await stateOf(busy.deploymentId)) === "offline", "drained");
+  });
+
+  it("adds a replica while demand stays above replicaConcurrency and drains it when demand falls", async () => {
+    h = await startHarness(kind, {
+      scheduler: { tickInterval: "100ms", healthInterval: "200ms", scaling: { upWindow: "1s", downWindow: "2s" } },
+      models: modelsWith("org/dyn-a", { maxReplicas: 2, replicaConcurrency: 2 }),
+    });
+    const current = () =>
+      h!.scheduler
+        .deployments()
+        .filter((d) => h!.scheduler.modelOf(d)?.id === "org/dyn-a" && ["queued", "starting", "live"].includes(d.state));
+    await h.scheduler.ensureLive("lab", "org/dyn-a");
+    await until(h, live("org/dyn-a"), "dyn-a live");
+    // Five requests in flight on one replica of two: more than it serves well.
+    const requests = Array.from({ length: 5 }, () => h!.scheduler.acquire("lab", "org/dyn-a")!);
+    const first = requests[0]!.deploymentId;
+    await until(h, () => current().filter((d) => d.state === "live").length === 2, "a second replica live", {
+      advanceMs: 500,
+    });
+    const second = current().find((d) => d.id !== first)!;
+    expect(second).toMatchObject({ replica: 1, nodeName: "rot-1" });
+    const health = await fetch(`http://${second.host}:${second.port}/health`);
+    expect(health.status).toBe(200);
+    // The next request goes to the idle new replica, not the busy first one.
+    const next = h.scheduler.acquire("lab", "org/dyn-a")!;
+    expect(next.deploymentId).toBe(second.id);
+    next.release();
+    for (const request of requests) request.release();
+    const stateOf = async (id: string) => (await h!.db.prisma.deployment.findUniqueOrThrow({ where: { id } })).state;
+    await until(h, async () => (await stateOf(second.id)) === "offline", "the second replica stopped", {
+      advanceMs: 500,
+    });
+    expect(current().map((d) => d.id)).toEqual([first]);
+    expect(await transitions(h, second.id)).toEqual([
+      "offline->queued",
+      "queued->starting",
+      "starting->live",
+      "live->draining",
+      "draining->offline",
+    ]);
   });
 
   it("reports a cluster in maintenance and starts nothing there", async () => {

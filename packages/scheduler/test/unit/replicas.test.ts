@@ -5,26 +5,23 @@ import { checkStarting } from "../../src/reconcile/readiness";
 import { scaleReplicas } from "../../src/reconcile/replicas";
 import { refresh } from "../../src/resources";
 import { acquire } from "../../src/routing/acquire";
+import { modelsWith } from "../harness";
 import { bringLive, closeSharedDatabase, historyOf, type UnitWorld, unitWorld } from "./fakes";
 
 /** Replicas that follow demand: the scaling step with a fake launcher, a manual clock and a real database. */
 
 const SCALING = { upWindow: "10s", downWindow: "60s", demandInterval: "1s" };
 
-/** The test catalog with org/dyn-a allowed 3 replicas of 4 requests each (2 GPUs each; rot-1 has 4). */
-async function world(extra: Record<string, unknown> = {}): Promise<UnitWorld> {
-  const base = await unitWorld();
-  const models = base.config.models.map((m) => {
-    const { expectedLoadTime, idleTtl, maxLifetime, minReplicas, maxReplicas, replicaConcurrency, ...raw } = m;
-    const input = { ...raw, idleTtl, maxLifetime };
-    return m.id === "org/dyn-a" ? { ...input, gpus: 1, maxReplicas: 3, replicaConcurrency: 4, ...extra } : input;
-  });
-  await base.close();
-  return unitWorld({ config: { scheduler: { ...schedulerInput(), scaling: SCALING }, models } });
-}
+const SCHEDULER = { tickInterval: "100ms", healthInterval: "200ms", healthFailures: 2, busyWindow: 0 };
 
-function schedulerInput() {
-  return { tickInterval: "100ms", healthInterval: "200ms", healthFailures: 2, busyWindow: 0, minStartTimeout: "60s" };
+/** The test catalog with org/dyn-a allowed 3 replicas of 4 requests each (1 GPU each; rot-1 has 4). */
+function world(extra: Record<string, unknown> = {}): Promise<UnitWorld> {
+  return unitWorld({
+    config: {
+      scheduler: { ...SCHEDULER, scaling: SCALING },
+      models: modelsWith("org/dyn-a", { gpus: 1, maxReplicas: 3, replicaConcurrency: 4, ...extra }),
+    },
+  });
 }
 
 const current = (w: UnitWorld, model: string) => {
@@ -159,14 +156,7 @@ describe("replicas that follow demand", () => {
   });
 
   it("keeps a hot model's minReplicas running, each slot started once", async () => {
-    w = await world();
-    const models = w.config.models.map((m) => {
-      const { expectedLoadTime, idleTtl, maxLifetime, minReplicas, maxReplicas, replicaConcurrency, ...raw } = m;
-      const input = { ...raw, idleTtl, maxLifetime };
-      return m.id === "org/hot" ? { ...input, minReplicas: 2 } : input;
-    });
-    await w.close();
-    w = await unitWorld({ config: { scheduler: schedulerInput(), models } });
+    w = await unitWorld({ config: { scheduler: SCHEDULER, models: modelsWith("org/hot", { minReplicas: 2 }) } });
     await Promise.all([ensureHotModels(w.res), ensureHotModels(w.res)]);
     await refresh(w.res);
     expect(current(w, "org/hot").map((d) => d.replica)).toEqual([0, 1]);
