@@ -37,6 +37,21 @@ describe.runIf(withSlurm)("Slurm specifics", () => {
     expect(job).toMatch(/TresPerNode=(gres:)?gpu:1/);
   });
 
+  it("a job cancelled behind the scheduler's back (scancel): the deployment fails with why, a hot model comes back", async () => {
+    h = await startHarness("slurm");
+    const live = () => h!.scheduler.availability("lab", "org/hot").status === "live";
+    await until(h, live, "hot live");
+    const id = h.scheduler.availability("lab", "org/hot").deploymentId!;
+    const record = h.scheduler.deployments().find((d) => d.id === id)!;
+    execFileSync("scancel", [record.jobId!]);
+    await until(h, () => h!.scheduler.deployments().find((d) => d.id === id)?.state === "failed", "failed");
+    expect(h.scheduler.deployments().find((d) => d.id === id)?.stateReason).toMatch(/CANCELLED|ended|cancel/i);
+    await until(h, () => live() && h!.scheduler.availability("lab", "org/hot").deploymentId !== id, "restarted", {
+      advanceMs: 500,
+    });
+    expect(ourJobs().filter((job) => job.name === `sy-${id}`)).toEqual([]);
+  });
+
   it("shows Slurm's pending reason when the GPUs are used up", async () => {
     // Switchyard's own accounting allows 16 GPUs; the Slurm node has 8. The hot model takes one,
     // so of eight 1-GPU dynamic models one has to wait in Slurm's queue.
