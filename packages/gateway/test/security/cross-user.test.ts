@@ -1,3 +1,4 @@
+import { testDrivers } from "@switchyard/db/testing";
 import type OpenAI from "openai";
 import { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,7 +22,9 @@ function errorOf(error: unknown) {
  * Ids are not secrets: they show up in logs, screenshots and shared scripts. Knowing another
  * user's file or batch id must get a user nothing, not even whether it exists.
  */
-describe("another user's file and batch ids", () => {
+const drivers = await testDrivers();
+
+describe.each(drivers)("another user's file and batch ids on %s", (driver) => {
   let h: GatewayHarness;
   let owner: OpenAI;
   let stranger: OpenAI;
@@ -29,7 +32,7 @@ describe("another user's file and batch ids", () => {
   let batchId: string;
 
   beforeAll(async () => {
-    h = await startGatewayHarness({ waitFor: ["org/fast"], batches: {} });
+    h = await startGatewayHarness({ driver, waitFor: ["org/fast"], batches: {} });
     owner = h.client;
     stranger = (await h.addUser("eve")).client;
     fileId = (await owner.files.create({ file: await toFile(input, "mine.jsonl"), purpose: "batch" })).id;
