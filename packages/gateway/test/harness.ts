@@ -9,7 +9,7 @@ import { AuthService, accessGuard, createApiKey, createUser, RedisLink } from "@
 import { BatchService, FileStore } from "@switchyard/batch";
 import { type Clock, type SwitchyardConfig, type SwitchyardConfigInput, validateConfig } from "@switchyard/core";
 import { syncCatalog } from "@switchyard/db";
-import { openTestDatabase, type TestDatabase } from "@switchyard/db/testing";
+import { openTestDatabase, type TestDatabase, type TestDriver } from "@switchyard/db/testing";
 import { errorHandler, notFound, observeRequest, RouteTable } from "@switchyard/http";
 import { LocalLauncher, Scheduler } from "@switchyard/scheduler";
 import { Projects, UsageRecorder } from "@switchyard/usage";
@@ -120,11 +120,13 @@ export interface GatewayHarness {
 
 /**
  * A gateway served the way `switchyard serve` serves it (the fast path first, then Express with
- * the route table's access guard), on an ephemeral port, with an in-memory database.
+ * the route table's access guard), on an ephemeral port, with an in-memory database (or `driver`'s).
  */
 export async function startGatewayHarness(
   options: {
     gateway?: SwitchyardConfigInput["gateway"];
+    /** The database: the embedded one (default) or a fresh database on the test PostgreSQL. */
+    driver?: TestDriver;
     redisUrl?: string;
     waitFor?: string[];
     /** Serve the Files and Batches routes (as `serve` wires them, without a worker), with these settings and clock. */
@@ -133,7 +135,7 @@ export async function startGatewayHarness(
 ): Promise<GatewayHarness> {
   const dir = mkdtempSync(path.join(tmpdir(), "sy-gw-"));
   const config = gatewayTestConfig(options.gateway, options.batches?.settings);
-  const db = await openTestDatabase("pglite");
+  const db = await openTestDatabase(options.driver ?? "pglite");
   await syncCatalog(db.prisma, config);
   const logs: string[] = [];
   const sink = new Writable({

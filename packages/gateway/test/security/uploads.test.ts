@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from "no
 import { request } from "node:http";
 import path from "node:path";
 import { FileCleanup } from "@switchyard/batch";
+import { testDrivers } from "@switchyard/db/testing";
 import type OpenAI from "openai";
 import { toFile } from "openai";
 import { pino } from "pino";
@@ -97,13 +98,16 @@ function errorOf(error: unknown) {
   return { status: e.status, code: e.code };
 }
 
-describe("hostile uploads: aborted, over quota, kept forever", () => {
+const drivers = await testDrivers();
+
+describe.each(drivers)("hostile uploads on %s: aborted, over quota, kept forever", (driver) => {
   let h: GatewayHarness;
   let now = Date.parse("2030-01-01T00:00:00Z");
   const clock = { now: () => now };
 
   beforeAll(async () => {
     h = await startGatewayHarness({
+      driver,
       waitFor: ["org/fast"],
       batches: {
         clock,

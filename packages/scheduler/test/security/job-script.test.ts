@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { defaultConfigInput, type ResolvedModel, type SwitchyardConfigInput, validateConfig } from "@switchyard/core";
@@ -49,6 +50,57 @@ describe("the config check on values that reach a job script", () => {
     expect(
       problemsOf(withModel({ id: "org/a", engine: { type: "vllm", args: ["--api-key", "everyone-knows-this"] } })),
     ).toEqual([expect.stringMatching(/^models\[0\]\.engine\.args: remove '--api-key'/)]);
+  });
+});
+
+describe("the job script as the shell reads it (no Slurm needed)", () => {
+  it("a model id with $(...), backquotes, quotes and ';' past the config check stays one word and runs nothing", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sy-script-sh-"));
+    try {
+      const marker = path.join(dir, "ran");
+      const id = `org/evil$(touch ${marker})\`touch ${marker}\`';touch ${marker};'"$(touch ${marker})"`;
+      const model: ResolvedModel = {
+        id,
+        cluster: "lab",
+        framework: "vllm",
+        capabilities: ["chat"],
+        placement: "dynamic",
+        gpus: 1,
+        allowedGroups: [],
+        aliases: [],
+        engine: { type: "simulator", loadTime: 0, profile: "fast", args: [], env: {} },
+        expectedLoadTime: 1,
+        idleTtl: 3600,
+        maxLifetime: 3600,
+      };
+      const launcher = new SlurmLauncher({
+        stateDir: path.join(dir, "state"),
+        config: { type: "slurm", sbatchArgs: [], pinNodes: false },
+        engines: { switchyardBin: SWITCHYARD_BIN },
+        logger: quiet,
+      });
+      const script = launcher.script({
+        deploymentId: "dep_quote",
+        model,
+        cluster: "lab",
+        node: { name: "n1", gpus: 1, role: "rotating" },
+        gpus: 0,
+        serverKey: "sy-server-test-key",
+      });
+      // Everything up to the engine runs as written; the engine's command is printed a word a line instead.
+      expect(script).toMatch(/^exec env /m);
+      const file = path.join(dir, "job.sh");
+      writeFileSync(file, script.replace(/^exec env /m, "exec printf '%s\\n' "));
+      writeFileSync(path.join(dir, "state", "dep_quote.key"), "sy-server-test-key", { mode: 0o600 });
+      const run = spawnSync("bash", [file], { cwd: dir, encoding: "utf8", timeout: 20_000 });
+      expect(existsSync(marker), "a command in the model id ran").toBe(false);
+      expect(run.status, run.stderr).toBe(0);
+      const out = run.stdout;
+      expect(out).toContain(`switchyard: serving ${id} on `);
+      expect(out.split("\n")).toContain(id);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
