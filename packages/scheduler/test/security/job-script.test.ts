@@ -72,6 +72,9 @@ describe("the job script as the shell reads it (no Slurm needed)", () => {
         expectedLoadTime: 1,
         idleTtl: 3600,
         maxLifetime: 3600,
+        minReplicas: 0,
+        maxReplicas: 1,
+        replicaConcurrency: 32,
       };
       const launcher = new SlurmLauncher({
         stateDir: path.join(dir, "state"),
