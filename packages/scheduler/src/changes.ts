@@ -90,7 +90,11 @@ async function lastLines(res: SchedulerResources, record: DeploymentRecord): Pro
   return tail ? `; last log lines:\n${withoutAddresses(tail, record)}` : "";
 }
 
-/** Stop what runs, record the failure with the last log lines; a hot model retries after a backoff. */
+/**
+ * Record the failure with the last log lines, then stop what runs; a hot model retries after a
+ * backoff. Recorded first: when the database cannot take it, nothing is stopped and the launcher
+ * still reports the job, so the next pass fails it again instead of losing the failure.
+ */
 export async function fail(
   res: SchedulerResources,
   record: DeploymentRecord,
@@ -99,8 +103,8 @@ export async function fail(
 ): Promise<void> {
   const entry = res.catalog.ofRow(record.modelId);
   const launcher = res.launchers.get(record.cluster);
-  if (launcher && record.jobId) await launcher.stop(record.id, record.jobId).catch(() => {});
   await move(res, record, "failed", `${reason}${await lastLines(res, record)}`, now);
+  if (launcher && record.jobId) await launcher.stop(record.id, record.jobId).catch(() => {});
   if (entry?.config.placement === "hot") {
     const previous = res.memory.restartBackoff.get(entry.key)?.failures ?? 0;
     const { initial, max } = res.config.scheduler.restartBackoff;

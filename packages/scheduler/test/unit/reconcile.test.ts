@@ -103,6 +103,27 @@ describe("a reconcile pass, step by step", () => {
     expect(await historyOf(w, again.id)).toEqual(["offline->queued: restarting a hot model (attempt 2)"]);
   });
 
+  it("observe: an exit seen while the database cannot take the failure is recorded by a later pass, not lost", async () => {
+    w = await unitWorld();
+    const first = await bringLive(w, "org/dyn-a");
+    w.launcher.exit(first.id);
+    // The database goes away between reading the snapshot and writing the failure.
+    const transition = w.res.store.transition.bind(w.res.store);
+    w.res.store.transition = async () => {
+      throw new Error("Connection terminated unexpectedly");
+    };
+    await expect(observe(w.res, "lab", w.launcher, now())).rejects.toThrow(/Connection terminated/);
+    w.res.store.transition = transition;
+    // Back: the next pass sees the same exit and records it (the launcher still knows the job).
+    await observe(w.res, "lab", w.launcher, now());
+    expect(deploymentOf(w, "org/dyn-a")).toMatchObject({
+      id: first.id,
+      state: "failed",
+      stateReason: expect.stringMatching(/^the server exited/),
+    });
+    expect(w.launcher.stopped).toEqual([first.id]);
+  });
+
   it("observe: a job Slurm requeued off a downed node fails with Slurm's reason; the hot model waits for nodes, no ETA", async () => {
     w = await unitWorld({ capabilities: SUBMITS });
     await ensureHotModels(w.res);
