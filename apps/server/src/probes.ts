@@ -39,7 +39,7 @@ export async function health(ctx: ProcessContext, redis?: { up: boolean }): Prom
  */
 function withoutDatabase(ctx: ProcessContext): Record<string, unknown> {
   if (!ctx.roles.includes("gateway")) return {};
-  const live = ctx.scheduler.deployments().filter((d) => d.state === "live").length;
+  const live = ctx.scheduler.routableReplicas();
   if (live === 0) return {};
   return {
     degraded: {

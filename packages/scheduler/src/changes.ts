@@ -103,6 +103,9 @@ export async function fail(
 ): Promise<void> {
   const entry = res.catalog.ofRow(record.modelId);
   const launcher = res.launchers.get(record.cluster);
+  // No more requests to it from this process, even while the database cannot take the failure.
+  const { healthInterval } = res.config.scheduler;
+  res.faults.failed(record.id, "unreachable", res.now(), 1, healthInterval * 1000);
   await move(res, record, "failed", `${reason}${await lastLines(res, record)}`, now);
   if (launcher && record.jobId) await launcher.stop(record.id, record.jobId).catch(() => {});
   if (entry?.config.placement === "hot") {

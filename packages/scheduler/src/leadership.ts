@@ -1,6 +1,6 @@
 import { isUnfinishedDeployment } from "@switchyard/core";
 import type { Database, LeaderLock } from "@switchyard/db";
-import { move } from "./changes";
+import { fail, move } from "./changes";
 import { refresh, type SchedulerResources } from "./resources";
 
 /** The PostgreSQL advisory lock key of the scheduler leader. */
@@ -92,16 +92,24 @@ export async function adopt(res: SchedulerResources): Promise<void> {
         if (record.state === "live") res.memory.startingSince.set(record.id, res.now());
         continue;
       }
-      await launcher.stop(record.id, record.jobId).catch(() => {});
+      if (seen?.phase === "exited" && record.state !== "draining") {
+        // It died while no one led (the database was away, say): a failure with its reason, as
+        // a pass would have recorded it, so a hot model restarts after its backoff.
+        await fail(res, record, seen.reason ?? "the server exited", now);
+        continue;
+      }
       await move(
         res,
         record,
         "offline",
-        survives
-          ? "the job ended while the scheduler was down"
-          : "switchyard restarted; its local servers stopped with it",
+        record.state === "draining"
+          ? "stopped"
+          : survives
+            ? "the job ended while the scheduler was down"
+            : "switchyard restarted; its local servers stopped with it",
         now,
       );
+      await launcher.stop(record.id, record.jobId).catch(() => {});
     }
     const known = new Set(mine.filter((d) => isUnfinishedDeployment(d.state)).map((d) => d.id));
     for (const observation of observations) {

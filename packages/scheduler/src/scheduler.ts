@@ -134,6 +134,11 @@ export class Scheduler {
     return this.res.now();
   }
 
+  /** Live replicas this process would send requests to now (live and in its rotation). */
+  routableReplicas(): number {
+    return this.res.snapshot.all().filter((d) => d.state === "live" && this.res.faults.inRotation(d.id)).length;
+  }
+
   /** Every deployment known now, for the jobs view. */
   deployments(): DeploymentRecord[] {
     return this.res.snapshot.all();
