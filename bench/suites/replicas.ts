@@ -69,7 +69,7 @@ interface RampRun {
   overall: { requests: number; perSecond: number; p50: number; p99: number; queueP50: number; queueP99: number };
   errors: number;
   /** ms from the first step with more clients than one replica's sequences to the second replica being live. */
-  secondReplica?: number;
+  secondReplica?: { started: number; live: number };
   /** When each replica went live, ms since the ramp began (the first one before it: negative). */
   liveAt: number[];
 }
@@ -113,18 +113,27 @@ async function streamOnce(url: string, key: string, signal?: AbortSignal): Promi
 }
 
 interface JobsView {
-  running: { models: string[]; state: string; live_since: string | null }[];
+  running: { models: string[]; state: string; start_time: string; live_since: string | null }[];
 }
 
-/** The model's replicas as the jobs view shows them: how many are live, and since when (epoch ms). */
-async function liveReplicas(url: string, token: string): Promise<{ live: number; liveSince: number[] }> {
+/**
+ * The model's replicas as the jobs view shows them: how many are live, and for each (by when it
+ * went live) when it was launched and when it went live (epoch ms).
+ */
+async function liveReplicas(
+  url: string,
+  token: string,
+): Promise<{ live: number; replicas: { started: number; live: number }[] }> {
   const res = await fetch(`${url}/resource_server/${CLUSTER}/jobs`, { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok) throw new Error(`jobs view: ${res.status} ${await res.text()}`);
   const view = (await res.json()) as JobsView;
   const live = view.running.filter((j) => j.state === "live" && j.models.includes(MODEL));
   return {
     live: live.length,
-    liveSince: live.map((j) => Date.parse(j.live_since ?? "")).filter((t) => Number.isFinite(t)),
+    replicas: live
+      .map((j) => ({ started: Date.parse(j.start_time), live: Date.parse(j.live_since ?? "") }))
+      .filter((r) => Number.isFinite(r.live))
+      .sort((a, b) => a.live - b.live),
   };
 }
 
@@ -233,7 +242,7 @@ async function rampRun(dir: string, maxReplicas: number): Promise<RampRun> {
       ends.push({ clients: target, from, to, live: (await liveReplicas(url, token)).live });
     }
     stopping = true;
-    const { liveSince } = await liveReplicas(url, token);
+    const { replicas: live } = await liveReplicas(url, token);
     abort.abort();
     await Promise.all(loops);
 
@@ -260,15 +269,17 @@ async function rampRun(dir: string, maxReplicas: number): Promise<RampRun> {
       ),
     }));
     const total = (ends.at(-1)?.to ?? 0) / 1000;
-    const sorted = [...liveSince].sort((a, b) => a - b);
-    const second = sorted[1];
+    const second = live[1];
     return {
       unloaded,
       steps,
       overall: summarize(samples, total),
       errors,
-      secondReplica: second !== undefined && exceededAt !== undefined ? second - exceededAt : undefined,
-      liveAt: sorted.map((t) => t - beganAt),
+      secondReplica:
+        second && exceededAt !== undefined
+          ? { started: second.started - exceededAt, live: second.live - exceededAt }
+          : undefined,
+      liveAt: live.map((r) => r.live - beganAt),
     };
   } finally {
     await stop(serve);
@@ -380,10 +391,10 @@ export const replicas: Suite = {
           baseline: "scaling.upWindow + the simulator's load time (the configured floor)",
           metric: "ms",
           unit: "ms",
-          value: round(scaled.secondReplica, 0),
+          value: round(scaled.secondReplica.live, 0),
           baselineValue: floor,
-          difference: round(scaled.secondReplica - floor, 0),
-          note: `replicas live at (s into the ramp): ${scaled.liveAt.map((t) => round(t / 1000, 1)).join(", ")}; steps start every ${STEP_SECONDS} s`,
+          difference: round(scaled.secondReplica.live - floor, 0),
+          note: `launched after ${round(scaled.secondReplica.started, 0)} ms (upWindow ${UP_WINDOW_SECONDS * 1000} ms), live ${round(scaled.secondReplica.live - scaled.secondReplica.started, 0)} ms later (load ${LOAD_SECONDS * 1000} ms); replicas live at (s into the ramp): ${scaled.liveAt.map((t) => round(t / 1000, 1)).join(", ")}; steps start every ${STEP_SECONDS} s`,
         });
       } else {
         throw new Error(`the second replica never went live (live at: ${scaled.liveAt.join(", ")})`);
