@@ -1,17 +1,20 @@
 import { RedisLink } from "@switchyard/auth";
-import { redisAvailable, TEST_REDIS_URL } from "@switchyard/db/testing";
+import { redisAvailable, TEST_REDIS_URL, testDrivers } from "@switchyard/db/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InFlightRequests } from "../../src/concurrency";
 import { type GatewayHarness, startGatewayHarness } from "../harness";
 
 /** Token budgets and concurrency as a user who wants more than their share would try them. */
-describe("token budgets against request shape, concurrency and aborted streams", () => {
+const drivers = await testDrivers();
+
+describe.each(drivers)("token budgets against request shape, concurrency and aborted streams on %s", (driver) => {
   const budget = 4000;
   let h: GatewayHarness;
 
   beforeAll(async () => {
     h = await startGatewayHarness({
+      driver,
       gateway: {
         limits: {
           user: { requestsPerMinute: 10_000, tokensPerMinute: budget, concurrentRequests: 12 },
