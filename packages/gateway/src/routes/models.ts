@@ -133,6 +133,7 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
       path: "/resource_server/:cluster/:framework/v1/models",
       access: "user",
       summary: "Models of one cluster and framework",
+      response: answers(SCHEMAS.ModelList, "The models of that cluster and framework you may use."),
     },
     async (req, res) => {
       const { cluster } = catalog.framework(String(req.params.cluster), String(req.params.framework));
