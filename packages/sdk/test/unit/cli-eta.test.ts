@@ -38,7 +38,19 @@ const model = (id: string, fields: Partial<ModelObject>): ModelObject => ({
   queue_position: 1,
   eta_seconds: null,
   status_reason: null,
+  replicas: { live: 0, starting: 0, queued: 0, draining: 0, min: 0, max: 1 },
   ...fields,
+});
+
+/** Replica counts: `live` of at most `max`, plus any others. */
+const replicas = (live: number, max: number, others: Partial<ModelObject["replicas"]> = {}) => ({
+  live,
+  starting: 0,
+  queued: 0,
+  draining: 0,
+  min: 1,
+  max,
+  ...others,
 });
 
 /** The context of a `sy` command writing to `stream`, without colour. */
@@ -143,6 +155,62 @@ describe("what sy models shows for a model's ETA", () => {
     const unknown = terminal();
     renderModels(context(unknown.stream), list);
     expect(unknown.text()).toContain(reason);
+  });
+
+  it("shows REPLICAS (live of at most) only when a model may have more than one, fitting 80 and 150 columns", () => {
+    const reason = "waiting in Slurm: (Priority) behind 14 jobs of other users on partition gpu-long";
+    const list = [
+      model("meta-llama/Llama-3.3-70B-Instruct", {
+        status: "live",
+        capabilities: ["chat", "completions", "tools", "batch", "reasoning"],
+        aliases: ["llama-70b", "llama3-70b"],
+        max_model_len: 131072,
+        replicas: replicas(2, 4, { starting: 1 }),
+      }),
+      model("org/single", { status: "live", queue_position: null, replicas: replicas(1, 1) }),
+      // One allowed, but two running while the one no longer wanted drains.
+      model("org/shrunk", { status: "live", queue_position: null, replicas: replicas(1, 1, { draining: 1 }) }),
+      model("org/waiting", { queue_position: 1, eta_seconds: null, status_reason: reason }),
+    ];
+    // 150 columns: a column of their own; a model with one allowed and one running shows none.
+    const wide = terminal();
+    wide.stream.columns = 150;
+    renderModels(context(wide.stream), list);
+    const rows = wide.text().trimEnd().split("\n");
+    for (const line of rows) expect([line, line.length <= 150]).toEqual([line, true]);
+    expect(rows[0]).toMatch(/^MODEL\s+STATUS\s+REPLICAS\s+CAPABILITIES/);
+    expect(rows.find((l) => l.startsWith("meta-llama/"))).toMatch(/^meta-llama\/Llama-3.3-70B-Instruct\s+Live\s+2\/4\s+chat/);
+    expect(rows.find((l) => l.startsWith("org/single"))).toMatch(/^org\/single\s+Live\s+-\s+chat/);
+    expect(rows.find((l) => l.startsWith("org/shrunk"))).toMatch(/^org\/shrunk\s+Live\s+1\/1\s+chat/);
+    expect(rows.find((l) => l.startsWith("org/waiting"))).toMatch(/Queued #1 \(ETA unknown\)\s+-\s/);
+    // 80 columns: no room for the column once the others gave way, so after a live model's status, never cut.
+    const narrow = terminal();
+    narrow.stream.columns = 80;
+    renderModels(context(narrow.stream), list);
+    const lines = narrow.text().trimEnd().split("\n");
+    for (const line of lines) expect([line, line.length <= 80]).toEqual([line, true]);
+    expect(lines[0]).toMatch(/^MODEL\s+STATUS\s+CAPABILITIES/);
+    expect(lines.find((l) => l.includes("Live 2/4"))).toBeDefined();
+    expect(lines.find((l) => l.startsWith("org/single"))).toMatch(/^org\/single\s+Live\s+chat/);
+    expect(lines.find((l) => l.startsWith("org/shrunk"))).toMatch(/^org\/shrunk\s+Live 1\/1\s+chat/);
+    expect(lines.find((l) => l.includes("Queued"))).toContain("Queued #1 (ETA unknown)");
+    expect(narrow.text()).toContain("…");
+    // Without notes 80 columns leave room for the column.
+    const short = terminal();
+    short.stream.columns = 80;
+    renderModels(context(short.stream), [list[1]!, model("org/wide", { status: "live", replicas: replicas(3, 8) })]);
+    expect(short.text()).toMatch(/^MODEL\s+STATUS\s+REPLICAS\s+CAPABILITIES/);
+    expect(short.text()).toMatch(/\norg\/wide\s+Live\s+3\/8\s+chat/);
+    // Every model with at most one replica: no column for it.
+    const plain = terminal();
+    plain.stream.columns = 150;
+    renderModels(context(plain.stream), [model("org/single", { status: "live", replicas: replicas(1, 1) })]);
+    expect(plain.text()).not.toContain("REPLICAS");
+    // A server from before replicas sends none: no column either.
+    const { replicas: _, ...old } = model("org/old", { status: "live" });
+    const older = terminal();
+    renderModels(context(older.stream), [old as ModelObject]);
+    expect(older.text()).toMatch(/^MODEL\s+STATUS\s+CAPABILITIES/);
   });
 
   it("formats ETAs: unknown for null, under a second, then rounded durations", () => {
