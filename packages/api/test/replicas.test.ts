@@ -27,7 +27,14 @@ describe("replicas through the control plane", () => {
             maxReplicas: 3,
             engine: sim,
           },
-          { id: "org/dyn", cluster: "lab", framework: "vllm", capabilities: ["chat"], placement: "dynamic", engine: sim },
+          {
+            id: "org/dyn",
+            cluster: "lab",
+            framework: "vllm",
+            capabilities: ["chat"],
+            placement: "dynamic",
+            engine: sim,
+          },
         ],
       },
     });

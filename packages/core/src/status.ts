@@ -73,8 +73,14 @@ export const ReplicaCountsSchema = z
     live: z.int().nonnegative().describe("Replicas taking requests now"),
     starting: z.int().nonnegative().describe("Replicas loading the model, not yet taking requests"),
     queued: z.int().nonnegative().describe("Replicas waiting for GPUs (or in the launcher's queue)"),
-    draining: z.int().nonnegative().describe("Replicas finishing their requests before they stop; they take no new ones"),
-    min: z.int().nonnegative().describe("Replicas kept whatever the demand (minReplicas: hot models at least 1, dynamic 0)"),
+    draining: z
+      .int()
+      .nonnegative()
+      .describe("Replicas finishing their requests before they stop; they take no new ones"),
+    min: z
+      .int()
+      .nonnegative()
+      .describe("Replicas kept whatever the demand (minReplicas: hot models at least 1, dynamic 0)"),
     max: z.int().positive().describe("Replicas demand may start (maxReplicas)"),
   })
   .describe(

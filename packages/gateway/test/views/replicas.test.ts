@@ -37,7 +37,14 @@ describe("replicas in the model list and the jobs view", () => {
             maxReplicas: 4,
             engine: sim,
           },
-          { id: "org/dyn", cluster: "lab", framework: "vllm", capabilities: ["chat"], placement: "dynamic", engine: sim },
+          {
+            id: "org/dyn",
+            cluster: "lab",
+            framework: "vllm",
+            capabilities: ["chat"],
+            placement: "dynamic",
+            engine: sim,
+          },
         ],
       },
       async (h) => {

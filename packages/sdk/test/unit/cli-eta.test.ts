@@ -179,7 +179,9 @@ describe("what sy models shows for a model's ETA", () => {
     const rows = wide.text().trimEnd().split("\n");
     for (const line of rows) expect([line, line.length <= 150]).toEqual([line, true]);
     expect(rows[0]).toMatch(/^MODEL\s+STATUS\s+REPLICAS\s+CAPABILITIES/);
-    expect(rows.find((l) => l.startsWith("meta-llama/"))).toMatch(/^meta-llama\/Llama-3.3-70B-Instruct\s+Live\s+2\/4\s+chat/);
+    expect(rows.find((l) => l.startsWith("meta-llama/"))).toMatch(
+      /^meta-llama\/Llama-3.3-70B-Instruct\s+Live\s+2\/4\s+chat/,
+    );
     expect(rows.find((l) => l.startsWith("org/single"))).toMatch(/^org\/single\s+Live\s+-\s+chat/);
     expect(rows.find((l) => l.startsWith("org/shrunk"))).toMatch(/^org\/shrunk\s+Live\s+1\/1\s+chat/);
     expect(rows.find((l) => l.startsWith("org/waiting"))).toMatch(/Queued #1 \(ETA unknown\)\s+-\s/);
