@@ -21,9 +21,9 @@ export function canTransition(from: DeploymentState, to: DeploymentState): boole
 }
 
 /**
- * The model's current deployment: queued, starting or live. A model has at most one (a
- * partial unique index on the table says so, across processes); a request for a model
- * without one creates it.
+ * A model's current deployments (its replicas): queued, starting or live. A model has at most
+ * one per replica slot (a partial unique index on the table says so, across processes); a
+ * request for a model without one creates the first.
  */
 export const CURRENT_DEPLOYMENT_STATES = ["queued", "starting", "live"] as const satisfies readonly DeploymentState[];
 

@@ -1,9 +1,9 @@
 import { Writable } from "node:stream";
-import type { ModelObject } from "@switchyard/core";
+import type { Job, JobsView, ModelObject } from "@switchyard/core";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { Pace } from "../../src/cli/commands/batch/wait";
-import { renderModels } from "../../src/cli/commands/models";
+import { renderJobs, renderModels } from "../../src/cli/commands/models";
 import { CliContext } from "../../src/cli/context";
 import { formatEta } from "../../src/cli/output";
 
@@ -225,6 +225,52 @@ describe("what sy models shows for a model's ETA", () => {
       "~59 s",
       "~10 min",
     ]);
+  });
+});
+
+describe("what sy jobs shows for replicas", () => {
+  const job = (id: string, model: string, replica: number, max: number | null): Job => ({
+    job_id: id,
+    models: [model],
+    framework: "vllm",
+    state: "live",
+    model_status: "live",
+    node: "rot-1",
+    host: null,
+    gpus: 1,
+    launcher: "local",
+    launcher_job_id: null,
+    start_time: "2026-01-01T00:00:00.000Z",
+    live_since: "2026-01-01T00:00:10.000Z",
+    reason: null,
+    in_flight: 0,
+    replica,
+    max_replicas: max,
+  });
+  const view = (running: Job[]): JobsView => ({
+    cluster: "lab",
+    status: "active",
+    status_reason: null,
+    running,
+    queued: [],
+    others: [],
+    free_nodes: [],
+    nodes: [],
+  });
+
+  it("adds a REPLICA column (which of how many) only when some model may have more than one", () => {
+    const out = terminal();
+    renderJobs(
+      context(out.stream),
+      view([job("dep_a", "org/wide", 1, 4), job("dep_b", "org/wide", 2, 4), job("dep_c", "org/one", 1, 1)]),
+    );
+    const lines = out.text().split("\n");
+    expect(lines[1]).toMatch(/^JOB\s+MODEL\s+REPLICA\s+STATE/);
+    expect(lines.find((l) => l.startsWith("dep_b"))).toMatch(/^dep_b\s+org\/wide\s+2\/4\s+live/);
+    expect(lines.find((l) => l.startsWith("dep_c"))).toMatch(/^dep_c\s+org\/one\s+1\/1\s+live/);
+    const single = terminal();
+    renderJobs(context(single.stream), view([job("dep_c", "org/one", 1, 1)]));
+    expect(single.text()).not.toContain("REPLICA");
   });
 });
 

@@ -266,7 +266,7 @@ function jobReplicaText(job: Job): string {
   return max === null || max === undefined ? String(replica) : `${replica}/${max}`;
 }
 
-function renderJobs(ctx: CliContext, view: JobsView): void {
+export function renderJobs(ctx: CliContext, view: JobsView): void {
   const all = [...view.running, ...view.queued, ...view.others];
   if (!ctx.out.tty) {
     ctx.out.table(
