@@ -84,7 +84,7 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(RESULTS_DIR, `${name}.png`), fullPage: true });
 }
 
-/** A small lab: a hot model, a dynamic one that takes 3 s to load (to watch it start), an embedding model. */
+/** A small lab: a hot model (one replica, up to 3 with demand), a dynamic one that takes 3 s to load (to watch it start), an embedding model. */
 export const LAB_CONFIG = `
 scheduler: { tickInterval: 100ms, busyWindow: 0s, minStartTimeout: 30s, stopGrace: 2s, drainTimeout: 5s }
 clusters:
@@ -102,6 +102,7 @@ models:
     capabilities: [chat, completions, batch, tools]
     placement: hot
     node: lab-hot-1
+    maxReplicas: 3
     contextLength: 32768
     engine: { type: simulator, loadTime: 200ms, profile: fast }
   - id: lab/dynamic-chat

@@ -132,6 +132,14 @@ describe.skipIf(!enabled)("the admin dashboard in a browser", () => {
 
     await row.getByRole("button", { name: "Start", exact: true }).click();
     await row.locator('[data-status="live"]').waitFor({ timeout: 20_000 });
+    // Replicas live of the most allowed: one of one for the dynamic model, one of three for the hot one.
+    await row.locator('[data-replicas="1/1"]').waitFor();
+    expect(await row.locator("[data-replicas]").textContent()).toBe("1/1 replica");
+    const hot = admin.locator('tr[data-model="lab/hot-chat"] [data-replicas]');
+    expect([await hot.textContent(), await hot.getAttribute("title")]).toEqual([
+      "1/3 replicas",
+      "1 live of at most 3 (at least 1 kept)",
+    ]);
     await row.getByRole("button", { name: "Pin", exact: true }).click();
     await row.getByText("pinned").waitFor();
     await row.getByRole("button", { name: "lab/embed", exact: true }).click();

@@ -1,7 +1,13 @@
 import { z } from "zod";
 import { CapabilitySchema } from "./capabilities";
 import { BatchObjectSchema, BatchStatusSchema, ProjectNameSchema } from "./openai/batches";
-import { ClusterStatusSchema, DeploymentStateSchema, ModelStatusFilterSchema, ModelStatusSchema } from "./status";
+import {
+  ClusterStatusSchema,
+  DeploymentStateSchema,
+  ModelStatusFilterSchema,
+  ModelStatusSchema,
+  ReplicaCountsSchema,
+} from "./status";
 
 /**
  * The control plane's contract (the tRPC procedures of packages/api, used by the dashboard and
@@ -123,6 +129,8 @@ export const ModelSummarySchema = z.object({
   pinned: z.boolean(),
   deploymentId: z.string().nullable(),
   node: z.string().nullable(),
+  /** Its replicas by state now, and how many it may have (as `GET /v1/models` says). */
+  replicas: ReplicaCountsSchema,
 });
 export type ModelSummary = z.infer<typeof ModelSummarySchema>;
 
@@ -222,6 +230,17 @@ export const JobEntrySchema = z.object({
    * its queue (Slurm's `squeue --start`), else when the ETA says it is ready; null when unknown.
    */
   estimated_start: Timestamp.nullable().optional(),
+  /** Which replica of its model this is, 1 for the first (the scheduler's slot + 1). */
+  replica: z
+    .int()
+    .positive()
+    .describe("Which replica of its model this job is, counted from 1 (the scheduler's replica slot + 1)"),
+  /** How many replicas its model may have (`maxReplicas`); null when the model is not the viewer's to see. */
+  max_replicas: z
+    .int()
+    .positive()
+    .nullable()
+    .describe("How many replicas its model may have (maxReplicas); null when the model is not shown to the caller"),
 });
 
 export const JobsViewSchema = z.object({

@@ -21,9 +21,9 @@ export function canTransition(from: DeploymentState, to: DeploymentState): boole
 }
 
 /**
- * The model's current deployment: queued, starting or live. A model has at most one (a
- * partial unique index on the table says so, across processes); a request for a model
- * without one creates it.
+ * A model's current deployments (its replicas): queued, starting or live. A model has at most
+ * one per replica slot (a partial unique index on the table says so, across processes); a
+ * request for a model without one creates the first.
  */
 export const CURRENT_DEPLOYMENT_STATES = ["queued", "starting", "live"] as const satisfies readonly DeploymentState[];
 
@@ -60,6 +60,33 @@ export const MODEL_STATUS_LABELS: Readonly<Record<ModelStatus, string>> = {
   queued: "Queued",
   offline: "Offline",
 };
+
+/**
+ * A model's replicas (its model servers, one deployment each) now, and how many it may have:
+ * `live` take requests; `starting` load; `queued` wait for GPUs; `draining` finish what they
+ * hold and take nothing new. The scheduler keeps `min` whatever the demand (hot models at
+ * least 1, dynamic ones 0) and starts more, up to `max`, while requests per replica stay above
+ * the model's `replicaConcurrency`.
+ */
+export const ReplicaCountsSchema = z
+  .looseObject({
+    live: z.int().nonnegative().describe("Replicas taking requests now"),
+    starting: z.int().nonnegative().describe("Replicas loading the model, not yet taking requests"),
+    queued: z.int().nonnegative().describe("Replicas waiting for GPUs (or in the launcher's queue)"),
+    draining: z
+      .int()
+      .nonnegative()
+      .describe("Replicas finishing their requests before they stop; they take no new ones"),
+    min: z
+      .int()
+      .nonnegative()
+      .describe("Replicas kept whatever the demand (minReplicas: hot models at least 1, dynamic 0)"),
+    max: z.int().positive().describe("Replicas demand may start (maxReplicas)"),
+  })
+  .describe(
+    "The model's replicas (model servers) by state now, and its bounds: between min and max replicas run, more while requests per replica stay above the model's replicaConcurrency, fewer when demand falls",
+  );
+export type ReplicaCounts = z.infer<typeof ReplicaCountsSchema>;
 
 /** Where a model that is not live stands (the scheduler's availability carries these). */
 export interface ModelWait {

@@ -18,6 +18,7 @@ export {
   listEndpoints,
   modelDetails,
   modelObject,
+  replicaCounts,
   resourceJobsView,
   type Viewer,
   visibleModels,

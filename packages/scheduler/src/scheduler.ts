@@ -144,6 +144,12 @@ export class Scheduler {
     return this.res.snapshot.all();
   }
 
+  /** A model's deployments known now (its replicas, and recent failures), for the views. */
+  deploymentsOf(cluster: string, model: string): DeploymentRecord[] {
+    const entry = this.res.catalog.entry(cluster, model);
+    return entry ? this.res.snapshot.ofModel(entry.rowId) : [];
+  }
+
   /** A deployment's state history, oldest first. */
   history(deploymentIds: string[]) {
     return this.res.store.transitions(deploymentIds);

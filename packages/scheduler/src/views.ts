@@ -10,6 +10,7 @@ import {
   type ModelDetails,
   type ModelObject,
   type ReferenceJobFields,
+  type ReplicaCounts,
   type ResolvedModel,
   type ResourceJobsView,
   type SwitchyardConfig,
@@ -23,7 +24,16 @@ function ownerOf(model: ResolvedModel): string {
   return slash > 0 ? model.id.slice(0, slash) : (model.family ?? "switchyard");
 }
 
-/** One `/v1/models` entry: OpenAI's model object plus status, queue position and ETA. */
+/** A model's replicas by state now, and its bounds (`replicas` of `/v1/models` and the dashboard). */
+export function replicaCounts(scheduler: Scheduler, model: ResolvedModel): ReplicaCounts {
+  const counts = { live: 0, starting: 0, queued: 0, draining: 0 };
+  for (const d of scheduler.deploymentsOf(model.cluster, model.id)) {
+    if (d.state in counts) counts[d.state as keyof typeof counts]++;
+  }
+  return { ...counts, min: model.minReplicas, max: model.maxReplicas };
+}
+
+/** One `/v1/models` entry: OpenAI's model object plus status, queue position, ETA and replicas. */
 export function modelObject(scheduler: Scheduler, model: ResolvedModel, created: number): ModelObject {
   const availability = scheduler.availability(model.cluster, model.id);
   return {
@@ -42,6 +52,7 @@ export function modelObject(scheduler: Scheduler, model: ResolvedModel, created:
     queue_position: availability.queuePosition,
     eta_seconds: availability.etaSeconds,
     status_reason: availability.reason,
+    replicas: replicaCounts(scheduler, model),
   };
 }
 
@@ -222,6 +233,8 @@ function jobEntry(scheduler: Scheduler, cluster: ClusterConfig, record: Deployme
     live_since: record.liveAt?.toISOString() ?? null,
     reason: hidden ? null : record.stateReason,
     in_flight: scheduler.inflightOf(record.id),
+    replica: record.replica + 1,
+    max_replicas: model?.maxReplicas ?? null,
     ...(record.state === "queued" && availability?.deploymentId === record.id
       ? { queue_position: availability.queuePosition, eta_seconds: availability.etaSeconds }
       : {}),

@@ -118,7 +118,7 @@ export class Switchyard {
   // ---- Switchyard's own routes ---------------------------------------------------------
 
   readonly models = {
-    /** Every model you may use, with its status (live, starting, queued, offline), queue position and ETA. */
+    /** Every model you may use, with its status (live, starting, queued, offline), queue position, ETA and replicas. */
     list: async (options: { status?: ModelStatusFilter } & RequestOptions = {}): Promise<ModelObject[]> => {
       const { data } = await this.json<{ data: ModelObject[] }>("/v1/models", options);
       const status = options.status ?? "all";

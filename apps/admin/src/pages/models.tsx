@@ -26,6 +26,26 @@ function statusDetail(model: Model): string {
   return model.reason ?? "";
 }
 
+/** `2/4 replicas`: live of the most the model may have; what starts or waits besides, in the tooltip. */
+function Replicas({ model }: { model: Model }) {
+  const { live, starting, queued, draining, min, max } = model.replicas;
+  const others = [
+    starting ? `${starting} starting` : "",
+    queued ? `${queued} queued` : "",
+    draining ? `${draining} draining` : "",
+  ].filter(Boolean);
+  return (
+    <span
+      className="replicas"
+      data-replicas={`${live}/${max}`}
+      title={`${live} live of at most ${max} (at least ${min} kept)${others.length ? `; ${others.join(", ")}` : ""}`}
+    >
+      {live}/{max} replica{max === 1 ? "" : "s"}
+      {starting + queued > 0 ? ` (+${starting + queued} coming)` : ""}
+    </span>
+  );
+}
+
 function History({ model }: { model: Model }) {
   const trpc = useTRPC();
   const history = useQuery(trpc.models.history.queryOptions({ cluster: model.cluster, model: model.id, limit: 50 }));
@@ -213,7 +233,8 @@ export function ModelsPage({ admin }: { admin: boolean }) {
                             {model.cluster}
                             {model.node ? ` / ${model.node}` : ""}
                             <div className="muted">
-                              {model.gpus} GPU{model.gpus === 1 ? "" : "s"} · {model.engine}
+                              {model.gpus} GPU{model.gpus === 1 ? "" : "s"} · {model.engine} ·{" "}
+                              <Replicas model={model} />
                             </div>
                           </td>
                           {admin && (

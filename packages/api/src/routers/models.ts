@@ -9,7 +9,7 @@ import {
   type ResolvedModel,
   TransitionSchema,
 } from "@switchyard/core";
-import { visibleModels } from "@switchyard/scheduler";
+import { replicaCounts, visibleModels } from "@switchyard/scheduler";
 import { z } from "zod";
 import type { ApiDeps } from "../context";
 import { protectedProcedure, router } from "../trpc";
@@ -41,6 +41,7 @@ export function modelSummary(deps: ApiDeps, model: ResolvedModel): ModelSummary 
     pinned: scheduler.isPinned(model.cluster, model.id),
     deploymentId: availability.deploymentId,
     node: deployment?.nodeName ?? null,
+    replicas: replicaCounts(scheduler, model),
   };
 }
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CapabilitySchema } from "../capabilities";
-import { ModelStatusSchema } from "../status";
+import { ModelStatusSchema, ReplicaCountsSchema } from "../status";
 
 /** An entry of `GET /v1/models`: OpenAI's model object plus what our users need to know. */
 export const ModelObjectSchema = z.looseObject({
@@ -27,6 +27,8 @@ export const ModelObjectSchema = z.looseObject({
   eta_seconds: z.number().nonnegative().nullable(),
   /** Why the model is not available (maintenance, last failure), when it is not. */
   status_reason: z.string().nullable(),
+  /** Its replicas by state now, and how many it may have (`min`, `max`). */
+  replicas: ReplicaCountsSchema,
 });
 export type ModelObject = z.infer<typeof ModelObjectSchema>;
 

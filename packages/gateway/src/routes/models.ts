@@ -100,7 +100,7 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
       method: "GET",
       path: "/v1/models",
       access: "user",
-      summary: "Every model you may use, with its status",
+      summary: "Every model you may use, with its status and replicas (live, starting, queued, draining; min and max)",
       response: answers(SCHEMAS.ModelList, "Every model you may use."),
     },
     async (_req, res) => {
@@ -133,6 +133,7 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
       path: "/resource_server/:cluster/:framework/v1/models",
       access: "user",
       summary: "Models of one cluster and framework",
+      response: answers(SCHEMAS.ModelList, "The models of that cluster and framework you may use."),
     },
     async (req, res) => {
       const { cluster } = catalog.framework(String(req.params.cluster), String(req.params.framework));
@@ -159,7 +160,8 @@ export function registerModelRoutes(router: Router, routes: RouteTable, deps: Mo
       method: "GET",
       path: "/resource_server/:cluster/jobs",
       access: "user",
-      summary: "What runs, waits and failed on a cluster",
+      summary:
+        "What runs, waits and failed on a cluster; each job says which replica of its model it is (from 1) of how many",
       response: answers(SCHEMAS.ResourceJobsView),
       errors: ["cluster_access_denied"],
     },

@@ -225,6 +225,9 @@ describe("the reference gateway's routes", () => {
     // The restricted model's job: its GPUs and state, not its name.
     const hidden = view.running.find((j) => j.models.length === 0)!;
     expect(hidden).toMatchObject({ Models: "", Framework: "", "Job State": "R" });
+    // Which replica it is, but not how many its model may have (that is the model's config).
+    expect([hidden.replica, hidden.max_replicas]).toEqual([1, null]);
+    expect([hot.replica, hot.max_replicas]).toEqual([1, 1]);
     expect(res.text).not.toContain("private-model");
     // Models with nothing running or queued.
     expect(view.stopped).toEqual([

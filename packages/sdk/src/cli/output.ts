@@ -39,6 +39,16 @@ export class Output {
     return this.envColumns ?? (own && own > 0 ? own : undefined);
   }
 
+  /**
+   * Whether `table` would show these rows within the terminal's width once the `fit` columns
+   * give way (always, off a terminal or when its width is unknown).
+   */
+  fits(headers: string[], rows: string[][], fit: TableFit): boolean {
+    const columns = this.columns;
+    if (!this.tty || !columns) return true;
+    return fitWidths(measure(headers, rows), headers, columns, fit) <= 0;
+  }
+
   write(text: string): void {
     this.stream.write(text);
   }
@@ -66,7 +76,7 @@ export class Output {
       for (const row of rows) this.line(row.map((cell) => cell.replace(/[\t\n]/g, " ")).join("\t"));
       return;
     }
-    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ""))));
+    const widths = measure(headers, rows);
     const columns = this.columns;
     if (fit && columns) fitWidths(widths, headers, columns, fit);
     const pad = (text: string, width: number) => text + " ".repeat(Math.max(0, width - visibleLength(text)));
@@ -103,8 +113,16 @@ export interface TableFit {
   min?: number;
 }
 
-/** Narrow the columns `fit.shrink` names, one character at a time, until the row fits `columns` or none can give more. */
-function fitWidths(widths: number[], headers: string[], columns: number, fit: TableFit): void {
+/** Each column's width: its widest cell or its header. */
+function measure(headers: string[], rows: string[][]): number[] {
+  return headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ""))));
+}
+
+/**
+ * Narrow the columns `fit.shrink` names, one character at a time, until the row fits `columns`
+ * or none can give more; the characters still too many (0 or less: it fits).
+ */
+function fitWidths(widths: number[], headers: string[], columns: number, fit: TableFit): number {
   let excess = widths.reduce((sum, w) => sum + w, 0) + 2 * Math.max(0, widths.length - 1) - columns;
   const floor = (i: number) => Math.max(fit.min ?? 8, headers[i]?.length ?? 0);
   for (const entry of fit.shrink) {
@@ -120,6 +138,7 @@ function fitWidths(widths: number[], headers: string[], columns: number, fit: Ta
       excess--;
     }
   }
+  return excess;
 }
 
 /** A cell cut to `width` visible characters, its last one an ellipsis when cut (plain text only). */

@@ -1,9 +1,9 @@
 import { Writable } from "node:stream";
-import type { ModelObject } from "@switchyard/core";
+import type { Job, JobsView, ModelObject } from "@switchyard/core";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { Pace } from "../../src/cli/commands/batch/wait";
-import { renderModels } from "../../src/cli/commands/models";
+import { renderJobs, renderModels } from "../../src/cli/commands/models";
 import { CliContext } from "../../src/cli/context";
 import { formatEta } from "../../src/cli/output";
 
@@ -38,7 +38,19 @@ const model = (id: string, fields: Partial<ModelObject>): ModelObject => ({
   queue_position: 1,
   eta_seconds: null,
   status_reason: null,
+  replicas: { live: 0, starting: 0, queued: 0, draining: 0, min: 0, max: 1 },
   ...fields,
+});
+
+/** Replica counts: `live` of at most `max`, plus any others. */
+const replicas = (live: number, max: number, others: Partial<ModelObject["replicas"]> = {}) => ({
+  live,
+  starting: 0,
+  queued: 0,
+  draining: 0,
+  min: 1,
+  max,
+  ...others,
 });
 
 /** The context of a `sy` command writing to `stream`, without colour. */
@@ -145,6 +157,64 @@ describe("what sy models shows for a model's ETA", () => {
     expect(unknown.text()).toContain(reason);
   });
 
+  it("shows REPLICAS (live of at most) only when a model may have more than one, fitting 80 and 150 columns", () => {
+    const reason = "waiting in Slurm: (Priority) behind 14 jobs of other users on partition gpu-long";
+    const list = [
+      model("meta-llama/Llama-3.3-70B-Instruct", {
+        status: "live",
+        capabilities: ["chat", "completions", "tools", "batch", "reasoning"],
+        aliases: ["llama-70b", "llama3-70b"],
+        max_model_len: 131072,
+        replicas: replicas(2, 4, { starting: 1 }),
+      }),
+      model("org/single", { status: "live", queue_position: null, replicas: replicas(1, 1) }),
+      // One allowed, but two running while the one no longer wanted drains.
+      model("org/shrunk", { status: "live", queue_position: null, replicas: replicas(1, 1, { draining: 1 }) }),
+      model("org/waiting", { queue_position: 1, eta_seconds: null, status_reason: reason }),
+    ];
+    // 150 columns: a column of their own; a model with one allowed and one running shows none.
+    const wide = terminal();
+    wide.stream.columns = 150;
+    renderModels(context(wide.stream), list);
+    const rows = wide.text().trimEnd().split("\n");
+    for (const line of rows) expect([line, line.length <= 150]).toEqual([line, true]);
+    expect(rows[0]).toMatch(/^MODEL\s+STATUS\s+REPLICAS\s+CAPABILITIES/);
+    expect(rows.find((l) => l.startsWith("meta-llama/"))).toMatch(
+      /^meta-llama\/Llama-3.3-70B-Instruct\s+Live\s+2\/4\s+chat/,
+    );
+    expect(rows.find((l) => l.startsWith("org/single"))).toMatch(/^org\/single\s+Live\s+-\s+chat/);
+    expect(rows.find((l) => l.startsWith("org/shrunk"))).toMatch(/^org\/shrunk\s+Live\s+1\/1\s+chat/);
+    expect(rows.find((l) => l.startsWith("org/waiting"))).toMatch(/Queued #1 \(ETA unknown\)\s+-\s/);
+    // 80 columns: no room for the column once the others gave way, so after a live model's status, never cut.
+    const narrow = terminal();
+    narrow.stream.columns = 80;
+    renderModels(context(narrow.stream), list);
+    const lines = narrow.text().trimEnd().split("\n");
+    for (const line of lines) expect([line, line.length <= 80]).toEqual([line, true]);
+    expect(lines[0]).toMatch(/^MODEL\s+STATUS\s+CAPABILITIES/);
+    expect(lines.find((l) => l.includes("Live 2/4"))).toBeDefined();
+    expect(lines.find((l) => l.startsWith("org/single"))).toMatch(/^org\/single\s+Live\s+chat/);
+    expect(lines.find((l) => l.startsWith("org/shrunk"))).toMatch(/^org\/shrunk\s+Live 1\/1\s+chat/);
+    expect(lines.find((l) => l.includes("Queued"))).toContain("Queued #1 (ETA unknown)");
+    expect(narrow.text()).toContain("…");
+    // Without notes 80 columns leave room for the column.
+    const short = terminal();
+    short.stream.columns = 80;
+    renderModels(context(short.stream), [list[1]!, model("org/wide", { status: "live", replicas: replicas(3, 8) })]);
+    expect(short.text()).toMatch(/^MODEL\s+STATUS\s+REPLICAS\s+CAPABILITIES/);
+    expect(short.text()).toMatch(/\norg\/wide\s+Live\s+3\/8\s+chat/);
+    // Every model with at most one replica: no column for it.
+    const plain = terminal();
+    plain.stream.columns = 150;
+    renderModels(context(plain.stream), [model("org/single", { status: "live", replicas: replicas(1, 1) })]);
+    expect(plain.text()).not.toContain("REPLICAS");
+    // A server from before replicas sends none: no column either.
+    const { replicas: _, ...old } = model("org/old", { status: "live" });
+    const older = terminal();
+    renderModels(context(older.stream), [old as ModelObject]);
+    expect(older.text()).toMatch(/^MODEL\s+STATUS\s+CAPABILITIES/);
+  });
+
   it("formats ETAs: unknown for null, under a second, then rounded durations", () => {
     expect([null, undefined, 0, 0.4, 1.8, 59, 600].map(formatEta)).toEqual([
       "unknown",
@@ -155,6 +225,52 @@ describe("what sy models shows for a model's ETA", () => {
       "~59 s",
       "~10 min",
     ]);
+  });
+});
+
+describe("what sy jobs shows for replicas", () => {
+  const job = (id: string, model: string, replica: number, max: number | null): Job => ({
+    job_id: id,
+    models: [model],
+    framework: "vllm",
+    state: "live",
+    model_status: "live",
+    node: "rot-1",
+    host: null,
+    gpus: 1,
+    launcher: "local",
+    launcher_job_id: null,
+    start_time: "2026-01-01T00:00:00.000Z",
+    live_since: "2026-01-01T00:00:10.000Z",
+    reason: null,
+    in_flight: 0,
+    replica,
+    max_replicas: max,
+  });
+  const view = (running: Job[]): JobsView => ({
+    cluster: "lab",
+    status: "active",
+    status_reason: null,
+    running,
+    queued: [],
+    others: [],
+    free_nodes: [],
+    nodes: [],
+  });
+
+  it("adds a REPLICA column (which of how many) only when some model may have more than one", () => {
+    const out = terminal();
+    renderJobs(
+      context(out.stream),
+      view([job("dep_a", "org/wide", 1, 4), job("dep_b", "org/wide", 2, 4), job("dep_c", "org/one", 1, 1)]),
+    );
+    const lines = out.text().split("\n");
+    expect(lines[1]).toMatch(/^JOB\s+MODEL\s+REPLICA\s+STATE/);
+    expect(lines.find((l) => l.startsWith("dep_b"))).toMatch(/^dep_b\s+org\/wide\s+2\/4\s+live/);
+    expect(lines.find((l) => l.startsWith("dep_c"))).toMatch(/^dep_c\s+org\/one\s+1\/1\s+live/);
+    const single = terminal();
+    renderJobs(context(single.stream), view([job("dep_c", "org/one", 1, 1)]));
+    expect(single.text()).not.toContain("REPLICA");
   });
 });
 

@@ -66,6 +66,17 @@ function capabilitiesText(model: ModelObject): string {
   return model.capabilities.map((cap) => (CAPABILITY_MARKS[cap] ? `${cap}(${CAPABILITY_MARKS[cap]})` : cap)).join(",");
 }
 
+/**
+ * `2/4`: live replicas of the most the model may have, for a model that may have more than one
+ * or has more than one running (a replica being added or drained); empty for the rest, and from
+ * a server that does not report replicas.
+ */
+export function replicasText(model: ModelObject): string {
+  const r = (model as Partial<ModelObject>).replicas;
+  if (!r || (r.max <= 1 && r.live + r.starting + r.draining <= 1)) return "";
+  return `${r.live}/${r.max}`;
+}
+
 /** The order people read a model list in: Live, Starting, Queued (by position), Offline; then by name. */
 export function sortModels(list: ModelObject[]): ModelObject[] {
   const rank = (m: ModelObject) => MODEL_STATUSES.indexOf(m.status);
@@ -111,19 +122,40 @@ export function renderModels(ctx: CliContext, models: ModelObject[]): void {
       .filter(Boolean)
       .join("; "),
   );
-  const headers = ["MODEL", "STATUS", "CAPABILITIES", "CLUSTER", "CONTEXT"];
-  const rows = list.map((m) => [m.id, statusText(m), capabilitiesText(m), m.cluster, formatTokens(m.max_model_len)]);
   const withNotes = notes.some(Boolean);
-  if (withNotes) {
-    headers.push("NOTE");
-    for (const [i, row] of rows.entries()) row.push(notes[i] ?? "");
-  }
+  // Replicas (live of at most) only when some model may have more than one: most have one. In
+  // their own column when the table still fits the terminal, else after a live model's status
+  // (`Live 2/4`; the status is never cut).
+  const replicas = list.map(replicasText);
+  const table = (column: boolean) => {
+    const headers = ["MODEL", "STATUS", ...(column ? ["REPLICAS"] : []), "CAPABILITIES", "CLUSTER", "CONTEXT"];
+    if (withNotes) headers.push("NOTE");
+    const rows = list.map((m, i) => {
+      const shown = replicas[i] ?? "";
+      return [
+        m.id,
+        !column && shown && m.status === "live" ? `${statusText(m)} ${shown}` : statusText(m),
+        ...(column ? [shown || "-"] : []),
+        capabilitiesText(m),
+        m.cluster,
+        formatTokens(m.max_model_len),
+        ...(withNotes ? [notes[i] ?? ""] : []),
+      ];
+    });
+    const at = (header: string) => headers.indexOf(header);
+    // Too wide for the terminal: the note and the capabilities give way first, then the name, the cluster.
+    const fit = {
+      shrink: [withNotes ? [at("NOTE"), at("CAPABILITIES")] : [at("CAPABILITIES")], at("MODEL"), at("CLUSTER")],
+    };
+    return { headers, rows, fit };
+  };
+  const wide = table(replicas.some(Boolean));
+  const { headers, rows, fit } = ctx.out.fits(wide.headers, wide.rows, wide.fit) ? wide : table(false);
   ctx.out.table(
     headers,
     rows,
     (column, cell, row) => (column === 1 ? statusColor(ctx.out.color, list[row]?.status ?? "", cell) : cell),
-    // Too wide for the terminal: the note and the capabilities give way first, then the name, the cluster.
-    { shrink: [withNotes ? [5, 2] : [2], 0, 3] },
+    fit,
   );
   if (shared) ctx.out.line(ctx.out.color.dim(`engine: ${shared} (every model listed)`));
 }
@@ -148,7 +180,13 @@ async function models(
     try {
       list = await client.models.list({ status: options.status, signal });
       text = JSON.stringify(
-        list.map((m) => [m.id, m.status, m.queue_position, m.eta_seconds && Math.ceil(m.eta_seconds / 5)]),
+        list.map((m) => [
+          m.id,
+          m.status,
+          m.queue_position,
+          m.eta_seconds && Math.ceil(m.eta_seconds / 5),
+          replicasText(m),
+        ]),
       );
     } catch (error) {
       if (signal.aborted) break;
@@ -221,7 +259,14 @@ function jobDetail(job: Job): string {
   return job.reason ?? "";
 }
 
-function renderJobs(ctx: CliContext, view: JobsView): void {
+/** `2/4`: which replica of how many its model may have, for a model that may have more than one. */
+function jobReplicaText(job: Job): string {
+  const { replica, max_replicas: max } = job as Partial<Job>;
+  if (replica === undefined) return "";
+  return max === null || max === undefined ? String(replica) : `${replica}/${max}`;
+}
+
+export function renderJobs(ctx: CliContext, view: JobsView): void {
   const all = [...view.running, ...view.queued, ...view.others];
   if (!ctx.out.tty) {
     ctx.out.table(
@@ -246,18 +291,22 @@ function renderJobs(ctx: CliContext, view: JobsView): void {
   );
   if (all.length === 0) ctx.out.line("  no jobs");
   else {
+    // Which replica each job is, only when some model may have more than one.
+    const withReplicas = all.some((j) => (j.max_replicas ?? 1) > 1 || (j.replica ?? 1) > 1);
     ctx.out.table(
-      ["JOB", "MODEL", "STATE", "NODE", "GPUS", "STARTED", "DETAIL"],
+      ["JOB", "MODEL", ...(withReplicas ? ["REPLICA"] : []), "STATE", "NODE", "GPUS", "STARTED", "DETAIL"],
       all.map((j) => [
         j.job_id,
         j.models.join(","),
+        ...(withReplicas ? [jobReplicaText(j)] : []),
         j.state,
         j.node ?? "-",
         String(j.gpus),
         formatTime(j.start_time),
         jobDetail(j),
       ]),
-      (column, cell, row) => (column === 2 ? statusColor(c, all[row]?.model_status ?? "", cell) : cell),
+      (column, cell, row) =>
+        column === (withReplicas ? 3 : 2) ? statusColor(c, all[row]?.model_status ?? "", cell) : cell,
     );
   }
   ctx.out.line(c.dim(`nodes: ${view.nodes.map((n) => `${n.name} ${n.gpus_free}/${n.gpus} GPUs free`).join(", ")}`));
