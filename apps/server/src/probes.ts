@@ -60,7 +60,7 @@ function withoutDatabase(ctx: ProcessContext): Record<string, unknown> {
  */
 export async function readiness(ctx: ProcessContext): Promise<ProbeAnswer> {
   const up = await ctx.db.ping();
-  const live = ctx.scheduler.deployments().filter((d) => d.state === "live").length;
+  const live = ctx.scheduler.routableReplicas();
   const base = { roles: ctx.roles, database: up ? "up" : "down" };
   if (up) return { status: 200, body: { status: "ready", ...base } };
   if (ctx.roles.includes("gateway") && live > 0) {

@@ -15,7 +15,11 @@ function instance(options: { roles: InstanceRole[]; databaseUp: boolean; live: n
     startedAt: 0,
     clock: { now: () => 61_000 },
     db: { driver: "postgres", ping: async () => options.databaseUp },
-    scheduler: { deployments: () => deployments, isLeader: options.leader ?? false },
+    scheduler: {
+      deployments: () => deployments,
+      routableReplicas: () => deployments.filter((d) => d.state === "live").length,
+      isLeader: options.leader ?? false,
+    },
     batches: { worker: undefined },
     usage: { pending: 7 },
   } as unknown as ProcessContext;
