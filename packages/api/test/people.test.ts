@@ -195,6 +195,11 @@ describe.each(drivers)("people and credentials through the control plane on %s",
   });
 
   it("pages through the audit log and filters it by actor", async () => {
+    // Rows of its own, two by ada and two by root, so it checks something when run alone too.
+    await user.keys.create({ name: "audit-1", expiresDays: 30, scopes: ["inference"] });
+    await user.keys.create({ name: "audit-2", expiresDays: 30, scopes: ["inference"] });
+    await admin.users.create({ username: "audit-a" });
+    await admin.users.create({ username: "audit-b" });
     const first = await admin.audit.list({ limit: 3 });
     expect(first.entries).toHaveLength(3);
     expect(first.nextCursor).toBe(first.entries[2]!.id);
