@@ -242,6 +242,25 @@ describe("crash injection", () => {
   });
 });
 
+describe("hang injection", () => {
+  it("hangs after N requests for a while: later requests get no answer, /health still says ready, then it answers again", async () => {
+    await using sim = await simulator({ hangAfterRequests: 1, hangFor: "600ms", profile: "fast" });
+    const client = openai(sim);
+    await client.chat.completions.create({ model: MODEL, messages });
+    const swallowed = await client.chat.completions
+      .create({ model: MODEL, messages }, { timeout: 300, maxRetries: 0 })
+      .then(
+        () => "answered",
+        (error: Error) => error.constructor.name,
+      );
+    expect(swallowed).toBe("APIConnectionTimeoutError");
+    expect((await fetch(`${sim.url}/health`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const again = await client.chat.completions.create({ model: MODEL, messages }, { timeout: 2000, maxRetries: 0 });
+    expect(again.choices[0]?.message.content).toBeTruthy();
+  });
+});
+
 describe("logs and metrics", () => {
   it("says it is a simulator when it starts and when it is ready, and logs requests only at debug", async () => {
     const lines: string[] = [];

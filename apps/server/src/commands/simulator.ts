@@ -84,6 +84,11 @@ export function registerSimulator(program: Command, io: CliIO): void {
     .option("--fail-status <code>", "HTTP status of injected failures (default: 500)")
     .option("--crash-after-requests <n>", "exit non-zero after answering this many inference requests")
     .option("--crash-after <duration>", "exit non-zero this long after start")
+    .option(
+      "--hang-after-requests <n>",
+      "after this many inference requests, accept later ones and never answer them (/health still answers)",
+    )
+    .option("--hang-for <duration>", "how long the hang lasts, then it answers again (default: until it exits)")
     .option("--seed <n>", "seed for generated text, embeddings and injected failures (default: 0)")
     .option("--profile <profile>", "realistic (paced) or fast (answers at once, for benchmarks)", "realistic")
     .option("--log-level <level>", "info, debug (one line per request) or silent", "info")

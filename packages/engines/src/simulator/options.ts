@@ -30,6 +30,14 @@ export const SimulatorOptionsSchema = z
     crashAfterRequests: z.int().positive().optional(),
     /** Exit (non-zero) this long after start. */
     crashAfter: DurationSchema.optional(),
+    /**
+     * Hang after this many inference requests: later ones are accepted and never answered (the
+     * connection stays open), while `/health` still answers 200, as an engine stuck in its GPU
+     * work does. For `hangFor`, then it answers again; the requests it swallowed stay unanswered.
+     */
+    hangAfterRequests: z.int().nonnegative().optional(),
+    /** How long a hang lasts (default: until the process ends). */
+    hangFor: DurationSchema.optional(),
     /** `max_tokens` of /v1/completions when the request gives none (16, as OpenAI and vLLM). */
     defaultMaxTokens: z.int().positive().default(16),
     /** Length range of an answer that is not cut by max_tokens: each request draws one from its seed. */
@@ -94,6 +102,8 @@ export interface SimulatorFlags {
   failStatus?: string;
   crashAfterRequests?: string;
   crashAfter?: string;
+  hangAfterRequests?: string;
+  hangFor?: string;
   defaultMaxTokens?: string;
   answerTokens?: string;
   logLevel?: string;
@@ -118,6 +128,8 @@ const FLAG_OF: Record<string, string> = {
   failStatus: "--fail-status",
   crashAfterRequests: "--crash-after-requests",
   crashAfter: "--crash-after",
+  hangAfterRequests: "--hang-after-requests",
+  hangFor: "--hang-for",
   defaultMaxTokens: "--default-max-tokens",
   answerTokens: "--answer-tokens",
   logLevel: "--log-level",
@@ -180,6 +192,8 @@ export function simulatorOptionsFromFlags(flags: SimulatorFlags): SimulatorOptio
     failStatus: number("failStatus", "--fail-status"),
     crashAfterRequests: number("crashAfterRequests", "--crash-after-requests"),
     crashAfter: duration("crashAfter", "--crash-after"),
+    hangAfterRequests: number("hangAfterRequests", "--hang-after-requests"),
+    hangFor: duration("hangFor", "--hang-for"),
     defaultMaxTokens: number("defaultMaxTokens", "--default-max-tokens"),
     answerTokens: answerTokens(),
     logLevel: flags.logLevel,

@@ -121,6 +121,22 @@ export async function startSimulator(
   let loaded = options.loadTime <= 0;
   let served = 0;
   let crashed = false;
+  /** Inference requests taken so far, and when a hang (`hangAfterRequests`) began. */
+  let taken = 0;
+  let hangingSince: number | undefined;
+  /** Whether this inference request is swallowed by a hang (counting it as taken). */
+  const hangs = (): boolean => {
+    const after = options.hangAfterRequests;
+    if (after === undefined) return false;
+    if (hangingSince !== undefined) {
+      if (options.hangFor === undefined || Date.now() - hangingSince < options.hangFor * 1000) return true;
+      return false; // over: it answers again, and does not hang a second time
+    }
+    if (taken++ < after) return false;
+    hangingSince = Date.now();
+    log("info", `hanging: inference requests are no longer answered (--hang-after-requests ${after})`);
+    return true;
+  };
   let closing = false;
 
   let markReady: () => void = () => {};
@@ -228,6 +244,11 @@ export async function startSimulator(
     if (!loaded) {
       sendError(res, route, loadingError());
       metrics.countRequest(route.label, 503);
+      return;
+    }
+    if (hangs()) {
+      // Stuck: the request is taken and never answered; the client's timeout ends it.
+      if (debug) log("debug", "request swallowed (hanging)", { route: route.label });
       return;
     }
     countServed(res);

@@ -19,8 +19,9 @@ interface FaultRecord {
  *   probe one `retryMs` later (a server that hangs on requests may still answer its health
  *   check, so it spends at least that long out);
  * - an answer clears the count of a replica in rotation;
- * - a passed probe puts it back with a clean count, a failed one leaves it out until the next
- *   probe, `retryMs` later.
+ * - a passed probe puts a replica out of rotation back with a clean count, a failed one leaves
+ *   it out until the next probe, `retryMs` later; probes of replicas in rotation change nothing
+ *   here (a server that hangs on requests may pass every health check).
  * The reconcile loop probes what `due` lists; a deployment that is no longer live is forgotten.
  */
 export class ReplicaFaults {
@@ -63,14 +64,17 @@ export class ReplicaFaults {
     return record?.out === true && record.probeAt <= now;
   }
 
-  /** A health probe's result: back in rotation, or out until `retryMs` from now. */
+  /**
+   * A health probe's result: a replica out of rotation goes back (with a clean count), or stays
+   * out until `retryMs` from now. A replica in rotation keeps its count of failed requests: a
+   * server that hangs on requests may pass every health check, and only an answered request
+   * says it works.
+   */
   probed(id: string, ready: boolean, now: number, retryMs: number): void {
-    if (ready) {
-      this.byId.delete(id);
-      return;
-    }
     const record = this.byId.get(id);
-    if (record?.out) record.probeAt = now + retryMs;
+    if (!record?.out) return;
+    if (ready) this.byId.delete(id);
+    else record.probeAt = now + retryMs;
   }
 
   /** Forget replicas that are not live any more (stopped, failed, or back to starting). */

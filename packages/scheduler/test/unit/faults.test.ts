@@ -84,6 +84,18 @@ describe("replicas out of rotation", () => {
     expect(picks(4)).toEqual(new Set([live.id, twin.id]));
   });
 
+  it("keeps counting timeouts across passing health checks: a hung server may still answer /health", async () => {
+    const { live, twin } = await twoReplicas();
+    reportFailure(w!.res, live.id, "timeout");
+    w!.clock.advance(200);
+    await checkHealth(w!.res, now()); // the leader's regular check of every live server passes
+    reportFailure(w!.res, live.id, "timeout");
+    w!.clock.advance(200);
+    await checkHealth(w!.res, now());
+    reportFailure(w!.res, live.id, "timeout"); // the third in a row, health checks or not
+    expect(picks(4)).toEqual(new Set([twin.id]));
+  });
+
   it("on a follower, probes only the replicas out of its rotation and changes no state", async () => {
     const { live, twin, url, probed } = await twoReplicas();
     w!.ready.set(url, false);
