@@ -28,6 +28,8 @@ export class Demand {
   private shared = new Set<string>();
   private lastShare = 0;
   private lastPrune = 0;
+  /** The other instances' demand as last read, and when. */
+  private others: { at: number; demand: Map<string, ModelDemand> } | undefined;
 
   constructor(private readonly inFlight: InFlight) {}
 
@@ -90,11 +92,17 @@ export class Demand {
     }
   }
 
-  /** Every instance's demand per model: this process's plus the other instances' fresh rows. */
+  /**
+   * Every instance's demand per model: this process's (now) plus the other instances' fresh rows
+   * (re-read at most every `intervalMs`: they change no faster; a pass runs four times a second).
+   */
   async totals(store: DeploymentStore, now: number, intervalMs: number): Promise<Map<string, ModelDemand>> {
-    const freshSince = new Date(now - Math.max(3000, 3 * intervalMs));
+    if (!this.others || now - this.others.at >= intervalMs) {
+      const freshSince = new Date(now - Math.max(3000, 3 * intervalMs));
+      this.others = { at: now, demand: await store.readDemand(this.instance, freshSince) };
+    }
     const total = this.local();
-    for (const [modelId, other] of await store.readDemand(this.instance, freshSince)) {
+    for (const [modelId, other] of this.others.demand) {
       const mine = total.get(modelId) ?? { inFlight: 0, waiting: 0 };
       total.set(modelId, { inFlight: mine.inFlight + other.inFlight, waiting: mine.waiting + other.waiting });
     }
