@@ -14,7 +14,7 @@ import { ADMIN_PASSWORD, memoryLogger, tempDataDir } from "./helpers";
  * (503s to retry), a cold dynamic one, and one without the batch capability. The cluster
  * allows `<data-dir>/shared`.
  */
-export function batchConfig(shared: string, extra = ""): string {
+export function batchConfig(shared: string, extra = "", extraModels = ""): string {
   return `
 batch:
   checkpointInterval: 100ms
@@ -23,7 +23,7 @@ ${extra}
 clusters:
   - name: lab
     nodes: [{ name: hot-1, gpus: 8, role: hot }, { name: rot-1, gpus: 8, role: rotating }]
-    frameworks: [vllm]
+    frameworks: [vllm, llama-cpp]
     batch: { allowedDirs: ["${shared}"] }
 models:
   - { id: org/batchy, cluster: lab, framework: vllm, capabilities: [chat, completions, embedding, batch], placement: hot, node: hot-1, aliases: [batchy], contextLength: 4096, engine: { type: simulator, loadTime: 100ms, profile: fast } }
@@ -31,7 +31,7 @@ models:
   - { id: org/flaky, cluster: lab, framework: vllm, capabilities: [chat, batch], placement: hot, node: hot-1, engine: { type: simulator, loadTime: 100ms, profile: fast, args: ["--fail-rate", "0.2", "--fail-status", "503"] } }
   - { id: org/cold, cluster: lab, framework: vllm, capabilities: [chat, batch], placement: dynamic, engine: { type: simulator, loadTime: 1s, profile: fast } }
   - { id: org/chatonly, cluster: lab, framework: vllm, capabilities: [chat], placement: hot, node: hot-1, engine: { type: simulator, loadTime: 100ms, profile: fast } }
-`;
+${extraModels}`;
 }
 
 export interface BatchHarness {
@@ -72,13 +72,13 @@ export function jsonl(lines: string[]): string {
 }
 
 export async function startBatchHarness(
-  options: { driver?: TestDriver; clock?: Clock; extraConfig?: string; waitFor?: string[] } = {},
+  options: { driver?: TestDriver; clock?: Clock; extraConfig?: string; extraModels?: string; waitFor?: string[] } = {},
 ): Promise<BatchHarness> {
   const dataDir = tempDataDir();
   const shared = path.join(dataDir, "shared");
   mkdirSync(shared, { recursive: true });
   const configFile = path.join(dataDir, "switchyard.yaml");
-  writeFileSync(configFile, batchConfig(shared, options.extraConfig));
+  writeFileSync(configFile, batchConfig(shared, options.extraConfig, options.extraModels));
   const log = memoryLogger();
   const pg = options.driver === "postgres" ? await createPostgresDatabase() : undefined;
   const server = await startServer({
