@@ -52,6 +52,43 @@ describe.runIf(withSlurm)("Slurm specifics", () => {
     expect(ourJobs().filter((job) => job.name === `sy-${id}`)).toEqual([]);
   });
 
+  it("runs a real engine as a Slurm job: llama.cpp on a generated model, live, answering with the deployment's key", async () => {
+    h = await startHarness("slurm", {
+      models: [
+        {
+          id: "llama/tiny-chat",
+          cluster: "lab",
+          framework: "vllm",
+          capabilities: ["chat"],
+          placement: "hot",
+          node: "hot-1",
+          gpus: 1,
+          contextLength: 512,
+          expectedLoadTime: "15s",
+          engine: { type: "llama-cpp-node", weights: "generated:tiny-chat", parallel: 1, threads: 1 },
+        },
+      ],
+    });
+    const live = () => h!.scheduler.availability("lab", "llama/tiny-chat").status === "live";
+    await until(h, live, "llama.cpp live as a Slurm job", { timeoutMs: 90_000 });
+    const id = h.scheduler.availability("lab", "llama/tiny-chat").deploymentId!;
+    expect(ourJobs().filter((job) => job.name === `sy-${id}`)).toEqual([
+      expect.objectContaining({ state: "RUNNING" }),
+    ]);
+    const replica = h.scheduler.acquire("lab", "llama/tiny-chat")!;
+    const ask = (authorization?: string) =>
+      fetch(`${replica.baseUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ model: "llama/tiny-chat", messages: [{ role: "user", content: "hi" }], max_tokens: 4 }),
+      });
+    const answer = await ask(replica.authorization);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ system_fingerprint: "llama.cpp", usage: { completion_tokens: 4 } });
+    expect((await ask()).status).toBe(401); // the job's server wants its deployment's key
+    replica.release();
+  }, 120_000);
+
   it("shows Slurm's pending reason when the GPUs are used up", async () => {
     // Switchyard's own accounting allows 16 GPUs; the Slurm node has 8. The hot model takes one,
     // so of eight 1-GPU dynamic models one has to wait in Slurm's queue.
