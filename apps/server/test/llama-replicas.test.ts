@@ -21,7 +21,7 @@ version: 1
 clusters:
   - name: local
     launcher: { type: local }
-    nodes: [{ name: local-hot, gpus: 2, role: hot }]
+    nodes: [{ name: local-hot, gpus: 2, role: hot }, { name: local-rotating, gpus: 1, role: rotating }]
     frameworks: [llama-cpp]
 models:
   - id: llama-cpp/tiny-chat
@@ -33,10 +33,18 @@ models:
     contextLength: 512
     expectedLoadTime: 15s
     engine: { type: llama-cpp-node, weights: "generated:tiny-chat", parallel: 1, threads: 1 }
+  - id: llama-cpp/tiny-embedding
+    cluster: local
+    framework: llama-cpp
+    capabilities: [embedding]
+    placement: dynamic
+    idleTtl: 2s
+    expectedLoadTime: 15s
+    engine: { type: llama-cpp-node, weights: "generated:tiny-embedding", parallel: 1, threads: 1 }
 `;
 const MODEL = "llama-cpp/tiny-chat";
 
-describe("two replicas of a real llama.cpp model under more requests than they generate at once", () => {
+describe("real llama.cpp engines: two replicas under overload, and a dynamic model's start and idle stop", () => {
   let server: RunningServer | undefined;
   afterAll(() => server?.close());
 
@@ -55,7 +63,7 @@ describe("two replicas of a real llama.cpp model under more requests than they g
       env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
     });
     const { scheduler, db } = server.ctx;
-    const live = () => scheduler.deployments().filter((d) => d.state === "live");
+    const live = () => scheduler.deployments().filter((d) => d.state === "live" && scheduler.modelOf(d)?.id === MODEL);
     const deadline = Date.now() + 90_000;
     while (live().length < 2) {
       if (Date.now() > deadline) throw new Error("two replicas not live in time");
@@ -96,4 +104,33 @@ describe("two replicas of a real llama.cpp model under more requests than they g
     expect(answered.reduce((a, b) => a + b, 0)).toBe(6);
     expect(Math.min(...answered)).toBeGreaterThanOrEqual(2);
   }, 150_000);
+
+  it("starts a dynamic llama.cpp model on its first request and stops it after its idle TTL", async () => {
+    if (!server) throw new Error("the first case starts the server");
+    const { scheduler, db } = server.ctx;
+    const state = () => scheduler.availability("local", "llama-cpp/tiny-embedding");
+    expect(state().status).toBe("offline");
+    const user = await db.prisma.user.findFirstOrThrow({ where: { username: "researcher" } });
+    const { key } = await createApiKey(db.prisma, { userId: user.id });
+    // Held while llama.cpp loads; the 503's Retry-After is followed if the load outlasts the hold.
+    const client = new OpenAI({ apiKey: key, baseURL: `${server.url}/v1`, maxRetries: 3, timeout: 60_000 });
+    const response = await client.embeddings.create({ model: "llama-cpp/tiny-embedding", input: "hello" });
+    expect(response.data[0]?.embedding).toHaveLength(64);
+    const deployment = state().deploymentId as string;
+    // Idle for 2 s (no request): drained, its process stopped, offline.
+    const deadline = Date.now() + 30_000;
+    while (state().status !== "offline") {
+      if (Date.now() > deadline) throw new Error("not stopped after its idle TTL");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const history = await scheduler.history([deployment]);
+    expect(history.map((t) => `${t.fromState}->${t.toState}`)).toEqual([
+      "offline->queued",
+      "queued->starting",
+      "starting->live",
+      "live->draining",
+      "draining->offline",
+    ]);
+    expect(history.find((t) => t.toState === "draining")?.cause).toMatch(/idle for 2s/);
+  }, 90_000);
 });
