@@ -135,6 +135,7 @@ describe.each(drivers)("project allocations at batch create (%s)", (driver) => {
       modelOf: () => undefined,
       ensureLive: async () => ({ status: "live", queuePosition: null, etaSeconds: null, reason: null }),
       holdForBatch: async () => {},
+      setBacklog: () => {},
       acquire: () => ({ deploymentId: "dep_1", baseUrl, release: () => {} }),
     } as unknown as Scheduler;
     const run = new BatchRun(detail.batch_id, {

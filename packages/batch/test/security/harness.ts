@@ -78,6 +78,7 @@ const idleScheduler = {
   modelOf: () => undefined,
   ensureLive: async () => ({ status: "starting", queuePosition: null, etaSeconds: null, reason: null }),
   holdForBatch: async () => {},
+  setBacklog: () => {},
   acquire: () => undefined,
 } as unknown as Scheduler;
 
