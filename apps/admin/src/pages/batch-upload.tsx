@@ -218,8 +218,12 @@ export function BatchUpload({ onCreated }: { onCreated: (message: string) => voi
           <input value={window_} onChange={(e) => setWindow(e.target.value)} required pattern="\d+[hd]" />
         </label>
         <label>
-          Project <span className="muted small">(optional)</span>
-          <input value={project} onChange={(e) => setProject(e.target.value)} placeholder="your only active one" />
+          Project
+          <input
+            value={project}
+            onChange={(e) => setProject(e.target.value)}
+            placeholder="optional: your only active one"
+          />
         </label>
         <div>
           <button type="submit" className="button button-primary" disabled={step !== null || !file}>

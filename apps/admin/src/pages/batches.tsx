@@ -290,7 +290,7 @@ export function BatchesPage({ admin }: { admin: boolean }) {
       <QueryView
         query={batches}
         what="batches"
-        empty="No batches yet. A batch sent through the API appears here with its progress."
+        empty="No batches yet. Create one with the form above, or send one through the API: it appears here with its progress."
       >
         {(list) => {
           const needle = owner.trim().toLowerCase();

@@ -80,7 +80,16 @@ function Actions({ model, onDone }: { model: Model; onDone: (message: string, ok
     },
     onError: (error: unknown) => onDone(errorMessage(error), false),
   });
-  const start = useMutation(trpc.deployments.start.mutationOptions(options("Starting")));
+  const start = useMutation(
+    trpc.deployments.start.mutationOptions({
+      ...options("Starting"),
+      // Without free GPUs the model waits in the queue: say so, not "Starting".
+      onSuccess: (result) => {
+        onDone(`${result.status === "queued" ? "Queued" : "Starting"}: ${model.id}`, true);
+        return refresh();
+      },
+    }),
+  );
   const stop = useMutation(trpc.deployments.stop.mutationOptions(options("Stopping")));
   const restart = useMutation(trpc.deployments.restart.mutationOptions(options("Restarting")));
   const pin = useMutation(trpc.deployments.pin.mutationOptions(options("Pinned")));
@@ -270,7 +279,7 @@ export function ModelsPage({ admin }: { admin: boolean }) {
                           </td>
                           <td data-label="Status" className="status-cell">
                             <StatusBadge status={model.status} />
-                            <span className="replicas-short muted small" aria-hidden="true">
+                            <span className="replicas-short muted small" title="live / most replicas">
                               {model.replicas.live}/{model.replicas.max}
                             </span>
                             <div className="muted small status-detail">{statusDetail(model)}</div>
