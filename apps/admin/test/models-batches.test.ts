@@ -295,7 +295,7 @@ describe.skipIf(!enabled)("the models and batches pages in a browser", () => {
       .locator("tr[data-batch] td")
       .evaluateAll((cells) =>
         cells
-          .filter((c) => (c as HTMLElement).offsetParent !== null && !(c as HTMLElement).innerText.trim())
+          .filter((c) => (c as HTMLElement).offsetParent !== null && !c.textContent?.trim())
           .map((c) => c.getAttribute("data-label")),
       );
     expect(empty).toEqual([]);
