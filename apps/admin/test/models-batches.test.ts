@@ -234,6 +234,22 @@ describe.skipIf(!enabled)("the models and batches pages in a browser", () => {
     expect(expected.length).toBeLessThanOrEqual(1);
     for (const e of expected) consoleErrors.splice(consoleErrors.indexOf(e), 1);
     await page.close();
+
+    // The form fits a phone, its fields one under another.
+    const phone = await open(PHONE, "/admin/batches");
+    await phone.getByText("New batch from a JSONL file").click();
+    const phoneForm = phone.getByRole("form", { name: "New batch" });
+    await phoneForm.getByLabel("Input file (JSONL)").setInputFiles({
+      name: "questions.jsonl",
+      mimeType: "application/jsonl",
+      buffer: Buffer.from(jsonl("lab/hot-chat", 2)),
+    });
+    await phoneForm.getByLabel("Model").locator("option", { hasText: "As in the file (lab/hot-chat)" }).waitFor({
+      state: "attached",
+    });
+    expect(await overflow(phone)).toBeLessThanOrEqual(0);
+    await screenshot(phone, "phone-batches-upload");
+    await phone.close();
   });
 
   it("creates a batch from the upload form, lists it, and shows its duration once done", async () => {

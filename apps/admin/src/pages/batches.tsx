@@ -281,9 +281,9 @@ export function BatchesPage({ admin }: { admin: boolean }) {
         )}
       </PageHeader>
       <p className="muted">
-        {admin ? "Everyone's batches" : "Your batches"}, newest first. Send them with the OpenAI Files + Batches API (
-        <code>POST /v1/files</code>, then <code>POST /v1/batches</code>) or the reference API (
-        <code>POST /resource_server/v1/batches</code>).
+        {admin ? "Everyone's batches" : "Your batches"}, newest first. Create one with the form below, or send them with
+        the OpenAI Files + Batches API (<code>POST /v1/files</code>, then <code>POST /v1/batches</code>) or the
+        reference API (<code>POST /resource_server/v1/batches</code>).
       </p>
       {message && <Notice kind={message.ok ? "ok" : "error"}>{message.text}</Notice>}
       <BatchUpload onCreated={(text) => setMessage({ text, ok: true })} />
