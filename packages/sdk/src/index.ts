@@ -81,6 +81,7 @@ export {
   SwitchyardSDKError,
   TokenStoreError,
 } from "./errors";
+export { Pace } from "./pace";
 export { DEFAULT_SERVER, normalizeServer } from "./server-url";
 export { jsonEvents } from "./sse";
 export { type WaitForModel, waitForModel } from "./wait";

@@ -1,11 +1,14 @@
 import type { AppRouter } from "@switchyard/api";
+import { Pace } from "@switchyard/sdk";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { ConfirmButton, FilterChips, Notice, PageHeader, QueryView } from "../components/ui";
-import { count, formatTime } from "../format";
+import { count, eta, formatTime } from "../format";
 import { download } from "../http";
 import { errorMessage, useTRPC } from "../trpc";
+import { BatchUpload } from "./batch-upload";
+import "./batches.css";
 
 type Batch = inferRouterOutputs<AppRouter>["batches"]["list"][number];
 type Filter = "active" | "completed" | "failed" | "cancelled" | "all";
@@ -34,6 +37,126 @@ const STATUS_LABELS: Record<string, string> = {
 
 const isoOf = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
 
+const doneOf = (b: Batch) => b.request_counts.completed + b.request_counts.failed;
+
+/** Lines per second as a person reads it: `0.4`, `3.2`, `48`. */
+function formatRate(rate: number): string {
+  return rate >= 10 ? String(Math.round(rate)) : rate.toFixed(1);
+}
+
+/** When the batch ended (completed, failed, expired or cancelled), epoch seconds; null while it runs. */
+function endedAt(b: Batch): number | null {
+  return b.completed_at ?? b.failed_at ?? b.expired_at ?? b.cancelled_at ?? null;
+}
+
+/**
+ * Why a batch failed, in a line: its first error (the file's check names the line), or the
+ * status when the server said nothing more.
+ */
+function failureReason(b: Batch): string {
+  const first = b.errors?.data[0];
+  if (!first) return b.status === "expired" ? "its completion window ran out" : "no reason recorded";
+  return `${first.line !== null ? `line ${first.line}: ` : ""}${first.message}`;
+}
+
+/**
+ * One Pace per batch, fed each time the list is fetched (so counted from the first answer the
+ * page saw, as `sy batch wait` counts: the model's loading says nothing of the pace after).
+ */
+function usePaces(list: Batch[] | undefined, fetchedAt: number): Map<string, Pace> {
+  const paces = useRef(new Map<string, Pace>());
+  const fed = useRef(0);
+  if (list && fetchedAt !== fed.current) {
+    fed.current = fetchedAt;
+    for (const b of list) {
+      if (b.status !== "in_progress") continue;
+      let pace = paces.current.get(b.id);
+      if (!pace) {
+        pace = new Pace();
+        paces.current.set(b.id, pace);
+      }
+      pace.add(doneOf(b), fetchedAt);
+    }
+  }
+  return paces.current;
+}
+
+/** Rate and time left while a batch runs; how long it took, and its mean rate, once it has ended. */
+function Timing({ batch, pace }: { batch: Batch; pace: Pace | undefined }) {
+  const done = doneOf(batch);
+  const { total } = batch.request_counts;
+  const ended = endedAt(batch);
+  if (ended !== null) {
+    const ran = batch.in_progress_at !== null ? ended - batch.in_progress_at : null;
+    return (
+      <span className="batch-timing muted small" data-testid="batch-timing">
+        <span data-testid="batch-duration">took {eta(Math.max(1, ended - batch.created_at))}</span>
+        {ran !== null && ran > 0 && done > 0 && (
+          <span data-testid="batch-rate"> · {formatRate(done / ran)} lines/s</span>
+        )}
+      </span>
+    );
+  }
+  if (batch.status === "validating") return <span className="batch-timing muted small">checking the file</span>;
+  if (batch.status === "finalizing") return <span className="batch-timing muted small">writing the output</span>;
+  if (batch.status === "cancelling") return <span className="batch-timing muted small">cancelling</span>;
+  if (done === 0)
+    return (
+      <span className="batch-timing muted small" data-testid="batch-timing">
+        waiting for the first answer (the model may be loading)
+      </span>
+    );
+  const rate = pace?.rate ?? null;
+  if (rate === null)
+    return (
+      <span className="batch-timing muted small" data-testid="batch-timing">
+        measuring the rate…
+      </span>
+    );
+  const left = rate > 0 ? pace?.eta(Math.max(0, total - done)) : null;
+  return (
+    <span className="batch-timing small" data-testid="batch-timing">
+      <span data-testid="batch-rate">{formatRate(rate)} lines/s</span>
+      {" · "}
+      <span data-testid="batch-eta">
+        {left === null || left === undefined ? "no answer lately" : `about ${eta(Math.max(1, left))} left`}
+      </span>
+    </span>
+  );
+}
+
+/** Whether the Actions cell has anything in it (a phone card shows no empty "Actions" label). */
+function hasActions(b: Batch): boolean {
+  if (CANCELLABLE.has(b.status)) return true;
+  if (b.api === "reference") return Boolean(b.resultsFile || (b.request_counts.failed > 0 && b.errorsFile));
+  return b.output_file_id !== null || b.error_file_id !== null;
+}
+
+/** The model a batch calls; for a failed one whose file was never read, why it failed instead. */
+function ModelLine({ batch }: { batch: Batch }) {
+  const failed = batch.status === "failed" || batch.status === "expired";
+  const model = batch.model ? (
+    <span data-testid="batch-model">{batch.model}</span>
+  ) : failed ? (
+    <span className="batch-failure" data-testid="batch-failure">
+      failed before its model was read: {failureReason(batch)}
+    </span>
+  ) : (
+    <span>{batch.status === "validating" ? "model not known yet (checking the file)" : "no model"}</span>
+  );
+  return (
+    <div className="muted small">
+      {model} · {batch.endpoint}
+      {batch.api === "reference" ? " · reference API" : ""}
+      {failed && batch.model && (
+        <div className="batch-failure" data-testid="batch-failure">
+          {failureReason(batch)}
+        </div>
+      )}
+    </div>
+  );
+}
+
 function BatchStatus({ status }: { status: string }) {
   return (
     <span className={`badge badge-batch-${status}`} data-status={status}>
@@ -43,7 +166,7 @@ function BatchStatus({ status }: { status: string }) {
 }
 
 /** Completed and failed lines as one bar (green, then red) over the batch's total. */
-function Progress({ batch }: { batch: Batch }) {
+function Progress({ batch, pace }: { batch: Batch; pace: Pace | undefined }) {
   const { total, completed, failed } = batch.request_counts;
   const done = completed + failed;
   const pct = (n: number) => (total > 0 ? `${Math.min(100, (n / total) * 100)}%` : "0%");
@@ -64,6 +187,7 @@ function Progress({ batch }: { batch: Batch }) {
         {count(done)} / {total > 0 ? count(total) : "?"}
         {failed > 0 && <span className="failed-count"> · {count(failed)} failed</span>}
       </span>
+      <Timing batch={batch} pace={pace} />
     </div>
   );
 }
@@ -140,6 +264,7 @@ export function BatchesPage({ admin }: { admin: boolean }) {
       onError: (e) => setMessage({ text: errorMessage(e), ok: false }),
     }),
   );
+  const paces = usePaces(batches.data, batches.dataUpdatedAt);
 
   return (
     <>
@@ -156,15 +281,16 @@ export function BatchesPage({ admin }: { admin: boolean }) {
         )}
       </PageHeader>
       <p className="muted">
-        {admin ? "Everyone's batches" : "Your batches"}, newest first. Send them with the OpenAI Files + Batches API (
-        <code>POST /v1/files</code>, then <code>POST /v1/batches</code>) or the reference API (
-        <code>POST /resource_server/v1/batches</code>).
+        {admin ? "Everyone's batches" : "Your batches"}, newest first. Create one with the form below, or send them with
+        the OpenAI Files + Batches API (<code>POST /v1/files</code>, then <code>POST /v1/batches</code>) or the
+        reference API (<code>POST /resource_server/v1/batches</code>).
       </p>
       {message && <Notice kind={message.ok ? "ok" : "error"}>{message.text}</Notice>}
+      <BatchUpload onCreated={(text) => setMessage({ text, ok: true })} />
       <QueryView
         query={batches}
         what="batches"
-        empty="No batches yet. A batch sent through the API appears here with its progress."
+        empty="No batches yet. Create one with the form above, or send one through the API: it appears here with its progress."
       >
         {(list) => {
           const needle = owner.trim().toLowerCase();
@@ -198,10 +324,7 @@ export function BatchesPage({ admin }: { admin: boolean }) {
                       <tr key={batch.id} data-batch={batch.id}>
                         <td data-label="Batch">
                           <code className="batch-id">{batch.id}</code>
-                          <div className="muted small">
-                            {batch.model || "model not known yet"} · {batch.endpoint}
-                            {batch.api === "reference" ? " · reference API" : ""}
-                          </div>
+                          <ModelLine batch={batch} />
                           {batch.errors && batch.errors.data.length > 0 && (
                             <details className="small batch-errors">
                               <summary>
@@ -223,12 +346,16 @@ export function BatchesPage({ admin }: { admin: boolean }) {
                           <BatchStatus status={batch.status} />
                         </td>
                         <td data-label="Progress">
-                          <Progress batch={batch} />
+                          <Progress batch={batch} pace={paces.get(batch.id)} />
                         </td>
                         <td data-label="Created" className="small">
                           {formatTime(isoOf(batch.created_at))}
                         </td>
-                        <td data-label="Actions">
+                        {/* No label over an empty cell on a phone card. */}
+                        <td
+                          data-label={hasActions(batch) ? "Actions" : undefined}
+                          className={hasActions(batch) ? undefined : "empty-cell"}
+                        >
                           <div className="actions">
                             {CANCELLABLE.has(batch.status) && (
                               <ConfirmButton

@@ -15,6 +15,7 @@ import {
 } from "../components/ui";
 import { formatTime, readyIn } from "../format";
 import { errorMessage, useTRPC } from "../trpc";
+import "./models.css";
 
 type Model = inferRouterOutputs<AppRouter>["models"]["list"][number];
 type Filter = StatusFilter;
@@ -79,27 +80,50 @@ function Actions({ model, onDone }: { model: Model; onDone: (message: string, ok
     },
     onError: (error: unknown) => onDone(errorMessage(error), false),
   });
-  const start = useMutation(trpc.deployments.start.mutationOptions(options("Starting")));
+  const start = useMutation(
+    trpc.deployments.start.mutationOptions({
+      ...options("Starting"),
+      // Without free GPUs the model waits in the queue: say so, not "Starting".
+      onSuccess: (result) => {
+        onDone(`${result.status === "queued" ? "Queued" : "Starting"}: ${model.id}`, true);
+        return refresh();
+      },
+    }),
+  );
   const stop = useMutation(trpc.deployments.stop.mutationOptions(options("Stopping")));
   const restart = useMutation(trpc.deployments.restart.mutationOptions(options("Restarting")));
   const pin = useMutation(trpc.deployments.pin.mutationOptions(options("Pinned")));
   const unpin = useMutation(trpc.deployments.unpin.mutationOptions(options("Unpinned")));
   const drain = useMutation(trpc.deployments.drain.mutationOptions(options("Draining")));
   const busy = [start, stop, restart, pin, unpin, drain].some((m) => m.isPending);
-  const active = model.status !== "offline";
+  const { status } = model;
+  // Only what the state allows: a queued model has nothing to drain or restart (stopping it
+  // takes it out of the queue); a starting one serves nothing yet, so it is stopped, not drained.
+  const can = {
+    start: status === "offline",
+    cancel: status === "queued",
+    stop: status === "starting" || status === "live",
+    restart: status === "live",
+    drain: status === "live" && model.deploymentId !== null,
+  };
   return (
-    <div className="actions" data-testid="model-actions">
-      {!active && (
+    <div className="actions actions-line" data-testid="model-actions">
+      {can.start && (
         <button type="button" className="button button-primary" disabled={busy} onClick={() => start.mutate(ref)}>
           Start
         </button>
       )}
-      {active && (
+      {can.cancel && (
+        <ConfirmButton disabled={busy} confirmLabel="Confirm cancel" onConfirm={() => stop.mutate(ref)}>
+          Cancel
+        </ConfirmButton>
+      )}
+      {can.stop && (
         <ConfirmButton disabled={busy} confirmLabel="Confirm stop" onConfirm={() => stop.mutate(ref)}>
           Stop
         </ConfirmButton>
       )}
-      {active && (
+      {can.restart && (
         <ConfirmButton
           className="button"
           disabled={busy}
@@ -107,6 +131,16 @@ function Actions({ model, onDone }: { model: Model; onDone: (message: string, ok
           onConfirm={() => restart.mutate(ref)}
         >
           Restart
+        </ConfirmButton>
+      )}
+      {can.drain && (
+        <ConfirmButton
+          className="button"
+          disabled={busy}
+          confirmLabel="Confirm drain"
+          onConfirm={() => drain.mutate({ deploymentId: model.deploymentId as string })}
+        >
+          Drain
         </ConfirmButton>
       )}
       {model.pinned ? (
@@ -118,19 +152,33 @@ function Actions({ model, onDone }: { model: Model; onDone: (message: string, ok
           Pin
         </button>
       )}
-      {model.deploymentId && (
-        <ConfirmButton
-          className="button"
-          disabled={busy}
-          confirmLabel="Confirm drain"
-          onConfirm={() => drain.mutate({ deploymentId: model.deploymentId as string })}
-        >
-          Drain
-        </ConfirmButton>
-      )}
     </div>
   );
 }
+
+/** What B, T and R mean, on the page (the marks' tooltips are not seen on a phone, nor by everyone). */
+function MarksLegend() {
+  return (
+    <p className="marks-legend small muted" data-testid="marks-legend">
+      <span className="marks-legend-title">Capabilities:</span>
+      {MARKS.map(([mark, meaning]) => (
+        <span key={mark} className="marks-legend-item">
+          <abbr className="mark on" title={meaning}>
+            {mark}
+          </abbr>{" "}
+          {meaning}
+        </span>
+      ))}
+      <span className="marks-legend-item">(a grey mark: the model does not)</span>
+    </p>
+  );
+}
+
+const MARKS = [
+  ["B", "batch (the Batch API)"],
+  ["T", "tool calling"],
+  ["R", "reasoning"],
+] as const;
 
 export function ModelsPage({ admin }: { admin: boolean }) {
   const trpc = useTRPC();
@@ -187,6 +235,7 @@ export function ModelsPage({ admin }: { admin: boolean }) {
                 onSelect={setFilter}
                 count={(value) => n[value] ?? 0}
               />
+              <MarksLegend />
               {shown.length === 0 ? (
                 <p className="state state-empty">No {filter === "all" ? "" : `${filter} `}models match.</p>
               ) : (
@@ -203,33 +252,39 @@ export function ModelsPage({ admin }: { admin: boolean }) {
                   <tbody>
                     {shown.map((model) => {
                       const key = `${model.cluster}/${model.id}`;
+                      const expanded = open === key;
+                      // On a phone a row is one line (name, status, replicas); a tap on the name
+                      // unfolds the rest (capabilities, where, actions, transitions).
                       return [
-                        <tr key={key} data-model={model.id}>
-                          <td data-label="Model">
+                        <tr key={key} data-model={model.id} className={expanded ? "expanded" : undefined}>
+                          <td data-label="Model" className="model-cell">
                             <button
                               type="button"
-                              className="link"
-                              aria-expanded={open === key}
-                              onClick={() => setOpen(open === key ? null : key)}
-                              title="Show its transitions"
+                              className="link model-toggle"
+                              aria-expanded={expanded}
+                              onClick={() => setOpen(expanded ? null : key)}
+                              title={expanded ? "Hide the details" : "Show the details and transitions"}
                             >
                               {model.id}
                             </button>
                             {model.pinned && <span className="tag">pinned</span>}
-                            <div className="muted small">
+                            <div className="muted small model-meta">
                               {model.family ?? model.framework} · {model.placement}
                               {model.contextLength ? ` · ${Math.round(model.contextLength / 1024)}k context` : ""}
                               {model.aliases.length > 0 ? ` · ${model.aliases.join(", ")}` : ""}
                             </div>
                           </td>
-                          <td data-label="Capabilities">
+                          <td data-label="Capabilities" className="model-detail">
                             <Capabilities marks={model.marks} capabilities={model.capabilities} />
                           </td>
-                          <td data-label="Status">
+                          <td data-label="Status" className="status-cell">
                             <StatusBadge status={model.status} />
+                            <span className="replicas-short muted small" title="live / most replicas">
+                              {model.replicas.live}/{model.replicas.max}
+                            </span>
                             <div className="muted small status-detail">{statusDetail(model)}</div>
                           </td>
-                          <td data-label="Where" className="small">
+                          <td data-label="Where" className="small model-detail">
                             {model.cluster}
                             {model.node ? ` / ${model.node}` : ""}
                             <div className="muted">
@@ -238,12 +293,12 @@ export function ModelsPage({ admin }: { admin: boolean }) {
                             </div>
                           </td>
                           {admin && (
-                            <td data-label="Actions">
+                            <td data-label="Actions" className="model-detail actions-cell">
                               <Actions model={model} onDone={(text, ok) => setMessage({ text, ok })} />
                             </td>
                           )}
                         </tr>,
-                        open === key && (
+                        expanded && (
                           <tr key={`${key}-history`} className="history-row">
                             <td colSpan={admin ? 5 : 4}>
                               <h3>Transitions of {model.id}</h3>

@@ -2,10 +2,10 @@ import { Writable } from "node:stream";
 import type { Job, JobsView, ModelObject } from "@switchyard/core";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { Pace } from "../../src/cli/commands/batch/wait";
 import { renderJobs, renderModels } from "../../src/cli/commands/models";
 import { CliContext } from "../../src/cli/context";
 import { formatEta } from "../../src/cli/output";
+import { Pace } from "../../src/pace";
 
 /** A terminal that keeps what `sy models` writes to it. */
 function terminal(): { stream: Writable & { isTTY: boolean; columns?: number }; text: () => string } {
