@@ -84,13 +84,19 @@ export interface UploadOptions extends RequestOptions {
   onProgress?: (progress: { sentBytes: number; totalBytes: number | undefined }) => void;
 }
 
+/** The chunks of `source`, each told to `onChunk`; what reading it throws goes through `onError`. */
 async function* counting(
   source: AsyncIterable<Uint8Array>,
   onChunk: (bytes: number) => void,
+  onError: (error: unknown) => unknown,
 ): AsyncGenerator<Uint8Array> {
-  for await (const chunk of source) {
-    onChunk(chunk.byteLength);
-    yield chunk;
+  try {
+    for await (const chunk of source) {
+      onChunk(chunk.byteLength);
+      yield chunk;
+    }
+  } catch (error) {
+    throw onError(error);
   }
 }
 
@@ -137,6 +143,8 @@ export class Files {
         replayable: typeof given === "function",
       };
     }
+    // An error reading the file, which fetch would report as a broken connection.
+    let readError: unknown;
     const form = encodeForm({ purpose: options.purpose }, "file", {
       name: file.name,
       type: "application/jsonl",
@@ -144,18 +152,35 @@ export class Files {
       stream: () => {
         let sent = 0;
         onProgress?.({ sentBytes: 0, totalBytes: file.size });
-        return counting(file.read(), (n) => {
-          sent += n;
-          onProgress?.({ sentBytes: sent, totalBytes: file.size });
-        });
+        return counting(
+          file.read(),
+          (n) => {
+            sent += n;
+            onProgress?.({ sentBytes: sent, totalBytes: file.size });
+          },
+          (error) => {
+            readError =
+              (error as Error)?.name === "NotReadableError"
+                ? new SwitchyardSDKError(
+                    `${typeof source === "string" ? source : file.name} changed while it was being uploaded; nothing was stored. Upload it again once it is written.`,
+                    { cause: error },
+                  )
+                : error;
+            return readError;
+          },
+        );
       },
     });
-    return this.transport.json<FileObject>("/v1/files", {
-      ...options,
-      method: "POST",
-      upload: { ...form, replayable: file.replayable },
-      timeoutMs: NO_TIMEOUT,
-    });
+    try {
+      return await this.transport.json<FileObject>("/v1/files", {
+        ...options,
+        method: "POST",
+        upload: { ...form, replayable: file.replayable },
+        timeoutMs: NO_TIMEOUT,
+      });
+    } catch (error) {
+      throw readError ?? error;
+    }
   }
 
   retrieve(id: string, options: RequestOptions = {}): Promise<FileObject> {

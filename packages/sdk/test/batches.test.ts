@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -172,6 +172,29 @@ describe("files and batches in the library", () => {
     expect((await client.files.content(fromPath.id)).headers.get("content-disposition")).toBe(
       `attachment; filename="fr_gor v2 __.jsonl"; filename*=UTF-8''${encodeURIComponent("frågor v2 問題.jsonl")}`,
     );
+  });
+
+  it("fails an upload whose file changes meanwhile with what happened, not as a broken connection", async () => {
+    const line = `${batchLine(0, "org/batchy", { user: "x".repeat(900) })}\n`;
+    const input = writeBatchFile([], "growing.jsonl");
+    writeFileSync(input, line.repeat(2000)); // 2 MB: read in many chunks
+    let appended = false;
+    const error = await client.files
+      .upload(input, {
+        purpose: "batch",
+        onProgress: ({ sentBytes }) => {
+          if (sentBytes > 0 && !appended) {
+            appended = true;
+            appendFileSync(input, line);
+          }
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SwitchyardSDKError);
+    expect((error as Error).message).toBe(
+      `${input} changed while it was being uploaded; nothing was stored. Upload it again once it is written.`,
+    );
+    expect((await client.files.list({ purpose: "batch" })).data.map((f) => f.filename)).not.toContain("growing.jsonl");
   });
 
   it("uploads a Blob as a FormData that fetch sends itself where request streams are not sent (a browser)", async () => {
