@@ -30,6 +30,7 @@ import os
 import random
 import socket
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -42,8 +43,11 @@ DEFAULT_SERVER = "http://127.0.0.1:8080"
 CLIENT_ID = "switchyard-auth-py"
 # A token handed out stays valid at least this long (the same margin as sy).
 REFRESH_MARGIN_SECONDS = 5 * 60
-# A lock older than this was left by a process that died mid-refresh (sy uses the same rule).
-LOCK_STALE_SECONDS = 30
+# The token file's lock, as sy takes it: `<file>.lock`, a directory made exclusively, which its
+# holder touches every LOCK_UPDATE_SECONDS; one untouched for LOCK_STALE_SECONDS was left by a
+# process that died and is taken over.
+LOCK_STALE_SECONDS = 10
+LOCK_UPDATE_SECONDS = 2
 LOCK_WAIT_SECONDS = 40
 HTTP_TIMEOUT_SECONDS = 30
 UNITS = {"seconds": 1, "minutes": 60, "hours": 3600}
@@ -339,7 +343,7 @@ class TokenStore:
 
     @contextmanager
     def locked(self):
-        """Hold `<file>.lock` as sy does: created exclusively with `pid@host`, taken over when stale."""
+        """Hold `<file>.lock` as sy does: a directory made exclusively, kept fresh, taken over when stale."""
         lock = self.path + ".lock"
         try:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
@@ -352,61 +356,62 @@ class TokenStore:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
             try:
-                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.mkdir(lock, 0o700)
+                break
             except FileExistsError:
                 if _lock_is_stale(lock):
-                    try:
-                        os.unlink(lock)
-                    except FileNotFoundError:
-                        pass  # another process took it over first
+                    _remove_lock(lock)
                     continue
                 if time.monotonic() > deadline:
                     raise TokenStoreError(
                         "The token file {} stays locked by another sy or {} process. "
-                        "Fix: if none is running, delete {}.".format(self.path, SCRIPT, lock)
+                        "Fix: if none is running, delete {} (rm -r {}).".format(self.path, SCRIPT, lock, lock)
                     ) from None
                 time.sleep(0.025 + random.random() * 0.05)
-                continue
             except OSError as error:
                 raise TokenStoreError(
                     "The token file {} cannot be locked ({}). Fix: make its directory writable for you.".format(
                         self.path, error
                     )
                 ) from None
-            try:
-                os.write(fd, "{}@{}\n".format(os.getpid(), socket.gethostname()).encode("utf-8"))
-            finally:
-                os.close(fd)
-            break
+        done = threading.Event()
+
+        def keep_fresh():
+            while not done.wait(LOCK_UPDATE_SECONDS):
+                try:
+                    os.utime(lock)
+                except OSError:
+                    return
+
+        toucher = threading.Thread(target=keep_fresh, daemon=True)
+        toucher.start()
         try:
             yield
         finally:
-            try:
-                os.unlink(lock)
-            except FileNotFoundError:
-                pass
+            done.set()
+            toucher.join()
+            _remove_lock(lock)
 
 
 def _lock_is_stale(lock):
-    """Left by a process of this machine that is gone, or older than any refresh takes."""
+    """Not touched for LOCK_STALE_SECONDS: its holder died (or its machine slept)."""
     try:
-        with open(lock, "r", encoding="utf-8") as handle:
-            pid_text, _, host = handle.read().strip().partition("@")
-        if host == socket.gethostname() and pid_text.isdigit() and int(pid_text) > 0 and not _alive(int(pid_text)):
-            return True
         return time.time() - os.stat(lock).st_mtime > LOCK_STALE_SECONDS
-    except (OSError, ValueError):
-        return False  # vanished meanwhile (or half written): the next attempt decides
+    except OSError:
+        return False  # vanished meanwhile: the next attempt decides
 
 
-def _alive(pid):
+def _remove_lock(lock):
+    """Remove a lock: a directory, or the `pid@host` file of an older sy or helper."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        os.rmdir(lock)
+    except NotADirectoryError:
+        try:
+            os.unlink(lock)
+        except FileNotFoundError:
+            pass
+    except FileNotFoundError:
+        pass  # another process took it over first
 
 
 # ---- logins -------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
     async (req, res) => {
       const file = await files.locate(readerOf(principalOf(res)), param(req, "file_id"));
       res.setHeader("content-type", "application/octet-stream");
-      res.setHeader("content-disposition", `attachment; filename="${file.filename.replace(/["\\\r\n]/g, "_")}"`);
+      res.setHeader("content-disposition", attachment(file.filename));
       res.setHeader("content-length", String(file.bytes));
       if (file.bytes === 0) {
         res.end();
@@ -384,4 +384,18 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
       },
     );
   }
+}
+
+/**
+ * `attachment; filename="..."`, plus RFC 6266's `filename*` for a name that is not ASCII (a
+ * header value cannot carry it as it is: Node refuses characters past Latin-1).
+ */
+function attachment(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, "_").replace(/["\\]/g, "_");
+  if (ascii === filename) return `attachment; filename="${ascii}"`;
+  const encoded = encodeURIComponent(filename).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }

@@ -36,6 +36,9 @@ export async function receiveUpload(
     try {
       parser = busboy({
         headers: req.headers,
+        // A file name as browsers, fetch's FormData and the SDK send it: UTF-8 as it is (busboy
+        // would read it as Latin-1). RFC 5987's `filename*`, when a client sends one, still wins.
+        defParamCharset: "utf8",
         limits: { files: 1, fileSize: limit, fields: 8, fieldSize: 64 * 1024 },
       });
     } catch (error) {

@@ -26,8 +26,8 @@ import {
   SwitchyardSDKError,
 } from "./errors";
 import { sleep } from "./http";
-import { multipartBody } from "./multipart";
 import { chunksOf } from "./streams";
+import { blobChunks, encodeForm } from "./upload-form";
 
 /** Whether a batch has ended: completed, failed (rejected), expired or cancelled. */
 export function isBatchEnded(status: BatchStatus): boolean {
@@ -46,17 +46,20 @@ function query(params: Record<string, string | number | undefined>): string {
     : "";
 }
 
-/** A file on this machine, opened for upload (`files.upload(path)`, in Node). */
+/** A file on this machine, opened for upload (`files.upload(path)`, in Node): a Blob read as it is sent. */
 export interface LocalFile {
   filename: string;
-  bytes: number;
-  /** Reads it from the start (again, when an upload starts over). */
-  content: () => AsyncIterable<Uint8Array>;
+  /** `fs.openAsBlob`'s: its bytes are read from disk as they are sent (again, when an upload starts over). */
+  blob: Blob;
 }
 
-/** What to upload: a path on this machine (Node), or bytes from elsewhere (e.g. a file rewritten on the fly). */
+/**
+ * What to upload: a path on this machine (Node), a Blob or File (a browser's file input), or
+ * bytes from elsewhere (e.g. a file rewritten on the fly).
+ */
 export type UploadSource =
   | string
+  | Blob
   | {
       /** The name the server records (shown in file lists). */
       filename: string;
@@ -72,19 +75,28 @@ export type UploadSource =
 export interface UploadOptions extends RequestOptions {
   /** Only `batch` is accepted for uploads. */
   purpose: "batch";
-  /** Overrides the file name recorded by the server (default: the path's base name). */
+  /** Overrides the file name recorded by the server (default: the path's base name, the File's name). */
   filename?: string;
-  /** Told the bytes handed to the connection so far (and the total, when known) as the upload goes. */
+  /**
+   * Told the bytes handed to the connection so far (and the total, when known) as the upload goes.
+   * In a browser, which sends a Blob itself, only at the start and the end.
+   */
   onProgress?: (progress: { sentBytes: number; totalBytes: number | undefined }) => void;
 }
 
+/** The chunks of `source`, each told to `onChunk`; what reading it throws goes through `onError`. */
 async function* counting(
   source: AsyncIterable<Uint8Array>,
   onChunk: (bytes: number) => void,
+  onError: (error: unknown) => unknown,
 ): AsyncGenerator<Uint8Array> {
-  for await (const chunk of source) {
-    onChunk(chunk.byteLength);
-    yield chunk;
+  try {
+    for await (const chunk of source) {
+      onChunk(chunk.byteLength);
+      yield chunk;
+    }
+  } catch (error) {
+    throw onError(error);
   }
 }
 
@@ -93,43 +105,82 @@ export class Files {
   constructor(private readonly transport: Transport) {}
 
   /**
-   * Upload a batch input file, streamed: from disk (a path, in Node) or from an async
+   * Upload a batch input file, streamed: from disk (a path, in Node), a Blob, or an async
    * iterable, never read into memory whole. Multipart to `POST /v1/files`, like the `openai` SDK.
    */
   async upload(source: UploadSource, options: UploadOptions): Promise<FileObject> {
-    let filename: string;
-    let content: () => AsyncIterable<Uint8Array>;
-    let bytes: number | undefined;
-    let replayable: boolean;
-    if (typeof source === "string") {
-      ({ filename, bytes, content } = await this.transport.localFile(source));
-      replayable = true;
-    } else {
-      filename = source.filename;
-      bytes = source.bytes;
-      const given = source.content;
-      replayable = typeof given === "function";
-      content = typeof given === "function" ? given : () => given;
-    }
-    const form = multipartBody({ purpose: options.purpose }, "file", {
-      filename: options.filename ?? filename,
-      contentType: "application/jsonl",
-      bytes,
-      content: () => {
-        let sent = 0;
-        options.onProgress?.({ sentBytes: 0, totalBytes: bytes });
-        return counting(content(), (n) => {
-          sent += n;
-          options.onProgress?.({ sentBytes: sent, totalBytes: bytes });
+    const { onProgress } = options;
+    let file: { name: string; size: number | undefined; read: () => AsyncIterable<Uint8Array>; replayable: boolean };
+    if (typeof source === "string" || source instanceof Blob) {
+      const { filename, blob } =
+        typeof source === "string"
+          ? await this.transport.localFile(source)
+          : { filename: (source as Partial<File>).name || "upload.jsonl", blob: source };
+      const name = options.filename ?? filename;
+      if (!this.transport.streamsUploads()) {
+        // A browser: its fetch reads the Blob itself (from disk, for a picked file); a request
+        // body that is a stream needs HTTP/2 in Chrome, and Firefox and Safari send none.
+        const form = new FormData();
+        form.append("purpose", options.purpose);
+        form.append("file", blob, name);
+        onProgress?.({ sentBytes: 0, totalBytes: blob.size });
+        const uploaded = await this.transport.json<FileObject>("/v1/files", {
+          ...options,
+          method: "POST",
+          form,
+          timeoutMs: NO_TIMEOUT,
         });
+        onProgress?.({ sentBytes: blob.size, totalBytes: blob.size });
+        return uploaded;
+      }
+      file = { name, size: blob.size, read: () => blobChunks(blob), replayable: true };
+    } else {
+      const given = source.content;
+      file = {
+        name: options.filename ?? source.filename,
+        size: source.bytes,
+        read: typeof given === "function" ? given : () => given,
+        replayable: typeof given === "function",
+      };
+    }
+    // An error reading the file, which fetch would report as a broken connection.
+    let readError: unknown;
+    const form = encodeForm({ purpose: options.purpose }, "file", {
+      name: file.name,
+      type: "application/jsonl",
+      size: file.size,
+      stream: () => {
+        let sent = 0;
+        onProgress?.({ sentBytes: 0, totalBytes: file.size });
+        return counting(
+          file.read(),
+          (n) => {
+            sent += n;
+            onProgress?.({ sentBytes: sent, totalBytes: file.size });
+          },
+          (error) => {
+            readError =
+              (error as Error)?.name === "NotReadableError"
+                ? new SwitchyardSDKError(
+                    `${typeof source === "string" ? source : file.name} changed while it was being uploaded; nothing was stored. Upload it again once it is written.`,
+                    { cause: error },
+                  )
+                : error;
+            return readError;
+          },
+        );
       },
     });
-    return this.transport.json<FileObject>("/v1/files", {
-      ...options,
-      method: "POST",
-      upload: { ...form, replayable },
-      timeoutMs: NO_TIMEOUT,
-    });
+    try {
+      return await this.transport.json<FileObject>("/v1/files", {
+        ...options,
+        method: "POST",
+        upload: { ...form, replayable: file.replayable },
+        timeoutMs: NO_TIMEOUT,
+      });
+    } catch (error) {
+      throw readError ?? error;
+    }
   }
 
   retrieve(id: string, options: RequestOptions = {}): Promise<FileObject> {

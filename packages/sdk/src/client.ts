@@ -62,6 +62,8 @@ export interface CallOptions extends RequestOptions {
   body?: unknown;
   /** A streamed body instead (an upload); `body()` is called once per attempt. */
   upload?: StreamedBody;
+  /** A form the runtime's fetch encodes and sends itself (a browser's upload of a Blob). */
+  form?: FormData;
   /** Stream the answer (no timeout, the body is read by the caller). */
   raw?: boolean;
   /** Overrides the client's timeout (inference may take minutes). */
@@ -83,6 +85,11 @@ export interface Transport {
   call(path: string, options: CallOptions): Promise<Response>;
   /** A file on this machine, to upload by its path (Node only). */
   localFile(path: string): Promise<LocalFile>;
+  /**
+   * Whether uploads go as a stream the client encodes (Node: progress as bytes go, any source)
+   * or, for a Blob, as a FormData the runtime sends itself (a browser, which streams no request body).
+   */
+  streamsUploads(): boolean;
 }
 
 /** Inference waits for the model (the server holds a cold start, then generation): as long as openai's default. */
@@ -234,6 +241,7 @@ export class Switchyard {
     json: (path, options) => this.json(path, options),
     call: (path, options) => this.call(path, options),
     localFile: (path) => this.localFile(path),
+    streamsUploads: () => this.streamsUploads(),
   };
 
   /** Batch input files (OpenAI's Files API): upload from disk as a stream, look up, download. */
@@ -242,11 +250,16 @@ export class Switchyard {
   /** Batches through OpenAI's Batches API, `wait` for one to end, its results; `reference` for the path-based API. */
   readonly batches = new Batches(this.transport, this.files);
 
+  /** Whether uploads of a Blob go as a stream this client encodes (Node) or as a FormData fetch sends (elsewhere). */
+  protected streamsUploads(): boolean {
+    return false;
+  }
+
   /** A file on this machine for `files.upload(path)`: there is none outside Node. */
   protected localFile(path: string): Promise<LocalFile> {
     return Promise.reject(
       new SwitchyardSDKError(
-        `Cannot upload ${path} by its path here: that needs Node ('@switchyard/sdk/node'). Pass { filename, content } instead.`,
+        `Cannot upload ${path} by its path here: that needs Node ('@switchyard/sdk/node'). Pass a Blob (a File from a file input) or { filename, content } instead.`,
       ),
     );
   }
@@ -281,6 +294,8 @@ export class Switchyard {
           ...(upload?.length === undefined ? {} : { "content-length": String(upload.length) }),
         },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        // fetch sets the form's content-type (with its boundary) and length itself.
+        ...(options.form ? { body: options.form, redirect: "error" as const, window: null } : {}),
         // A stream, not a buffer: a 200 MB file never sits in memory. Without `redirect: "error"` and
         // `window: null`, fetch clones the request (tee-ing the body, to replay it on a redirect) and
         // so keeps every byte sent until the upload ends.

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -147,6 +147,80 @@ describe("files and batches in the library", () => {
     const batch = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions" });
     const done = await client.batches.wait(batch.id, { intervalMs: 100 });
     expect([done.status, done.model, done.request_counts.completed]).toEqual(["completed", "org/batchy", 3]);
+  });
+
+  it("keeps a file name that is not ASCII, from a path, a stream and a Blob", async () => {
+    const lines = [batchLine(0, "org/batchy"), batchLine(1, "org/batchy")];
+    const input = writeBatchFile(lines, "frågor v2 問題.jsonl");
+    const text = readFileSync(input, "utf8");
+    const fromPath = await client.files.upload(input, { purpose: "batch" });
+    const fromStream = await client.files.upload(
+      { filename: "données.jsonl", content: () => createReadStreamOf(input) },
+      { purpose: "batch" },
+    );
+    const fromBlob = await client.files.upload(new File([text], "ünïcode.jsonl"), { purpose: "batch" });
+    expect([fromPath.filename, fromStream.filename, fromBlob.filename]).toEqual([
+      "frågor v2 問題.jsonl",
+      "données.jsonl",
+      "ünïcode.jsonl",
+    ]);
+    for (const file of [fromPath, fromStream, fromBlob]) {
+      expect(file.bytes).toBe(Buffer.byteLength(text));
+      expect(await (await client.files.content(file.id)).text()).toBe(text);
+    }
+    // The download names it too: an ASCII stand-in, and the name itself as RFC 6266's filename*.
+    expect((await client.files.content(fromPath.id)).headers.get("content-disposition")).toBe(
+      `attachment; filename="fr_gor v2 __.jsonl"; filename*=UTF-8''${encodeURIComponent("frågor v2 問題.jsonl")}`,
+    );
+  });
+
+  it("fails an upload whose file changes meanwhile with what happened, not as a broken connection", async () => {
+    const line = `${batchLine(0, "org/batchy", { user: "x".repeat(900) })}\n`;
+    const input = writeBatchFile([], "growing.jsonl");
+    writeFileSync(input, line.repeat(2000)); // 2 MB: read in many chunks
+    let appended = false;
+    const error = await client.files
+      .upload(input, {
+        purpose: "batch",
+        onProgress: ({ sentBytes }) => {
+          if (sentBytes > 0 && !appended) {
+            appended = true;
+            appendFileSync(input, line);
+          }
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SwitchyardSDKError);
+    expect((error as Error).message).toBe(
+      `${input} changed while it was being uploaded; nothing was stored. Upload it again once it is written.`,
+    );
+    expect((await client.files.list({ purpose: "batch" })).data.map((f) => f.filename)).not.toContain("growing.jsonl");
+  });
+
+  it("uploads a Blob as a FormData that fetch sends itself where request streams are not sent (a browser)", async () => {
+    const core = await import("../src/index");
+    const bodies: string[] = [];
+    const browserish = new core.Switchyard({
+      baseURL: h.url,
+      apiKey: h.adaKey,
+      fetch: (url, init) => {
+        bodies.push(init?.body instanceof FormData ? "form" : typeof init?.body);
+        return fetch(url, init);
+      },
+    });
+    const text = `${batchLine(0, "org/batchy")}\n`;
+    const progress: [number, number | undefined][] = [];
+    const file = await browserish.files.upload(new File([text], "picked.jsonl"), {
+      purpose: "batch",
+      onProgress: (p) => progress.push([p.sentBytes, p.totalBytes]),
+    });
+    expect(bodies).toEqual(["form"]);
+    expect([file.filename, file.bytes]).toEqual(["picked.jsonl", text.length]);
+    expect(progress).toEqual([
+      [0, text.length],
+      [text.length, text.length],
+    ]);
+    expect(await (await browserish.files.content(file.id)).text()).toBe(text);
   });
 
   it("returns a rejected batch with its line-numbered errors (not thrown), and nothing ran", async () => {

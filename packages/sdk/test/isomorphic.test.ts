@@ -40,7 +40,10 @@ describe("the SDK's runtime-neutral entry", () => {
   });
 
   it("the Node entry does need Node, so the check above would catch a Node import slipping into the core", async () => {
-    await expect(bundle(`export * from "@switchyard/sdk/node";`, "browser")).rejects.toThrow(/node:fs/);
+    // (The first module esbuild names may be a dependency's, e.g. proper-lockfile's graceful-fs: "fs".)
+    await expect(bundle(`export * from "@switchyard/sdk/node";`, "browser")).rejects.toThrow(
+      /Could not resolve "(node:)?fs"/,
+    );
     const { imports } = await bundle(`export * from "@switchyard/sdk/node";`, "node");
     expect(imports).toEqual(expect.arrayContaining(["node:fs", "node:os"]));
   });

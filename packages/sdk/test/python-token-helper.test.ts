@@ -1,6 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
-import { readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ManualClock } from "@switchyard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -260,7 +259,7 @@ describe.skipIf(!python)("the Python token helper (switchyard_auth.py)", () => {
 
   it("waits while sy holds the token file's lock, then uses the token sy got (one refresh token, one use)", async () => {
     const lock = `${home.tokenFile}.lock`;
-    writeFileSync(lock, `${process.pid}@${hostname()}\n`, { mode: 0o600 }); // as sy writes it
+    mkdirSync(lock, { mode: 0o700 }); // as sy makes it (fresh for 10 s, which this test stays within)
     expireLocally();
     const waiting = new PythonProcess([helper, "get_access_token"], env, home.home);
     try {
@@ -269,7 +268,7 @@ describe.skipIf(!python)("the Python token helper (switchyard_auth.py)", () => {
       expect(waiting.exited).toBe(false);
       expect(stored().refresh_token).toBe(before); // it did not refresh behind the lock
       const fromSy = await refreshAsSy();
-      unlinkSync(lock);
+      rmdirSync(lock);
       const result = await waiting.done;
       expect(result.code).toBe(0);
       expect(result.stdout).toBe(`${fromSy}\n`);
@@ -290,11 +289,12 @@ describe.skipIf(!python)("the Python token helper (switchyard_auth.py)", () => {
     );
     try {
       await holder.waitFor("stdout", /locked/);
-      expect(readFileSync(`${home.tokenFile}.lock`, "utf8")).toBe(`${holder.child.pid}@${hostname()}\n`);
+      expect(statSync(`${home.tokenFile}.lock`).isDirectory()).toBe(true);
       expireLocally();
       const before = stored().refresh_token;
       const waiting = sy(["token"], env);
-      await new Promise((r) => setTimeout(r, 4000));
+      // Past the 10 s after which an untouched lock is taken over: the helper keeps it fresh.
+      await new Promise((r) => setTimeout(r, 12_000));
       expect(stored().refresh_token).toBe(before); // sy did not refresh behind the lock
       const fromHelper = await refreshAsSy();
       holder.child.stdin.end("\n");
@@ -305,6 +305,22 @@ describe.skipIf(!python)("the Python token helper (switchyard_auth.py)", () => {
       expect(await whoIs(h.url, fromHelper)).toEqual({ status: 200, username: "ada" });
     } finally {
       if (!holder.exited) holder.child.kill();
+    }
+  }, 40_000);
+
+  it("takes over a lock left by a process that died: sy's directory, or an older sy's pid@host file", async () => {
+    const lock = `${home.tokenFile}.lock`;
+    mkdirSync(path.dirname(lock), { recursive: true });
+    const minuteAgo = new Date(Date.now() - 60_000);
+    const takeLock = "import switchyard_auth\nwith switchyard_auth.TokenStore().locked():\n    print('locked')\n";
+    for (const leave of [() => mkdirSync(lock), () => writeFileSync(lock, "4194305@elsewhere\n")]) {
+      leave();
+      utimesSync(lock, minuteAgo, minuteAgo);
+      const started = Date.now();
+      const result = await new PythonProcess(["-c", takeLock], env, home.home).done;
+      expect([result.code, result.stdout, result.stderr]).toEqual([0, "locked\n", ""]);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(existsSync(lock)).toBe(false);
     }
   });
 

@@ -1,5 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { spawn } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { homedir, hostname } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -75,16 +76,70 @@ describe("the token store", () => {
     expect(readdirSync(path.dirname(tokenFile))).toEqual(["tokens.json"]);
   });
 
-  it("takes over a lock left behind by a process that died", async () => {
+  it("waits for a live holder past the stale time, and takes the lock over once the holder is killed", async () => {
+    const { tokenFile } = freshHome();
+    // Another process holds the lock (as a `sy` refreshing does) and keeps it fresh.
+    const holder = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        `const { TokenStore } = await import(${JSON.stringify(path.resolve(import.meta.dirname, "../src/node/token-store.ts"))});
+         await new TokenStore(${JSON.stringify(tokenFile)}).withLock(() => { console.log("locked"); return new Promise(() => setInterval(() => {}, 1000)); });`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("locked") && resolve());
+        holder.once("exit", (code) => reject(new Error(`the holder exited (${code})`)));
+      });
+      expect(statSync(`${tokenFile}.lock`).isDirectory()).toBe(true);
+      let done = 0;
+      const started = Date.now();
+      const update = new TokenStore(tokenFile)
+        .update((file) => {
+          file.servers["http://a:8080"] = session("ada");
+        })
+        .then(() => {
+          done = Date.now();
+        });
+      await new Promise((r) => setTimeout(r, 12_000)); // past the 10 s after which an untouched lock is stale
+      expect(done).toBe(0);
+      holder.kill("SIGKILL"); // no exit handler runs: the lock stays behind, untouched from now on
+      const killed = Date.now();
+      await update;
+      expect(done - killed).toBeLessThan(12_000);
+      expect(done - started).toBeGreaterThan(12_000);
+      expect(Object.keys(new TokenStore(tokenFile).read().servers)).toEqual(["http://a:8080"]);
+      expect(readdirSync(path.dirname(tokenFile))).toEqual(["tokens.json"]);
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  }, 40_000);
+
+  it("takes over a stale pid@host lock file of an older sy or switchyard_auth.py, and waits while one is fresh", async () => {
     const { tokenFile } = freshHome();
     mkdirSync(path.dirname(tokenFile), { recursive: true });
-    // pid 2^22 + 1 is above Linux's pid_max default: no such process.
-    writeFileSync(`${tokenFile}.lock`, `4194305@${(await import("node:os")).hostname()}\n`);
+    const lock = `${tokenFile}.lock`;
+    writeFileSync(lock, `4194305@${hostname()}\n`);
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(lock, minuteAgo, minuteAgo);
     const started = Date.now();
     await new TokenStore(tokenFile).update((file) => {
       file.servers["http://a:8080"] = session("ada");
     });
     expect(Date.now() - started).toBeLessThan(2000);
+    expect(readdirSync(path.dirname(tokenFile))).toEqual(["tokens.json"]);
+
+    // A fresh one (its holder is refreshing) is waited for, and then named with the fix.
+    writeFileSync(lock, `${process.pid}@${hostname()}\n`);
+    const error = await new TokenStore(tokenFile, { lockWaitMs: 1500 }).update(() => {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TokenStoreError);
+    expect((error as Error).message).toContain(`stays locked by another sy or switchyard_auth.py process`);
+    expect((error as Error).message).toContain(`Fix: if none is running, delete ${lock} (rm -r ${lock}).`);
   });
 
   it("explains a damaged file with its path and the fix, and never guesses", () => {

@@ -82,6 +82,11 @@ export class Switchyard extends SwitchyardClient {
     return { username: removed.username };
   }
 
+  /** Node's fetch streams a request body: uploads go as a stream, so progress is told as bytes go. */
+  protected override streamsUploads(): boolean {
+    return true;
+  }
+
   protected override localFile(path: string): Promise<LocalFile> {
     return openLocalFile(path);
   }

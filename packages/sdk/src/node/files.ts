@@ -1,10 +1,14 @@
-import { createReadStream } from "node:fs";
+import { openAsBlob } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { LocalFile } from "../batches";
 import { SwitchyardSDKError } from "../errors";
 
-/** A file on disk for `files.upload(path)`: its name and size, and its bytes as a stream (256 KiB reads). */
+/**
+ * A file on disk for `files.upload(path)`: its name, and `fs.openAsBlob`'s Blob of it, whose
+ * bytes are read from disk as they are sent. Should the file change before or while it is read,
+ * reading it fails (Node's NotReadableError) rather than sending a mix of two versions.
+ */
 export async function openLocalFile(file: string): Promise<LocalFile> {
   const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
     throw new SwitchyardSDKError(`Cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : error.message}.`, {
@@ -12,9 +16,5 @@ export async function openLocalFile(file: string): Promise<LocalFile> {
     });
   });
   if (!info.isFile()) throw new SwitchyardSDKError(`${file} is not a file.`);
-  return {
-    filename: path.basename(file),
-    bytes: info.size,
-    content: () => createReadStream(file, { highWaterMark: 256 * 1024 }),
-  };
+  return { filename: path.basename(file), blob: await openAsBlob(file, { type: "application/jsonl" }) };
 }

@@ -1,17 +1,6 @@
 import { randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { homedir, hostname } from "node:os";
+import fs, { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { homedir } from "node:os";
 import path from "node:path";
 import { TokenStoreError } from "../errors";
 
@@ -81,9 +70,35 @@ function problemOf(data: unknown): string | undefined {
   return undefined;
 }
 
-/** A lock older than this was left by a process that died mid-update (a refresh takes seconds). */
-const LOCK_STALE_MS = 30_000;
+/**
+ * The lock (proper-lockfile's protocol, which switchyard_auth.py keeps too): `<path>.lock` is a
+ * directory made exclusively, whose holder touches it every LOCK_UPDATE_MS; one not touched for
+ * LOCK_STALE_MS was left by a process that died (or a machine that slept) and is taken over.
+ */
+const LOCK_STALE_MS = 10_000;
+const LOCK_UPDATE_MS = 2_000;
+/** How long to wait for a lock that stays held before saying so (by default). */
 const LOCK_WAIT_MS = 40_000;
+
+/**
+ * node:fs for proper-lockfile, except that a stale lock can also be a file: the `pid@host` file
+ * of sy and switchyard_auth.py before they took up this protocol (copies of the helper stay in
+ * use for long). Both kinds exclude each other, since neither can be made where the other is.
+ */
+const lockFs = {
+  ...fs,
+  rmdir(dir: string, callback: (error: NodeJS.ErrnoException | null) => void) {
+    fs.rmdir(dir, (error) => (error?.code === "ENOTDIR" ? fs.unlink(dir, callback) : callback(error)));
+  },
+  rmdirSync(dir: string) {
+    try {
+      fs.rmdirSync(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOTDIR") throw error;
+      fs.unlinkSync(dir);
+    }
+  },
+};
 
 /**
  * The token file: mode 0600 in a 0700 directory, one entry per server, replaced atomically
@@ -93,9 +108,11 @@ const LOCK_WAIT_MS = 40_000;
  */
 export class TokenStore {
   readonly path: string;
+  private readonly lockWaitMs: number;
 
-  constructor(file: string = defaultTokenPath()) {
+  constructor(file: string = defaultTokenPath(), options: { lockWaitMs?: number } = {}) {
     this.path = path.resolve(file);
+    this.lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
   }
 
   private get fix(): string {
@@ -188,10 +205,9 @@ export class TokenStore {
     }
   }
 
-  /** Run `work` holding `<path>.lock` (created exclusively; taken over when older than 30 s). */
+  /** Run `work` holding `<path>.lock` (see LOCK_STALE_MS). */
   async withLock<T>(work: () => Promise<T>): Promise<T> {
     const lock = `${this.path}.lock`;
-    const deadline = Date.now() + LOCK_WAIT_MS;
     try {
       mkdirSync(path.dirname(this.path), { recursive: true, mode: 0o700 });
     } catch (error) {
@@ -201,66 +217,40 @@ export class TokenStore {
         "Fix: set XDG_CONFIG_HOME to a writable directory.",
       );
     }
-    for (;;) {
-      try {
-        const fd = openSync(lock, "wx", 0o600);
-        writeSync(fd, `${process.pid}@${hostname()}\n`);
-        closeSync(fd);
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-          throw new TokenStoreError(
-            this.path,
-            `cannot be locked (${(error as Error).message})`,
-            "Fix: make its directory writable for you.",
-          );
-        }
-        if (isStale(lock)) {
-          try {
-            unlinkSync(lock);
-          } catch {
-            // another process took it over first
-          }
-          continue;
-        }
-        if (Date.now() > deadline) {
-          throw new TokenStoreError(
-            this.path,
-            "stays locked by another sy process",
-            `Fix: if no sy is running, delete ${lock}.`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 25 + Math.random() * 50));
+    // Loaded when first needed: it installs exit handlers (to remove held locks) in the process.
+    const { lock: acquire } = await import("proper-lockfile");
+    let release: () => Promise<void>;
+    try {
+      release = await acquire(this.path, {
+        lockfilePath: lock,
+        realpath: false, // the token file need not exist yet
+        stale: LOCK_STALE_MS,
+        update: LOCK_UPDATE_MS,
+        retries: { retries: 1000, factor: 1.2, minTimeout: 25, maxTimeout: 100, maxRetryTime: this.lockWaitMs },
+        fs: lockFs,
+        // The lock was not touched in time (the machine slept, say). Its default throws where
+        // nobody can catch it, ending the process; the update goes on instead and writes what
+        // it got: a refresh token already rotated by the server is worth keeping.
+        onCompromised: () => {},
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ELOCKED") {
+        throw new TokenStoreError(
+          this.path,
+          "stays locked by another sy or switchyard_auth.py process",
+          `Fix: if none is running, delete ${lock} (rm -r ${lock}).`,
+        );
       }
+      throw new TokenStoreError(
+        this.path,
+        `cannot be locked (${(error as Error).message})`,
+        "Fix: make its directory writable for you.",
+      );
     }
     try {
       return await work();
     } finally {
-      try {
-        unlinkSync(lock);
-      } catch {
-        // already gone
-      }
+      await release().catch(() => {}); // already released when it was lost
     }
-  }
-}
-
-/** Left by a process of this machine that is gone, or older than any update takes. */
-function isStale(lock: string): boolean {
-  try {
-    const [pid, host] = readFileSync(lock, "utf8").trim().split("@");
-    if (host === hostname() && Number(pid) > 0 && !isAlive(Number(pid))) return true;
-    return Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS;
-  } catch {
-    return false; // vanished meanwhile (or half written): the next attempt decides
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
