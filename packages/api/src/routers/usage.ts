@@ -6,12 +6,12 @@ import {
   LiveStatsInputSchema,
   LiveStatsSchema,
   TopUserSchema,
+  TopUsersInputSchema,
   UsageBreakdownInputSchema,
   UsageBreakdownSchema,
+  type UsageBucket,
   UsageRequestPageSchema,
   UsageRequestsInputSchema,
-  TopUsersInputSchema,
-  type UsageBucket,
   UsageTimeseriesInputSchema,
   UsageTimeseriesSchema,
   type UsageTotals,
@@ -313,7 +313,10 @@ export const usageRouter = router({
       const where: Prisma.UsageRecordWhereInput[] = [];
       if (!actsAsAdmin(ctx.principal)) where.push({ userId: ctx.principal.userId });
       if (input.user) {
-        const user = await ctx.deps.db.prisma.user.findUnique({ where: { username: input.user }, select: { id: true } });
+        const user = await ctx.deps.db.prisma.user.findUnique({
+          where: { username: input.user },
+          select: { id: true },
+        });
         // An unknown name matches nothing (no 404: the log must not tell which names exist).
         if (!user) return { entries: [], nextCursor: null };
         where.push({ userId: user.id });
