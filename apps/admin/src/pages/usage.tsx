@@ -65,7 +65,7 @@ function SeriesChart({
       minute: "2-digit",
     });
     return data.bucket === "day"
-      ? from
+      ? `${new Date(start).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" })} (UTC day)`
       : `${from} – ${end.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })}`;
   };
   return (
@@ -132,7 +132,7 @@ function Charts({ data }: { data: Timeseries }) {
       ),
     [data.buckets, data.bucket, maxTicks],
   );
-  const per = BUCKET_WORDS[data.bucket as Bucket];
+  const per = BUCKET_WORDS[data.bucket];
   return (
     <section className="card charts" ref={ref}>
       <h2>Requests per {per}</h2>
