@@ -112,6 +112,7 @@ describe.skipIf(!enabled)("the usage page and the request log in a browser", () 
         await page.getByRole("button", { name: button, exact: true }).click();
         await heading(`Requests per ${per}`).waitFor();
         await heading(`Tokens per ${per}`).waitFor();
+        expect(new URL(page.url()).searchParams.get("range")).toBe(button.replace(" ", ""));
         // One rectangle per bucket and series at most: bars, never an area.
         await expect.poll(() => bars("chart-requests").count()).toBeGreaterThan(0);
         expect(await page.locator(".recharts-area").count()).toBe(0);
@@ -173,6 +174,11 @@ describe.skipIf(!enabled)("the usage page and the request log in a browser", () 
         await page.getByLabel("Auto-refresh").selectOption({ label: "10 s" });
         await expect.poll(() => updated.textContent(), { timeout: 15_000, interval: 500 }).not.toBe(before);
         expect(await updated.textContent()).toContain("every 10 s");
+        // The range and the refresh are in the address: a reload keeps them.
+        expect(new URL(page.url()).search).toBe("?range=24h&refresh=10s");
+        await page.reload();
+        await heading("Requests per 15 minutes").waitFor();
+        expect(await page.getByLabel("Auto-refresh").inputValue()).toBe("10000");
         await page.getByLabel("Auto-refresh").selectOption({ label: "Off" });
       }
       await page.close();

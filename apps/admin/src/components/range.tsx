@@ -126,3 +126,39 @@ export function RefreshPicker({ value, onChange }: { value: number; onChange: (m
     </label>
   );
 }
+
+/**
+ * A range and auto-refresh from a page's query (`?range=1h&refresh=30s`, or
+ * `?from=<ms>&to=<ms>` for a custom one), so a link or a reload shows the same view.
+ */
+export function rangeFromQuery(search: URLSearchParams, fallback: Range): Range {
+  const key = search.get("range");
+  if (key === "1h" || key === "24h" || key === "7d") return { key };
+  const from = Number(search.get("from"));
+  const to = Number(search.get("to"));
+  if (Number.isFinite(from) && Number.isFinite(to) && from > 0 && from < to && to - from <= MAX_CUSTOM_MS) {
+    return { key: "custom", from, to };
+  }
+  return fallback;
+}
+
+export function refreshFromQuery(search: URLSearchParams): number {
+  const label = search.get("refresh");
+  return REFRESH_OPTIONS.find((o) => o.value !== 0 && queryLabel(o.value) === label)?.value ?? 0;
+}
+
+/** `10s`, `30s`, `1m`. */
+const queryLabel = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
+
+/** The query that `rangeFromQuery` and `refreshFromQuery` read back. */
+export function rangeQuery(range: Range, refreshMs: number): URLSearchParams {
+  const query = new URLSearchParams();
+  if (range.key === "custom") {
+    query.set("from", String(range.from));
+    query.set("to", String(range.to));
+  } else {
+    query.set("range", range.key);
+  }
+  if (refreshMs) query.set("refresh", queryLabel(refreshMs));
+  return query;
+}

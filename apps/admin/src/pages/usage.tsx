@@ -3,7 +3,16 @@ import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-quer
 import type { inferRouterOutputs } from "@trpc/server";
 import { type RefObject, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { type Range, RangePicker, RefreshPicker, rangeSpan, rangeWords } from "../components/range";
+import {
+  type Range,
+  RangePicker,
+  RefreshPicker,
+  rangeFromQuery,
+  rangeQuery,
+  rangeSpan,
+  rangeWords,
+  refreshFromQuery,
+} from "../components/range";
 import { PageHeader, QueryView } from "../components/ui";
 import {
   BUCKET_MS,
@@ -17,6 +26,7 @@ import {
   toCsv,
 } from "../format";
 import { saveBlob } from "../http";
+import { BASE, useLocation } from "../router";
 import { useTRPC } from "../trpc";
 
 type Timeseries = inferRouterOutputs<AppRouter>["usage"]["timeseries"];
@@ -321,9 +331,18 @@ function windowOf(range: Range, now: number): { from: string; to: string; bucket
 export function UsagePage({ admin }: { admin: boolean }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [range, setRange] = useState<Range>({ key: "24h" });
-  const [groupBy, setGroupBy] = useState<"model" | "user">("model");
-  const [refreshMs, setRefreshMs] = useState(0);
+  const { search } = useLocation();
+  const [range, setRange] = useState<Range>(() => rangeFromQuery(search, { key: "24h" }));
+  const [groupBy, setGroupBy] = useState<"model" | "user">(() =>
+    admin && search.get("group") === "user" ? "user" : "model",
+  );
+  const [refreshMs, setRefreshMs] = useState(() => refreshFromQuery(search));
+  // The view is kept in the address (as Grafana does): a reload or a shared link shows the same.
+  useEffect(() => {
+    const query = rangeQuery(range, refreshMs);
+    if (groupBy === "user") query.set("group", "user");
+    history.replaceState(history.state, "", `${BASE}/usage?${query}`);
+  }, [range, refreshMs, groupBy]);
   const [now, setNow] = useState(() => Date.now());
   // Every query of the page shares one window, fixed until the range changes or a refresh.
   const span = useMemo(() => windowOf(range, now), [range, now]);
