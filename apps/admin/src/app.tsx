@@ -11,6 +11,7 @@ import { KeysPage } from "./pages/keys";
 import { ModelsPage } from "./pages/models";
 import { OverviewPage } from "./pages/overview";
 import { PlaygroundPage } from "./pages/playground";
+import { RequestsPage } from "./pages/requests";
 import { SignInPage } from "./pages/sign-in";
 import { UsersPage } from "./pages/users";
 import { Link, navigate, useLocation } from "./router";
@@ -34,6 +35,7 @@ const PAGES: Page[] = [
   { path: "/playground", label: "Playground", admin: false, render: () => <PlaygroundPage /> },
   { path: "/batches", label: "Batches", admin: false, render: (admin) => <BatchesPage admin={admin} /> },
   { path: "/usage", label: "Usage", admin: false, render: (admin) => <UsagePage admin={admin} /> },
+  { path: "/requests", label: "Request log", admin: false, render: (admin) => <RequestsPage admin={admin} /> },
   { path: "/keys", label: "API keys", admin: false, render: (admin) => <KeysPage admin={admin} /> },
   { path: "/users", label: "Users", admin: true, render: () => <UsersPage /> },
   { path: "/groups", label: "Groups", admin: true, render: () => <GroupsPage /> },

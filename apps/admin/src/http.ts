@@ -32,7 +32,12 @@ export async function errorOf(res: Response): Promise<{ message: string; body: R
 export async function download(path: string, filename: string): Promise<void> {
   const res = await apiFetch(path);
   if (!res.ok) throw new Error((await errorOf(res)).message);
-  const url = URL.createObjectURL(await res.blob());
+  saveBlob(await res.blob(), filename);
+}
+
+/** Save data the page holds as a file, through a temporary object URL. */
+export function saveBlob(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
   try {
     const link = document.createElement("a");
     link.href = url;

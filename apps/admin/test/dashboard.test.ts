@@ -236,7 +236,7 @@ describe.skipIf(!enabled)("the admin dashboard in a browser", () => {
     await admin.getByRole("link", { name: "Usage" }).click();
     await admin.locator('[data-testid="chart-requests"] .recharts-surface').first().waitFor();
     await admin.locator('[data-testid="chart-totalTokens"] .recharts-surface').first().waitFor();
-    await admin.getByRole("heading", { name: "Top users" }).waitFor();
+    await admin.getByRole("heading", { name: "By user" }).waitFor();
     await admin.getByText("p95").first().waitFor();
     await screenshot(admin, "usage");
   });
@@ -254,6 +254,7 @@ describe.skipIf(!enabled)("the admin dashboard in a browser", () => {
       "Playground",
       "Batches",
       "Usage",
+      "Request log",
       "API keys",
       "Approve a device",
     ]);
@@ -262,7 +263,9 @@ describe.skipIf(!enabled)("the admin dashboard in a browser", () => {
     await ada.getByText("This page is for administrators").waitFor();
     await ada.getByRole("link", { name: "Usage" }).click();
     await ada.getByRole("heading", { name: "Your usage" }).waitFor();
-    expect(await ada.getByRole("heading", { name: "Top users" }).count()).toBe(0);
+    // Her own row only in the per-user table.
+    await ada.getByTestId("breakdown-user").locator('tr[data-row="ada"]').waitFor();
+    expect(await ada.getByTestId("breakdown-user").locator("tbody tr").count()).toBe(1);
     await ada.close();
   });
 

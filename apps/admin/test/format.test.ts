@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { detailFields, eta, etaCell, readyIn } from "../src/format";
+import {
+  bucketFor,
+  DAY_MS,
+  detailFields,
+  eta,
+  etaCell,
+  HOUR_MS,
+  MINUTE_MS,
+  readyIn,
+  timeTicks,
+  toCsv,
+} from "../src/format";
 
 // Unit-level: how the dashboard words an ETA (Models page, Overview's queue, the playground).
 describe("the dashboard's ETAs", () => {
@@ -45,5 +56,43 @@ describe("audit details as fields", () => {
       ["user code", "ABCD-EFGH"],
     ]);
     expect(detailFields(null)).toEqual([]);
+  });
+});
+
+describe("the usage page's CSV, buckets and time axis", () => {
+  it("quotes CSV cells that need it, doubles quotes, and keeps spreadsheets from running formulas", () => {
+    expect(toCsv(["User", "Requests"], [["ada", 3]])).toBe("User,Requests\r\nada,3\r\n");
+    expect(toCsv(["a", "b", "c"], [['say "hi"', "x,y", "two\nlines"]])).toBe(
+      'a,b,c\r\n"say ""hi""","x,y","two\nlines"\r\n',
+    );
+    expect(toCsv(["a", "b", "c"], [[" padded", null, undefined]])).toBe('a,b,c\r\n" padded",,\r\n');
+    expect(toCsv(["a", "b"], [["=SUM(A1:A9)", "-1"]])).toBe("a,b\r\n'=SUM(A1:A9),'-1\r\n");
+    // Numbers stay numbers, negative ones included.
+    expect(toCsv(["n"], [[-4], [1234567], [Number.NaN]])).toBe("n\r\n-4\r\n1234567\r\n\r\n");
+  });
+
+  it("picks a bucket that gives tens to a couple of hundred bars", () => {
+    expect(bucketFor(HOUR_MS)).toBe("minute");
+    expect(bucketFor(6 * HOUR_MS)).toBe("5min");
+    expect(bucketFor(DAY_MS)).toBe("15min");
+    expect(bucketFor(7 * DAY_MS)).toBe("hour");
+    expect(bucketFor(30 * DAY_MS)).toBe("day");
+  });
+
+  it("labels round times only, at most as many as asked", () => {
+    const start = Date.UTC(2026, 11, 5, 10, 0);
+    const minutes = Array.from({ length: 60 }, (_, i) => start + i * MINUTE_MS);
+    const { ticks, step } = timeTicks(minutes, "minute", 6);
+    expect(ticks.length).toBeLessThanOrEqual(6);
+    expect(ticks.length).toBeGreaterThanOrEqual(2);
+    expect(step % (10 * MINUTE_MS)).toBe(0);
+    // Day buckets start at UTC midnight, which is not a round local time everywhere: then every
+    // k-th bucket; either way a few of the buckets themselves.
+    const days = Array.from({ length: 30 }, (_, i) => Date.UTC(2026, 10, 1) + i * DAY_MS);
+    const daily = timeTicks(days, "day", 5);
+    expect(daily.ticks.length).toBeLessThanOrEqual(5);
+    expect(daily.ticks.length).toBeGreaterThanOrEqual(2);
+    expect(daily.ticks.every((t) => days.includes(t))).toBe(true);
+    expect(timeTicks([], "hour").ticks).toEqual([]);
   });
 });

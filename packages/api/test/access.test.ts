@@ -26,6 +26,8 @@ const USER = new Set([
   "usage.timeseries",
   "usage.latency",
   "usage.live",
+  "usage.breakdown",
+  "usage.requests",
   "batches.list",
   "batches.get",
   "batches.cancel",

@@ -163,6 +163,135 @@ describe.each(drivers)("usage and latency on %s", (driver) => {
     await expectError(admin.usage.timeseries({ project: "../etc" }), "BAD_REQUEST", { message: /'project'/ });
   });
 
+  it("lists usage per user and per project for the tables, a non-admin's own rows only", async () => {
+    // After the burn-down case: climate holds ada's r61..r100 and grace's g1..g4.
+    const byUser = await admin.usage.breakdown({ from, to, by: "user" });
+    expect(byUser.rows.map((r) => [r.label, r.requests, r.promptTokens, r.completionTokens, r.errors])).toEqual([
+      ["grace", 10, 2000, 3000, 1],
+      ["ada", 100, 1000, 2000, 0],
+    ]);
+    const byProject = await admin.usage.breakdown({ from, to, by: "project" });
+    expect(byProject.rows.map((r) => [r.label, r.requests, r.totalTokens])).toEqual([
+      ["(no project)", 66, 60 * 30 + 6 * 500],
+      ["climate", 44, 40 * 30 + 4 * 500],
+    ]);
+    expect(byProject.rows[0]!.key).toBeNull();
+    const own = await user.usage.breakdown({ from, to, by: "user" });
+    expect(own.rows.map((r) => [r.label, r.requests])).toEqual([["ada", 100]]);
+    const ownProjects = await user.usage.breakdown({ from, to, by: "project" });
+    expect(ownProjects.rows.map((r) => [r.label, r.requests])).toEqual([
+      ["(no project)", 60],
+      ["climate", 40],
+    ]);
+    await expectError(admin.usage.breakdown({ from, to, limit: 1001 }), "BAD_REQUEST", { message: /'limit'/ });
+  });
+
+  it("buckets by the minute and by 15 minutes, and keeps short buckets to short windows", async () => {
+    const start = end - 2 * HOUR;
+    const minutes = await admin.usage.timeseries({
+      from: new Date(start).toISOString(),
+      to: new Date(start + 5 * 60_000).toISOString(),
+      bucket: "minute",
+      groupBy: "none",
+    });
+    // ada's requests are 1 s apart from the window's start: 59 in its first minute, 41 in the second.
+    expect(minutes.series[0]!.points.map((p) => p.requests)).toEqual([59, 41, 0, 0, 0]);
+    expect(minutes.buckets[1]).toBe(new Date(start + 60_000).toISOString());
+    const quarters = await admin.usage.timeseries({ from, to, bucket: "15min", groupBy: "none" });
+    expect(quarters.series[0]!.points.map((p) => p.requests)).toEqual([100, 0, 0, 0, 10, 0, 0, 0]);
+    await expectError(
+      admin.usage.timeseries({ from: new Date(end - 3 * 24 * HOUR).toISOString(), to, bucket: "minute" }),
+      "BAD_REQUEST",
+      { message: /minutes spans at most 2 days/ },
+    );
+  });
+
+  it("pages the request log newest first on (time, id), across equal times, with nothing lost or repeated", async () => {
+    const ids = Object.fromEntries(
+      (await h.db.prisma.user.findMany({ select: { id: true, username: true } })).map((u) => [u.username, u.id]),
+    );
+    // 120 requests in the same millisecond, two hours ahead (outside every other case's window):
+    // only the id tells them apart, so a page boundary falls between rows of equal time.
+    const at = new Date(end + 2 * HOUR);
+    await h.db.prisma.usageRecord.createMany({
+      data: range(1, 120).map((i) => ({
+        at,
+        requestId: `tie${i}`,
+        userId: ids.ada!,
+        model: "org/tie",
+        clusterName: "lab",
+        route: "/v1/embeddings",
+        status: 200,
+        latencyMs: 5,
+      })),
+    });
+    const window = { from: new Date(end + HOUR).toISOString(), to: new Date(end + 3 * HOUR).toISOString() };
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await admin.usage.requests({ ...window, ...(cursor ? { cursor } : {}) });
+      sizes.push(page.entries.length);
+      seen.push(...page.entries.map((e) => e.requestId));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(sizes).toEqual([50, 50, 20]);
+    expect(new Set(seen).size).toBe(120);
+    expect(seen.slice(0, 2)).toEqual(["tie120", "tie119"]); // inserted in order: the later id first
+
+    // The two-hour window of the other cases: grace's requests (newer) come first, then ada's.
+    const first = await admin.usage.requests({ from, to });
+    expect(first.entries).toHaveLength(50);
+    expect(first.entries[0]).toMatchObject({
+      requestId: "g10",
+      username: "grace",
+      model: "org/dyn",
+      status: 503,
+      latencyMs: 1000,
+      ttftMs: null,
+      stream: false,
+      project: null,
+    });
+    expect(first.entries[49]!.requestId).toBe("r61");
+    expect(first.entries[49]!.project).toBe("climate");
+    const second = await admin.usage.requests({ from, to, cursor: first.nextCursor! });
+    expect(second.entries.map((e) => e.requestId).slice(0, 2)).toEqual(["r60", "r59"]);
+    const small = await admin.usage.requests({ from, to, limit: 10 });
+    expect(small.entries.map((e) => e.requestId)).toEqual(range(1, 10).map((i) => `g${11 - i}`));
+    expect(small.nextCursor).not.toBeNull();
+  });
+
+  it("filters the request log by status class, model and user; a non-admin sees their own rows only", async () => {
+    const ids = (page: { entries: { requestId: string }[] }) => page.entries.map((e) => e.requestId);
+    expect(ids(await admin.usage.requests({ from, to, status: "5xx" }))).toEqual(["g10"]);
+    expect((await admin.usage.requests({ from, to, status: "4xx" })).entries).toEqual([]);
+    expect((await admin.usage.requests({ from, to, status: "2xx", limit: 200 })).entries).toHaveLength(109);
+    const grace = await admin.usage.requests({ from, to, user: "grace" });
+    expect(grace.entries).toHaveLength(10);
+    expect(grace.nextCursor).toBeNull();
+    expect((await admin.usage.requests({ from, to, model: "org/dyn", status: "2xx" })).entries).toHaveLength(9);
+    expect((await admin.usage.requests({ from, to, user: "nobody" })).entries).toEqual([]);
+    // ada sees her 100 requests and nothing of grace's, even when she asks for them.
+    const own = await user.usage.requests({ from, to, limit: 200 });
+    expect(own.entries).toHaveLength(100);
+    expect(new Set(own.entries.map((e) => e.username))).toEqual(new Set(["ada"]));
+    expect((await user.usage.requests({ from, to, user: "grace" })).entries).toEqual([]);
+  });
+
+  it("refuses request-log pages that are too large, cursors that are not cursors, and unknown status classes", async () => {
+    await expectError(admin.usage.requests({ limit: 0 }), "BAD_REQUEST", { message: /'limit'/ });
+    await expectError(admin.usage.requests({ limit: 201 }), "BAD_REQUEST", { message: /'limit'/ });
+    await expectError(admin.usage.requests({ cursor: "1 OR 1=1" }), "BAD_REQUEST", { message: /'cursor'/ });
+    await expectError(admin.usage.requests({ cursor: `1_${"9".repeat(19)}` }), "BAD_REQUEST", {
+      switchyard: "invalid_field",
+      message: /'cursor'/,
+    });
+    await expectError(admin.usage.requests({ status: "3xx" as never }), "BAD_REQUEST", { message: /'status'/ });
+    await expectError(admin.usage.requests({ from: to, to: from }), "BAD_REQUEST", {
+      message: /'from': must be before 'to'/,
+    });
+  });
+
   it("refuses windows that are backwards, too long for the bucket, or not timestamps", async () => {
     await expectError(admin.usage.timeseries({ from: to, to: from }), "BAD_REQUEST", {
       switchyard: "invalid_field",

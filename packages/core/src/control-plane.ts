@@ -479,7 +479,8 @@ export const DeviceDecisionSchema = z.object({ userCode: z.string(), approved: z
 
 // ---- usage -----------------------------------------------------------------------------
 
-export const UsageBucketSchema = z.enum(["hour", "day"]);
+/** UTC buckets: a minute, 5 or 15 minutes, an hour, a day (the dashboard picks one from the range). */
+export const UsageBucketSchema = z.enum(["minute", "5min", "15min", "hour", "day"]);
 export type UsageBucket = z.infer<typeof UsageBucketSchema>;
 
 /** A time window; both ends default (to: now, from: 24 h before `to` for hours, 30 days for days). */
@@ -536,6 +537,73 @@ export const TopUserSchema = UsageTotalsSchema.extend({
   userId: z.string().nullable(),
   username: z.string(),
   lastAt: Timestamp,
+});
+
+/** The usage of a window per user or per project: the dashboard's tables (and their CSV). */
+export const UsageBreakdownInputSchema = z
+  .strictObject({
+    ...UsageWindow,
+    by: z.enum(["user", "project"]).default("user"),
+    limit: z.int().min(1).max(1000).default(500),
+  })
+  .default({ by: "user", limit: 500 });
+export const UsageBreakdownRowSchema = UsageTotalsSchema.extend({
+  /** The user's or project's id; null for requests charged to no project (or of a deleted user). */
+  key: z.string().nullable(),
+  /** The username or project name ("(no project)", "(unknown user)" when there is none). */
+  label: z.string(),
+});
+export const UsageBreakdownSchema = z.object({
+  from: Timestamp,
+  to: Timestamp,
+  by: z.enum(["user", "project"]),
+  rows: z.array(UsageBreakdownRowSchema),
+});
+export type UsageBreakdown = z.infer<typeof UsageBreakdownSchema>;
+
+/** A page cursor of the request log: the last row's time (ms since the epoch) and id. */
+const RequestCursor = z.string().regex(/^\d{1,15}_\d{1,19}$/, "a cursor is the previous page's nextCursor");
+
+/** The request log: usage rows newest first, a page at a time (keyset on time and id). */
+export const UsageRequestsInputSchema = z
+  .strictObject({
+    limit: z.int().min(1).max(200).default(50),
+    /** The `nextCursor` of the previous page (requests older than it). */
+    cursor: RequestCursor.optional(),
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    /** A username (admins; a user's own rows are all they see, whatever they ask). */
+    user: UsernameSchema.optional(),
+    model: Name.optional(),
+    /** The status class: 2xx answered, 4xx refused (the client's fault), 5xx failed. */
+    status: z.enum(["2xx", "4xx", "5xx"]).optional(),
+    /** Sent by tRPC's infinite queries; pages always go from newest to oldest. */
+    direction: z.enum(["forward", "backward"]).optional(),
+  })
+  .default({ limit: 50 });
+export const UsageRequestSchema = z.object({
+  id: z.string(),
+  at: Timestamp,
+  requestId: z.string(),
+  userId: z.string().nullable(),
+  username: z.string(),
+  model: z.string(),
+  cluster: z.string(),
+  route: z.string(),
+  status: z.int(),
+  latencyMs: z.int(),
+  /** Time to first token of a streamed request; null otherwise. */
+  ttftMs: z.int().nullable(),
+  promptTokens: z.int(),
+  completionTokens: z.int(),
+  stream: z.boolean(),
+  /** The project it was charged to, by name; null for none. */
+  project: z.string().nullable(),
+});
+export type UsageRequest = z.infer<typeof UsageRequestSchema>;
+export const UsageRequestPageSchema = z.object({
+  entries: z.array(UsageRequestSchema),
+  nextCursor: z.string().nullable(),
 });
 
 export const LatencyInputSchema = z.strictObject({ ...UsageWindow, model: Name.optional() }).default({});

@@ -72,9 +72,7 @@ describe.runIf(withSlurm)("Slurm specifics", () => {
     const live = () => h!.scheduler.availability("lab", "llama/tiny-chat").status === "live";
     await until(h, live, "llama.cpp live as a Slurm job", { timeoutMs: 90_000 });
     const id = h.scheduler.availability("lab", "llama/tiny-chat").deploymentId!;
-    expect(ourJobs().filter((job) => job.name === `sy-${id}`)).toEqual([
-      expect.objectContaining({ state: "RUNNING" }),
-    ]);
+    expect(ourJobs().filter((job) => job.name === `sy-${id}`)).toEqual([expect.objectContaining({ state: "RUNNING" })]);
     const replica = h.scheduler.acquire("lab", "llama/tiny-chat")!;
     const ask = (authorization?: string) =>
       fetch(`${replica.baseUrl}/v1/chat/completions`, {

@@ -7,7 +7,11 @@ import {
   LiveStatsSchema,
   TopUserSchema,
   TopUsersInputSchema,
+  UsageBreakdownInputSchema,
+  UsageBreakdownSchema,
   type UsageBucket,
+  UsageRequestPageSchema,
+  UsageRequestsInputSchema,
   UsageTimeseriesInputSchema,
   UsageTimeseriesSchema,
   type UsageTotals,
@@ -20,22 +24,44 @@ import { adminProcedure, protectedProcedure, router } from "../trpc";
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const MAX_SPAN: Record<UsageBucket, number> = { hour: 31 * DAY, day: 400 * DAY };
+const MAX_BIGINT = 2n ** 63n - 1n;
+/** Each bucket's length, and the longest window drawn in it (so a chart has at most ~3000 bars). */
+const STEP: Record<UsageBucket, number> = {
+  minute: MINUTE,
+  "5min": 5 * MINUTE,
+  "15min": 15 * MINUTE,
+  hour: HOUR,
+  day: DAY,
+};
+const MAX_SPAN: Record<UsageBucket, number> = {
+  minute: 2 * DAY,
+  "5min": 7 * DAY,
+  "15min": 31 * DAY,
+  hour: 31 * DAY,
+  day: 400 * DAY,
+};
+const DEFAULT_SPAN: Record<UsageBucket, number> = {
+  minute: HOUR,
+  "5min": 6 * HOUR,
+  "15min": DAY,
+  hour: DAY,
+  day: 30 * DAY,
+};
 
 interface Window {
   from: Date;
   to: Date;
 }
 
-/** The window asked for, with defaults (24 h of hours, 30 days of days) and limits on its size. */
+/** The window asked for, with defaults (an hour of minutes, 24 h of hours, 30 days of days) and limits on its size. */
 function resolveWindow(deps: ApiDeps, input: { from?: string; to?: string }, bucket: UsageBucket): Window {
   const to = input.to ? new Date(input.to) : new Date(deps.clock.now());
-  const from = input.from ? new Date(input.from) : new Date(to.getTime() - (bucket === "hour" ? DAY : 30 * DAY));
+  const from = input.from ? new Date(input.from) : new Date(to.getTime() - DEFAULT_SPAN[bucket]);
   if (from.getTime() >= to.getTime()) throw apiError("invalid_field", { param: "from", detail: "must be before 'to'" });
   if (to.getTime() - from.getTime() > MAX_SPAN[bucket]) {
     throw apiError("invalid_field", {
       param: "from",
-      detail: `a window of ${bucket}s spans at most ${MAX_SPAN[bucket] / DAY} days; use bucket 'day' or a shorter window`,
+      detail: `a window of ${bucket === "5min" || bucket === "15min" ? `${bucket} bucket` : bucket}s spans at most ${MAX_SPAN[bucket] / DAY} days; use bucket 'day' or a shorter window`,
     });
   }
   return { from, to };
@@ -59,7 +85,7 @@ async function projectIdOf(deps: ApiDeps, name: string | undefined): Promise<str
 }
 
 function bucketStart(at: number, bucket: UsageBucket): number {
-  return Math.floor(at / (bucket === "hour" ? HOUR : DAY)) * (bucket === "hour" ? HOUR : DAY);
+  return Math.floor(at / STEP[bucket]) * STEP[bucket];
 }
 
 const zero = (): UsageTotals => ({ requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 });
@@ -83,7 +109,7 @@ async function usernames(deps: ApiDeps, ids: string[]): Promise<Map<string, stri
 }
 
 interface Row {
-  bucket: string;
+  bucket: number;
   key: string | null;
   requests: number;
   errors: number;
@@ -103,6 +129,8 @@ export const usageRouter = router({
     .query(async ({ ctx, input }) => {
       const { from, to } = resolveWindow(ctx.deps, input, input.bucket);
       const projectId = await projectIdOf(ctx.deps, input.project);
+      // Buckets are whole multiples of their length since the epoch (UTC hours and days, as date_trunc).
+      const step = STEP[input.bucket];
       const key =
         input.groupBy === "model"
           ? Prisma.sql`"model"`
@@ -110,7 +138,7 @@ export const usageRouter = router({
             ? Prisma.sql`"userId"::text`
             : Prisma.sql`'all'`;
       const rows = await ctx.deps.db.prisma.$queryRaw<Row[]>`
-        SELECT to_char(date_trunc(${input.bucket}, "at" AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS".000Z"') AS "bucket",
+        SELECT (floor(extract(epoch FROM "at") * 1000 / ${step}) * ${step})::float8 AS "bucket",
                ${key} AS "key",
                count(*)::float8 AS "requests",
                (count(*) FILTER (WHERE "status" >= 400))::float8 AS "errors",
@@ -121,11 +149,12 @@ export const usageRouter = router({
         GROUP BY 1, 2`;
 
       const buckets: string[] = [];
-      const step = input.bucket === "hour" ? HOUR : DAY;
+      const starts: number[] = [];
       for (let at = bucketStart(from.getTime(), input.bucket); at < to.getTime(); at += step) {
+        starts.push(at);
         buckets.push(new Date(at).toISOString());
       }
-      const index = new Map(buckets.map((b, i) => [b, i]));
+      const index = new Map(starts.map((b, i) => [b, i]));
       const perKey = new Map<string, { totals: UsageTotals; points: UsageTotals[] }>();
       const totals = zero();
       for (const row of rows) {
@@ -214,6 +243,140 @@ export const usageRouter = router({
         totalTokens: r.prompt + r.completion,
         lastAt: new Date(r.lastAt).toISOString(),
       }));
+    }),
+
+  /**
+   * Requests, tokens and errors of a window per user or per project (the dashboard's tables and
+   * their CSV), most tokens first. Non-admins see their own requests only: one row for
+   * themselves, or one per project they charged.
+   */
+  breakdown: protectedProcedure
+    .input(UsageBreakdownInputSchema)
+    .output(UsageBreakdownSchema)
+    .query(async ({ ctx, input }) => {
+      const { from, to } = resolveWindow(ctx.deps, input, "day");
+      const key = input.by === "user" ? Prisma.sql`"userId"::text` : Prisma.sql`"projectId"::text`;
+      const rows = await ctx.deps.db.prisma.$queryRaw<(Omit<Row, "bucket" | "key"> & { key: string | null })[]>`
+        SELECT ${key} AS "key",
+               count(*)::float8 AS "requests",
+               (count(*) FILTER (WHERE "status" >= 400))::float8 AS "errors",
+               coalesce(sum("promptTokens"), 0)::float8 AS "prompt",
+               coalesce(sum("completionTokens"), 0)::float8 AS "completion"
+        FROM "usage_records"
+        WHERE "at" >= ${from} AND "at" < ${to} ${scopeFilter(ctx.principal)}
+        GROUP BY 1
+        ORDER BY coalesce(sum("promptTokens"), 0) + coalesce(sum("completionTokens"), 0) DESC, count(*) DESC, 1
+        LIMIT ${input.limit}`;
+      const ids = rows.flatMap((r) => (r.key ? [r.key] : []));
+      const names =
+        input.by === "user"
+          ? await usernames(ctx.deps, ids)
+          : new Map(
+              (
+                await ctx.deps.db.prisma.project.findMany({
+                  where: { id: { in: ids } },
+                  select: { id: true, name: true },
+                })
+              ).map((p) => [p.id, p.name]),
+            );
+      const none = input.by === "user" ? "(unknown user)" : "(no project)";
+      return {
+        from: from.toISOString(),
+        to: to.toISOString(),
+        by: input.by,
+        rows: rows.map((r) => ({
+          key: r.key,
+          label: (r.key && names.get(r.key)) || (r.key ? `(deleted ${input.by})` : none),
+          requests: r.requests,
+          errors: r.errors,
+          promptTokens: r.prompt,
+          completionTokens: r.completion,
+          totalTokens: r.prompt + r.completion,
+        })),
+      };
+    }),
+
+  /**
+   * The request log: usage rows newest first, `limit` at a time. Pages follow a keyset cursor
+   * (the last row's time and id), so a page deep in a large table costs what the first one does.
+   * Non-admins see their own requests only, whatever `user` they name.
+   */
+  requests: protectedProcedure
+    .input(UsageRequestsInputSchema)
+    .output(UsageRequestPageSchema)
+    .query(async ({ ctx, input }) => {
+      const from = input.from ? new Date(input.from) : undefined;
+      const to = input.to ? new Date(input.to) : undefined;
+      if (from && to && from.getTime() >= to.getTime()) {
+        throw apiError("invalid_field", { param: "from", detail: "must be before 'to'" });
+      }
+      const where: Prisma.UsageRecordWhereInput[] = [];
+      if (!actsAsAdmin(ctx.principal)) where.push({ userId: ctx.principal.userId });
+      if (input.user) {
+        const user = await ctx.deps.db.prisma.user.findUnique({
+          where: { username: input.user },
+          select: { id: true },
+        });
+        // An unknown name matches nothing (no 404: the log must not tell which names exist).
+        if (!user) return { entries: [], nextCursor: null };
+        where.push({ userId: user.id });
+      }
+      if (input.model) where.push({ model: input.model });
+      if (input.status) {
+        const low = Number(input.status[0]) * 100;
+        where.push({ status: { gte: low, lt: low + 100 } });
+      }
+      if (from) where.push({ at: { gte: from } });
+      if (to) where.push({ at: { lt: to } });
+      if (input.cursor) {
+        const [ms, id] = input.cursor.split("_") as [string, string];
+        const at = new Date(Number(ms));
+        if (Number.isNaN(at.getTime()) || BigInt(id) > MAX_BIGINT) {
+          throw apiError("invalid_field", { param: "cursor", detail: "pass the previous page's nextCursor" });
+        }
+        // (at, id) < (cursor): written out so the index on "at" bounds the scan.
+        where.push({ at: { lte: at } }, { OR: [{ at: { lt: at } }, { id: { lt: BigInt(id) } }] });
+      }
+      const rows = await ctx.deps.db.prisma.usageRecord.findMany({
+        where: { AND: where },
+        orderBy: [{ at: "desc" }, { id: "desc" }],
+        take: input.limit + 1,
+      });
+      const page = rows.slice(0, input.limit);
+      const names = await usernames(ctx.deps, [...new Set(page.flatMap((r) => (r.userId ? [r.userId] : [])))]);
+      const projectIds = [...new Set(page.flatMap((r) => (r.projectId ? [r.projectId] : [])))];
+      const projects =
+        projectIds.length === 0
+          ? new Map<string, string>()
+          : new Map(
+              (
+                await ctx.deps.db.prisma.project.findMany({
+                  where: { id: { in: projectIds } },
+                  select: { id: true, name: true },
+                })
+              ).map((p) => [p.id, p.name]),
+            );
+      const last = page.at(-1);
+      return {
+        entries: page.map((r) => ({
+          id: r.id.toString(),
+          at: r.at.toISOString(),
+          requestId: r.requestId,
+          userId: r.userId,
+          username: (r.userId && names.get(r.userId)) || "(unknown user)",
+          model: r.model,
+          cluster: r.clusterName,
+          route: r.route,
+          status: r.status,
+          latencyMs: r.latencyMs,
+          ttftMs: r.ttftMs,
+          promptTokens: r.promptTokens,
+          completionTokens: r.completionTokens,
+          stream: r.stream,
+          project: r.projectId ? (projects.get(r.projectId) ?? "(deleted project)") : null,
+        })),
+        nextCursor: rows.length > input.limit && last ? `${last.at.getTime()}_${last.id}` : null,
+      };
     }),
 
   /** Latency percentiles of successful requests (status below 400), overall and per model. */

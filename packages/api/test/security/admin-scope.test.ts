@@ -36,16 +36,25 @@ describe.each(drivers)("an admin's narrowly scoped API keys in the control plane
   });
   afterAll(() => h?.close());
 
-  it("an admin's key scoped only `inference` reads only the admin's own usage, not every user's", async () => {
+  it("an admin's key scoped only `inference` reads only the admin's own usage and requests, not every user's", async () => {
     const inferenceOnly = await h.as(await h.key("root", ["inference"]));
     const series = await inferenceOnly.usage.timeseries({ ...window, bucket: "hour", groupBy: "user" });
     expect(series.totals.requests).toBe(1);
     expect(series.series.map((s) => s.label)).toEqual(["root"]);
     const latency = await inferenceOnly.usage.latency(window);
     expect(latency.overall.count).toBe(1);
+    // The per-user table and the request log too, whatever user the key asks for.
+    expect((await inferenceOnly.usage.breakdown({ ...window, by: "user" })).rows.map((r) => r.label)).toEqual(["root"]);
+    expect((await inferenceOnly.usage.requests(window)).entries.map((e) => e.requestId)).toEqual(["root-1"]);
+    expect((await inferenceOnly.usage.requests({ ...window, user: "ada" })).entries).toEqual([]);
     // With the admin scope, the same admin sees everyone's.
     const asAdmin = await h.as(await h.key("root", ["inference", "admin"]));
     expect((await asAdmin.usage.timeseries({ ...window, bucket: "hour", groupBy: "user" })).totals.requests).toBe(4);
+    expect((await asAdmin.usage.breakdown({ ...window, by: "user" })).rows).toHaveLength(3);
+    expect((await asAdmin.usage.requests({ ...window, user: "ada" })).entries.map((e) => e.requestId)).toEqual([
+      "ada-1",
+      "ada-2",
+    ]);
   });
 
   it("an admin's key scoped only `keys` cannot list every user's keys or revoke another user's", async () => {
