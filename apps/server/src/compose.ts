@@ -1,11 +1,18 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { AuthService, ensureBootstrapAdmin, type RedisLink, sharedIssuer } from "@switchyard/auth";
+import {
+  type AuditActor,
+  AuthService,
+  ensureBootstrapAdmin,
+  type RedisLink,
+  recordAudit,
+  sharedIssuer,
+} from "@switchyard/auth";
 import { allowedDirsFor, BatchMetrics, BatchService, BatchWorker, FileCleanup, FileStore } from "@switchyard/batch";
 import { type Clock, systemClock } from "@switchyard/core";
 import { type DatabaseOptions, openDatabase, syncCatalog } from "@switchyard/db";
 import { Gateway } from "@switchyard/gateway";
-import { Scheduler } from "@switchyard/scheduler";
+import { type ColdStart, Scheduler } from "@switchyard/scheduler";
 import { Projects, UsageRecorder } from "@switchyard/usage";
 import { loadConfig } from "./config";
 import { type AppContext, type ProcessContext, type Role, VERSION } from "./context";
@@ -265,10 +272,22 @@ async function startScheduler(res: Resources, autoTick: boolean, lead: boolean):
     autoTick,
     lead,
     env: res.env,
+    onColdStart: (start) => void auditColdStart(res, start),
   });
   await scheduler.start();
   res.onClose(() => scheduler.close());
   return scheduler;
+}
+
+/** A user's request started a model that was not running: who, which model, which deployment. */
+async function auditColdStart(res: Resources, start: ColdStart): Promise<void> {
+  const actor = start.requestedBy as Extract<AuditActor, { via: "api_key" | "access_token" | "oidc" }>;
+  await recordAudit(res.db.prisma, actor, {
+    action: "models.coldStart",
+    target: { type: "model", id: `${start.cluster}/${start.model}` },
+    details: { deployment: start.deploymentId },
+    at: start.at,
+  }).catch((error) => res.logger.warn({ err: error }, "could not write a cold start to the audit log"));
 }
 
 /**

@@ -128,6 +128,8 @@ export async function serveInference(
     ? await deps.projects.chargeFor(principal.userId, projectHeader(req), target.model.id)
     : undefined;
   const user = { id: principal.userId, groups: principal.groups };
+  // Named when its request starts a cold model (the audit log says who started what).
+  const requester = { userId: principal.userId, username: principal.username, via: principal.via };
   const entered = deps.limits.enter(user);
   const lease = typeof entered === "object" ? await entered : entered;
   let charge: Charge | undefined;
@@ -143,7 +145,7 @@ export async function serveInference(
     replica = deps.scheduler.acquire(target.cluster.name, target.model.id);
     if (!replica) {
       // Cold: start it and hold the request (up to holdSeconds) rather than fail at once.
-      const held = await holdFor(deps, target, gone);
+      const held = await holdFor(deps, target, gone, requester);
       if (!held.replica) throw notReady(target, held.availability);
       replica = held.replica;
     }
@@ -179,7 +181,7 @@ export async function serveInference(
           replica.release();
           replica = deps.scheduler.acquire(target.cluster.name, target.model.id);
           if (!replica) {
-            const held = await holdFor(deps, target, gone);
+            const held = await holdFor(deps, target, gone, requester);
             if (!held.replica) throw notReady(target, held.availability);
             replica = held.replica;
           }

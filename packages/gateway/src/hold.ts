@@ -1,5 +1,5 @@
 import { apiError, modelWaitDetail, type SwitchyardError } from "@switchyard/core";
-import type { Availability, Replica } from "@switchyard/scheduler";
+import type { Availability, ColdStartRequester, Replica } from "@switchyard/scheduler";
 import type { GatewayDeps } from "./handler";
 import type { Target } from "./resolve";
 
@@ -38,6 +38,7 @@ export async function holdFor(
   deps: GatewayDeps,
   target: Target,
   gone: () => boolean,
+  requestedBy?: ColdStartRequester,
 ): Promise<{ replica?: Replica; availability: Availability }> {
   const { scheduler } = deps;
   const cluster = target.cluster.name;
@@ -46,14 +47,14 @@ export async function holdFor(
   // A held request is demand: with enough of them the model gets more replicas.
   const waiting = scheduler.holdDemand(cluster, model);
   try {
-    let availability = await scheduler.ensureLive(cluster, model);
+    let availability = await scheduler.ensureLive(cluster, model, requestedBy);
     const deadline = Date.now() + deps.settings.holdSeconds * 1000;
     for (;;) {
       replica = scheduler.acquire(cluster, model);
       if (replica) return { replica, availability };
       availability = scheduler.availability(cluster, model);
       if (scheduler.clusterProblem(target.cluster)) return { availability };
-      if (availability.status === "offline") availability = await scheduler.ensureLive(cluster, model);
+      if (availability.status === "offline") availability = await scheduler.ensureLive(cluster, model, requestedBy);
       if (Date.now() >= deadline || gone()) return { availability };
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

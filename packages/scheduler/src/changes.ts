@@ -55,7 +55,12 @@ export async function note(
  * current one (then that one, across processes): the first step of a request for a cold model,
  * of a hot model's start and of a replica demand adds.
  */
-export async function enqueue(res: SchedulerResources, entry: ModelEntry, cause: string, replica = 0): Promise<void> {
+export async function enqueue(
+  res: SchedulerResources,
+  entry: ModelEntry,
+  cause: string,
+  replica = 0,
+): Promise<DeploymentRecord | undefined> {
   const launcher = res.launchers.get(entry.cluster.name);
   const serverKey = entry.config.engine.type === "external" ? null : newServerKey();
   const { record, created } = await res.store.enqueue({
@@ -69,7 +74,7 @@ export async function enqueue(res: SchedulerResources, entry: ModelEntry, cause:
     now: new Date(res.now()),
   });
   res.snapshot.remember(record);
-  if (!created) return;
+  if (!created) return undefined;
   if (serverKey) res.snapshot.setServerKey(record.id, serverKey);
   res.logger.info({ deployment: record.id, model: entry.config.id, replica, cause }, "scheduler: queued a deployment");
   // The first step of every deployment is a change too (a dashboard shows "Queued" at once).
@@ -82,6 +87,7 @@ export async function enqueue(res: SchedulerResources, entry: ModelEntry, cause:
     cause,
     at: (record.queuedAt ?? new Date(res.now())).toISOString(),
   });
+  return record;
 }
 
 /** The server's last log lines for a failure reason, which users see: without its address. */

@@ -5,7 +5,7 @@ export { freePort, isOurProcess, LocalLauncher } from "./launchers/local";
 export { JOB_PREFIX, SlurmError, SlurmLauncher } from "./launchers/slurm";
 export { LEADER_LOCK_KEY } from "./leadership";
 export * from "./placement";
-export type { SchedulerDeps } from "./resources";
+export type { ColdStart, ColdStartRequester, SchedulerDeps } from "./resources";
 export type { Replica } from "./routing/acquire";
 export type { Availability } from "./routing/availability";
 export type { ReplicaFailure } from "./routing/faults";

@@ -32,6 +32,27 @@ export interface SchedulerDeps {
   lead?: boolean;
   /** Where external model servers' API keys are read from (`apiKeyEnv`); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * A user's request started a cold model here (the deployment this process queued for it): the
+   * server writes it to the audit log. Not a change event: those reach every dashboard, and who
+   * asked is not theirs to see.
+   */
+  onColdStart?: (start: ColdStart) => void;
+}
+
+/** Who asked for a model that was not running, so that it started. */
+export interface ColdStartRequester {
+  userId: string;
+  username: string;
+  via: string;
+}
+
+export interface ColdStart {
+  cluster: string;
+  model: string;
+  deploymentId: string;
+  requestedBy: ColdStartRequester;
+  at: Date;
 }
 
 /** Asks a model server whether it is ready (readiness while starting, health once live). */
@@ -85,6 +106,8 @@ export interface SchedulerResources {
   /** Enqueues under way, by model key: concurrent requests for a cold model share one. */
   readonly coldStarts: Map<string, Promise<void>>;
   readonly probe: Probe;
+  /** See `SchedulerDeps.onColdStart`. */
+  readonly onColdStart: ((start: ColdStart) => void) | undefined;
   /** Milliseconds since the epoch, from the injected clock (never `Date.now()`). */
   now(): number;
   /** Ask for a reconcile pass soon. */
@@ -122,6 +145,7 @@ export function createResources(deps: SchedulerDeps, options: { wake: () => void
       options.probe ??
       ((baseUrl, model, headers) =>
         checkReady(baseUrl, adapterFor(model, engines).readiness(model), { timeoutMs: 2000, headers })),
+    onColdStart: deps.onColdStart,
     now: () => clock.now(),
     wake: options.wake,
   };

@@ -7,7 +7,13 @@ import * as operator from "./operator";
 import { checkHealth } from "./reconcile/health";
 import { ReconcileLoop } from "./reconcile/loop";
 import { reconcile } from "./reconcile/pass";
-import { createResources, refresh, type SchedulerDeps, type SchedulerResources } from "./resources";
+import {
+  type ColdStartRequester,
+  createResources,
+  refresh,
+  type SchedulerDeps,
+  type SchedulerResources,
+} from "./resources";
 import { acquire, holdForBatch, type Replica, reportFailure, reportSuccess } from "./routing/acquire";
 import { type Availability, availability, ensureLive } from "./routing/availability";
 import type { ReplicaFailure } from "./routing/faults";
@@ -84,8 +90,9 @@ export class Scheduler {
     return availability(this.res, cluster, model);
   }
 
-  ensureLive(cluster: string, model: string): Promise<Availability> {
-    return ensureLive(this.res, cluster, model);
+  /** See routing/availability.ts; `requestedBy` names the user whose request starts a cold model. */
+  ensureLive(cluster: string, model: string, requestedBy?: ColdStartRequester): Promise<Availability> {
+    return ensureLive(this.res, cluster, model, requestedBy);
   }
 
   acquire(cluster: string, model: string): Replica | undefined {

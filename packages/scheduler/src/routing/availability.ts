@@ -1,7 +1,7 @@
 import { isCurrentDeployment, type ModelStatus, modelStatusOf } from "@switchyard/core";
 import { expectedReadySeconds } from "@switchyard/engines";
 import { enqueue } from "../changes";
-import type { SchedulerResources } from "../resources";
+import type { ColdStartRequester, SchedulerResources } from "../resources";
 import { baseUrlOf } from "../snapshot";
 import type { DeploymentRecord } from "../store";
 import { queuedEtaSeconds } from "./wait";
@@ -73,16 +73,34 @@ export function availability(res: SchedulerResources, cluster: string, model: st
 /**
  * Make sure the model is live or on its way: the first caller for a cold model creates its
  * deployment (1,000 concurrent callers still create exactly one), everyone gets its state,
- * queue position and ETA.
+ * queue position and ETA. `requestedBy`, a user whose request this is: when it is this call
+ * that starts the model, `onColdStart` hears who (for the audit log, which only admins read).
  */
-export async function ensureLive(res: SchedulerResources, cluster: string, model: string): Promise<Availability> {
+export async function ensureLive(
+  res: SchedulerResources,
+  cluster: string,
+  model: string,
+  requestedBy?: ColdStartRequester,
+): Promise<Availability> {
   const entry = res.catalog.entry(cluster, model);
   if (!entry || res.snapshot.clusterProblem(entry.cluster)) return availability(res, cluster, model);
   const current = res.snapshot.ofModel(entry.rowId).some((d) => isCurrentDeployment(d.state));
   if (!current) {
     let start = res.coldStarts.get(entry.key);
     if (!start) {
-      start = enqueue(res, entry, "requested").finally(() => res.coldStarts.delete(entry.key));
+      // The cause stays "requested": users of the model see it; who asked is for the audit log.
+      start = enqueue(res, entry, "requested")
+        .then((record) => {
+          if (record && requestedBy)
+            res.onColdStart?.({
+              cluster,
+              model: entry.config.id,
+              deploymentId: record.id,
+              requestedBy,
+              at: new Date(res.now()),
+            });
+        })
+        .finally(() => res.coldStarts.delete(entry.key));
       res.coldStarts.set(entry.key, start);
     }
     await start;
