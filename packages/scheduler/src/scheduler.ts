@@ -33,7 +33,11 @@ export class Scheduler {
   private readonly leadership: Leadership;
   private readonly loop: ReconcileLoop;
 
+  /** Whether any model may have more than one replica (then demand is shared with the leader). */
+  private readonly scalable: boolean;
+
   constructor(private readonly deps: SchedulerDeps) {
+    this.scalable = deps.config.models.some((model) => model.maxReplicas > 1);
     this.res = createResources(deps, { wake: () => this.wake() });
     this.leadership = new Leadership(deps.db, this.res);
     this.loop = new ReconcileLoop(this.res, () => this.pass());
@@ -219,8 +223,11 @@ export class Scheduler {
     if (this.leadership.due()) await this.tryLead();
     await refresh(this.res);
     if (this.loop.isClosed) return;
-    const { demandInterval } = this.res.config.scheduler.scaling;
-    await this.res.demand.share(this.res.store, this.res.logger, this.res.now(), demandInterval * 1000);
+    // Demand only decides replicas: with no model allowed more than one, nobody reads it.
+    if (this.scalable) {
+      const { demandInterval } = this.res.config.scheduler.scaling;
+      await this.res.demand.share(this.res.store, this.res.logger, this.res.now(), demandInterval * 1000);
+    }
     // A follower probes the replicas its own requests took out of rotation, and nothing else.
     if (!this.leadership.isLeader) return checkHealth(this.res, new Date(this.res.now()), { leader: false });
     await reconcile(this.res, new Date(this.res.now()));
