@@ -135,7 +135,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
     );
 
     if (!front) {
-      const worker = runsBatches ? startBatchWorker(base, scheduler, files, usage, logger) : undefined;
+      const worker = runsBatches ? startBatchWorker(base, scheduler, files, logger) : undefined;
       const ctx: ProcessContext = {
         ...base,
         role: "batch-worker",
@@ -195,7 +195,7 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
     base.onClose(() => gateway.close());
     if (runsBatches) {
       // Batch lines are accounted with the same recorder as the user's own requests.
-      worker = startBatchWorker(base, scheduler, files, usage, logger.child({ component: "batch" }));
+      worker = startBatchWorker(base, scheduler, files, logger.child({ component: "batch" }));
     }
     const ctx: AppContext = {
       ...base,
@@ -315,7 +315,6 @@ function startBatchWorker(
   res: Resources,
   scheduler: Scheduler,
   files: { files: FileStore },
-  usage: UsageRecorder,
   logger: Resources["logger"],
 ): BatchWorker {
   const worker = new BatchWorker({
@@ -328,7 +327,6 @@ function startBatchWorker(
     clock: res.clock,
     logger,
     metrics: new BatchMetrics(res.metrics.registry),
-    usage,
   });
   worker.start();
   res.onClose(() => worker.close());

@@ -144,6 +144,20 @@ describe.runIf(drivers.includes("postgres")).each(ENGINES)(
         expect(new Set(ids).size).toBe(ids.length); // no line answered twice
         expect(ids).toEqual(Array.from({ length: LINES }, (_, i) => `req-${i}`)); // none missing
         expect(done.error_file_id ?? null).toBeNull();
+        // Charged once per line: usage is saved with the checkpoint that covers a line, so the
+        // dead worker's unsaved lines are charged by the worker that sent them again, and none is lost.
+        const charged = await h.server.ctx.db.query<{ n: number; tokens: number }>(
+          `SELECT count(*)::int AS n, COALESCE(SUM("promptTokens" + "completionTokens"), 0)::int AS tokens
+         FROM "usage_records" WHERE "route" = '/v1/batches'`,
+          [],
+        );
+        expect(charged[0]?.n).toBe(LINES);
+        const counted = await h.server.ctx.db.query<{ tokens: number }>(
+          `SELECT ("promptTokens" + "completionTokens")::int AS tokens FROM "batches" WHERE "id" = $1`,
+          [batch.id],
+        );
+        expect(charged[0]?.tokens).toBeGreaterThan(0);
+        expect(charged[0]?.tokens).toBe(counted[0]?.tokens); // what the batch says it used
       } finally {
         for (const w of workers) w.child.kill("SIGKILL");
         await Promise.all(workers.map((w) => w.exited));

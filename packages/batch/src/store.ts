@@ -1,5 +1,6 @@
 import { type BatchStatus, canTransitionBatch } from "@switchyard/core";
 import type { Database, Prisma } from "@switchyard/db";
+import { USAGE_COLUMNS, type UsageRecord, usageColumns, usageRowsSelect } from "@switchyard/usage";
 import type { BatchFileRefs } from "./batch-files";
 
 /** The batch row as a run (run/) reads it. */
@@ -46,10 +47,21 @@ export interface CheckpointRow {
 /** Fields a status change writes with the status (timestamps, counts, errors, file ids). */
 export type TransitionFields = Omit<Prisma.BatchUpdateManyMutationInput, "status">;
 
-const CHECKPOINT = `UPDATE "batches" SET "cursorLine" = $2, "resultsBytes" = $3, "errorsBytes" = $4,
-  "completedCount" = $5, "failedCount" = $6, "promptTokens" = $7, "completionTokens" = $8,
-  "leaseUntil" = $9, "workerId" = $10
-WHERE "id" = $1 AND "status" IN ('in_progress', 'cancelling') RETURNING "status"::text AS "status"`;
+/**
+ * A checkpoint and the usage of the lines it covers, in one statement: the rows are written
+ * only if the batch is still this run's (the UPDATE matched), and never without the checkpoint,
+ * so a line a resumed run sends again is charged once, and a worker killed loses none.
+ */
+const CHECKPOINT = `WITH moved AS (
+  UPDATE "batches" SET "cursorLine" = $2, "resultsBytes" = $3, "errorsBytes" = $4,
+    "completedCount" = $5, "failedCount" = $6, "promptTokens" = $7, "completionTokens" = $8,
+    "leaseUntil" = $9, "workerId" = $10
+  WHERE "id" = $1 AND "status" IN ('in_progress', 'cancelling') RETURNING "status"::text AS "status"
+), charged AS (
+  INSERT INTO "usage_records" ${USAGE_COLUMNS}
+  SELECT * FROM (${usageRowsSelect(11)}) AS lines WHERE EXISTS (SELECT 1 FROM moved)
+)
+SELECT "status" FROM moved`;
 
 /**
  * The batches table as the service and the worker change it. Every status write is a
@@ -96,7 +108,7 @@ export class BatchStore {
    * Save a checkpoint while the batch runs (or is being cancelled); the status it has now,
    * or undefined when it is in neither (it ended, or is not this worker's to write).
    */
-  async checkpoint(id: string, row: CheckpointRow): Promise<BatchStatus | undefined> {
+  async checkpoint(id: string, row: CheckpointRow, usage: readonly UsageRecord[]): Promise<BatchStatus | undefined> {
     const rows = await this.db.query<{ status: BatchStatus }>(CHECKPOINT, [
       id,
       row.cursorLine,
@@ -108,7 +120,14 @@ export class BatchStore {
       row.completionTokens,
       row.leaseUntil,
       row.workerId,
+      ...usageColumns(usage),
     ]);
     return rows[0]?.status;
+  }
+
+  /** Usage of lines written with a final status (`settle`), after that status was saved. */
+  async charge(usage: readonly UsageRecord[]): Promise<void> {
+    if (usage.length === 0) return;
+    await this.db.execute(`INSERT INTO "usage_records" ${USAGE_COLUMNS} ${usageRowsSelect(1)}`, usageColumns(usage));
   }
 }

@@ -1,4 +1,4 @@
-import type { UsageRecord, UsageSink } from "@switchyard/usage";
+import type { UsageRecord } from "@switchyard/usage";
 import type { BatchUsage } from "./run";
 
 /**
@@ -24,9 +24,4 @@ export function batchUsageRecord(line: BatchUsage, at: Date): UsageRecord {
     stream: false,
     projectId: line.projectId,
   };
-}
-
-/** What a run reports each line to: the recorder, when the process has one. */
-export function batchUsageSink(usage: UsageSink | undefined): ((line: BatchUsage) => void) | undefined {
-  return usage ? (line) => usage.record(batchUsageRecord(line, new Date())) : undefined;
 }

@@ -2,13 +2,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { LeaderLock } from "@switchyard/db";
 import { Upstreams } from "@switchyard/upstream";
-import type { UsageSink } from "@switchyard/usage";
 import { BatchRun, type RunnerDeps } from "./run";
-import { batchUsageSink } from "./usage";
 
-export type WorkerDeps = Omit<RunnerDeps, "pool" | "sharing" | "workerId" | "onUsage"> & {
-  /** Where each line's usage is recorded (the process's recorder, shared with the gateway). */
-  usage?: UsageSink | undefined;
+export type WorkerDeps = Omit<RunnerDeps, "pool" | "sharing" | "workerId"> & {
   /** How often the worker looks for batches to run (it is also woken on create and cancel). */
   pollIntervalMs?: number;
 };
@@ -39,7 +35,6 @@ export class BatchWorker {
   private polling: Promise<void> | undefined;
   private again = false;
   private closed = false;
-  private readonly onUsage: RunnerDeps["onUsage"];
 
   constructor(private readonly deps: WorkerDeps) {
     this.upstreams = new Upstreams({
@@ -47,7 +42,6 @@ export class BatchWorker {
       connectTimeoutMs: 10_000,
       keepAliveTimeoutMs: 30_000,
     });
-    this.onUsage = batchUsageSink(deps.usage);
   }
 
   start(): void {
@@ -125,7 +119,6 @@ export class BatchWorker {
       pool: (url) => this.upstreams.pool(url),
       sharing: (cluster, model) => this.sharing(cluster, model),
       workerId: this.id,
-      onUsage: this.onUsage,
     });
     void lock.lost.then(() => {
       if (!this.closed) this.deps.logger.warn({ batch: id }, "batch worker: lost the batch's lock; stopping it");

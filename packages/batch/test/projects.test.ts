@@ -12,13 +12,12 @@ import {
 } from "@switchyard/core";
 import { openTestDatabase, type TestDatabase, testDrivers } from "@switchyard/db/testing";
 import type { Scheduler } from "@switchyard/scheduler";
-import { Projects, UsageRecorder } from "@switchyard/usage";
+import { Projects } from "@switchyard/usage";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchMetrics, BatchRun, BatchService, FileStore } from "../src";
-import { batchUsageSink } from "../src/usage";
 import { MODEL, writeInput } from "./security/harness";
 
 // Project allocations at batch create, on real databases: which project a batch is charged
@@ -128,7 +127,6 @@ describe.each(drivers)("project allocations at batch create (%s)", (driver) => {
     const defaultProject = await db.prisma.project.findUniqueOrThrow({ where: { name: "default" } });
     expect(row.projectId).toBe(defaultProject.id);
 
-    const usage = new UsageRecorder(db, logger);
     const pools: Pool[] = [];
     const scheduler = {
       deployments: () => [],
@@ -154,12 +152,10 @@ describe.each(drivers)("project allocations at batch create (%s)", (driver) => {
         return pool;
       },
       sharing: () => 1,
-      onUsage: batchUsageSink(usage),
       workerId: "test-worker",
     });
     await run.run();
     await Promise.all(pools.map((p) => p.close()));
-    await usage.stop();
     expect((await db.prisma.batch.findUniqueOrThrow({ where: { id: detail.batch_id } })).status).toBe("completed");
 
     const charged = await db.prisma.usageRecord.findMany({ where: { requestId: { startsWith: detail.batch_id } } });

@@ -1,5 +1,13 @@
 export { CachedCharges, type Charge, type ProjectRow, Projects, windowState } from "./projects";
-export { type UsageRecord, UsageRecorder, type UsageRecorderOptions, type UsageSink } from "./recorder";
+export {
+  USAGE_COLUMNS,
+  type UsageRecord,
+  UsageRecorder,
+  type UsageRecorderOptions,
+  type UsageSink,
+  usageColumns,
+  usageRowsSelect,
+} from "./recorder";
 export {
   numberAfter,
   type TokenUsage,

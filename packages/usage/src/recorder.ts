@@ -21,9 +21,51 @@ export interface UsageRecord {
   projectId?: string | null | undefined;
 }
 
-const INSERT = `INSERT INTO "usage_records"
-  ("at", "requestId", "userId", "apiKeyId", "model", "clusterName", "route", "status", "promptTokens", "completionTokens", "latencyMs", "ttftMs", "stream", "projectId")
-SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::bool[], $14::uuid[])`;
+/** The usage rows of `$<first>`..`$<first + 13>` (one array each, see `usageColumns`), as a SELECT. */
+export function usageRowsSelect(first: number): string {
+  const types = [
+    "timestamptz",
+    "text",
+    "uuid",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int",
+    "int",
+    "int",
+    "int",
+    "int",
+    "bool",
+    "uuid",
+  ];
+  return `SELECT * FROM unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(", ")})`;
+}
+
+/** The columns `usageRowsSelect` fills, in its order. */
+export const USAGE_COLUMNS = `("at", "requestId", "userId", "apiKeyId", "model", "clusterName", "route", "status", "promptTokens", "completionTokens", "latencyMs", "ttftMs", "stream", "projectId")`;
+
+const INSERT = `INSERT INTO "usage_records" ${USAGE_COLUMNS}\n${usageRowsSelect(1)}`;
+
+/** Records as the fourteen arrays `usageRowsSelect` reads (one per column). */
+export function usageColumns(batch: readonly UsageRecord[]): unknown[] {
+  return [
+    batch.map((r) => r.at.toISOString()),
+    batch.map((r) => r.requestId),
+    batch.map((r) => r.userId),
+    batch.map((r) => r.apiKeyId),
+    batch.map((r) => r.model),
+    batch.map((r) => r.cluster),
+    batch.map((r) => r.route),
+    batch.map((r) => r.status),
+    batch.map((r) => r.promptTokens),
+    batch.map((r) => r.completionTokens),
+    batch.map((r) => r.latencyMs),
+    batch.map((r) => r.ttftMs),
+    batch.map((r) => r.stream),
+    batch.map((r) => r.projectId ?? null),
+  ];
+}
 
 /** Where usage goes: the gateway and the batch worker only ever record. */
 export interface UsageSink {
@@ -106,22 +148,7 @@ export class UsageRecorder implements UsageSink {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.options.batchSize);
       try {
-        await this.db.execute(INSERT, [
-          batch.map((r) => r.at.toISOString()),
-          batch.map((r) => r.requestId),
-          batch.map((r) => r.userId),
-          batch.map((r) => r.apiKeyId),
-          batch.map((r) => r.model),
-          batch.map((r) => r.cluster),
-          batch.map((r) => r.route),
-          batch.map((r) => r.status),
-          batch.map((r) => r.promptTokens),
-          batch.map((r) => r.completionTokens),
-          batch.map((r) => r.latencyMs),
-          batch.map((r) => r.ttftMs),
-          batch.map((r) => r.stream),
-          batch.map((r) => r.projectId ?? null),
-        ]);
+        await this.db.execute(INSERT, usageColumns(batch));
       } catch (error) {
         // Put the batch back for the next attempt; the cap bounds memory meanwhile.
         this.buffer.unshift(...batch.slice(0, Math.max(0, this.options.maxBuffered - this.buffer.length)));

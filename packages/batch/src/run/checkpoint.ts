@@ -105,16 +105,20 @@ export class Checkpoints {
     const cut = this.output.cut();
     const bytes = await cut.write();
     if (res.interrupts.isLost()) return;
-    const status = await res.store.checkpoint(res.batch.id, {
-      cursorLine: cut.cursorLine,
-      ...bytes,
-      completed: cut.counts.completed,
-      failed: cut.counts.failed,
-      promptTokens: cut.counts.prompt,
-      completionTokens: cut.counts.completion,
-      leaseUntil: new Date(res.now() + LEASE_MS),
-      workerId: res.deps.workerId,
-    });
+    const status = await res.store.checkpoint(
+      res.batch.id,
+      {
+        cursorLine: cut.cursorLine,
+        ...bytes,
+        completed: cut.counts.completed,
+        failed: cut.counts.failed,
+        promptTokens: cut.counts.prompt,
+        completionTokens: cut.counts.completion,
+        leaseUntil: new Date(res.now() + LEASE_MS),
+        workerId: res.deps.workerId,
+      },
+      cut.usage,
+    );
     const next = interruptionAfterCheckpoint(status, res.batch.expiresAt, res.now());
     if (next) res.interrupts.interrupt(next);
     const reason = res.interrupts.reason;
@@ -139,7 +143,11 @@ export class Checkpoints {
       completionTokens: BigInt(cut.counts.completion),
       ...fields,
     });
-    if (moved) res.batch.status = to;
+    if (moved) {
+      res.batch.status = to;
+      // After the status: a run that loses this race charges nothing (the winner's lines are its own).
+      await res.store.charge(cut.usage);
+    }
     return moved;
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { BatchLineError } from "@switchyard/core";
+import type { UsageRecord } from "@switchyard/usage";
 import type { OutputFile } from "../output";
 import type { LineCounts } from "./resources";
 
@@ -11,6 +12,11 @@ export interface Finished {
   ok: boolean;
   promptTokens: number;
   completionTokens: number;
+  /**
+   * The line's usage record, written with the checkpoint that covers the line (so a line a
+   * resumed run sends again is charged once, and a worker that dies loses no usage).
+   */
+  usage?: UsageRecord;
 }
 
 /** What the model server answered, as a failed line records it. */
@@ -68,6 +74,8 @@ export class LineFormat {
 export class OutputLines {
   /** Finished lines not yet written, by index. */
   private readonly finished = new Map<number, Finished>();
+  /** Usage of the lines moved into the buffers since the last cut. */
+  private usage: UsageRecord[] = [];
   /** custom_id of every started line not yet written (for the expired lines' error entries). */
   private readonly started = new Map<number, string>();
 
@@ -123,6 +131,7 @@ export class OutputLines {
     }
     this.counts.prompt += outcome.promptTokens;
     this.counts.completion += outcome.completionTokens;
+    if (outcome.usage) this.usage.push(outcome.usage);
   }
 
   /** The finished lines, in input order, taken out of the window (a cancel keeps them, gaps and all). */
@@ -148,12 +157,21 @@ export class OutputLines {
    * Cut both files at the same line now (synchronously) and return where that is, with a
    * `write` that appends and fsyncs what was cut and resolves with both files' lengths.
    */
-  cut(): { cursorLine: number; counts: LineCounts; write(): Promise<{ resultsBytes: number; errorsBytes: number }> } {
+  cut(): {
+    cursorLine: number;
+    counts: LineCounts;
+    /** The usage of the lines this cut covers, to be saved with it. */
+    usage: UsageRecord[];
+    write(): Promise<{ resultsBytes: number; errorsBytes: number }>;
+  } {
     const results = this.results.take();
     const errors = this.errors.take();
+    const usage = this.usage;
+    this.usage = [];
     return {
       cursorLine: this.written,
       counts: { ...this.counts },
+      usage,
       write: async () => ({
         resultsBytes: await this.results.write(results),
         errorsBytes: await this.errors.write(errors),

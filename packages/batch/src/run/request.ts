@@ -11,8 +11,9 @@ import {
   type Failure as UpstreamFailure,
   upstreamErrorOf,
 } from "@switchyard/upstream";
-import { type TokenUsage, type UsageNames, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
+import { type TokenUsage, type UsageNames, type UsageRecord, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
 import type { AdaptiveConcurrency } from "../concurrency";
+import { batchUsageRecord } from "../usage";
 import type { Finished, LineFormat, LineResponse } from "./output-lines";
 import type { Progress } from "./progress";
 import type { RunResources } from "./resources";
@@ -149,7 +150,6 @@ export class LineRequests {
         limiter.success(latencyMs);
         const tokens = usageFromBuffer(answer.body, this.usageNames) ?? NO_TOKENS;
         this.counters.completed.inc();
-        this.usage(200, tokens, latencyMs, requestId);
         // The server's own JSON goes in as it came (re-serialised only if it spans lines).
         const raw = text.includes("\n") ? JSON.stringify(parsed) : text;
         return {
@@ -158,6 +158,7 @@ export class LineRequests {
           ok: true,
           promptTokens: tokens.prompt,
           completionTokens: tokens.completion,
+          usage: this.usage(200, tokens, latencyMs, requestId),
         };
       }
       const response = { status_code: answer.status, request_id: requestId, body: parsed };
@@ -190,25 +191,30 @@ export class LineRequests {
       break;
     }
     this.counters.failed.inc();
-    this.usage(last.response?.status_code ?? 502, NO_TOKENS, 0, ourId);
-    return format.failed(index, request.custom_id, last.response, { code: last.code, message: last.message });
+    const failed = format.failed(index, request.custom_id, last.response, { code: last.code, message: last.message });
+    failed.usage = this.usage(last.response?.status_code ?? 502, NO_TOKENS, 0, ourId);
+    return failed;
   }
 
-  private usage(status: number, tokens: TokenUsage, latencyMs: number, requestId: string) {
-    const { batch, deps } = this.res;
-    deps.onUsage?.({
-      batchId: batch.id,
-      userId: batch.userId,
-      projectId: batch.projectId,
-      model: batch.model,
-      cluster: batch.clusterName,
-      route: "/v1/batches",
-      status,
-      promptTokens: tokens.prompt,
-      completionTokens: tokens.completion,
-      latencyMs: Math.round(latencyMs),
-      requestId,
-    });
+  /** The line's usage record (saved with the checkpoint that covers the line). */
+  private usage(status: number, tokens: TokenUsage, latencyMs: number, requestId: string): UsageRecord {
+    const { batch } = this.res;
+    return batchUsageRecord(
+      {
+        batchId: batch.id,
+        userId: batch.userId,
+        projectId: batch.projectId,
+        model: batch.model,
+        cluster: batch.clusterName,
+        route: "/v1/batches",
+        status,
+        promptTokens: tokens.prompt,
+        completionTokens: tokens.completion,
+        latencyMs: Math.round(latencyMs),
+        requestId,
+      },
+      new Date(this.res.now()),
+    );
   }
 
   /** A live replica; when there is none, start the model and wait (a batch waits, it does not fail). */

@@ -30,7 +30,6 @@ export interface RunnerDeps {
   pool: (baseUrl: string) => Dispatcher;
   /** How many batches of the same model this worker runs now (they share its cap). */
   sharing: (cluster: string, model: string) => number;
-  onUsage?: ((usage: BatchUsage) => void) | undefined;
   /** The worker running this batch: written on the batch's row with every checkpoint. */
   workerId: string;
 }

@@ -9,7 +9,7 @@ import { BatchMetrics } from "../../src/metrics";
 import { LineFormat } from "../../src/run/output-lines";
 import { Progress } from "../../src/run/progress";
 import { LineRequests } from "../../src/run/request";
-import type { BatchUsage, RunnerDeps } from "../../src/run/resources";
+import type { RunnerDeps } from "../../src/run/resources";
 import { memoryResources } from "./fakes";
 
 /** A Responses API answer: its token counts are `input_tokens` and `output_tokens`. */
@@ -46,7 +46,6 @@ describe("a batch line's request", () => {
   it("waits for a queued model, saying where it stands, then counts the endpoint's tokens", async () => {
     const res = memoryResources();
     Object.assign(res.batch, { endpoint: "/v1/responses", userId: "u1" });
-    const usage: BatchUsage[] = [];
     const waits: (string | null)[] = [];
     let progress: Progress | undefined;
     let asked = 0;
@@ -76,7 +75,6 @@ describe("a batch line's request", () => {
         if (!pool.has(url)) pool.set(url, new Pool(url));
         return pool.get(url) as Pool;
       },
-      onUsage: (entry: BatchUsage) => usage.push(entry),
     } satisfies Partial<RunnerDeps>);
     progress = new Progress(res, () => undefined);
     const requests = new LineRequests(res, {
@@ -97,6 +95,7 @@ describe("a batch line's request", () => {
     expect(waits).toEqual([null, "model org/batchy is queued (position 3 in the queue, ready in about 62 s)"]);
     expect(progress.waitingFor).toBeNull();
     expect(finished).toMatchObject({ ok: true, customId: "q0", promptTokens: 21, completionTokens: 5 });
-    expect(usage).toEqual([expect.objectContaining({ status: 200, promptTokens: 21, completionTokens: 5 })]);
+    // Its usage record travels with it, to be saved with the checkpoint that covers the line.
+    expect(finished?.usage).toMatchObject({ route: "/v1/batches", status: 200, promptTokens: 21, completionTokens: 5 });
   });
 });

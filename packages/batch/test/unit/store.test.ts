@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { batchUsageRecord } from "../../src/usage";
 import { closeSharedDatabase, runWorld } from "./fakes";
 
 afterAll(closeSharedDatabase);
@@ -37,7 +38,7 @@ describe("BatchStore", () => {
     expect((await w.row()).status).toBe("in_progress");
   });
 
-  it("saves a checkpoint only while the batch runs or is cancelling, and says its status", async () => {
+  it("saves a checkpoint only while the batch runs or is cancelling, and says its status; usage only with it", async () => {
     const w = await runWorld("cancelling");
     const id = w.res.batch.id;
     const row = {
@@ -51,10 +52,33 @@ describe("BatchStore", () => {
       leaseUntil: new Date(w.clock.now() + 60_000),
       workerId: "worker-1",
     };
-    expect(await w.store.checkpoint(id, row)).toBe("cancelling");
+    const line = (requestId: string) =>
+      batchUsageRecord(
+        {
+          batchId: id,
+          userId: w.res.batch.userId,
+          model: "org/batchy",
+          cluster: "lab",
+          route: "/v1/batches",
+          status: 200,
+          promptTokens: 10,
+          completionTokens: 5,
+          latencyMs: 3,
+          requestId,
+        },
+        new Date(w.clock.now()),
+      );
+    const charged = async () =>
+      (await w.db.prisma.usageRecord.findMany({ where: { requestId: { startsWith: `${id}-` } } })).map(
+        (r) => r.requestId,
+      );
+    expect(await w.store.checkpoint(id, row, [line(`${id}-1`), line(`${id}-2`)])).toBe("cancelling");
     expect(await w.row()).toMatchObject({ cursorLine: 7, resultsBytes: 70n, completedCount: 6, workerId: "worker-1" });
+    expect(await charged()).toEqual([`${id}-1`, `${id}-2`]);
     await w.store.transition(id, "cancelling", "cancelled");
-    expect(await w.store.checkpoint(id, { ...row, cursorLine: 9 })).toBeUndefined();
+    // No longer this run's: neither the checkpoint nor its lines' usage is saved.
+    expect(await w.store.checkpoint(id, { ...row, cursorLine: 9 }, [line(`${id}-3`)])).toBeUndefined();
     expect((await w.row()).cursorLine).toBe(7);
+    expect(await charged()).toEqual([`${id}-1`, `${id}-2`]);
   });
 });
