@@ -390,6 +390,7 @@ export function syAtWidth(
   env: NodeJS.ProcessEnv,
   columns: number,
   input?: string[],
+  prompt = /(^|[\r\n])> /,
 ): Promise<SizedTerminalResult> {
   const command = `stty cols ${columns} rows 50; exec ${[process.execPath, BIN, ...args].map(shellQuote).join(" ")}`;
   const { COLUMNS: _ignored, ...rest } = env;
@@ -409,8 +410,12 @@ export function syAtWidth(
     child.on("close", (code) => {
       clearTimeout(killer);
       raw = raw.replace(/\r\n/g, "\n");
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing the terminal's escapes is the point
-      const plain = raw.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "").replace(/\u001b[78]/g, "");
+      // A move to the line's start or up, or an erase of the line, starts a redraw (as `\r` does).
+      const plain = raw
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: reading the terminal's escapes is the point
+        .replace(/\u001b\[\d*[AFGK]/g, "\r")
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: removing the terminal's escapes is the point
+        .replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "").replace(/\u001b[78]/g, "");
       const drawn = plain.split(/[\r\n]/);
       const output = plain
         .split("\n")
@@ -419,10 +424,16 @@ export function syAtWidth(
       resolve({ code, raw, output, drawn });
     });
     if (input && child.stdin) {
-      // One line at a time, as typed: each after the one before has been answered.
+      // One line at a time, as a person types: each once `sy` shows a new prompt.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing the terminal's escapes is the point
+      const shown = () => raw.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "");
       void (async () => {
+        const deadline = Date.now() + 30_000;
+        let from = 0;
         for (const line of input) {
-          await new Promise((r) => setTimeout(r, 300));
+          while (!prompt.test(shown().slice(from)) && Date.now() < deadline && child.exitCode === null)
+            await new Promise((r) => setTimeout(r, 50));
+          from = shown().length;
           child.stdin?.write(line);
         }
       })();
