@@ -106,10 +106,15 @@ describe("sy at 80 and 150 columns", () => {
         // Every key on its own line, its id and status whole; a cut name ends in an ellipsis.
         const row = lines.find((l) => l.startsWith(`${key.id} `));
         expect(row, list.output).toMatch(/ active /);
-        const shown = row?.slice(key.id.length).trim().split(/\s{2,}/)[0] ?? "";
-        if (shown !== key.name) expect([shown, key.name?.startsWith(shown.slice(0, -1)), shown.at(-1)]).toEqual([shown, true, "…"]);
+        const shown =
+          row
+            ?.slice(key.id.length)
+            .trim()
+            .split(/\s{2,}/)[0] ?? "";
+        if (shown !== key.name)
+          expect([shown, key.name?.startsWith(shown.slice(0, -1)), shown.at(-1)]).toEqual([shown, true, "…"]);
       }
-      if (columns === 150) expect(list.raw).toMatch(/\u001b\[32mactive/);
+      if (columns === 150) expect(list.raw).toContain("\u001b[32mactive");
       else expect(COLOUR.test(list.raw)).toBe(false);
     }
     for (const [columns, whoami] of await atBoth(["whoami"], () => keyEnv)) {
@@ -189,13 +194,17 @@ describe("sy at 80 and 150 columns", () => {
       for (const [columns, help] of await atBoth(args, () => keyEnv)) fits(args.join(" "), help, columns);
     }
     const sessions = await Promise.all(
-      WIDTHS.map((w) => syAtWidth(["chat", "org/chat", "--max-tokens", "3"], keyEnv, w, ["/help\n", "hello\n", "\u0004"])),
+      WIDTHS.map((w) =>
+        syAtWidth(["chat", "org/chat", "--max-tokens", "3"], keyEnv, w, ["/help\n", "hello\n", "\u0004"]),
+      ),
     );
     sessions.forEach((chat, i) => {
       const columns = WIDTHS[i] as Width;
       fits("chat /help", chat, columns);
       const text = squash(chat.output);
-      expect(text).toContain("/model [NAME] switch to another model (the conversation goes with it); alone: the current one");
+      expect(text).toContain(
+        "/model [NAME] switch to another model (the conversation goes with it); alone: the current one",
+      );
       expect(text).toContain(
         "Ctrl-C stops an answer; at an empty prompt it leaves, as Ctrl-D does. Anything else is sent as your message.",
       );

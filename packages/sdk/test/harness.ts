@@ -400,10 +400,10 @@ export function syAtWidth(
       stdio: [input ? "pipe" : "ignore", "pipe", "pipe"],
     });
     let raw = "";
-    child.stdout.on("data", (chunk) => {
+    child.stdout?.on("data", (chunk) => {
       raw += String(chunk);
     });
-    child.stderr.on("data", (chunk) => {
+    child.stderr?.on("data", (chunk) => {
       raw += String(chunk);
     });
     const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
@@ -415,7 +415,7 @@ export function syAtWidth(
         // biome-ignore lint/suspicious/noControlCharactersInRegex: reading the terminal's escapes is the point
         .replace(/\u001b\[\d*[AFGK]/g, "\r")
         // biome-ignore lint/suspicious/noControlCharactersInRegex: removing the terminal's escapes is the point
-        .replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "").replace(/\u001b[78]/g, "");
+        .replace(/\u001b(\[[0-9;?]*[A-Za-z]|[78])/g, "");
       const drawn = plain.split(/[\r\n]/);
       const output = plain
         .split("\n")

@@ -180,7 +180,10 @@ function wrapLine(line: string, width: number): string[] {
     hang = lead.length + 4;
     prefix = " ".repeat(hang);
   }
-  const words = line.slice((item ?? lead).length).split(/ +/).filter(Boolean);
+  const words = line
+    .slice((item ?? lead).length)
+    .split(/ +/)
+    .filter(Boolean);
   let current = prefix;
   let empty = true;
   for (const word of words) {
