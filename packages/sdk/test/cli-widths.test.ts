@@ -79,7 +79,7 @@ describe("sy at 80 and 150 columns", () => {
     removeTempDirs();
   });
 
-  it("keys create, keys list, whoami, jobs: within the width, ids and statuses whole, colour only without NO_COLOR", async () => {
+  it("keys create, keys list, whoami, models, jobs: within the width, ids and statuses whole, colour only without NO_COLOR", async () => {
     const name = "nightly evaluation pipeline of the physics group";
     for (const [columns, created] of await atBoth(["keys", "create", "--name", name], () => loginEnv)) {
       fits("keys create", created, columns);
@@ -121,6 +121,13 @@ describe("sy at 80 and 150 columns", () => {
       fits("whoami", whoami, columns);
       expect(squash(whoami.output)).toMatch(/via: API key key_\w+ \(scopes: inference, batch; never expires\)/);
       expect(COLOUR.test(whoami.raw)).toBe(false);
+    }
+    // `sy models` with the width from the terminal itself (cli.test.ts sets COLUMNS): every model on one line, status whole.
+    for (const [columns, models] of await atBoth(["models"], () => keyEnv)) {
+      fits("models", models, columns);
+      const rows = models.output.trimEnd().split("\n").slice(1, -1);
+      expect(rows).toHaveLength(7);
+      for (const row of rows) expect(row).toMatch(/^org\/\S+\s+(Live|Starting|Queued|Offline)\b/);
     }
     for (const [columns, jobs] of await atBoth(["jobs"], () => keyEnv)) {
       fits("jobs", jobs, columns);
