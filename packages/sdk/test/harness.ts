@@ -368,3 +368,80 @@ export async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** What a terminal of `columns` shows of `sy`: the raw bytes, and the text with colour and cursor escapes removed. */
+export interface SizedTerminalResult {
+  code: number | null;
+  /** The bytes as written (escapes kept), CRLF as LF. */
+  raw: string;
+  /** Escapes removed, CRLF as LF; a redraw (`\r`) keeps only what the line shows last. */
+  output: string;
+  /** Every line the terminal drew, including each redraw of a progress bar or spinner (split at `\r` too). */
+  drawn: string[];
+}
+
+/**
+ * Run `sy` on a pseudo-terminal of `columns` x 50 (script(1), then `stty cols`), as a person in a
+ * terminal of that size would: the width comes from the terminal itself, not from `COLUMNS` (which
+ * shells keep to themselves). `input` is typed into the terminal (lines, then Ctrl-D).
+ */
+export function syAtWidth(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  columns: number,
+  input?: string[],
+  prompt = /(^|[\r\n])> /,
+): Promise<SizedTerminalResult> {
+  const command = `stty cols ${columns} rows 50; exec ${[process.execPath, BIN, ...args].map(shellQuote).join(" ")}`;
+  const { COLUMNS: _ignored, ...rest } = env;
+  return new Promise((resolve) => {
+    const child = spawn("script", ["-qfec", command, "/dev/null"], {
+      env: { TERM: "xterm", ...rest },
+      stdio: [input ? "pipe" : "ignore", "pipe", "pipe"],
+    });
+    let raw = "";
+    child.stdout?.on("data", (chunk) => {
+      raw += String(chunk);
+    });
+    child.stderr?.on("data", (chunk) => {
+      raw += String(chunk);
+    });
+    const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("close", (code) => {
+      clearTimeout(killer);
+      raw = raw.replace(/\r\n/g, "\n");
+      // A move to the line's start or up, or an erase of the line, starts a redraw (as `\r` does).
+      const plain = raw
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: reading the terminal's escapes is the point
+        .replace(/\u001b\[\d*[AFGK]/g, "\r")
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: removing the terminal's escapes is the point
+        .replace(/\u001b(\[[0-9;?]*[A-Za-z]|[78])/g, "");
+      const drawn = plain.split(/[\r\n]/);
+      const output = plain
+        .split("\n")
+        .map((line) => line.split("\r").filter(Boolean).at(-1) ?? "")
+        .join("\n");
+      resolve({ code, raw, output, drawn });
+    });
+    if (input && child.stdin) {
+      // One line at a time, as a person types: each once `sy` shows a new prompt.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing the terminal's escapes is the point
+      const shown = () => raw.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "");
+      void (async () => {
+        const deadline = Date.now() + 30_000;
+        let from = 0;
+        for (const line of input) {
+          while (!prompt.test(shown().slice(from)) && Date.now() < deadline && child.exitCode === null)
+            await new Promise((r) => setTimeout(r, 50));
+          from = shown().length;
+          child.stdin?.write(line);
+        }
+      })();
+    }
+  });
+}
+
+/** The lines of `drawn` wider than `columns` (none, for a command that respects the terminal). */
+export function overWidth(drawn: string[], columns: number): string[] {
+  return drawn.filter((line) => [...line].length > columns);
+}

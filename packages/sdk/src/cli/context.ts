@@ -115,6 +115,6 @@ export class CliContext {
 
   /** Progress and status lines for people (stderr), never in --json mode. */
   note(text: string): void {
-    if (!this.json) this.err.line(text);
+    if (!this.json) this.err.para(text);
   }
 }

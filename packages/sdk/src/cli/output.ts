@@ -53,6 +53,19 @@ export class Output {
     this.stream.write(text);
   }
 
+  /**
+   * Prose for people: on a terminal of known width each line is broken between words to fit it
+   * (an item line, `  term    text`, continues under its text); elsewhere written as it is.
+   */
+  para(text: string): void {
+    const columns = this.columns;
+    if (!columns) {
+      this.line(text);
+      return;
+    }
+    this.line(wrapText(text, columns));
+  }
+
   line(text = ""): void {
     this.stream.write(`${text}\n`);
   }
@@ -141,8 +154,51 @@ function fitWidths(widths: number[], headers: string[], columns: number, fit: Ta
   return excess;
 }
 
+/**
+ * `text` with each of its lines broken between words into lines of at most `width` visible
+ * characters. A line that starts with an item (`  --flag    what it does`: a term, then two or
+ * more spaces) continues under the item's text, any other under its own indentation. A word
+ * longer than a line stays whole on a line of its own.
+ */
+export function wrapText(text: string, width: number): string {
+  return text
+    .split("\n")
+    .flatMap((line) => wrapLine(line, width))
+    .join("\n");
+}
+
+function wrapLine(line: string, width: number): string[] {
+  if (visibleLength(line) <= width) return [line];
+  const item = /^(\s*\S+(?: \S+)*? {2,})\S/.exec(line)?.[1];
+  const lead = /^\s*/.exec(line)?.[0] ?? "";
+  const lines: string[] = [];
+  let prefix = item ?? lead;
+  let hang = prefix.length;
+  if (item && width - item.length < 30) {
+    // An item whose text would be left a column too narrow: the term on its own line, the text under it.
+    lines.push(item.trimEnd());
+    hang = lead.length + 4;
+    prefix = " ".repeat(hang);
+  }
+  const words = line
+    .slice((item ?? lead).length)
+    .split(/ +/)
+    .filter(Boolean);
+  let current = prefix;
+  let empty = true;
+  for (const word of words) {
+    if (!empty && visibleLength(current) + 1 + visibleLength(word) > width) {
+      lines.push(current);
+      current = " ".repeat(hang) + word;
+    } else current += empty ? word : ` ${word}`;
+    empty = false;
+  }
+  lines.push(current);
+  return lines;
+}
+
 /** A cell cut to `width` visible characters, its last one an ellipsis when cut (plain text only). */
-function truncate(text: string, width: number): string {
+export function truncate(text: string, width: number): string {
   if (visibleLength(text) <= width) return text;
   return width <= 1 ? "…".slice(0, width) : `${text.slice(0, width - 1)}…`;
 }

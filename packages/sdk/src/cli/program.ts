@@ -7,6 +7,7 @@ import { registerKeys } from "./commands/keys";
 import { registerModels } from "./commands/models";
 import { CliContext, EXIT } from "./context";
 import { explain, explainWithSuggestion } from "./explain";
+import { Output, wrapText } from "./output";
 
 export { explain } from "./explain";
 
@@ -18,8 +19,8 @@ Server and credentials (every command):
   --api-key KEY or SWITCHYARD_API_KEY    default: the login stored by 'sy login'
   Logins are kept in $XDG_CONFIG_HOME/switchyard/tokens.json (~/.config/switchyard/tokens.json), one per server.
 
-Output: tables and colour on a terminal; tab-separated lines when piped; --json for machine output
-(no colour, no progress). NO_COLOR turns colour off.
+Output: tables and colour on a terminal; tab-separated lines when piped.
+--json for machine output (no colour, no progress). NO_COLOR turns colour off.
 
 Exit codes:
   0    success
@@ -44,6 +45,8 @@ export interface CliStreams {
 }
 
 export function buildProgram(streams: CliStreams, exit: { code: number }): Command {
+  const helpOut = new Output(streams.stdout, false, streams.env);
+  const helpErr = new Output(streams.stderr, false, streams.env);
   const program = new Command("sy")
     .description(
       "Switchyard from a terminal: log in, check which models are live, chat, embed, run batches, manage API keys",
@@ -58,8 +61,11 @@ export function buildProgram(streams: CliStreams, exit: { code: number }): Comma
     .configureOutput({
       writeOut: (text) => streams.stdout.write(text),
       writeErr: (text) => streams.stderr.write(text),
+      // The help fits the terminal as tables do: COLUMNS when set, else the terminal's width.
+      getOutHelpWidth: () => helpOut.columns ?? 80,
+      getErrHelpWidth: () => helpErr.columns ?? 80,
     })
-    .addHelpText("after", HELP_FOOTER);
+    .addHelpText("after", () => (helpOut.columns ? wrapText(HELP_FOOTER, helpOut.columns) : HELP_FOOTER));
 
   const run: Run =
     (handler) =>

@@ -51,7 +51,7 @@ async function login(ctx: CliContext, options: { force?: boolean }): Promise<voi
           }),
         );
       } else {
-        ctx.out.line(
+        ctx.out.para(
           `Already logged in to ${server} as ${me.username} (the access token is valid for ${formatDuration(left)}).`,
         );
         ctx.err.line("To log in again, or as someone else: sy login --force");
@@ -92,7 +92,7 @@ async function login(ctx: CliContext, options: { force?: boolean }): Promise<voi
         ctx.err.line();
         ctx.err.line(`  ${c.bold(c.cyan(code.verification_uri_complete))}`);
         ctx.err.line();
-        ctx.err.line(
+        ctx.err.para(
           `and check that it shows the code ${c.bold(code.user_code)}. The code expires in ${formatDuration(code.expires_in * 1000)}.`,
         );
         if (spinner) spinner.start();
@@ -114,8 +114,8 @@ async function login(ctx: CliContext, options: { force?: boolean }): Promise<voi
       return;
     }
     const replaced = result.replaced ? ` (replacing the login of ${result.replaced})` : "";
-    ctx.out.line(`Logged in to ${result.server} as ${result.username}${replaced}.`);
-    ctx.err.line(
+    ctx.out.para(`Logged in to ${result.server} as ${result.username}${replaced}.`);
+    ctx.err.para(
       `The access token is valid for ${formatDuration(result.expiresAt.getTime() - Date.now())} and refreshes by itself; ` +
         "after 7 days without a login, run 'sy login' again.",
     );
@@ -155,10 +155,10 @@ async function whoami(ctx: CliContext): Promise<void> {
       : me.authenticated_via === "oidc"
         ? `token from ${me.issuer ?? "an external issuer"} (${expires})`
         : `access token (${expires}; refreshes by itself)`;
-  ctx.out.line(`${c.bold(me.username)} on ${client.baseURL}`);
-  ctx.out.line(`  role:    ${me.role}`);
-  ctx.out.line(`  groups:  ${me.groups.length ? me.groups.join(", ") : "(none)"}`);
-  ctx.out.line(`  via:     ${via}`);
+  ctx.out.para(`${c.bold(me.username)} on ${client.baseURL}`);
+  ctx.out.para(`  role:    ${me.role}`);
+  ctx.out.para(`  groups:  ${me.groups.length ? me.groups.join(", ") : "(none)"}`);
+  ctx.out.para(`  via:     ${via}`);
 }
 
 async function printToken(ctx: CliContext): Promise<void> {

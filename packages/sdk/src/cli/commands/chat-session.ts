@@ -119,13 +119,13 @@ export async function chatSession(ctx: CliContext, options: SessionOptions, type
 
   const help = () => {
     const width = Math.max(...COMMANDS.map(([n, a]) => `${n} ${a}`.length));
-    for (const [name, args, what] of COMMANDS) ctx.err.line(`  ${`${name} ${args}`.padEnd(width)}  ${what}`);
-    ctx.err.line(
+    for (const [name, args, what] of COMMANDS) ctx.err.para(`  ${`${name} ${args}`.padEnd(width)}  ${what}`);
+    ctx.err.para(
       "  Ctrl-C stops an answer; at an empty prompt it leaves, as Ctrl-D does. Anything else is sent as your message.",
     );
   };
 
-  ctx.err.line(
+  ctx.err.para(
     `Chatting with ${found.model.id}${system ? " (with a system prompt)" : ""}. ${c.dim("/help lists the commands; Ctrl-D leaves.")}`,
   );
 

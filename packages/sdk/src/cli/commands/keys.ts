@@ -61,7 +61,7 @@ async function create(
     return;
   }
   const expiry = created.expires_at ? `expires ${formatTime(created.expires_at)}` : "never expires";
-  ctx.err.line(
+  ctx.err.para(
     `Created ${created.id}${created.name ? ` "${created.name}"` : ""} (scopes: ${created.scopes.join(", ")}; ${expiry}). ` +
       "Copy the key now: it is not shown again.",
   );
@@ -79,19 +79,47 @@ async function list(ctx: CliContext): Promise<void> {
     return;
   }
   const c = ctx.out.color;
-  ctx.out.table(
-    ["ID", "NAME", "PREFIX", "SCOPES", "STATUS", "CREATED", "EXPIRES", "LAST USED"],
-    keys.map((k) => [
+  // The widest layout that fits the terminal: first the prefix and creation time give way, then
+  // the time of day, then the last use. The id (for revoke) and the status are never cut; the
+  // name and scopes are cut with an ellipsis.
+  const layout = (prefix: boolean, created: boolean, time: boolean, lastUsed: boolean) => {
+    const when = (iso: string | null) => (iso ? (time ? formatTime(iso) : formatTime(iso).slice(0, 10)) : "never");
+    const headers = [
+      "ID",
+      "NAME",
+      ...(prefix ? ["PREFIX"] : []),
+      "SCOPES",
+      "STATUS",
+      ...(created ? ["CREATED"] : []),
+      "EXPIRES",
+      ...(lastUsed ? ["LAST USED"] : []),
+    ];
+    const rows = keys.map((k) => [
       k.id,
       k.name ?? "-",
-      `${k.prefix}…`,
+      ...(prefix ? [`${k.prefix}…`] : []),
       k.scopes.join(","),
       keyStatus(k),
-      formatTime(k.created_at),
-      k.expires_at ? formatTime(k.expires_at) : "never",
-      k.last_used_at ? formatTime(k.last_used_at) : "never",
-    ]),
-    (column, cell) => (column === 4 ? (cell === "active" ? c.green(cell) : c.dim(cell)) : cell),
+      ...(created ? [when(k.created_at)] : []),
+      when(k.expires_at),
+      ...(lastUsed ? [when(k.last_used_at)] : []),
+    ]);
+    return { headers, rows, fit: { shrink: [[1, headers.indexOf("SCOPES")]] } };
+  };
+  const layouts = [
+    layout(true, true, true, true),
+    layout(false, false, true, true),
+    layout(false, false, false, true),
+    layout(false, false, false, false),
+  ];
+  const { headers, rows, fit } =
+    layouts.find((l) => ctx.out.fits(l.headers, l.rows, l.fit)) ?? (layouts.at(-1) as (typeof layouts)[number]);
+  const statusColumn = headers.indexOf("STATUS");
+  ctx.out.table(
+    headers,
+    rows,
+    (column, cell) => (column === statusColumn ? (cell === "active" ? c.green(cell) : c.dim(cell)) : cell),
+    fit,
   );
 }
 

@@ -4,7 +4,7 @@ import type { ModelNotReadyError } from "../../errors";
 import type { Switchyard } from "../../node/client";
 import type { WaitForModel } from "../../wait";
 import { type CliContext, CliError, EXIT } from "../context";
-import { formatDuration } from "../output";
+import { formatDuration, truncate } from "../output";
 
 /**
  * What the user sees while a cold model comes up: a live spinner on a terminal (its state,
@@ -112,7 +112,18 @@ export class ModelWaiter {
       this.retryAt && this.retryAt > Date.now()
         ? `; retrying in ${Math.ceil((this.retryAt - Date.now()) / 1000)} s`
         : "";
-    return `${this.describe()} (waited ${formatDuration(this.waitedMs)}${retry}; Ctrl-C to cancel)`;
+    const what = this.describe();
+    const waited = `waited ${formatDuration(this.waitedMs)}`;
+    // On a narrow terminal the hint goes first, then how long it waited: the spinner's line must
+    // not wrap (the frame, a space and one column spare), and what the model does stays whole.
+    const room = (this.ctx.err.columns ?? Number.POSITIVE_INFINITY) - 3;
+    const fitting = [
+      `${what} (${waited}${retry}; Ctrl-C to cancel)`,
+      `${what} (${waited}${retry})`,
+      retry ? `${what} (${retry.slice(2)})` : what,
+      what,
+    ].find((text) => text.length <= room);
+    return fitting ?? truncate(what, room);
   }
 
   /** Without a terminal: one line per change of what the model is doing. */

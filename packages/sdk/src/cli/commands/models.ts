@@ -307,9 +307,11 @@ export function renderJobs(ctx: CliContext, view: JobsView): void {
       ]),
       (column, cell, row) =>
         column === (withReplicas ? 3 : 2) ? statusColor(c, all[row]?.model_status ?? "", cell) : cell,
+      // Too wide for the terminal: the detail gives way first, then the models; the state is never cut.
+      { shrink: [withReplicas ? 7 : 6, 1] },
     );
   }
-  ctx.out.line(c.dim(`nodes: ${view.nodes.map((n) => `${n.name} ${n.gpus_free}/${n.gpus} GPUs free`).join(", ")}`));
+  ctx.out.para(c.dim(`nodes: ${view.nodes.map((n) => `${n.name} ${n.gpus_free}/${n.gpus} GPUs free`).join(", ")}`));
 }
 
 async function jobs(ctx: CliContext, _options: unknown, cluster: string | undefined): Promise<void> {

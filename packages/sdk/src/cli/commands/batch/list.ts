@@ -14,16 +14,29 @@ export async function list(ctx: CliContext, options: { limit: number }): Promise
     return;
   }
   const c = ctx.out.color;
+  // The widest layout that fits the terminal: the creation time loses its year, then goes (the
+  // list is newest first); the model is cut with an ellipsis; the id and status never are.
+  const layout = (created: "full" | "short" | "none") => {
+    const headers = ["ID", "STATUS", "MODEL", "DONE", "FAILED", ...(created === "none" ? [] : ["CREATED"])];
+    const rows = page.data.map((b) => {
+      const time = formatTime(new Date(b.created_at * 1000).toISOString());
+      return [
+        b.id,
+        b.status,
+        b.model || "-",
+        `${done(b)}/${b.request_counts.total}`,
+        String(b.request_counts.failed),
+        ...(created === "none" ? [] : [created === "full" ? time : time.slice(5)]),
+      ];
+    });
+    return { headers, rows, fit: { shrink: [2] } };
+  };
+  const layouts = [layout("full"), layout("short"), layout("none")];
+  const { headers, rows, fit } =
+    layouts.find((l) => ctx.out.fits(l.headers, l.rows, l.fit)) ?? (layouts.at(-1) as (typeof layouts)[number]);
   ctx.out.table(
-    ["ID", "STATUS", "MODEL", "DONE", "FAILED", "CREATED"],
-    page.data.map((b) => [
-      b.id,
-      b.status,
-      b.model || "-",
-      `${done(b)}/${b.request_counts.total}`,
-      String(b.request_counts.failed),
-      formatTime(new Date(b.created_at * 1000).toISOString()),
-    ]),
+    headers,
+    rows,
     (column, cell) => {
       if (column !== 1) return cell;
       if (cell === "completed") return c.green(cell);
@@ -31,6 +44,7 @@ export async function list(ctx: CliContext, options: { limit: number }): Promise
       if (cell === "cancelled") return c.dim(cell);
       return c.yellow(cell);
     },
+    fit,
   );
   if (page.has_more && ctx.out.tty) ctx.out.line(c.dim(`(more: --limit ${Math.min(100, options.limit * 2)})`));
 }
@@ -67,10 +81,10 @@ export async function status(ctx: CliContext, _options: unknown, id: string): Pr
   }
   ctx.out.line(`${batch.id}`);
   const width = Math.max(...rows.map(([k]) => k.length));
-  for (const [key, value] of rows) ctx.out.line(`  ${key.padEnd(width)}  ${value}`);
+  for (const [key, value] of rows) ctx.out.para(`  ${key.padEnd(width)}  ${value}`);
   const errors = batch.errors?.data ?? [];
   if (errors.length) {
     ctx.out.line(`  problems:`);
-    ctx.out.line(describeErrors(errors).replace(/^ {2}/gm, "    "));
+    ctx.out.para(describeErrors(errors).replace(/^ {2}/gm, "    "));
   }
 }

@@ -7,7 +7,7 @@ import { sleep } from "../../../http";
 import type { Switchyard } from "../../../node/client";
 import { Pace } from "../../../pace";
 import { type CliContext, CliError, EXIT } from "../../context";
-import { formatDuration } from "../../output";
+import { formatDuration, truncate } from "../../output";
 import { done, endedBadly, fetchHint, summary } from "./describe";
 
 /** How long `submit` (without --wait) waits for the server to check the file before it leaves it to `sy batch wait`. */
@@ -26,6 +26,57 @@ function stateText(batch: BatchObject): string {
     default:
       return batch.status;
   }
+}
+
+const BAR = { widest: 30, narrowest: 10, done: "\u2588", todo: "\u2591" };
+
+/** Room kept for the counts, rate and ETA to grow, so the bar's layout holds as a batch runs. */
+const BAR_SLACK = 8;
+
+/** The layout the bar keeps: it only ever narrows (a layout step further, a shorter bar). */
+interface BarFit {
+  step: number;
+  size: number;
+}
+
+/**
+ * One line of the progress bar: `batch_... ████░░░░ 40% | 40/100 | 12/s | ETA 5 s | running`,
+ * fitted to the terminal (one column spare): the bar narrows first (30 to 10 characters), then
+ * the state loses its explanation, then the batch id goes (the command named it); the counts,
+ * rate, ETA and state stay whole.
+ */
+function barLine(
+  id: string,
+  params: { progress: number; value: number; total: number },
+  values: { state: string; rate: string; remaining: string; failed: string },
+  columns: number | undefined,
+  fit: BarFit,
+): string {
+  const progress = Math.min(1, Math.max(0, params.progress));
+  const bar = (size: number) => {
+    const filled = Math.round(progress * size);
+    return BAR.done.repeat(filled) + BAR.todo.repeat(size - filled);
+  };
+  const tail = (state: string) =>
+    ` ${Math.floor(progress * 100)}% | ${params.value}/${params.total}${values.failed} | ${values.rate} | ETA ${values.remaining} | ${state}`;
+  if (!columns) return `${id} ${bar(BAR.widest)}${tail(values.state)}`;
+  const room = columns - 1;
+  const short = values.state.replace(/ \(.*\)$/, "");
+  const steps = [
+    [`${id} `, values.state],
+    [`${id} `, short],
+    ["", short],
+  ] as const;
+  for (let step = fit.step; step < steps.length; step++) {
+    const [head, state] = steps[step] as (typeof steps)[number];
+    const size = Math.min(fit.size, room - head.length - tail(state).length - BAR_SLACK);
+    if (size >= BAR.narrowest) {
+      fit.step = step;
+      fit.size = size;
+      return `${head}${bar(size)}${tail(state)}`;
+    }
+  }
+  return truncate(`${bar(BAR.narrowest)}${tail(short)}`, room);
 }
 
 /**
@@ -60,12 +111,14 @@ class BatchView {
       failed: batch.request_counts.failed ? `, ${batch.request_counts.failed} failed` : "",
     };
     if (!this.bar) {
+      const id = batch.id;
+      const columns = this.ctx.err.columns;
+      const fit: BarFit = { step: 0, size: BAR.widest };
       this.bar = new cliProgress.SingleBar(
         {
           stream: this.ctx.err.stream,
-          format: `${batch.id} {bar} {percentage}% | {value}/{total}{failed} | {rate} | ETA {remaining} | {state}`,
+          format: (_options, params, values: typeof payload) => barLine(id, params, values, columns, fit),
           hideCursor: true,
-          barsize: 30,
           fps: 5,
         },
         cliProgress.Presets.shades_classic,
@@ -130,8 +183,14 @@ export async function follow(
 export function finish(ctx: CliContext, batch: BatchObject, summaryTo: "stdout" | "stderr"): void {
   if (ctx.json) ctx.out.data(batch);
   if (batch.status !== "completed") throw endedBadly(batch);
-  if (!ctx.json) (summaryTo === "stdout" ? ctx.out : ctx.err).line(summary(batch));
-  ctx.note(fetchHint(batch));
+  if (!ctx.json) (summaryTo === "stdout" ? ctx.out : ctx.err).para(summary(batch));
+  const hint = fetchHint(batch);
+  const columns = ctx.err.columns;
+  if (ctx.json || !columns || hint.length <= columns) ctx.note(hint);
+  else {
+    // Too wide for one line: each command on a line of its own, whole, to be copied.
+    for (const part of hint.split(/: (?=sy )|; /)) ctx.err.line(part.startsWith("sy ") ? `  ${part}` : `${part}:`);
+  }
 }
 
 export async function wait(ctx: CliContext, options: { interval: number }, id: string): Promise<void> {
