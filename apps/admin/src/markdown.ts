@@ -64,5 +64,5 @@ function purify(html: string): string {
 
 /** The answer as safe HTML (see above). */
 export function renderMarkdown(text: string): string {
-  return purify(marked.parse(text, { async: false }));
+  return purify(marked.parse(text, { async: false }).trim());
 }

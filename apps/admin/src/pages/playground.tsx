@@ -448,7 +448,7 @@ export function PlaygroundPage() {
               />
             </details>
 
-            <details className="card playground-settings" data-testid="parameters" open={invalid || undefined}>
+            <details className="card playground-settings" data-testid="parameters">
               <summary>
                 Parameters
                 {Object.keys(parameters.values).length > 0 && (
