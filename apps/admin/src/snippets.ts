@@ -70,25 +70,18 @@ const TYPESCRIPT = {
   key: (name: string) => (/^[A-Za-z_$][\w$]*$/.test(name) ? name : JSON.stringify(name)),
 };
 
-/** A here-document's end marker that no line of the body equals. */
-function marker(body: string): string {
-  const lines = new Set(body.split("\n"));
-  let end = "JSON";
-  while (lines.has(end)) end += "_";
-  return end;
-}
-
 function curl(request: ChatRequest, apiBase: string): string {
   const body = JSON.stringify(Object.fromEntries(fields(request)), null, 2);
-  const end = marker(body);
   // A quoted here-document passes the JSON exactly as written (no shell quoting of the messages).
+  // No line of it can be the end marker: JSON writes line breaks in strings as \n, and each of
+  // its lines starts with a space or a bracket.
   return [
     `curl ${apiBase}/chat/completions \\`,
     `  -H "Authorization: Bearer $${KEY_VARIABLE}" \\`,
     `  -H "Content-Type: application/json" \\`,
-    `  -d @- <<'${end}'`,
+    "  -d @- <<'JSON'",
     body,
-    end,
+    "JSON",
   ].join("\n");
 }
 
