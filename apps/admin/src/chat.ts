@@ -9,9 +9,26 @@ import { session } from "./session";
  * Retry-After says (at least once a minute), then the request is sent again.
  */
 
+/** A piece of a user's message: text, or an image (a data: URL, for vision models). */
+export type ContentPart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
+
 export interface ChatMessage {
   role: "user" | "assistant" | "system";
-  content: string;
+  content: string | ContentPart[];
+}
+
+/** The sampling parameters the Playground sets; absent means the model's default. */
+export interface ChatParameters {
+  temperature?: number;
+  max_tokens?: number;
+  top_p?: number;
+  stop?: string[];
+}
+
+/** The request body the Playground sends (without `stream`), and the one "Copy as" shows. */
+export interface ChatRequest extends ChatParameters {
+  model: string;
+  messages: ChatMessage[];
 }
 
 /** What the model is doing while the request waits for it (from the 503 body). */
@@ -46,18 +63,13 @@ interface Delta {
   reasoning?: string | null;
 }
 
-export async function streamChat(
-  model: string,
-  messages: ChatMessage[],
-  handlers: StreamHandlers,
-  signal: AbortSignal,
-): Promise<void> {
+export async function streamChat(request: ChatRequest, handlers: StreamHandlers, signal: AbortSignal): Promise<void> {
   const stream = await waitForModel(
     () => {
       handlers.onSending();
       // Each message fits one branch of the request's union of roles (TypeScript cannot split `role` by itself).
       return api.chat.completions.stream(
-        { model, messages: messages as ChatCompletionRequest["messages"] },
+        { ...request, messages: request.messages as ChatCompletionRequest["messages"] },
         { signal },
       );
     },
