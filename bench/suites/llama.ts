@@ -296,6 +296,7 @@ function config(shared: string): string {
     user: { requestsPerMinute: 100000000, tokensPerMinute: 1000000000000, concurrentRequests: 100000 }
     model: { requestsPerMinute: 100000000, tokensPerMinute: 1000000000000 }
 batch: { maxRunningBatches: 1 }
+metrics: { public: true }
 scheduler: { stopGrace: 1 }
 clusters:
   - name: bench
@@ -310,13 +311,42 @@ ${cold.join("\n")}
 }
 
 interface BatchRun {
+  /** Completion tokens/s from the first answer to the last. */
   tokensPerSecond: number;
+  /** Seconds from the first answer to the last. */
   seconds: number;
   outputTokens: number;
+  /** The batch's own response_time (running to completed: reading, ramping up, the last checkpoint). */
+  responseTime: number;
+  /** The median and largest concurrency limit the batch set itself while it ran. */
+  concurrency: [number, number];
+  /** CPU seconds serve used during the batch. */
+  serveCpu: number;
+}
+
+/** CPU seconds a process has used (user + system; Linux /proc, 100 ticks a second). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Batch lines of HOT answered so far, from serve's /metrics (counted as each answer lands). */
+async function batchProgress(url: string): Promise<{ done: number; concurrency: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let done = 0;
+  let concurrency = 0;
+  for (const m of text.matchAll(/^(switchyard_batch_requests_total|switchyard_batch_concurrency)\{([^}]*)\} (\d+)/gm)) {
+    const labels = m[2] ?? "";
+    if (!labels.includes(`model="${HOT}"`)) continue;
+    if (m[1] === "switchyard_batch_concurrency") concurrency = Number(m[3]);
+    else if (labels.includes('outcome="completed"')) done += Number(m[3]);
+  }
+  return { done, concurrency };
 }
 
 /** One batch of BATCH_LINES requests shaped as the clients' (not streamed) through serve's worker. */
-async function runBatch(url: string, token: string, shared: string): Promise<BatchRun> {
+async function runBatch(url: string, token: string, shared: string, servePid: number): Promise<BatchRun> {
+  const cpuBefore = cpuSeconds(servePid);
   const input = path.join(shared, "llama-batch.jsonl");
   const line = (i: number) =>
     JSON.stringify({
@@ -335,6 +365,20 @@ async function runBatch(url: string, token: string, shared: string): Promise<Bat
   const { batch_id: id } = (await created.json()) as { batch_id: string };
   if (!id) throw new Error(`batch not created: ${created.status}`);
   const started = Date.now();
+  // Poll answers every 100 ms: when the first and the last landed.
+  let first: { at: number; done: number } | undefined;
+  let last: number | undefined;
+  const concurrency: number[] = [];
+  const watching = (async () => {
+    while (last === undefined && Date.now() - started < 5 * 60_000) {
+      const { done, concurrency: now } = await batchProgress(url);
+      const at = performance.now();
+      if (first === undefined && done > 0) first = { at, done };
+      if (first !== undefined && done < BATCH_LINES) concurrency.push(now);
+      if (done >= BATCH_LINES) last = at;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
   for (;;) {
     await new Promise((r) => setTimeout(r, 250));
     const batch = (await (await fetch(`${url}/resource_server/v1/batches/${id}`, { headers })).json()) as {
@@ -348,14 +392,26 @@ async function runBatch(url: string, token: string, shared: string): Promise<Bat
     metrics: { response_time: number; num_responses: number };
   };
   if (result.metrics.num_responses !== BATCH_LINES) throw new Error(`only ${result.metrics.num_responses} answers`);
+  await watching;
+  if (!first || last === undefined || first.done >= BATCH_LINES)
+    throw new Error("the batch's answers were not seen landing");
   // The OpenAI view of the batch carries its usage (output tokens = completion tokens).
   const openai = (await (await fetch(`${url}/v1/batches/${id}`, { headers })).json()) as {
     usage?: { output_tokens: number };
   };
   const outputTokens = openai.usage?.output_tokens;
   if (!outputTokens) throw new Error(`no usage in the batch object: ${JSON.stringify(openai)}`);
-  const seconds = result.metrics.response_time;
-  return { tokensPerSecond: outputTokens / seconds, seconds, outputTokens };
+  // Every line generates the same tokens (ignore_eos): those of the lines after the first sample.
+  const seconds = (last - first.at) / 1000;
+  const tokens = (outputTokens * (BATCH_LINES - first.done)) / BATCH_LINES;
+  return {
+    tokensPerSecond: tokens / seconds,
+    seconds,
+    outputTokens,
+    responseTime: result.metrics.response_time,
+    concurrency: [median(concurrency), Math.max(...concurrency)],
+    serveCpu: cpuSeconds(servePid) - cpuBefore,
+  };
 }
 
 /**
@@ -416,11 +472,15 @@ export const llama: Suite = {
       const loadBefore = loadavg()[0] as number;
       const alone: Throughput[] = [];
       const gateway: Throughput[] = [];
+      const servePid = serve.pid as number;
+      let gatewayCpu = 0;
       for (let i = 0; i < ROUNDS; i++) {
         alone.push(await measure(engineUrl, HOT, ROUND_SECONDS));
+        const cpuBefore = cpuSeconds(servePid);
         gateway.push(await measure(url, HOT, ROUND_SECONDS, authorization));
+        gatewayCpu += cpuSeconds(servePid) - cpuBefore;
       }
-      const batch = await runBatch(url, token, shared);
+      const batch = await runBatch(url, token, shared, servePid);
       // Once more alone after the batch, so the baseline brackets it too.
       alone.push(await measure(engineUrl, HOT, ROUND_SECONDS));
       const loadAfter = loadavg()[0] as number;
@@ -463,7 +523,7 @@ export const llama: Suite = {
           value: round(gw, 1),
           baselineValue: round(base, 1),
           ratio: round(gw / base, 3),
-          note: `target >= 0.95; ${ROUNDS} rounds of ${ROUND_SECONDS} s each, alternating: gateway ${list(gateway)} vs alone ${list(paired)} (ratios ${pairRatios.join(", ")}); ${MAX_TOKENS} tokens a request (mean ${perRequest(gateway)} vs ${perRequest(alone)}); first token p50 ${round(median(gateway.map((t) => t.ttftP50)), 0)} vs ${round(median(alone.map((t) => t.ttftP50)), 0)} ms; the machine's 1-minute load average ${round(loadBefore, 1)} before, ${round(loadAfter, 1)} after${errors ? `; errors ${errors}` : ""}`,
+          note: `target >= 0.95; ${ROUNDS} rounds of ${ROUND_SECONDS} s each, alternating: gateway ${list(gateway)} vs alone ${list(paired)} (ratios ${pairRatios.join(", ")}); ${MAX_TOKENS} tokens a request (mean ${perRequest(gateway)} vs ${perRequest(alone)}); first token p50 ${round(median(gateway.map((t) => t.ttftP50)), 0)} vs ${round(median(alone.map((t) => t.ttftP50)), 0)} ms; serve's CPU ${round((gatewayCpu * 1000) / (gateway.reduce((a, t) => a + t.tokens, 0) / 1000), 0)} ms per 1000 tokens; the machine's 1-minute load average ${round(loadBefore, 1)} before, ${round(loadAfter, 1)} after${errors ? `; errors ${errors}` : ""}`,
         },
         {
           suite: "llama",
@@ -474,7 +534,7 @@ export const llama: Suite = {
           value: round(batch.tokensPerSecond, 1),
           baselineValue: round(batchBase, 1),
           ratio: round(batch.tokensPerSecond / batchBase, 3),
-          note: `target >= 0.95; ${batch.outputTokens} tokens in ${round(batch.seconds, 1)} s (the batch's response_time: running to completed); baseline: the engine-alone rounds just before and after it (${list(around)})`,
+          note: `target >= 0.95; from the first answer to the last (serve's /metrics every 100 ms): ${round(batch.seconds, 1)} s; ${batch.outputTokens} tokens in all, ${round(batch.outputTokens / batch.responseTime, 1)} tokens/s over the batch's response_time (${round(batch.responseTime, 1)} s, running to completed); its concurrency limit ${batch.concurrency[0]} (median), ${batch.concurrency[1]} at most (the engine runs ${PARALLEL}); serve's CPU ${round((batch.serveCpu * 1000) / (batch.outputTokens / 1000), 0)} ms per 1000 tokens; baseline: the engine-alone rounds just before and after it (${list(around)})`,
         },
       ];
       const med = (pick: (c: (typeof cold)[number]) => number) => round(median(cold.map(pick)), 0);
