@@ -8,6 +8,7 @@ import { batch } from "./suites/batch";
 import { catalog } from "./suites/catalog";
 import { coldStart } from "./suites/cold-start";
 import { gateway } from "./suites/gateway";
+import { llama } from "./suites/llama";
 import { replicas } from "./suites/replicas";
 import { validation } from "./suites/validation";
 
@@ -15,7 +16,7 @@ import { validation } from "./suites/validation";
  * `pnpm bench [suite...]`: runs each suite (every case beside its baseline, same run, same
  * machine), writes bench/results/<suite>.json and the Markdown table in docs/benchmarks.md.
  */
-const SUITES: Suite[] = [validation, catalog, auth, coldStart, gateway, batch, replicas];
+const SUITES: Suite[] = [validation, catalog, auth, coldStart, gateway, batch, replicas, llama];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, "results");
