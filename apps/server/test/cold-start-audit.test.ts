@@ -1,10 +1,8 @@
-import { writeFileSync } from "node:fs";
-import path from "node:path";
 import { createApiKey, createUser } from "@switchyard/auth";
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src";
-import { ADMIN_PASSWORD, memoryLogger, tempDataDir } from "./helpers";
+import type { RunningServer } from "../src";
+import { serveWithConfig } from "./helpers";
 
 const CONFIG = `
 clusters:
@@ -20,19 +18,7 @@ describe("a user's request that starts a cold model", () => {
   afterAll(() => server?.close());
 
   it("is in the audit log once, under that user; the history users see does not name them", async () => {
-    const dataDir = tempDataDir();
-    const configFile = path.join(dataDir, "switchyard.yaml");
-    writeFileSync(configFile, CONFIG);
-    server = await startServer({
-      port: 0,
-      host: "127.0.0.1",
-      dataDir,
-      configFile,
-      inMemoryDatabase: true,
-      batchWorker: false,
-      logger: memoryLogger().logger,
-      env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
-    });
+    server = await serveWithConfig(CONFIG, { batchWorker: false });
     const { db, scheduler } = server.ctx;
     const user = await createUser(db.prisma, { username: "researcher", password: "researcher-password" });
     const { key } = await createApiKey(db.prisma, { userId: user.id });

@@ -1,8 +1,9 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import type OpenAI from "openai";
+import { type RunningServer, startServer } from "../src";
 import { createLogger } from "../src/logger";
 
 /** A logger that keeps its JSON lines, so tests can assert on what was logged. */
@@ -33,6 +34,29 @@ export async function passwordToken(baseUrl: string, username = "admin", passwor
 /** A fresh directory for a test server's data (logs of launched servers go there). */
 export function tempDataDir(): string {
   return mkdtempSync(path.join(tmpdir(), "sy-server-"));
+}
+
+/**
+ * `serve` in-process on an ephemeral port with `config` (YAML) and an in-memory database: what the
+ * fault and engine tests start. `logger` keeps what it logs (default: a memory logger).
+ */
+export async function serveWithConfig(
+  config: string,
+  options: { logger?: ReturnType<typeof memoryLogger>["logger"]; batchWorker?: boolean } = {},
+): Promise<RunningServer> {
+  const dataDir = tempDataDir();
+  const configFile = path.join(dataDir, "switchyard.yaml");
+  writeFileSync(configFile, config);
+  return startServer({
+    port: 0,
+    host: "127.0.0.1",
+    dataDir,
+    configFile,
+    inMemoryDatabase: true,
+    logger: options.logger ?? memoryLogger().logger,
+    ...(options.batchWorker === undefined ? {} : { batchWorker: options.batchWorker }),
+    env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
+  });
 }
 
 /** `GET /metrics` as an admin (it is private by default). */

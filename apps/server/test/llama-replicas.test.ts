@@ -1,11 +1,10 @@
-import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createApiKey, createUser } from "@switchyard/auth";
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src";
-import { ADMIN_PASSWORD, memoryLogger, tempDataDir } from "./helpers";
+import type { RunningServer } from "../src";
+import { serveWithConfig } from "./helpers";
 
 // The generated models are shared with the llama package's tests (same bytes, written once).
 process.env.SWITCHYARD_CACHE_DIR = path.join(tmpdir(), "switchyard-test-cache");
@@ -49,19 +48,7 @@ describe("real llama.cpp engines: two replicas under overload, and a dynamic mod
   afterAll(() => server?.close());
 
   it("answers every request, queued in the engines, spread over both replicas", async () => {
-    const dataDir = tempDataDir();
-    const configFile = path.join(dataDir, "switchyard.yaml");
-    writeFileSync(configFile, CONFIG);
-    server = await startServer({
-      port: 0,
-      host: "127.0.0.1",
-      dataDir,
-      configFile,
-      inMemoryDatabase: true,
-      batchWorker: false,
-      logger: memoryLogger().logger,
-      env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
-    });
+    server = await serveWithConfig(CONFIG, { batchWorker: false });
     const { scheduler, db } = server.ctx;
     const live = () => scheduler.deployments().filter((d) => d.state === "live" && scheduler.modelOf(d)?.id === MODEL);
     const deadline = Date.now() + 90_000;

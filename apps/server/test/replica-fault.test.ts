@@ -1,10 +1,8 @@
-import { writeFileSync } from "node:fs";
-import path from "node:path";
 import { createApiKey, createUser } from "@switchyard/auth";
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../src";
-import { ADMIN_PASSWORD, memoryLogger, steadyChat, tempDataDir } from "./helpers";
+import type { RunningServer } from "../src";
+import { memoryLogger, serveWithConfig, steadyChat } from "./helpers";
 
 /**
  * A model server killed under load, with the real local launcher: its requests are held (or
@@ -30,18 +28,7 @@ describe("a hot model's server killed with SIGKILL under a steady trickle of req
   afterAll(() => server?.close());
 
   it("fails no request: they are held until the restarted server is live", async () => {
-    const dataDir = tempDataDir();
-    const configFile = path.join(dataDir, "switchyard.yaml");
-    writeFileSync(configFile, CONFIG);
-    server = await startServer({
-      port: 0,
-      host: "127.0.0.1",
-      dataDir,
-      configFile,
-      inMemoryDatabase: true,
-      logger: memoryLogger().logger,
-      env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
-    });
+    server = await serveWithConfig(CONFIG);
     const { scheduler } = server.ctx;
     const user = await createUser(server.ctx.db.prisma, { username: "researcher", password: "researcher-password" });
     const { key } = await createApiKey(server.ctx.db.prisma, { userId: user.id });
@@ -96,19 +83,8 @@ describe("a model server that hangs", () => {
   afterAll(() => server?.close());
 
   it("times out as configured, leaves rotation after replicaFailures timeouts, and serves again when healthy", async () => {
-    const dataDir = tempDataDir();
-    const configFile = path.join(dataDir, "switchyard.yaml");
-    writeFileSync(configFile, HANGING);
     const log = memoryLogger();
-    server = await startServer({
-      port: 0,
-      host: "127.0.0.1",
-      dataDir,
-      configFile,
-      inMemoryDatabase: true,
-      logger: log.logger,
-      env: { SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
-    });
+    server = await serveWithConfig(HANGING, { logger: log.logger });
     const { scheduler } = server.ctx;
     const user = await createUser(server.ctx.db.prisma, { username: "researcher", password: "researcher-password" });
     const { key } = await createApiKey(server.ctx.db.prisma, { userId: user.id });
