@@ -28,7 +28,7 @@ const PANEL_HEIGHT = 260;
 const MARGIN = { left: 80, right: 30, top: 70, bottom: 50 };
 const GAP = 40;
 
-function escape(text: string): string {
+function xmlText(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
@@ -65,13 +65,13 @@ export function lineChartSvg(options: {
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${WIDTH / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold">${escape(options.title)}</text>`,
+    `<text x="${WIDTH / 2}" y="24" text-anchor="middle" font-size="17" font-weight="bold">${xmlText(options.title)}</text>`,
   ];
   const legend = options.panels[0]?.series ?? [];
   legend.forEach((s, i) => {
     const x = MARGIN.left + i * 190;
     parts.push(`<line x1="${x}" y1="44" x2="${x + 24}" y2="44" stroke="${s.color}" stroke-width="3"/>`);
-    parts.push(`<text x="${x + 30}" y="48">${escape(s.name)}</text>`);
+    parts.push(`<text x="${x + 30}" y="48">${xmlText(s.name)}</text>`);
   });
   options.panels.forEach((panel, p) => {
     const top = MARGIN.top + p * (PANEL_HEIGHT + GAP);
@@ -86,7 +86,7 @@ export function lineChartSvg(options: {
       );
       if (p === 0)
         parts.push(
-          `<text x="${(sx(band.from) + sx(band.to)) / 2}" y="${top + 14}" text-anchor="middle" fill="#555" font-size="11">${escape(band.label)}</text>`,
+          `<text x="${(sx(band.from) + sx(band.to)) / 2}" y="${top + 14}" text-anchor="middle" fill="#555" font-size="11">${xmlText(band.label)}</text>`,
         );
     }
     for (const y of yTicks) {
@@ -101,7 +101,7 @@ export function lineChartSvg(options: {
       `<rect x="${MARGIN.left}" y="${top}" width="${plotWidth}" height="${PANEL_HEIGHT}" fill="none" stroke="#333"/>`,
     );
     parts.push(
-      `<text x="${MARGIN.left + 8}" y="${top - 8}" font-weight="bold">${escape(panel.title)} (${escape(panel.unit)})</text>`,
+      `<text x="${MARGIN.left + 8}" y="${top - 8}" font-weight="bold">${xmlText(panel.title)} (${xmlText(panel.unit)})</text>`,
     );
     for (const s of panel.series) {
       if (s.points.length === 0) continue;
@@ -115,7 +115,7 @@ export function lineChartSvg(options: {
     }
   });
   parts.push(
-    `<text x="${MARGIN.left + plotWidth / 2}" y="${height - 12}" text-anchor="middle">${escape(options.xLabel)}</text>`,
+    `<text x="${MARGIN.left + plotWidth / 2}" y="${height - 12}" text-anchor="middle">${xmlText(options.xLabel)}</text>`,
   );
   parts.push("</svg>");
   return { svg: parts.join("\n"), width: WIDTH, height };
