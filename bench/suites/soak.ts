@@ -633,6 +633,18 @@ export const soak: Suite = {
           })),
           summary,
           traffic: Object.fromEntries(Object.entries(tallies).map(([k, t]) => [k, t.summary()])),
+          // Latency creeping up is a leak's other symptom: the same thirds, per kind of request.
+          latencyByThird: Object.fromEntries(
+            (["chat", "stream", "embeddings"] as const).map((kind) => {
+              const within = ([from, to]: readonly [number, number]) =>
+                tallies[kind].latencies.filter(([t]) => t >= from && t <= to).map(([, ms]) => ms);
+              const stats = (ms: number[]) => ({
+                p50Ms: round(percentile(ms, 0.5), 1),
+                p99Ms: round(percentile(ms, 0.99), 1),
+              });
+              return [kind, { first: stats(within(firstWindow)), last: stats(within(lastWindow)) }];
+            }),
+          ),
           coldStarts,
           batch: { lines: batchLines, endedAt: batchEndedAt, progress: batchProgress },
           samples,
