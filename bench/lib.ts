@@ -18,10 +18,18 @@ interface Measured {
  */
 export type Row = Measured & ({ ratio: number; difference?: never } | { difference: number; ratio?: never });
 
+/** What a suite may return besides its rows: raw data kept in its results file (`details`). */
+export interface SuiteResult {
+  rows: Row[];
+  details: Record<string, unknown>;
+}
+
 export interface Suite {
   name: string;
   description: string;
-  run(): Promise<Row[]>;
+  /** Runs only when named (`pnpm bench soak`), never in a bare `pnpm bench`: it takes minutes. */
+  onlyWhenNamed?: boolean;
+  run(): Promise<Row[] | SuiteResult>;
 }
 
 /** Operations per second of a synchronous function, after warm-up, over a fixed time budget. */

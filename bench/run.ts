@@ -10,13 +10,15 @@ import { coldStart } from "./suites/cold-start";
 import { gateway } from "./suites/gateway";
 import { llama } from "./suites/llama";
 import { replicas } from "./suites/replicas";
+import { soak } from "./suites/soak";
 import { validation } from "./suites/validation";
 
 /**
- * `pnpm bench [suite...]`: runs each suite (every case beside its baseline, same run, same
- * machine), writes bench/results/<suite>.json and the Markdown table in docs/benchmarks.md.
+ * `pnpm bench [suite...] [--option value...]`: runs each suite (every case beside its baseline,
+ * same run, same machine), writes bench/results/<suite>.json and the Markdown table in
+ * docs/benchmarks.md. Options are the suites' own (`--minutes 1` for soak).
  */
-const SUITES: Suite[] = [validation, catalog, auth, coldStart, gateway, batch, replicas, llama];
+const SUITES: Suite[] = [validation, catalog, auth, coldStart, gateway, batch, replicas, llama, soak];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, "results");
@@ -39,8 +41,10 @@ function table(rows: Row[]): string {
   return lines.join("\n");
 }
 
-const wanted = process.argv.slice(2);
-const chosen = wanted.length > 0 ? SUITES.filter((s) => wanted.includes(s.name)) : SUITES;
+const args = process.argv.slice(2);
+const wanted = args.filter((arg, i) => !arg.startsWith("--") && !args[i - 1]?.startsWith("--"));
+const chosen =
+  wanted.length > 0 ? SUITES.filter((s) => wanted.includes(s.name)) : SUITES.filter((s) => !s.onlyWhenNamed);
 if (chosen.length === 0) {
   console.error(`unknown suite; choose from: ${SUITES.map((s) => s.name).join(", ")}`);
   process.exit(2);
@@ -50,11 +54,12 @@ const machine = `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30
 const all: Row[] = [];
 for (const suite of chosen) {
   process.stderr.write(`bench ${suite.name}: ${suite.description}\n`);
-  const rows = await suite.run();
+  const result = await suite.run();
+  const { rows, details } = Array.isArray(result) ? { rows: result, details: undefined } : result;
   all.push(...rows);
   writeFileSync(
     path.join(resultsDir, `${suite.name}.json`),
-    `${JSON.stringify({ suite: suite.name, description: suite.description, machine, date: new Date().toISOString(), rows }, null, 2)}\n`,
+    `${JSON.stringify({ suite: suite.name, description: suite.description, machine, date: new Date().toISOString(), rows, ...(details ? { details } : {}) }, null, 2)}\n`,
   );
 }
 const markdown = table(all);

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { adapterFor, type EngineAdapterOptions, inheritedEnvironment } from "@switchyard/engines";
@@ -94,6 +94,8 @@ export class LocalLauncher implements Launcher {
       },
       stdio: ["ignore", log, log],
     });
+    // The child has its own copy of the descriptor; keeping ours leaked one per launch (the soak bench's fds).
+    closeSync(log);
     let markExited: () => void = () => {};
     const entry: Child = {
       process: child,
