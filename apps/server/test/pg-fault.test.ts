@@ -32,8 +32,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe.runIf(drivers.includes("postgres"))("PostgreSQL lost under a steady trickle of requests", () => {
   const cleanup: (() => Promise<unknown>)[] = [];
   afterAll(async () => {
-    for (const step of cleanup.reverse()) await step().catch(() => {});
-  });
+    // Each step bounded, and a slow one named: CI once timed this hook out (90 s) after the test
+    // itself had passed, with no sign of which step hung.
+    for (const [i, step] of cleanup.reverse().entries()) {
+      const began = Date.now();
+      const slow = new Promise((resolve) => setTimeout(resolve, 25_000, "slow"));
+      const outcome = await Promise.race([step().catch(() => "failed"), slow]);
+      if (outcome === "slow" || Date.now() - began > 10_000)
+        console.warn(
+          `pg-fault cleanup step ${i} took ${Date.now() - began} ms (${outcome === "slow" ? "gave up" : "done"})`,
+        );
+    }
+  }, 150_000);
 
   it("serves the live model from the cache, says degraded, and writes every usage record once it is back", async () => {
     const database = await createPostgresDatabase();
