@@ -52,6 +52,9 @@ export async function receiveUpload(
     const abandon = () => {
       if (req.complete) return;
       const error = apiError("invalid_body", { expected: "a complete multipart form (the upload was interrupted)" });
+      // Its reader may be done with it (the file part ended before the form did): without a
+      // listener of its own, the error it is destroyed with would be an uncaught exception.
+      fileStream?.once("error", () => {});
       fileStream?.destroy(error);
       req.unpipe(parser);
       parser.destroy();
