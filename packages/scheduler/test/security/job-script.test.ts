@@ -25,6 +25,27 @@ function problemsOf(input: SwitchyardConfigInput): string[] {
   return result.ok ? [] : result.problems.map((p) => `${p.path}: ${p.message}`);
 }
 
+/** A model as the launcher receives it, past the config check, with the id under test. */
+function modelWithId(id: string): ResolvedModel {
+  return {
+    id,
+    cluster: "lab",
+    framework: "vllm",
+    capabilities: ["chat"],
+    placement: "dynamic",
+    gpus: 1,
+    allowedGroups: [],
+    aliases: [],
+    engine: { type: "simulator", loadTime: 0, profile: "fast", args: [], env: {} },
+    expectedLoadTime: 1,
+    idleTtl: 3600,
+    maxLifetime: 3600,
+    minReplicas: 0,
+    maxReplicas: 1,
+    replicaConcurrency: 32,
+  };
+}
+
 describe("the config check on values that reach a job script", () => {
   it("a model id with shell syntax is refused at config check; the built-in catalog's ids pass", () => {
     for (const id of ["org/x$(id)", "org/x`id`", "org/x;id", "org/x y", "org/x\nid", "-rf", "org/'x'"]) {
@@ -59,23 +80,7 @@ describe("the job script as the shell reads it (no Slurm needed)", () => {
     try {
       const marker = path.join(dir, "ran");
       const id = `org/evil$(touch ${marker})\`touch ${marker}\`';touch ${marker};'"$(touch ${marker})"`;
-      const model: ResolvedModel = {
-        id,
-        cluster: "lab",
-        framework: "vllm",
-        capabilities: ["chat"],
-        placement: "dynamic",
-        gpus: 1,
-        allowedGroups: [],
-        aliases: [],
-        engine: { type: "simulator", loadTime: 0, profile: "fast", args: [], env: {} },
-        expectedLoadTime: 1,
-        idleTtl: 3600,
-        maxLifetime: 3600,
-        minReplicas: 0,
-        maxReplicas: 1,
-        replicaConcurrency: 32,
-      };
+      const model = modelWithId(id);
       const launcher = new SlurmLauncher({
         stateDir: path.join(dir, "state"),
         config: { type: "slurm", sbatchArgs: [], pinNodes: false },
@@ -137,23 +142,7 @@ describe.runIf(withSlurm)("a job script on real Slurm", () => {
   it("a model id with $(...) cannot run a command in the job script", async () => {
     const marker = path.join(dir, "ran");
     // Past the config check (which refuses it) the launcher must still treat it as data.
-    const model: ResolvedModel = {
-      id: `org/evil$(touch ${marker})\`touch ${marker}\``,
-      cluster: "lab",
-      framework: "vllm",
-      capabilities: ["chat"],
-      placement: "dynamic",
-      gpus: 1,
-      allowedGroups: [],
-      aliases: [],
-      engine: { type: "simulator", loadTime: 0, profile: "fast", args: [], env: {} },
-      expectedLoadTime: 1,
-      idleTtl: 3600,
-      maxLifetime: 3600,
-      minReplicas: 0,
-      maxReplicas: 1,
-      replicaConcurrency: 32,
-    };
+    const model = modelWithId(`org/evil$(touch ${marker})\`touch ${marker}\``);
     const launcher = new SlurmLauncher({
       stateDir: path.join(dir, "state"),
       config: { type: "slurm", sbatchArgs: [], pinNodes: false },
