@@ -3,8 +3,7 @@
 // workspace, SWITCHYARD_FROM_SOURCE=1 runs src/ through tsx instead (the tests set it, so that
 // they and the processes they start run the code as it is, with no build in between).
 if (process.env.SWITCHYARD_FROM_SOURCE === "1") {
-  await import("@switchyard/tsconfig/source.mjs");
-  await import("../src/bin.ts");
+  await import("./switchyard-source.mjs");
 } else {
   try {
     await import("../dist/bin.js");

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// `pnpm switchyard ...` and `pnpm sy ...` from a clone: build what the command needs through
+// turbo (a cache hit, well under a second, when nothing changed), then run the built command in
+// this process. Turbo's output goes to stderr and only when the build fails, so that
+// `pnpm sy models --json | jq` sees the command's output alone.
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const COMMANDS = {
+  switchyard: { filter: "@switchyard/server", bin: "../apps/server/bin/switchyard.mjs" },
+  sy: { filter: "@switchyard/sdk", bin: "../packages/sdk/bin/sy.mjs" },
+};
+const [name = "", ...args] = process.argv.slice(2);
+const command = COMMANDS[name];
+if (!command) {
+  process.stderr.write(`usage: node scripts/built.mjs ${Object.keys(COMMANDS).join("|")} [arguments]\n`);
+  process.exit(1);
+}
+const root = fileURLToPath(new URL("..", import.meta.url));
+const turbo = fileURLToPath(new URL("../node_modules/.bin/turbo", import.meta.url));
+const slow = setTimeout(() => process.stderr.write(`${name}: building (turbo run build)...\n`), 2000);
+const build = spawnSync(turbo, ["run", "build", `--filter=${command.filter}`, "--output-logs=errors-only"], {
+  cwd: root,
+  encoding: "utf8",
+  env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1", TURBO_NO_UPDATE_NOTIFIER: "1" },
+});
+clearTimeout(slow);
+if (build.status !== 0) {
+  process.stderr.write(`${build.stdout ?? ""}${build.stderr ?? ""}${build.error ? `${build.error.message}\n` : ""}`);
+  process.stderr.write(`${name}: the build failed (turbo run build --filter=${command.filter})\n`);
+  process.exit(1);
+}
+const bin = fileURLToPath(new URL(command.bin, import.meta.url));
+process.argv = [process.argv[0] ?? process.execPath, bin, ...args];
+await import(bin);
