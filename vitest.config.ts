@@ -9,10 +9,6 @@ import { defineConfig } from "vitest/config";
 // data dirs (mkdtemp), PostgreSQL databases (one per test) or Redis keys. The scheduler's
 // files stay one at a time and after all others (their project sets maxWorkers: 1): the
 // Slurm tests share one Slurm cluster, and the lifecycle tests time health checks.
-// Tests run the code as it is: `switchyard` and `sy` started by a test (and the model servers
-// those start) run src/ through tsx, not the last build. One test runs the built output on purpose.
-process.env.SWITCHYARD_FROM_SOURCE ??= "1";
-
 export default defineConfig({
   test: {
     projects: ["packages/*", "apps/*"],

@@ -1,7 +1,7 @@
 // Run a workspace package from its TypeScript source: tsx's loader for .ts files, plus the
 // `source` export condition for @switchyard/* imports only (so they resolve to src/, not dist/;
-// third-party packages resolve as Node would). Used by the bins in development
-// (SWITCHYARD_FROM_SOURCE=1) and by `node --import @switchyard/tsconfig/source.mjs file.ts`.
+// third-party packages resolve as Node would). Used by the source bins in development
+// (bin/*-source.mjs) and by `node --import @switchyard/tsconfig/source.mjs file.ts`.
 import { register } from "node:module";
 import { register as registerTsx } from "tsx/esm/api";
 
@@ -10,8 +10,8 @@ registerTsx();
 register(
   `data:text/javascript,${encodeURIComponent(`
 export async function resolve(specifier, context, next) {
-  if (specifier.startsWith("@switchyard/") && !context.conditions.includes("source")) {
-    return next(specifier, { ...context, conditions: ["source", ...context.conditions] });
+  if (specifier.startsWith("@switchyard/") && !context.conditions.includes("switchyard-source")) {
+    return next(specifier, { ...context, conditions: ["switchyard-source", ...context.conditions] });
   }
   return next(specifier, context);
 }`)}`,

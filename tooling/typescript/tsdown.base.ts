@@ -5,7 +5,7 @@ import type { UserConfig } from "tsdown";
  * declarations, into dist/ (chunks beside the entries, so `new URL("../x", import.meta.url)` in
  * a top-level source file means the same place from src/ and from dist/). Dependencies stay
  * imports (tsdown leaves out what package.json lists); workspace packages are resolved
- * through their `source` condition, so a bundle never depends on another package's dist/.
+ * through their `switchyard-source` condition, so a bundle never depends on another package's dist/.
  */
 export function library(entry: Record<string, string>, options: Partial<UserConfig> = {}): UserConfig {
   return {
@@ -20,7 +20,7 @@ export function library(entry: Record<string, string>, options: Partial<UserConf
     fixedExtension: false,
     logLevel: "warn",
     inputOptions: {
-      resolve: { conditionNames: ["source", "import", "node", "default"] },
+      resolve: { conditionNames: ["switchyard-source", "import", "node", "default"] },
       // Declarations take most of a build; that is expected, not worth a warning.
       checks: { pluginTimings: false },
     },
