@@ -7,8 +7,9 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const COMMANDS = {
-  switchyard: { filter: "@switchyard/server", bin: "../apps/server/bin/switchyard.mjs" },
-  sy: { filter: "@switchyard/sdk", bin: "../packages/sdk/bin/sy.mjs" },
+  // The server and the SDK's tarball, which it offers at /clients/sdk.tgz.
+  switchyard: { filters: ["@switchyard/server", "@switchyard/sdk"], bin: "../apps/server/bin/switchyard.mjs" },
+  sy: { filters: ["@switchyard/sdk"], bin: "../packages/sdk/bin/sy.mjs" },
 };
 const [name = "", ...args] = process.argv.slice(2);
 const command = COMMANDS[name];
@@ -18,8 +19,9 @@ if (!command) {
 }
 const root = fileURLToPath(new URL("..", import.meta.url));
 const turbo = fileURLToPath(new URL("../node_modules/.bin/turbo", import.meta.url));
-const slow = setTimeout(() => process.stderr.write(`${name}: building (turbo run build)...\n`), 2000);
-const build = spawnSync(turbo, ["run", "build", `--filter=${command.filter}`, "--output-logs=errors-only"], {
+const slow = setTimeout(() => process.stderr.write(`${name}: building (turbo run build; the first time takes a minute or two)...\n`), 2000);
+const filters = command.filters.map((filter) => `--filter=${filter}`);
+const build = spawnSync(turbo, ["run", "build", ...filters, "--output-logs=errors-only"], {
   cwd: root,
   encoding: "utf8",
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1", TURBO_NO_UPDATE_NOTIFIER: "1" },
@@ -27,7 +29,7 @@ const build = spawnSync(turbo, ["run", "build", `--filter=${command.filter}`, "-
 clearTimeout(slow);
 if (build.status !== 0) {
   process.stderr.write(`${build.stdout ?? ""}${build.stderr ?? ""}${build.error ? `${build.error.message}\n` : ""}`);
-  process.stderr.write(`${name}: the build failed (turbo run build --filter=${command.filter})\n`);
+  process.stderr.write(`${name}: the build failed (turbo run build ${filters.join(" ")})\n`);
   process.exit(1);
 }
 const bin = fileURLToPath(new URL(command.bin, import.meta.url));
