@@ -11,6 +11,6 @@ export default defineConfig(
       "node/index": "src/node/index.ts",
       "cli/bin": "src/cli/bin.ts",
     },
-    { deps: { alwaysBundle: ["@switchyard/core"] }, tsconfig: "tsconfig.build.json", dts: { eager: true } },
+    { deps: { alwaysBundle: ["@switchyard/core"] }, tsconfig: "tsconfig.build.json", dts: { eager: true, resolver: "tsc" } },
   ),
 );

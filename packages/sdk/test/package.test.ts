@@ -22,8 +22,16 @@ describe("the packed SDK, installed alone", () => {
   const prefix = path.join(temp, "prefix");
   let tarball: string;
   let h: SdkServer;
-  /** A user's environment: none of pnpm's or the test runner's variables; npm's cache kept (speed). */
+  /**
+   * A user's environment: none of pnpm's or the test runner's variables, but the machine's way to
+   * the registry (certificate authorities, proxies) and npm's cache (speed) kept.
+   */
   const env = {
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(([name]) =>
+        /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|NIX_SSL_CERT_FILE|https?_proxy|no_proxy)$/i.test(name),
+      ),
+    ),
     PATH: process.env.PATH,
     HOME: home,
     npm_config_cache: path.join(process.env.HOME ?? temp, ".npm"),
@@ -51,7 +59,7 @@ describe("the packed SDK, installed alone", () => {
   it("installs globally with npm and `sy` runs: --version, --help, and models against a server", async () => {
     const cwd = path.join(temp, "empty");
     mkdirSync(cwd);
-    await run("npm", ["install", "-g", "--prefix", prefix, tarball], { cwd, env });
+    await run("npm", ["install", "-g", "--prefix", prefix, tarball], { cwd, env, timeout: 240_000 });
     const sy = path.join(prefix, "bin", "sy");
     expect((await run(sy, ["--version"], { cwd, env })).stdout).toBe("0.1.0\n");
     expect((await run(sy, ["--help"], { cwd, env })).stdout).toMatch(/models .*every model you may use/);
@@ -69,7 +77,8 @@ describe("the packed SDK, installed alone", () => {
       path.join(project, "package.json"),
       JSON.stringify({ name: "uses-switchyard", private: true, type: "module" }),
     );
-    await run("npm", ["install", tarball, "@types/node@20"], { cwd: project, env });
+    // openai: the SDK's optional peer (its `client.openai()`), which its declarations name.
+    await run("npm", ["install", tarball, "@types/node@20", "openai@7"], { cwd: project, env, timeout: 240_000 });
     writeFileSync(
       path.join(project, "index.ts"),
       `import { type ModelObject, Switchyard, SwitchyardSDKError } from "@switchyard/sdk";
