@@ -19,7 +19,10 @@ if (!command) {
 }
 const root = fileURLToPath(new URL("..", import.meta.url));
 const turbo = fileURLToPath(new URL("../node_modules/.bin/turbo", import.meta.url));
-const slow = setTimeout(() => process.stderr.write(`${name}: building (turbo run build; the first time takes a minute or two)...\n`), 2000);
+const slow = setTimeout(
+  () => process.stderr.write(`${name}: building (turbo run build; the first time takes a minute or two)...\n`),
+  2000,
+);
 const filters = command.filters.map((filter) => `--filter=${filter}`);
 const build = spawnSync(turbo, ["run", "build", ...filters, "--output-logs=errors-only"], {
   cwd: root,

@@ -3,7 +3,7 @@ import { library } from "../../tooling/typescript/tsdown.base.ts";
 
 export default defineConfig(
   library({
-  "index": "src/index.ts",
-    "bin": "src/bin.ts",
+    index: "src/index.ts",
+    bin: "src/bin.ts",
   }),
 );

@@ -56,7 +56,8 @@ async function serveToHealth(
   while (performance.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`serve exited with ${proc.exitCode}`);
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200) return { ms: performance.now() - start, proc };
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).status === 200)
+        return { ms: performance.now() - start, proc };
     } catch {
       // not listening yet
     }
@@ -98,7 +99,12 @@ export const startup: Suite = {
   async run() {
     const home = mkdtempSync(path.join(tmpdir(), "sy-bench-startup-"));
     const dataDir = path.join(home, "data");
-    const env = { PATH: process.env.PATH, HOME: home, SWITCHYARD_ADMIN_PASSWORD: PASSWORD, SWITCHYARD_LOG_LEVEL: "warn" };
+    const env = {
+      PATH: process.env.PATH,
+      HOME: home,
+      SWITCHYARD_ADMIN_PASSWORD: PASSWORD,
+      SWITCHYARD_LOG_LEVEL: "warn",
+    };
     const port = 18000 + Math.floor(Math.random() * 2000);
     const rows: Row[] = [];
     try {
@@ -111,7 +117,14 @@ export const startup: Suite = {
         nodeAlone.push(await timed(["-e", "0"], env));
       }
       rows.push(
-        row("sy --version", "sy --version", version.built, version.source, TARGETS.version, `; node -e 0 alone: ${round(median(nodeAlone), 0)} ms`),
+        row(
+          "sy --version",
+          "sy --version",
+          version.built,
+          version.source,
+          TARGETS.version,
+          `; node -e 0 alone: ${round(median(nodeAlone), 0)} ms`,
+        ),
       );
 
       // serve to /health on an existing data dir: the first start creates it (migrations, the admin).
@@ -142,7 +155,13 @@ export const startup: Suite = {
         }
       }
       rows.push(
-        row("serve to /health", "switchyard serve (built-in catalog, existing data dir)", serve.built, serve.source, TARGETS.serve),
+        row(
+          "serve to /health",
+          "switchyard serve (built-in catalog, existing data dir)",
+          serve.built,
+          serve.source,
+          TARGETS.serve,
+        ),
       );
       return rows;
     } finally {

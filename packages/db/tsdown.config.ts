@@ -3,8 +3,8 @@ import { library } from "../../tooling/typescript/tsdown.base.ts";
 
 export default defineConfig(
   library({
-  "index": "src/index.ts",
-    "errors": "src/errors.ts",
-    "testing": "src/testing.ts",
+    index: "src/index.ts",
+    errors: "src/errors.ts",
+    testing: "src/testing.ts",
   }),
 );

@@ -3,6 +3,6 @@ import { library } from "../../tooling/typescript/tsdown.base.ts";
 
 export default defineConfig(
   library({
-  "index": "src/index.ts",
+    index: "src/index.ts",
   }),
 );

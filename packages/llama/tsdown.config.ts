@@ -3,7 +3,7 @@ import { library } from "../../tooling/typescript/tsdown.base.ts";
 
 export default defineConfig(
   library({
-  "index": "src/index.ts",
+    index: "src/index.ts",
     "gguf/index": "src/gguf/index.ts",
   }),
 );

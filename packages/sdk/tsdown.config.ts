@@ -11,6 +11,10 @@ export default defineConfig(
       "node/index": "src/node/index.ts",
       "cli/bin": "src/cli/bin.ts",
     },
-    { deps: { alwaysBundle: ["@switchyard/core"] }, tsconfig: "tsconfig.build.json", dts: { eager: true, resolver: "tsc" } },
+    {
+      deps: { alwaysBundle: ["@switchyard/core"] },
+      tsconfig: "tsconfig.build.json",
+      dts: { eager: true, resolver: "tsc" },
+    },
   ),
 );

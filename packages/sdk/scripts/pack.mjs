@@ -16,7 +16,8 @@ try {
   // npm_execpath is pnpm itself when this runs from `pnpm build`; the variable makes the
   // package's prepack (which builds) a no-op, the build being what runs us.
   const pnpm = process.env.npm_execpath;
-  const [command, args] = pnpm?.endsWith(".js") || pnpm?.endsWith(".cjs") ? [process.execPath, [pnpm]] : [pnpm ?? "pnpm", []];
+  const [command, args] =
+    pnpm?.endsWith(".js") || pnpm?.endsWith(".cjs") ? [process.execPath, [pnpm]] : [pnpm ?? "pnpm", []];
   execFileSync(command, [...args, "pack", "--pack-destination", scratch], {
     cwd: root,
     env: { ...process.env, SWITCHYARD_SDK_PACKING: "1" },

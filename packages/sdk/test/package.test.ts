@@ -102,7 +102,9 @@ console.log(JSON.stringify({ ids: models.map((m) => m.id), sdkError: typeof Swit
       }),
     );
     // The declarations are in the tarball and stand alone: no @switchyard/core, no source.
-    const check = await run(TSC, ["-p", "tsconfig.json"], { cwd: project, env }).catch((error: { stdout: string }) => error);
+    const check = await run(TSC, ["-p", "tsconfig.json"], { cwd: project, env }).catch(
+      (error: { stdout: string }) => error,
+    );
     expect(check.stdout).toBe("");
 
     // The same program as JavaScript (what tsc would emit, minus the types), run by plain Node.

@@ -79,7 +79,11 @@ export interface CliStreams {
 }
 
 /** The program with the commands `argv` needs (every command when `argv` is not given). */
-export async function buildProgram(streams: CliStreams, exit: { code: number }, argv?: readonly string[]): Promise<Command> {
+export async function buildProgram(
+  streams: CliStreams,
+  exit: { code: number },
+  argv?: readonly string[],
+): Promise<Command> {
   const helpOut = new Output(streams.stdout, false, streams.env);
   const helpErr = new Output(streams.stderr, false, streams.env);
   const program = new Command("sy")
