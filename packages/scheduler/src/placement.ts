@@ -9,6 +9,9 @@ export interface Occupant {
   evictable: boolean;
   /** Last use (ms); the least recently used is evicted first. */
   lastUsed: number;
+  /** Its model's key (`cluster/model`) and expected load time, for policies that weigh those. */
+  modelKey?: string;
+  loadSeconds?: number;
 }
 
 export function freeGpus(node: NodeConfig, occupants: readonly Occupant[]): number {

@@ -1,0 +1,105 @@
+import { formatDuration, type NodeConfig, type ResolvedModel } from "@switchyard/core";
+import { candidateNodes, type EvictionPlan, freeGpus, type Occupant } from "../placement";
+import type { PolicyContext, SchedulingPolicy } from "./types";
+
+export interface PredictiveOptions {
+  /** How far ahead "asked for again soon" looks (default 1 h). */
+  horizonMs: number;
+  /** An idle model drains once its chance of a request within the horizon is below this (default 0.3). */
+  keepProbability: number;
+  /** ...and it has been idle at least this long (default 20 min). */
+  minIdleMs: number;
+  /** A model with no deployment starts ahead of demand once that chance is at least this (default 0.6). */
+  prewarmProbability: number;
+}
+
+export const PREDICTIVE_DEFAULTS: PredictiveOptions = {
+  horizonMs: 3_600_000,
+  keepProbability: 0.3,
+  minIdleMs: 20 * 60_000,
+  prewarmProbability: 0.6,
+};
+
+/** What losing a deployment is expected to cost: the chance it is asked for soon times its load time. */
+export function expectedCost(occupant: Occupant, ctx: PolicyContext, horizonMs: number): number {
+  const p = occupant.modelKey ? ctx.demand.probability(occupant.modelKey, ctx.now, horizonMs) : 0;
+  return p * (occupant.loadSeconds ?? 600);
+}
+
+/**
+ * Room for a model at the least expected cost: per node, evictable occupants cheapest first
+ * (least recently used among equals) until the model fits, then any victim the model does not
+ * need after all is spared; among nodes, the cheapest plan, then the one evicting fewest.
+ */
+export function planCheapestEviction(
+  model: ResolvedModel,
+  nodes: readonly NodeConfig[],
+  occupants: readonly Occupant[],
+  ctx: PolicyContext,
+  horizonMs: number,
+): EvictionPlan | undefined {
+  if (model.placement !== "dynamic") return undefined;
+  let best: { plan: EvictionPlan; cost: number } | undefined;
+  for (const node of candidateNodes(model, nodes)) {
+    if (node.gpus < model.gpus) continue;
+    const free = freeGpus(node, occupants);
+    const costed = occupants
+      .filter((o) => o.node === node.name && o.evictable)
+      .map((o) => ({ o, cost: expectedCost(o, ctx, horizonMs) }))
+      .sort((a, b) => a.cost - b.cost || a.o.lastUsed - b.o.lastUsed);
+    const victims: typeof costed = [];
+    let room = free;
+    for (const c of costed) {
+      if (room >= model.gpus) break;
+      victims.push(c);
+      room += c.o.gpus;
+    }
+    if (room < model.gpus) continue;
+    // Spare the dearest victims whose GPUs turn out not to be needed.
+    for (const c of [...victims].sort((a, b) => b.cost - a.cost)) {
+      if (room - c.o.gpus >= model.gpus) {
+        victims.splice(victims.indexOf(c), 1);
+        room -= c.o.gpus;
+      }
+    }
+    const cost = victims.reduce((sum, c) => sum + c.cost, 0);
+    if (!best || cost < best.cost || (cost === best.cost && victims.length < best.plan.evict.length)) {
+      best = { plan: { node, evict: victims.map((c) => c.o) }, cost };
+    }
+  }
+  return best?.plan;
+}
+
+/**
+ * Demand-aware: learns when each model is asked for (sessions, recent rate, hour of the day).
+ * Evicts what is least likely to be asked for within the horizon, weighted by how long it takes
+ * to load again; keeps an idle model while it is likely to be asked for (up to its maximum
+ * lifetime) and lets it go after `minIdle` once it is not; starts a model with no deployment
+ * where GPUs are free when a request for it is likely within the horizon.
+ */
+export function predictivePolicy(options: Partial<PredictiveOptions> = {}): SchedulingPolicy {
+  const o = { ...PREDICTIVE_DEFAULTS, ...options };
+  const horizon = formatDuration(o.horizonMs / 1000);
+  return {
+    name: "predictive",
+    drainReason(d, ctx) {
+      if (ctx.now - d.liveAt >= d.model.maxLifetime * 1000)
+        return `maximum lifetime of ${formatDuration(d.model.maxLifetime)} reached`;
+      if (d.inFlight > 0 || ctx.now - d.lastUsed < o.minIdleMs) return undefined;
+      const p = ctx.demand.probability(d.key, ctx.now, o.horizonMs);
+      if (p >= o.keepProbability) return undefined;
+      return `idle for ${formatDuration(Math.floor((ctx.now - d.lastUsed) / 60_000) * 60)} and unlikely to be asked for within ${horizon} (${Math.round(p * 100)} %)`;
+    },
+    planEviction(model, nodes, occupants, ctx) {
+      const plan = planCheapestEviction(model, nodes, occupants, ctx, o.horizonMs);
+      return plan && { ...plan, cause: "least likely to be needed soon" };
+    },
+    prewarm(candidates, ctx) {
+      return candidates
+        .map((c) => ({ c, p: ctx.demand.probability(c.key, ctx.now, o.horizonMs) }))
+        .filter(({ p }) => p >= o.prewarmProbability)
+        .sort((a, b) => b.p * b.c.model.expectedLoadTime - a.p * a.c.model.expectedLoadTime)
+        .map(({ c }) => c);
+    },
+  };
+}
