@@ -4,13 +4,13 @@ const DAY = 24 * HOUR;
 export interface DemandHistoryOptions {
   /** Requests to a model closer together than this are one session: one need (default 10 min). */
   sessionGapMs?: number;
-  /** How fast the recent rate forgets (half-life, default 1 h). */
-  halfLifeMs?: number;
+  /** How fast the steady rate forgets (half-life, default 12 h). */
+  steadyHalfLifeMs?: number;
 }
 
 interface ModelHistory {
-  /** Sessions started, decayed to `decayedAt` (the recent rate). */
-  decayed: number;
+  /** Sessions started, decayed to `decayedAt` with the steady half-life. */
+  steady: number;
   decayedAt: number;
   lastRequest: number;
   /** Sessions started per hour of the day (UTC), over the whole history. */
@@ -19,19 +19,19 @@ interface ModelHistory {
 
 /**
  * What each model was asked for: sessions (a request after a quiet `sessionGap` starts one), a
- * recent rate that forgets within hours, and a profile by hour of the day. Policies read it to
+ * steady rate that forgets over half a day, and a profile by hour of the day. Policies read it to
  * guess how likely a model is to be asked for soon. It keeps a few numbers per model, so
  * recording a request costs nothing on the hot path.
  */
 export class DemandHistory {
   readonly sessionGapMs: number;
-  private readonly tau: number;
+  private readonly steadyTau: number;
   private readonly models = new Map<string, ModelHistory>();
   private start: number | undefined;
 
   constructor(options: DemandHistoryOptions = {}) {
     this.sessionGapMs = options.sessionGapMs ?? 10 * 60_000;
-    this.tau = (options.halfLifeMs ?? HOUR) / Math.LN2;
+    this.steadyTau = (options.steadyHalfLifeMs ?? 12 * HOUR) / Math.LN2;
   }
 
   /** Since when requests have been recorded (the first one), if any. */
@@ -44,13 +44,13 @@ export class DemandHistory {
     this.start ??= at;
     let h = this.models.get(key);
     if (!h) {
-      h = { decayed: 0, decayedAt: at, lastRequest: Number.NEGATIVE_INFINITY, byHour: new Array(24).fill(0) };
+      h = { steady: 0, decayedAt: at, lastRequest: Number.NEGATIVE_INFINITY, byHour: new Array(24).fill(0) };
       this.models.set(key, h);
     }
     const newSession = at - h.lastRequest >= this.sessionGapMs;
     h.lastRequest = Math.max(h.lastRequest, at);
     if (!newSession) return;
-    h.decayed = h.decayed * Math.exp(-Math.max(0, at - h.decayedAt) / this.tau) + 1;
+    h.steady = h.steady * Math.exp(-Math.max(0, at - h.decayedAt) / this.steadyTau) + 1;
     h.decayedAt = Math.max(h.decayedAt, at);
     const hour = Math.floor((at % DAY) / HOUR);
     h.byHour[hour] = (h.byHour[hour] ?? 0) + 1;
@@ -67,14 +67,16 @@ export class DemandHistory {
   }
 
   /**
-   * Sessions expected to start in [now, now + horizon): the larger of the recent rate and the
-   * rate the same hours of the day had on the days seen before (hours seen at least once).
+   * Sessions expected to start in [now, now + horizon): the larger of the steady rate (over
+   * the time recorded, at least 4 hours, forgetting over half a day) and the rate the same
+   * hours of the day had on the days seen before (hours seen at least once).
    */
   expectedSessions(key: string, now: number, horizonMs: number): number {
     const h = this.models.get(key);
     if (!h || this.start === undefined) return 0;
-    const recentRate = (h.decayed * Math.exp(-Math.max(0, now - h.decayedAt) / this.tau)) / this.tau;
-    const recent = recentRate * horizonMs;
+    const observed = Math.max(4 * HOUR, now - this.start);
+    const steadyWindow = this.steadyTau * (1 - Math.exp(-observed / this.steadyTau));
+    const steady = ((h.steady * Math.exp(-Math.max(0, now - h.decayedAt) / this.steadyTau)) / steadyWindow) * horizonMs;
     let profile = 0;
     for (let t = now; t < now + horizonMs; t += HOUR) {
       const slice = Math.min(HOUR, now + horizonMs - t);
@@ -82,7 +84,7 @@ export class DemandHistory {
       const seen = this.hoursSeen(hour, now);
       if (seen >= 1) profile += ((h.byHour[hour] ?? 0) / seen) * (slice / HOUR);
     }
-    return Math.max(recent, profile);
+    return Math.max(steady, profile);
   }
 
   /** The chance the model is asked for in [now, now + horizon) (1 while a session is under way). */

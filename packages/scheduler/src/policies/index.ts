@@ -8,7 +8,7 @@ export { currentPolicy } from "./current";
 export { DemandHistory, type DemandHistoryOptions } from "./demand-history";
 export { expectedCost, PREDICTIVE_DEFAULTS, type PredictiveOptions, planCheapestEviction, predictivePolicy } from "./predictive";
 export { referencePolicy } from "./reference";
-export type { LiveDynamic, PolicyContext, PrewarmCandidate, SchedulingPolicy } from "./types";
+export type { LiveDynamic, PolicyContext, PrewarmCandidate, QueuedFor, SchedulingPolicy } from "./types";
 
 /** The policy of a name (`scheduler.policy`), fresh (a policy keeps no state; its context does). */
 export function policyFor(name: SchedulingPolicyName): SchedulingPolicy {

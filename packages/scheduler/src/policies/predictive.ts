@@ -5,25 +5,39 @@ import type { PolicyContext, SchedulingPolicy } from "./types";
 export interface PredictiveOptions {
   /** How far ahead "asked for again soon" looks (default 1 h). */
   horizonMs: number;
-  /** An idle model drains once its chance of a request within the horizon is below this (default 0.3). */
+  /** An idle model drains once its chance of a request within the horizon is below this (default 0.1). */
   keepProbability: number;
   /** ...and it has been idle at least this long (default 20 min). */
   minIdleMs: number;
   /** A model with no deployment starts ahead of demand once that chance is at least this (default 0.6). */
   prewarmProbability: number;
+  /**
+   * A queued model evicts others only when it is expected to be asked for more often within the
+   * horizon than they are (each weighted by its load time), or once it has waited this long.
+   * Default 0: always make room (the cheapest victims); a longer wait spares popular models at
+   * the price of long waits for rare ones (replay both before raising it).
+   */
+  maxQueueWaitMs: number;
 }
 
 export const PREDICTIVE_DEFAULTS: PredictiveOptions = {
   horizonMs: 3_600_000,
-  keepProbability: 0.3,
+  keepProbability: 0.1,
   minIdleMs: 20 * 60_000,
   prewarmProbability: 0.6,
+  maxQueueWaitMs: 0,
 };
 
-/** What losing a deployment is expected to cost: the chance it is asked for soon times its load time. */
+/**
+ * What losing a deployment is expected to cost: the sessions expected within the horizon (one
+ * more while a session is under way), each waiting its load time again (in seconds).
+ */
 export function expectedCost(occupant: Occupant, ctx: PolicyContext, horizonMs: number): number {
-  const p = occupant.modelKey ? ctx.demand.probability(occupant.modelKey, ctx.now, horizonMs) : 0;
-  return p * (occupant.loadSeconds ?? 600);
+  if (!occupant.modelKey) return 0;
+  const sessions =
+    ctx.demand.expectedSessions(occupant.modelKey, ctx.now, horizonMs) +
+    (ctx.demand.inSession(occupant.modelKey, ctx.now) ? 1 : 0);
+  return sessions * (occupant.loadSeconds ?? 600);
 }
 
 /**
@@ -37,7 +51,7 @@ export function planCheapestEviction(
   occupants: readonly Occupant[],
   ctx: PolicyContext,
   horizonMs: number,
-): EvictionPlan | undefined {
+): (EvictionPlan & { cost: number }) | undefined {
   if (model.placement !== "dynamic") return undefined;
   let best: { plan: EvictionPlan; cost: number } | undefined;
   for (const node of candidateNodes(model, nodes)) {
@@ -67,7 +81,7 @@ export function planCheapestEviction(
       best = { plan: { node, evict: victims.map((c) => c.o) }, cost };
     }
   }
-  return best?.plan;
+  return best && { ...best.plan, cost: best.cost };
 }
 
 /**
@@ -90,9 +104,12 @@ export function predictivePolicy(options: Partial<PredictiveOptions> = {}): Sche
       if (p >= o.keepProbability) return undefined;
       return `idle for ${formatDuration(Math.floor((ctx.now - d.lastUsed) / 60_000) * 60)} and unlikely to be asked for within ${horizon} (${Math.round(p * 100)} %)`;
     },
-    planEviction(model, nodes, occupants, ctx) {
+    planEviction(model, nodes, occupants, ctx, queued) {
       const plan = planCheapestEviction(model, nodes, occupants, ctx, o.horizonMs);
-      return plan && { ...plan, cause: "least likely to be needed soon" };
+      if (!plan) return undefined;
+      const value = ctx.demand.expectedSessions(queued.key, ctx.now, o.horizonMs) * model.expectedLoadTime;
+      if (plan.cost > value && ctx.now - queued.since < o.maxQueueWaitMs) return undefined;
+      return { node: plan.node, evict: plan.evict, cause: "least likely to be needed soon" };
     },
     prewarm(candidates, ctx) {
       return candidates

@@ -20,6 +20,12 @@ export interface LiveDynamic {
   inFlight: number;
 }
 
+/** The queued deployment room is wanted for: its model's key and since when it waits (ms). */
+export interface QueuedFor {
+  key: string;
+  since: number;
+}
+
 /** A dynamic model with no current deployment, which a policy may start before anyone asks. */
 export interface PrewarmCandidate {
   key: string;
@@ -43,6 +49,7 @@ export interface SchedulingPolicy {
     nodes: readonly NodeConfig[],
     occupants: readonly Occupant[],
     ctx: PolicyContext,
+    queued: QueuedFor,
   ): (EvictionPlan & { cause: string }) | undefined;
   /**
    * Models to start before a request, most wanted first (each only where GPUs are free: a

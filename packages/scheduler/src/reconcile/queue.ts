@@ -64,7 +64,11 @@ export async function processQueue(res: SchedulerResources, cluster: ClusterConf
     }
     const pending = evictingFor.get(record.id);
     if (pending && [...pending].some((id) => res.snapshot.get(id)?.state === "draining")) continue;
-    const plan = res.policy.planEviction(model, cluster.nodes, here, policyContext(res, now.getTime()));
+    const entry = res.catalog.ofRow(record.modelId);
+    const plan = res.policy.planEviction(model, cluster.nodes, here, policyContext(res, now.getTime()), {
+      key: entry?.key ?? `${cluster.name}/${model.id}`,
+      since: record.queuedAt?.getTime() ?? now.getTime(),
+    });
     if (plan) {
       evictingFor.set(record.id, new Set(plan.evict.map((v) => v.deploymentId)));
       for (const victim of plan.evict) {
