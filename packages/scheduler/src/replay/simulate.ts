@@ -163,6 +163,9 @@ export function replay(
 ): ReplayResult {
   const cluster = replayCluster(config, options.cluster);
   const models = new Map(config.models.filter((m) => m.cluster === cluster.name).map((m) => [m.id, m]));
+  // Requests may name a model by an alias.
+  const byName = new Map(models);
+  for (const m of models.values()) for (const alias of m.aliases) if (!byName.has(alias)) byName.set(alias, m);
   const busyWindow = config.scheduler.busyWindow * 1000;
   const drainTimeout = config.scheduler.drainTimeout * 1000;
   const idleAfter = options.idleAfterMs ?? 15 * 60_000;
@@ -171,8 +174,8 @@ export function replay(
     .filter((r) => (r.cluster ?? cluster.name) === cluster.name)
     .map((r) => ({ r, t: Date.parse(r.at) }))
     .sort((a, b) => a.t - b.t);
-  const unknownModels = requests.filter(({ r }) => !models.has(r.model)).length;
-  const known = requests.filter(({ r }) => models.has(r.model));
+  const unknownModels = requests.filter(({ r }) => !byName.has(r.model)).length;
+  const known = requests.filter(({ r }) => byName.has(r.model));
   const first = known[0]?.t ?? 0;
   const last = known[known.length - 1]?.t ?? first;
   const start = options.start ?? Math.floor(first / HOUR) * HOUR;
@@ -363,7 +366,7 @@ export function replay(
     if (arrival && arrival.t === t) {
       next++;
       const { r } = arrival;
-      const model = models.get(r.model) as ResolvedModel;
+      const model = byName.get(r.model) as ResolvedModel;
       const key = modelKey(cluster.name, model.id);
       history.record(key, t);
       const measured = t >= measureFrom && t < end;
@@ -378,7 +381,7 @@ export function replay(
       } else {
         d ??= newDeployment(model, t, false);
         d.prewarmed = false;
-        d.waiters.push({ model: r.model, at: t, durationMs: serviceMs(r), counted: measured, kind: r.kind });
+        d.waiters.push({ model: model.id, at: t, durationMs: serviceMs(r), counted: measured, kind: r.kind });
         pass(t);
       }
       continue;
@@ -413,7 +416,7 @@ export function replay(
   // Requests that arrived while a model was still queued at the end wait until it would be live.
   const waited = waits.filter((w) => w > 0).sort((a, b) => a - b);
   const neededWithin = (s: { t: number; key: string }) =>
-    known.some(({ r, t }) => t > s.t && t <= s.t + HOUR && modelKey(cluster.name, r.model) === s.key);
+    known.some(({ r, t }) => t > s.t && t <= s.t + HOUR && modelKey(cluster.name, (byName.get(r.model) as ResolvedModel).id) === s.key);
   const measuredStops = stops.filter((s) => s.t >= measureFrom && s.t < end);
   const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
   const sec = (ms: number) => round(ms / 1000, 0);
