@@ -291,7 +291,7 @@ const SCHEDULER_DEFAULTS = {
  * How dynamic models are kept, evicted and started ahead of demand (docs/scheduler.md compares
  * them; `switchyard trace replay` shows what each would do with your own demand).
  */
-export const SCHEDULING_POLICIES = ["current", "reference", "predictive"] as const;
+export const SCHEDULING_POLICIES = ["reference", "current", "predictive"] as const;
 export type SchedulingPolicyName = (typeof SCHEDULING_POLICIES)[number];
 
 export const SchedulerSettingsSchema = z
