@@ -291,7 +291,7 @@ const SCHEDULER_DEFAULTS = {
  * How dynamic models are kept, evicted and started ahead of demand (docs/scheduler.md compares
  * them; `switchyard trace replay` shows what each would do with your own demand).
  */
-export const SCHEDULING_POLICIES = ["reference", "current", "predictive"] as const;
+export const SCHEDULING_POLICIES = ["reference", "current", "predictive", "adaptive"] as const;
 export type SchedulingPolicyName = (typeof SCHEDULING_POLICIES)[number];
 
 export const SchedulerSettingsSchema = z
@@ -359,7 +359,9 @@ export const SchedulerSettingsSchema = z
      * lifetime, never evicted: a new model waits for a node). `predictive`: learns each model's
      * demand (by time of day and recent sessions), evicts the model least likely to be asked for
      * again weighted by its load time, keeps models warm while they are likely to be asked for
-     * and starts them ahead of the hours they usually are.
+     * and starts them ahead of the hours they usually are. `adaptive`: `predictive` over all
+     * nodes: the hot set follows demand too (dynamic models may use hot nodes; hot models an
+     * operator has not pinned may be evicted and come back by demand).
      */
     policy: z.enum(SCHEDULING_POLICIES).default(SCHEDULER_DEFAULTS.policy),
   })

@@ -18,6 +18,10 @@ export interface PredictiveOptions {
    * the price of long waits for rare ones (replay both before raising it).
    */
   maxQueueWaitMs: number;
+  /** Pool all nodes (the `adaptive` policy; see `SchedulingPolicy.poolsNodes`). */
+  pooled: boolean;
+  /** Sessions per horizon a model the config places hot is assumed to have, at least (default 2). */
+  hotPriorSessions: number;
 }
 
 export const PREDICTIVE_DEFAULTS: PredictiveOptions = {
@@ -26,16 +30,18 @@ export const PREDICTIVE_DEFAULTS: PredictiveOptions = {
   minIdleMs: 20 * 60_000,
   prewarmProbability: 0.6,
   maxQueueWaitMs: 0,
+  pooled: false,
+  hotPriorSessions: 2,
 };
 
 /**
  * What losing a deployment is expected to cost: the sessions expected within the horizon (one
  * more while a session is under way), each waiting its load time again (in seconds).
  */
-export function expectedCost(occupant: Occupant, ctx: PolicyContext, horizonMs: number): number {
+export function expectedCost(occupant: Occupant, ctx: PolicyContext, horizonMs: number, hotPrior = 0): number {
   if (!occupant.modelKey) return 0;
   const sessions =
-    ctx.demand.expectedSessions(occupant.modelKey, ctx.now, horizonMs) +
+    Math.max(ctx.demand.expectedSessions(occupant.modelKey, ctx.now, horizonMs), occupant.hot ? hotPrior : 0) +
     (ctx.demand.inSession(occupant.modelKey, ctx.now) ? 1 : 0);
   return sessions * (occupant.loadSeconds ?? 600);
 }
@@ -51,15 +57,16 @@ export function planCheapestEviction(
   occupants: readonly Occupant[],
   ctx: PolicyContext,
   horizonMs: number,
+  pool: { pooled: boolean; hotPrior: number } = { pooled: false, hotPrior: 0 },
 ): (EvictionPlan & { cost: number }) | undefined {
-  if (model.placement !== "dynamic") return undefined;
+  if (model.placement !== "dynamic" && !pool.pooled) return undefined;
   let best: { plan: EvictionPlan; cost: number } | undefined;
-  for (const node of candidateNodes(model, nodes)) {
+  for (const node of candidateNodes(model, nodes, pool.pooled)) {
     if (node.gpus < model.gpus) continue;
     const free = freeGpus(node, occupants);
     const costed = occupants
       .filter((o) => o.node === node.name && o.evictable)
-      .map((o) => ({ o, cost: expectedCost(o, ctx, horizonMs) }))
+      .map((o) => ({ o, cost: expectedCost(o, ctx, horizonMs, pool.hotPrior) }))
       .sort((a, b) => a.cost - b.cost || a.o.lastUsed - b.o.lastUsed);
     const victims: typeof costed = [];
     let room = free;
@@ -94,8 +101,13 @@ export function planCheapestEviction(
 export function predictivePolicy(options: Partial<PredictiveOptions> = {}): SchedulingPolicy {
   const o = { ...PREDICTIVE_DEFAULTS, ...options };
   const horizon = formatDuration(o.horizonMs / 1000);
+  const pool = { pooled: o.pooled, hotPrior: o.hotPriorSessions };
+  /** Sessions expected within the horizon, at least the prior for a model the config places hot. */
+  const expected = (key: string, model: ResolvedModel, now: number, ctx: PolicyContext) =>
+    Math.max(ctx.demand.expectedSessions(key, now, o.horizonMs), o.pooled && model.placement === "hot" ? o.hotPriorSessions : 0);
   return {
-    name: "predictive",
+    name: o.pooled ? "adaptive" : "predictive",
+    ...(o.pooled ? { poolsNodes: true } : {}),
     drainReason(d, ctx) {
       if (ctx.now - d.liveAt >= d.model.maxLifetime * 1000)
         return `maximum lifetime of ${formatDuration(d.model.maxLifetime)} reached`;
@@ -105,15 +117,18 @@ export function predictivePolicy(options: Partial<PredictiveOptions> = {}): Sche
       return `idle for ${formatDuration(Math.floor((ctx.now - d.lastUsed) / 60_000) * 60)} and unlikely to be asked for within ${horizon} (${Math.round(p * 100)} %)`;
     },
     planEviction(model, nodes, occupants, ctx, queued) {
-      const plan = planCheapestEviction(model, nodes, occupants, ctx, o.horizonMs);
+      const plan = planCheapestEviction(model, nodes, occupants, ctx, o.horizonMs, pool);
       if (!plan) return undefined;
-      const value = ctx.demand.expectedSessions(queued.key, ctx.now, o.horizonMs) * model.expectedLoadTime;
+      const value = expected(queued.key, model, ctx.now, ctx) * model.expectedLoadTime;
       if (plan.cost > value && ctx.now - queued.since < o.maxQueueWaitMs) return undefined;
       return { node: plan.node, evict: plan.evict, cause: "least likely to be needed soon" };
     },
     prewarm(candidates, ctx) {
       return candidates
-        .map((c) => ({ c, p: ctx.demand.probability(c.key, ctx.now, o.horizonMs) }))
+        .map((c) => ({
+          c,
+          p: ctx.demand.inSession(c.key, ctx.now) ? 1 : 1 - Math.exp(-expected(c.key, c.model, ctx.now, ctx)),
+        }))
         .filter(({ p }) => p >= o.prewarmProbability)
         .sort((a, b) => b.p * b.c.model.expectedLoadTime - a.p * a.c.model.expectedLoadTime)
         .map(({ c }) => c);

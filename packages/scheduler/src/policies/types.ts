@@ -38,6 +38,12 @@ export interface PrewarmCandidate {
  */
 export interface SchedulingPolicy {
   readonly name: SchedulingPolicyName;
+  /**
+   * Pools all nodes: dynamic models may also run on hot nodes, and models the config places hot
+   * (unless an operator pinned them) are kept, evicted and started again like dynamic ones, by
+   * demand, instead of being restarted whatever it costs. They never drain for idleness.
+   */
+  readonly poolsNodes?: boolean;
   /** Why a live dynamic deployment drains now (its state reason), or undefined to keep it. */
   drainReason(deployment: LiveDynamic, ctx: PolicyContext): string | undefined;
   /**

@@ -8,14 +8,20 @@ import { occupants } from "./queue";
 /**
  * Step 6c, for policies that start models ahead of demand: each dynamic model the policy picks
  * (it has no current deployment) is queued where GPUs are free now, so the queue step launches
- * it this pass; a start ahead of demand never evicts anything.
+ * it this pass; a start ahead of demand never evicts anything. Under a policy that pools the
+ * nodes, hot models an operator has not pinned are candidates too (after a failure, once their
+ * restart backoff is over).
  */
 export async function prewarmModels(res: SchedulerResources, now: Date): Promise<void> {
   if (!res.policy.prewarm) return;
   const t = now.getTime();
   const candidates: PrewarmCandidate[] = [];
   for (const entry of res.catalog.entries()) {
-    if (entry.config.placement !== "dynamic" || res.snapshot.clusterProblem(entry.cluster)) continue;
+    const pooledHot =
+      res.policy.poolsNodes === true && entry.config.placement === "hot" && !res.snapshot.isPinned(entry.rowId);
+    if ((entry.config.placement !== "dynamic" && !pooledHot) || res.snapshot.clusterProblem(entry.cluster)) continue;
+    const backoff = res.memory.restartBackoff.get(entry.key);
+    if (backoff && t < backoff.notBefore) continue;
     if (!res.launchers.has(entry.cluster.name)) continue;
     if (res.snapshot.ofModel(entry.rowId).some((d) => isCurrentDeployment(d.state))) continue;
     candidates.push({ key: entry.key, model: entry.config });
@@ -33,7 +39,7 @@ export async function prewarmModels(res: SchedulerResources, now: Date): Promise
     }
     // Only queued deployments that wait for room would take these GPUs first: leave them be.
     if (res.snapshot.queued(entry.cluster.name).some((d) => !d.jobId)) continue;
-    const node = placeModel(entry.config, entry.cluster.nodes, here);
+    const node = placeModel(entry.config, entry.cluster.nodes, here, res.policy.poolsNodes);
     if (!node) continue;
     here.push({ deploymentId: `prewarm-${entry.key}`, node: node.name, gpus: entry.config.gpus, evictable: false, lastUsed: t });
     await enqueue(res, entry, "started ahead of demand (usually asked for about now)");

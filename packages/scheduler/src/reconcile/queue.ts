@@ -20,7 +20,7 @@ export function occupants(res: SchedulerResources, cluster: string, now: number)
       const lastUsed = res.inFlight.lastUsed(d);
       const evictable =
         d.state === "live" &&
-        model?.placement === "dynamic" &&
+        (model?.placement === "dynamic" || (res.policy.poolsNodes === true && model?.placement === "hot")) &&
         !res.snapshot.isPinned(d.modelId) &&
         res.inFlight.of(d.id) === 0 &&
         (d.busyUntil?.getTime() ?? 0) <= now &&
@@ -32,6 +32,7 @@ export function occupants(res: SchedulerResources, cluster: string, now: number)
         evictable,
         lastUsed,
         ...(entry ? { modelKey: entry.key, loadSeconds: entry.config.expectedLoadTime } : {}),
+        ...(model?.placement === "hot" ? { hot: true } : {}),
       };
     });
 }
@@ -50,13 +51,13 @@ export async function processQueue(res: SchedulerResources, cluster: ClusterConf
     const model = res.catalog.ofRow(record.modelId)?.config;
     if (!model) continue;
     const here = occupants(res, cluster.name, now.getTime());
-    const node = placeModel(model, cluster.nodes, here);
+    const node = placeModel(model, cluster.nodes, here, res.policy.poolsNodes);
     if (node) {
       evictingFor.delete(record.id);
       await launch(res, cluster, launcher, record, model, node.name, now);
       continue;
     }
-    if (record.replica > 0 && model.placement === "dynamic") {
+    if (record.replica > 0 && (model.placement === "dynamic" || res.policy.poolsNodes)) {
       // A replica demand added waits for free GPUs; it never stops another model for them.
       const reason = `extra replica waiting for ${model.gpus} free GPU${model.gpus === 1 ? "" : "s"}`;
       if (record.stateReason !== reason) await note(res, record, { stateReason: reason });

@@ -152,7 +152,8 @@ export function replayCluster(config: SwitchyardConfig, name?: string): ClusterC
  * the demand history the policy reads, and the order of a reconcile pass (lifetimes, draining,
  * hot models, prewarm, the queue in arrival order, an evicting model waiting for its victims to
  * stop). Modelled: the launcher (a start takes the model's `expectedLoadTime`, stops are
- * instant), hot models live from the start and never failing, requests' service times (from
+ * instant), hot models live from the start and never failing (under a policy that pools the
+ * nodes they may be evicted and started again like the others), requests' service times (from
  * the trace, else from their tokens), one replica per model, and no health checks or faults.
  */
 export function replay(
@@ -183,6 +184,7 @@ export function replay(
   const measureFrom = start + (options.warmupMs ?? 0);
   const days = (end - measureFrom) / DAY;
 
+  const pooled = policy.poolsNodes === true;
   const history = new DemandHistory();
   const ctx = (now: number): PolicyContext => ({ now, demand: history });
   const deployments: SimDeployment[] = [];
@@ -230,12 +232,13 @@ export function replay(
         gpus: d.model.gpus,
         evictable:
           d.state === "live" &&
-          d.model.placement === "dynamic" &&
+          (d.model.placement === "dynamic" || pooled) &&
           d.inFlight === 0 &&
           now - d.lastUsed >= busyWindow,
         lastUsed: d.lastUsed,
         modelKey: d.key,
         loadSeconds: d.model.expectedLoadTime,
+        ...(d.hot ? { hot: true } : {}),
       }));
   const byId = (id: string) => deployments.find((d) => d.id === id);
 
@@ -257,7 +260,7 @@ export function replay(
   const stop = (d: SimDeployment, now: number) => {
     d.state = "offline";
     if (current.get(d.key) === d) current.delete(d.key);
-    if (!d.hot && d.drainKind) stops.push({ t: now, key: d.key, evicted: d.drainKind === "evicted" });
+    if (d.drainKind) stops.push({ t: now, key: d.key, evicted: d.drainKind === "evicted" });
   };
 
   const pass = (now: number) => {
@@ -282,20 +285,20 @@ export function replay(
     const queued = () => deployments.filter((d) => d.state === "queued");
     if (policy.prewarm && queued().length === 0) {
       const candidates: PrewarmCandidate[] = [...models.values()]
-        .filter((m) => m.placement === "dynamic" && !current.has(modelKey(cluster.name, m.id)))
+        .filter((m) => (m.placement === "dynamic" || pooled) && !current.has(modelKey(cluster.name, m.id)))
         .map((m) => ({ key: modelKey(cluster.name, m.id), model: m }));
       const here = occupantsAt(now);
       for (const pick of policy.prewarm(candidates, ctx(now))) {
-        const node = placeModel(pick.model, cluster.nodes, here);
+        const node = placeModel(pick.model, cluster.nodes, here, pooled);
         if (!node) continue;
         here.push({ deploymentId: `planned-${pick.key}`, node: node.name, gpus: pick.model.gpus, evictable: false, lastUsed: now });
-        newDeployment(pick.model, now, false, true);
+        newDeployment(pick.model, now, pick.model.placement === "hot", true);
       }
     }
     // The queue, in arrival order: place, or evict what the policy chooses, or wait.
     for (const d of queued()) {
       const here = occupantsAt(now);
-      const node = placeModel(d.model, cluster.nodes, here);
+      const node = placeModel(d.model, cluster.nodes, here, pooled);
       if (node) {
         evictingFor.delete(d);
         d.state = "starting";
@@ -379,7 +382,7 @@ export function replay(
         serve(d, t, serviceMs(r));
         if (measured && r.kind === "interactive") waits.push(0);
       } else {
-        d ??= newDeployment(model, t, false);
+        d ??= newDeployment(model, t, model.placement === "hot");
         d.prewarmed = false;
         d.waiters.push({ model: model.id, at: t, durationMs: serviceMs(r), counted: measured, kind: r.kind });
         pass(t);

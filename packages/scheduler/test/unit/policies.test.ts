@@ -1,6 +1,6 @@
 import { type NodeConfig, type ResolvedModel, validateConfig } from "@switchyard/core";
 import { describe, expect, it } from "vitest";
-import type { Occupant } from "../../src/placement";
+import { candidateNodes, type Occupant, placeModel } from "../../src/placement";
 import {
   currentPolicy,
   DemandHistory,
@@ -209,5 +209,37 @@ describe("predictive policy", () => {
     const atNine = policy.prewarm?.(candidates, { now: T0 + 2 * DAY + 9 * HOUR, demand }).map((c) => c.model.id);
     expect(atNine).toEqual(["org/big", "org/a"]);
     expect(policy.prewarm?.(candidates, { now: T0 + 2 * DAY + 3 * HOUR, demand })).toEqual([]);
+  });
+});
+
+describe("adaptive policy (predictive over pooled nodes)", () => {
+  const [a, , , big] = models() as [ResolvedModel, ResolvedModel, ResolvedModel, ResolvedModel];
+  const all: NodeConfig[] = [{ name: "hot-1", gpus: 8, role: "hot" }, ...nodes];
+
+  it("lets a dynamic model use a hot node, rotating nodes first", () => {
+    expect(candidateNodes(a, all).map((n) => n.name)).toEqual(["rot-1", "rot-2"]);
+    expect(candidateNodes(a, all, true).map((n) => n.name)).toEqual(["rot-1", "rot-2", "hot-1"]);
+    const full = [occupant("x", "rot-1", T0, { gpus: 8, evictable: false }), occupant("y", "rot-2", T0, { gpus: 8, evictable: false })];
+    expect(placeModel(a, all, full)).toBeUndefined();
+    expect(placeModel(a, all, full, true)?.name).toBe("hot-1");
+  });
+
+  it("evicts an idle hot model only when it is asked for less than its prior says, and names itself", () => {
+    const demand = new DemandHistory();
+    const now = T0 + 8 * HOUR;
+    demand.record("lab/org/z", T0);
+    for (let t = T0; t < now; t += 20 * MIN) demand.record("lab/org/big", t);
+    const policy = policyFor("adaptive");
+    expect(policy.name).toBe("adaptive");
+    expect(policy.poolsNodes).toBe(true);
+    const hot = occupant("h", "hot-1", now - HOUR, { gpus: 8, hot: true, modelKey: "lab/org/h" });
+    const rotating = [occupant("y", "rot-1", now - HOUR, { gpus: 8 }), occupant("z", "rot-2", now - HOUR, { gpus: 8, modelKey: "lab/org/z" })];
+    // `z` (asked for once) goes before the hot model, whose prior counts though nobody asked for it yet.
+    const queued = { key: "lab/org/big", since: now };
+    expect(policy.planEviction(big, all, [hot, { ...(rotating[0] as Occupant), evictable: false }, rotating[1] as Occupant], { now, demand }, queued)?.evict.map((o) => o.deploymentId)).toEqual(["z"]);
+    // With only the hot model idle, it is the one to go.
+    const busy = rotating.map((o) => ({ ...o, evictable: false }));
+    expect(policy.planEviction(big, all, [hot, ...busy], { now, demand }, queued)?.evict.map((o) => o.deploymentId)).toEqual(["h"]);
+    expect(predictivePolicy().planEviction(big, all, [hot, ...busy], { now, demand }, queued)).toBeUndefined();
   });
 });
