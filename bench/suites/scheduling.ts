@@ -146,9 +146,15 @@ export const scheduling: Suite = {
       baseline: "simulated time",
       metric: "simulated days per second",
       unit: "days/s",
-      value: round((SEEDS.length * SCENARIOS.reduce((a, s) => a + s.days, 0) * SCHEDULING_POLICIES.length) / seconds, 1),
+      value: round(
+        (SEEDS.length * SCENARIOS.reduce((a, s) => a + s.days, 0) * SCHEDULING_POLICIES.length) / seconds,
+        1,
+      ),
       baselineValue: 1,
-      ratio: round((SEEDS.length * SCENARIOS.reduce((a, s) => a + s.days, 0) * SCHEDULING_POLICIES.length) / seconds, 1),
+      ratio: round(
+        (SEEDS.length * SCENARIOS.reduce((a, s) => a + s.days, 0) * SCHEDULING_POLICIES.length) / seconds,
+        1,
+      ),
       note: `${round(seconds, 1)} s of wall time for every replay above`,
     });
     const docsFile = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "benchmarks.md");

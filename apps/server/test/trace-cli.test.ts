@@ -28,13 +28,26 @@ describe("switchyard trace", () => {
     const text = readFileSync(file, "utf8");
     const again = await run(["trace", "generate", "--models", "catalog", "--days", "1", "--seed", "5"]);
     expect(again.stdout).toBe(text);
-    const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.length).toBeGreaterThan(1000);
-    expect(Object.keys(lines[0]).sort()).toEqual(["at", "cluster", "completionTokens", "kind", "model", "promptTokens", "user"]);
+    expect(Object.keys(lines[0]).sort()).toEqual([
+      "at",
+      "cluster",
+      "completionTokens",
+      "kind",
+      "model",
+      "promptTokens",
+      "user",
+    ]);
 
     const replay = await run(["trace", "replay", "--trace", file, "--policy", "all", "--json"]);
     expect(replay.code).toBe(0);
-    const body = JSON.parse(replay.stdout) as { results: { policy: string; requests: number; waitedShare: number; p95WaitSeconds: number }[] };
+    const body = JSON.parse(replay.stdout) as {
+      results: { policy: string; requests: number; waitedShare: number; p95WaitSeconds: number }[];
+    };
     expect(body.results.map((r) => r.policy)).toEqual(["reference", "current", "predictive", "adaptive"]);
     const interactive = lines.filter((l) => l.kind === "interactive").length;
     for (const r of body.results) expect(r.requests).toBe(interactive);
@@ -51,10 +64,15 @@ describe("switchyard trace", () => {
   it("says what is wrong with a bad policy, a bad trace line or a missing file", async () => {
     const policy = await run(["trace", "replay", "--trace", file, "--policy", "fastest"]);
     expect(policy.code).toBe(2);
-    expect(policy.stderr).toContain("unknown policy 'fastest'; choose from reference, current, predictive, adaptive or all");
+    expect(policy.stderr).toContain(
+      "unknown policy 'fastest'; choose from reference, current, predictive, adaptive or all",
+    );
 
     const bad = path.join(temp, "bad.jsonl");
-    writeFileSync(bad, `${JSON.stringify({ at: "2026-01-05T10:00:00Z", model: "m", user: "u", kind: "interactive" })}\n{oops\n${JSON.stringify({ at: "yesterday", model: "m", user: "u", kind: "interactive" })}\n`);
+    writeFileSync(
+      bad,
+      `${JSON.stringify({ at: "2026-01-05T10:00:00Z", model: "m", user: "u", kind: "interactive" })}\n{oops\n${JSON.stringify({ at: "yesterday", model: "m", user: "u", kind: "interactive" })}\n`,
+    );
     const lines = await run(["trace", "replay", "--trace", bad]);
     expect(lines.code).toBe(1);
     expect(lines.stderr).toContain("invalid trace (2 bad lines)");

@@ -7,7 +7,7 @@ import { CatalogIndex } from "./catalog-index";
 import { SchedulerEvents } from "./events";
 import type { Launcher } from "./launcher";
 import { SchedulerMetrics } from "./metrics";
-import { DemandHistory, policyFor, type PolicyContext, type SchedulingPolicy } from "./policies";
+import { DemandHistory, type PolicyContext, policyFor, type SchedulingPolicy } from "./policies";
 import { Demand } from "./routing/demand";
 import { ReplicaFaults } from "./routing/faults";
 import { InFlight } from "./routing/in-flight";

@@ -21,7 +21,14 @@ for (const driver of await testDrivers()) {
       await syncCatalog(db.prisma, config);
       const model = await db.prisma.model.findFirstOrThrow({ where: { name: "org/dyn-a" } });
       const deployment = await db.prisma.deployment.create({
-        data: { id: "dep_export", modelId: model.id, clusterName: model.clusterName, launcher: "local", gpus: 1, state: "offline" },
+        data: {
+          id: "dep_export",
+          modelId: model.id,
+          clusterName: model.clusterName,
+          launcher: "local",
+          gpus: 1,
+          state: "offline",
+        },
       });
       const transitions: [string, string, number][] = [
         ["offline", "queued", T0],
@@ -32,7 +39,13 @@ for (const driver of await testDrivers()) {
       ];
       for (const [fromState, toState, at] of transitions) {
         await db.prisma.deploymentTransition.create({
-          data: { deploymentId: deployment.id, fromState: fromState as never, toState: toState as never, cause: "test", at: new Date(at) },
+          data: {
+            deploymentId: deployment.id,
+            fromState: fromState as never,
+            toState: toState as never,
+            cause: "test",
+            at: new Date(at),
+          },
         });
       }
       const row = (at: number, latencyMs: number, over: Record<string, unknown> = {}) => ({

@@ -11,7 +11,7 @@ import {
   type TraceRequest,
   TraceRequestSchema,
 } from "@switchyard/core";
-import { InvalidArgumentError, type Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { CliError, type CliIO, EXIT } from "../cli-io";
 import { loadConfig, readConfigFile } from "../config";
 import { configOption, dataDirOption, resolveDataDir } from "./options";
@@ -67,7 +67,9 @@ export async function readTrace(file: string): Promise<TraceRequest[]> {
     await opened;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read the trace ${source}: ${code === "ENOENT" ? "no such file" : String(code ?? error)}`);
+    throw new CliError(
+      `cannot read the trace ${source}: ${code === "ENOENT" ? "no such file" : String(code ?? error)}`,
+    );
   }
   const trace: TraceRequest[] = [];
   const problems: string[] = [];
@@ -92,7 +94,9 @@ export async function readTrace(file: string): Promise<TraceRequest[]> {
   if (problems.length > 0) {
     const shown = problems.slice(0, 10).join("\n");
     const more = problems.length > 10 ? `\n  ... and ${problems.length - 10} more` : "";
-    throw new CliError(`invalid trace (${problems.length} bad line${problems.length === 1 ? "" : "s"}):\n${shown}${more}`);
+    throw new CliError(
+      `invalid trace (${problems.length} bad line${problems.length === 1 ? "" : "s"}):\n${shown}${more}`,
+    );
   }
   return trace;
 }
@@ -112,7 +116,9 @@ export function registerTrace(program: Command, io: CliIO): void {
 
   trace
     .command("export")
-    .description("the demand this platform saw, one JSON line per request (no content), from usage rows and transitions")
+    .description(
+      "the demand this platform saw, one JSON line per request (no content), from usage rows and transitions",
+    )
     .option("--since <duration>", "how far back", duration, 7 * DAY)
     .option("--out <file>", "write here instead of stdout")
     .addOption(dataDirOption())
@@ -156,7 +162,8 @@ export function registerTrace(program: Command, io: CliIO): void {
         out?: string;
       }) => {
         const { generateTrace, replayCluster } = await import("@switchyard/scheduler");
-        const { config } = flags.models === "catalog" ? await loadConfig(undefined, {}) : await readConfigFile(flags.models);
+        const { config } =
+          flags.models === "catalog" ? await loadConfig(undefined, {}) : await readConfigFile(flags.models);
         const start = Date.parse(`${flags.start}T00:00:00Z`);
         if (!/^\d{4}-\d{2}-\d{2}$/.test(flags.start) || Number.isNaN(start))
           throw new CliError("--start: a date such as 2026-01-05", EXIT.usage);
@@ -207,7 +214,9 @@ export function registerTrace(program: Command, io: CliIO): void {
           io.out(`${JSON.stringify({ trace: path.resolve(flags.trace), config: source, results }, null, 2)}\n`);
           return;
         }
-        io.out(`${requests.length} requests replayed on ${cluster} (${source}), ${results[0]?.days ?? 0} days measured\n\n`);
+        io.out(
+          `${requests.length} requests replayed on ${cluster} (${source}), ${results[0]?.days ?? 0} days measured\n\n`,
+        );
         const rows: [string, (r: (typeof results)[number]) => string][] = [
           ["interactive requests", (r) => String(r.requests)],
           ["found their model live", (r) => pct(r.foundLive)],

@@ -6,7 +6,13 @@ import type { SchedulingPolicy } from "./types";
 
 export { currentPolicy } from "./current";
 export { DemandHistory, type DemandHistoryOptions } from "./demand-history";
-export { expectedCost, PREDICTIVE_DEFAULTS, type PredictiveOptions, planCheapestEviction, predictivePolicy } from "./predictive";
+export {
+  expectedCost,
+  PREDICTIVE_DEFAULTS,
+  type PredictiveOptions,
+  planCheapestEviction,
+  predictivePolicy,
+} from "./predictive";
 export { referencePolicy } from "./reference";
 export type { LiveDynamic, PolicyContext, PrewarmCandidate, QueuedFor, SchedulingPolicy } from "./types";
 

@@ -104,7 +104,10 @@ export function predictivePolicy(options: Partial<PredictiveOptions> = {}): Sche
   const pool = { pooled: o.pooled, hotPrior: o.hotPriorSessions };
   /** Sessions expected within the horizon, at least the prior for a model the config places hot. */
   const expected = (key: string, model: ResolvedModel, now: number, ctx: PolicyContext) =>
-    Math.max(ctx.demand.expectedSessions(key, now, o.horizonMs), o.pooled && model.placement === "hot" ? o.hotPriorSessions : 0);
+    Math.max(
+      ctx.demand.expectedSessions(key, now, o.horizonMs),
+      o.pooled && model.placement === "hot" ? o.hotPriorSessions : 0,
+    );
   return {
     name: o.pooled ? "adaptive" : "predictive",
     ...(o.pooled ? { poolsNodes: true } : {}),

@@ -41,7 +41,13 @@ export async function prewarmModels(res: SchedulerResources, now: Date): Promise
     if (res.snapshot.queued(entry.cluster.name).some((d) => !d.jobId)) continue;
     const node = placeModel(entry.config, entry.cluster.nodes, here, res.policy.poolsNodes);
     if (!node) continue;
-    here.push({ deploymentId: `prewarm-${entry.key}`, node: node.name, gpus: entry.config.gpus, evictable: false, lastUsed: t });
+    here.push({
+      deploymentId: `prewarm-${entry.key}`,
+      node: node.name,
+      gpus: entry.config.gpus,
+      evictable: false,
+      lastUsed: t,
+    });
     await enqueue(res, entry, "started ahead of demand (usually asked for about now)");
   }
 }

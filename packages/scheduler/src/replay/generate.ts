@@ -66,7 +66,10 @@ export function dailyCycle(t: number, peakHour: number, nightLevel: number): num
  * models, bursty sessions (many requests to one model within minutes) and a few batches on
  * batch-capable models. The same options give the same trace.
  */
-export function generateTrace(models: readonly ResolvedModel[], options: Partial<GenerateOptions> & { seed: number; days: number; start: number }): TraceRequest[] {
+export function generateTrace(
+  models: readonly ResolvedModel[],
+  options: Partial<GenerateOptions> & { seed: number; days: number; start: number },
+): TraceRequest[] {
   const o: GenerateOptions = { ...GENERATE_DEFAULTS, ...options };
   const rng = new SeededRandom(o.seed);
   const ranked = models
@@ -79,7 +82,11 @@ export function generateTrace(models: readonly ResolvedModel[], options: Partial
     const count = rng.int(1, 3);
     while (favourites.size < count) favourites.add(rng.weighted(popularity));
     // Some users are far busier than others.
-    return { name: `user-${String(i + 1).padStart(3, "0")}`, favourites: [...favourites], activity: 1 / (i + 1) ** 0.8 };
+    return {
+      name: `user-${String(i + 1).padStart(3, "0")}`,
+      favourites: [...favourites],
+      activity: 1 / (i + 1) ** 0.8,
+    };
   });
   const activity = users.map((u) => u.activity);
   const out: TraceRequest[] = [];
@@ -93,7 +100,9 @@ export function generateTrace(models: readonly ResolvedModel[], options: Partial
     const user = users[rng.weighted(activity)];
     if (!user) continue;
     const modelIndex =
-      rng.next() < o.favouriteShare ? (user.favourites[rng.int(0, user.favourites.length - 1)] ?? 0) : rng.weighted(popularity);
+      rng.next() < o.favouriteShare
+        ? (user.favourites[rng.int(0, user.favourites.length - 1)] ?? 0)
+        : rng.weighted(popularity);
     const model = ranked[modelIndex];
     if (!model) continue;
     const requests = Math.max(1, Math.round(rng.exponential(o.requestsPerSession)));
@@ -103,7 +112,9 @@ export function generateTrace(models: readonly ResolvedModel[], options: Partial
       at += rng.exponential(o.requestGapMs);
     }
   }
-  const batchable = ranked.map((m, i) => ({ m, w: popularity[i] ?? 0 })).filter(({ m }) => m.capabilities.includes("batch"));
+  const batchable = ranked
+    .map((m, i) => ({ m, w: popularity[i] ?? 0 }))
+    .filter(({ m }) => m.capabilities.includes("batch"));
   for (let day = 0; day < o.days; day++) {
     for (let b = 0; b < o.batchesPerDay; b++) {
       const pick = batchable[rng.weighted(batchable.map((x) => x.w))];
@@ -120,7 +131,13 @@ export function generateTrace(models: readonly ResolvedModel[], options: Partial
   return out.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 }
 
-function request(rng: SeededRandom, at: number, model: ResolvedModel, user: string, kind: TraceRequest["kind"]): TraceRequest {
+function request(
+  rng: SeededRandom,
+  at: number,
+  model: ResolvedModel,
+  user: string,
+  kind: TraceRequest["kind"],
+): TraceRequest {
   const embedding = model.capabilities.includes("embedding");
   const promptTokens = rng.int(50, embedding ? 500 : 3000);
   const completionTokens = embedding ? 0 : rng.int(20, 800);

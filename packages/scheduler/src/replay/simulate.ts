@@ -141,7 +141,8 @@ export function replayCluster(config: SwitchyardConfig, name?: string): ClusterC
   const cluster = name
     ? config.clusters.find((c) => c.name === name)
     : (active.find((c) => c.name === config.defaultCluster) ?? active[0]);
-  if (!cluster) throw new Error(name ? `no cluster '${name}' in the config` : "the config has no active cluster with nodes");
+  if (!cluster)
+    throw new Error(name ? `no cluster '${name}' in the config` : "the config has no active cluster with nodes");
   if (cluster.nodes.length === 0) throw new Error(`cluster '${cluster.name}' has no nodes`);
   return cluster;
 }
@@ -291,7 +292,13 @@ export function replay(
       for (const pick of policy.prewarm(candidates, ctx(now))) {
         const node = placeModel(pick.model, cluster.nodes, here, pooled);
         if (!node) continue;
-        here.push({ deploymentId: `planned-${pick.key}`, node: node.name, gpus: pick.model.gpus, evictable: false, lastUsed: now });
+        here.push({
+          deploymentId: `planned-${pick.key}`,
+          node: node.name,
+          gpus: pick.model.gpus,
+          evictable: false,
+          lastUsed: now,
+        });
         newDeployment(pick.model, now, pick.model.placement === "hot", true);
       }
     }
@@ -317,7 +324,7 @@ export function replay(
       const victims = new Set<SimDeployment>();
       for (const v of plan.evict) {
         const victim = byId(v.deploymentId);
-        if (!victim || victim.state !== "live") continue;
+        if (victim?.state !== "live") continue;
         victim.state = "draining";
         victim.drainingAt = now;
         victim.drainKind = "evicted";
@@ -419,7 +426,10 @@ export function replay(
   // Requests that arrived while a model was still queued at the end wait until it would be live.
   const waited = waits.filter((w) => w > 0).sort((a, b) => a - b);
   const neededWithin = (s: { t: number; key: string }) =>
-    known.some(({ r, t }) => t > s.t && t <= s.t + HOUR && modelKey(cluster.name, (byName.get(r.model) as ResolvedModel).id) === s.key);
+    known.some(
+      ({ r, t }) =>
+        t > s.t && t <= s.t + HOUR && modelKey(cluster.name, (byName.get(r.model) as ResolvedModel).id) === s.key,
+    );
   const measuredStops = stops.filter((s) => s.t >= measureFrom && s.t < end);
   const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
   const sec = (ms: number) => round(ms / 1000, 0);

@@ -55,7 +55,16 @@ function live(model: ResolvedModel, over: Partial<LiveDynamic> = {}): LiveDynami
 }
 
 function occupant(id: string, node: string, lastUsed: number, over: Partial<Occupant> = {}): Occupant {
-  return { deploymentId: id, node, gpus: 4, evictable: true, lastUsed, modelKey: `lab/org/${id}`, loadSeconds: 300, ...over };
+  return {
+    deploymentId: id,
+    node,
+    gpus: 4,
+    evictable: true,
+    lastUsed,
+    modelKey: `lab/org/${id}`,
+    loadSeconds: 300,
+    ...over,
+  };
 }
 
 describe("DemandHistory", () => {
@@ -104,7 +113,12 @@ describe("current policy (today's behaviour)", () => {
 
   it("evicts the least recently used idle deployment", () => {
     const [, , , big] = models() as [ResolvedModel, ResolvedModel, ResolvedModel, ResolvedModel];
-    const occupants = [occupant("a", "rot-1", T0 + 10), occupant("b", "rot-1", T0 + 20), occupant("c", "rot-2", T0 + 5), occupant("d", "rot-2", T0 + 30)];
+    const occupants = [
+      occupant("a", "rot-1", T0 + 10),
+      occupant("b", "rot-1", T0 + 20),
+      occupant("c", "rot-2", T0 + 5),
+      occupant("d", "rot-2", T0 + 30),
+    ];
     const plan = currentPolicy.planEviction(big, nodes, occupants, ctx(T0 + HOUR), { key: "lab/org/big", since: T0 });
     expect(plan?.node.name).toBe("rot-1");
     expect(plan?.evict.map((o) => o.deploymentId)).toEqual(["a", "b"]);
@@ -126,7 +140,9 @@ describe("reference policy", () => {
     expect(referencePolicy.drainReason(live(a), ctx(T0 + 23 * HOUR))).toBeUndefined();
     expect(referencePolicy.drainReason(live(a), ctx(T0 + DAY))).toBe("maximum lifetime of 1d reached");
     const occupants = [occupant("a", "rot-1", T0), occupant("b", "rot-1", T0)];
-    expect(referencePolicy.planEviction(big, nodes.slice(0, 1), occupants, ctx(T0 + HOUR), { key: "k", since: T0 })).toBeUndefined();
+    expect(
+      referencePolicy.planEviction(big, nodes.slice(0, 1), occupants, ctx(T0 + HOUR), { key: "k", since: T0 }),
+    ).toBeUndefined();
   });
 });
 
@@ -146,9 +162,21 @@ describe("predictive policy", () => {
     const now = T0 + 8 * HOUR;
     // `b` was used more recently than `a`, yet it is the one to go: `a` is asked for all day.
     const occupants = [occupant("a", "rot-1", now - 40 * MIN), occupant("b", "rot-1", now - 20 * MIN)];
-    const lru = currentPolicy.planEviction(c, nodes.slice(0, 1), occupants, { now, demand }, { key: "lab/org/c", since: now });
+    const lru = currentPolicy.planEviction(
+      c,
+      nodes.slice(0, 1),
+      occupants,
+      { now, demand },
+      { key: "lab/org/c", since: now },
+    );
     expect(lru?.evict.map((o) => o.deploymentId)).toEqual(["a"]);
-    const plan = predictivePolicy().planEviction(c, nodes.slice(0, 1), occupants, { now, demand }, { key: "lab/org/c", since: now });
+    const plan = predictivePolicy().planEviction(
+      c,
+      nodes.slice(0, 1),
+      occupants,
+      { now, demand },
+      { key: "lab/org/c", since: now },
+    );
     expect(plan?.evict.map((o) => o.deploymentId)).toEqual(["b"]);
     expect(plan?.cause).toBe("least likely to be needed soon");
   });
@@ -166,9 +194,14 @@ describe("predictive policy", () => {
     const plan = planCheapestEviction(a, nodes, occupants, { now, demand }, HOUR);
     expect(plan?.evict.map((o) => o.deploymentId)).toEqual(["b"]);
     // Cheapest first takes `b` (2 GPUs) and then needs `c` (6): `c` alone is enough, `b` is spared.
-    const tight = [occupant("b", "rot-1", now - 3 * HOUR, { gpus: 2 }), occupant("c", "rot-1", now - 2 * MIN, { gpus: 6 })];
+    const tight = [
+      occupant("b", "rot-1", now - 3 * HOUR, { gpus: 2 }),
+      occupant("c", "rot-1", now - 2 * MIN, { gpus: 6 }),
+    ];
     const six = { ...a, gpus: 6 };
-    expect(planCheapestEviction(six, nodes.slice(0, 1), tight, { now, demand }, HOUR)?.evict.map((o) => o.deploymentId)).toEqual(["c"]);
+    expect(
+      planCheapestEviction(six, nodes.slice(0, 1), tight, { now, demand }, HOUR)?.evict.map((o) => o.deploymentId),
+    ).toEqual(["c"]);
   });
 
   it("with a queue wait set, a rarely used model waits rather than push out a popular one, then evicts", () => {
@@ -219,7 +252,10 @@ describe("adaptive policy (predictive over pooled nodes)", () => {
   it("lets a dynamic model use a hot node, rotating nodes first", () => {
     expect(candidateNodes(a, all).map((n) => n.name)).toEqual(["rot-1", "rot-2"]);
     expect(candidateNodes(a, all, true).map((n) => n.name)).toEqual(["rot-1", "rot-2", "hot-1"]);
-    const full = [occupant("x", "rot-1", T0, { gpus: 8, evictable: false }), occupant("y", "rot-2", T0, { gpus: 8, evictable: false })];
+    const full = [
+      occupant("x", "rot-1", T0, { gpus: 8, evictable: false }),
+      occupant("y", "rot-2", T0, { gpus: 8, evictable: false }),
+    ];
     expect(placeModel(a, all, full)).toBeUndefined();
     expect(placeModel(a, all, full, true)?.name).toBe("hot-1");
   });
@@ -233,13 +269,28 @@ describe("adaptive policy (predictive over pooled nodes)", () => {
     expect(policy.name).toBe("adaptive");
     expect(policy.poolsNodes).toBe(true);
     const hot = occupant("h", "hot-1", now - HOUR, { gpus: 8, hot: true, modelKey: "lab/org/h" });
-    const rotating = [occupant("y", "rot-1", now - HOUR, { gpus: 8 }), occupant("z", "rot-2", now - HOUR, { gpus: 8, modelKey: "lab/org/z" })];
+    const rotating = [
+      occupant("y", "rot-1", now - HOUR, { gpus: 8 }),
+      occupant("z", "rot-2", now - HOUR, { gpus: 8, modelKey: "lab/org/z" }),
+    ];
     // `z` (asked for once) goes before the hot model, whose prior counts though nobody asked for it yet.
     const queued = { key: "lab/org/big", since: now };
-    expect(policy.planEviction(big, all, [hot, { ...(rotating[0] as Occupant), evictable: false }, rotating[1] as Occupant], { now, demand }, queued)?.evict.map((o) => o.deploymentId)).toEqual(["z"]);
+    expect(
+      policy
+        .planEviction(
+          big,
+          all,
+          [hot, { ...(rotating[0] as Occupant), evictable: false }, rotating[1] as Occupant],
+          { now, demand },
+          queued,
+        )
+        ?.evict.map((o) => o.deploymentId),
+    ).toEqual(["z"]);
     // With only the hot model idle, it is the one to go.
     const busy = rotating.map((o) => ({ ...o, evictable: false }));
-    expect(policy.planEviction(big, all, [hot, ...busy], { now, demand }, queued)?.evict.map((o) => o.deploymentId)).toEqual(["h"]);
+    expect(
+      policy.planEviction(big, all, [hot, ...busy], { now, demand }, queued)?.evict.map((o) => o.deploymentId),
+    ).toEqual(["h"]);
     expect(predictivePolicy().planEviction(big, all, [hot, ...busy], { now, demand }, queued)).toBeUndefined();
   });
 });

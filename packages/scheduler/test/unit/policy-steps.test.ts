@@ -54,7 +54,9 @@ describe("scheduler.policy in the reconcile steps", () => {
     await refresh(w.res);
     const hot = deploymentOf(w, "org/hot");
     expect(hot?.state).toBe("queued");
-    expect(await historyOf(w, hot?.id as string)).toEqual(["offline->queued: started ahead of demand (usually asked for about now)"]);
+    expect(await historyOf(w, hot?.id as string)).toEqual([
+      "offline->queued: started ahead of demand (usually asked for about now)",
+    ]);
     // Dynamic models nobody asked for are not started ahead of demand.
     expect(deploymentOf(w, "org/dyn-a")).toBeUndefined();
   });

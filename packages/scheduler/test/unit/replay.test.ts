@@ -40,7 +40,15 @@ function config(): SwitchyardConfig {
 }
 
 function req(model: string, atMs: number, kind: TraceRequest["kind"] = "interactive"): TraceRequest {
-  return { at: new Date(T0 + atMs).toISOString(), model, user: "u1", kind, promptTokens: 10, completionTokens: 10, durationMs: 1000 };
+  return {
+    at: new Date(T0 + atMs).toISOString(),
+    model,
+    user: "u1",
+    kind,
+    promptTokens: 10,
+    completionTokens: 10,
+    durationMs: 1000,
+  };
 }
 
 describe("replay", () => {
@@ -119,6 +127,8 @@ describe("generateTrace", () => {
     expect(batch.length).toBeGreaterThan(0);
     const batchModels = new Set(batch.map((r) => r.model));
     for (const id of batchModels) expect(models.find((m) => m.id === id)?.capabilities).toContain("batch");
-    expect(trace.every((r) => r.at >= new Date(T0).toISOString() && r.at < new Date(T0 + 48 * HOUR).toISOString())).toBe(true);
+    expect(
+      trace.every((r) => r.at >= new Date(T0).toISOString() && r.at < new Date(T0 + 48 * HOUR).toISOString()),
+    ).toBe(true);
   });
 });
