@@ -41,7 +41,7 @@ export class DemandHistory {
 
   /** Count a request for a model (its key) at `at`. */
   record(key: string, at: number): void {
-    this.start ??= at;
+    this.start = Math.min(this.start ?? at, at);
     let h = this.models.get(key);
     if (!h) {
       h = { steady: 0, decayedAt: at, lastRequest: Number.NEGATIVE_INFINITY, byHour: new Array(24).fill(0) };

@@ -29,16 +29,19 @@ export async function prewarmModels(res: SchedulerResources, now: Date): Promise
   if (candidates.length === 0) return;
   const chosen = res.policy.prewarm(candidates, policyContext(res, t));
   const planned = new Map<string, ReturnType<typeof occupants>>();
+  // Queued deployments that wait for room (requests) take free GPUs first: a cluster with any
+  // gets nothing started ahead of demand this pass. Read once, before this step queues its own.
+  const waitingForRoom = new Set(
+    res.config.clusters.filter((c) => res.snapshot.queued(c.name).some((d) => !d.jobId)).map((c) => c.name),
+  );
   for (const pick of chosen) {
     const entry = res.catalog.entry(pick.model.cluster, pick.model.id);
-    if (!entry) continue;
+    if (!entry || waitingForRoom.has(entry.cluster.name)) continue;
     let here = planned.get(entry.cluster.name);
     if (!here) {
       here = occupants(res, entry.cluster.name, t);
       planned.set(entry.cluster.name, here);
     }
-    // Only queued deployments that wait for room would take these GPUs first: leave them be.
-    if (res.snapshot.queued(entry.cluster.name).some((d) => !d.jobId)) continue;
     const node = placeModel(entry.config, entry.cluster.nodes, here, res.policy.poolsNodes);
     if (!node) continue;
     here.push({

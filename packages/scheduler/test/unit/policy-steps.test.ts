@@ -61,6 +61,23 @@ describe("scheduler.policy in the reconcile steps", () => {
     expect(deploymentOf(w, "org/dyn-a")).toBeUndefined();
   });
 
+  it("predictive starts a model asked for every day at this hour where GPUs are free, in one pass", async () => {
+    w = await unitWorld({ config: { scheduler: { policy: "predictive" } } });
+    const t = w.clock.now();
+    for (const model of ["org/dyn-a", "org/dyn-b"]) {
+      const key = w.res.catalog.entry("lab", model)?.key as string;
+      // Three sessions in this hour of each of the last three days.
+      for (let day = 1; day <= 3; day++)
+        for (let s = 0; s < 3; s++) w.res.history.record(key, t - day * 24 * 60 * MIN + s * 15 * MIN);
+    }
+    await prewarmModels(w.res, now());
+    await refresh(w.res);
+    // The rotating node has 4 GPUs: both 2-GPU models fit; dyn-c, never asked for, is left alone.
+    expect(deploymentOf(w, "org/dyn-a")?.state).toBe("queued");
+    expect(deploymentOf(w, "org/dyn-b")?.state).toBe("queued");
+    expect(deploymentOf(w, "org/dyn-c")).toBeUndefined();
+  });
+
   it("adaptive still keeps a pinned hot model running as hot models always are", async () => {
     w = await unitWorld({ config: { scheduler: { policy: "adaptive" } } });
     await setPinned(w.res, "lab", "org/hot", true);
