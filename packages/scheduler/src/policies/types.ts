@@ -37,7 +37,8 @@ export interface PrewarmCandidate {
  * scheduler and `switchyard trace replay` call the same functions.
  */
 export interface SchedulingPolicy {
-  readonly name: SchedulingPolicyName;
+  /** Its `scheduler.policy` name (a bound used only in replays may have another). */
+  readonly name: SchedulingPolicyName | (string & {});
   /**
    * Pools all nodes: dynamic models may also run on hot nodes, and models the config places hot
    * (unless an operator pinned them) are kept, evicted and started again like dynamic ones, by
