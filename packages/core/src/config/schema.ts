@@ -284,7 +284,15 @@ const SCHEDULER_DEFAULTS = {
   stopGrace: 10,
   modelServerEnv: [] as string[],
   scaling: { upWindow: 30, downWindow: 300, demandInterval: 1 },
+  policy: "current" as SchedulingPolicyName,
 };
+
+/**
+ * How dynamic models are kept, evicted and started ahead of demand (docs/scheduler.md compares
+ * them; `switchyard trace replay` shows what each would do with your own demand).
+ */
+export const SCHEDULING_POLICIES = ["reference", "current", "predictive", "adaptive"] as const;
+export type SchedulingPolicyName = (typeof SCHEDULING_POLICIES)[number];
 
 export const SchedulerSettingsSchema = z
   .strictObject({
@@ -344,6 +352,18 @@ export const SchedulerSettingsSchema = z
         demandInterval: DurationSchema.default(SCHEDULER_DEFAULTS.scaling.demandInterval),
       })
       .default(SCHEDULER_DEFAULTS.scaling),
+    /**
+     * Which idle dynamic model makes room for another, when a live one drains, and which are
+     * started before anyone asks. `current`: idle TTL and max lifetime per model, least recently
+     * used evicted first. `reference`: the reference service's (no idle stop, kept until max
+     * lifetime, never evicted: a new model waits for a node). `predictive`: learns each model's
+     * demand (by time of day and recent sessions), evicts the model least likely to be asked for
+     * again weighted by its load time, keeps models warm while they are likely to be asked for
+     * and starts them ahead of the hours they usually are. `adaptive`: `predictive` over all
+     * nodes: the hot set follows demand too (dynamic models may use hot nodes; hot models an
+     * operator has not pinned may be evicted and come back by demand).
+     */
+    policy: z.enum(SCHEDULING_POLICIES).default(SCHEDULER_DEFAULTS.policy),
   })
   .default(SCHEDULER_DEFAULTS);
 export type SchedulerSettings = z.output<typeof SchedulerSettingsSchema>;

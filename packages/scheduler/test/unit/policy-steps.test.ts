@@ -1,0 +1,91 @@
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { setPinned } from "../../src/operator";
+import { ensureHotModels } from "../../src/reconcile/hot-models";
+import { applyLifetimes } from "../../src/reconcile/lifetimes";
+import { prewarmModels } from "../../src/reconcile/prewarm";
+import { refresh } from "../../src/resources";
+import { bringLive, closeSharedDatabase, deploymentOf, historyOf, type UnitWorld, unitWorld } from "./fakes";
+
+const MIN = 60_000;
+
+/** The reconcile steps call the policy the config names. */
+describe("scheduler.policy in the reconcile steps", () => {
+  afterAll(closeSharedDatabase);
+  let w: UnitWorld | undefined;
+  afterEach(async () => {
+    await w?.close();
+    w = undefined;
+  });
+  const now = () => new Date(w!.clock.now());
+
+  it("predictive keeps a model asked for all day past current's idle TTL, and lets a one-off go", async () => {
+    w = await unitWorld({ config: { scheduler: { policy: "predictive" } } });
+    expect(w.res.policy.name).toBe("predictive");
+    const key = w.res.catalog.entry("lab", "org/dyn-b")?.key as string;
+    // dyn-b has had a session every 40 minutes for the last 8 hours.
+    for (let t = w.clock.now() - 8 * 60 * MIN; t < w.clock.now(); t += 40 * MIN) w.res.history.record(key, t);
+    await bringLive(w, "org/dyn-b");
+    const oneOff = await bringLive(w, "org/dyn-a");
+    w.clock.advance(3 * 60 * MIN);
+    await applyLifetimes(w.res, now());
+    // Three hours idle: current would have stopped both at two; predictive keeps the popular one.
+    expect(deploymentOf(w, "org/dyn-b")?.state).toBe("live");
+    expect(deploymentOf(w, "org/dyn-a")?.state).toBe("draining");
+    expect((await historyOf(w, oneOff.id)).at(-1)).toMatch(
+      /^live->draining: idle for 3h and unlikely to be asked for within 1h \(\d+ %\)$/,
+    );
+  });
+
+  it("current keeps the same model until its idle TTL", async () => {
+    w = await unitWorld();
+    expect(w.res.policy.name).toBe("current");
+    await bringLive(w, "org/dyn-a");
+    w.clock.advance(119 * MIN);
+    await applyLifetimes(w.res, now());
+    expect(deploymentOf(w, "org/dyn-a")?.state).toBe("live");
+  });
+
+  it("adaptive starts a hot model by demand (its prior) rather than always, unless an operator pinned it", async () => {
+    w = await unitWorld({ config: { scheduler: { policy: "adaptive" } } });
+    await ensureHotModels(w.res);
+    await refresh(w.res);
+    expect(deploymentOf(w, "org/hot")).toBeUndefined();
+    await prewarmModels(w.res, now());
+    await refresh(w.res);
+    const hot = deploymentOf(w, "org/hot");
+    expect(hot?.state).toBe("queued");
+    expect(await historyOf(w, hot?.id as string)).toEqual([
+      "offline->queued: started ahead of demand (usually asked for about now)",
+    ]);
+    // Dynamic models nobody asked for are not started ahead of demand.
+    expect(deploymentOf(w, "org/dyn-a")).toBeUndefined();
+  });
+
+  it("predictive starts a model asked for every day at this hour where GPUs are free, in one pass", async () => {
+    w = await unitWorld({ config: { scheduler: { policy: "predictive" } } });
+    const t = w.clock.now();
+    for (const model of ["org/dyn-a", "org/dyn-b"]) {
+      const key = w.res.catalog.entry("lab", model)?.key as string;
+      // Three sessions in this hour of each of the last three days.
+      for (let day = 1; day <= 3; day++)
+        for (let s = 0; s < 3; s++) w.res.history.record(key, t - day * 24 * 60 * MIN + s * 15 * MIN);
+    }
+    await prewarmModels(w.res, now());
+    await refresh(w.res);
+    // The rotating node has 4 GPUs: both 2-GPU models fit; dyn-c, never asked for, is left alone.
+    expect(deploymentOf(w, "org/dyn-a")?.state).toBe("queued");
+    expect(deploymentOf(w, "org/dyn-b")?.state).toBe("queued");
+    expect(deploymentOf(w, "org/dyn-c")).toBeUndefined();
+  });
+
+  it("adaptive still keeps a pinned hot model running as hot models always are", async () => {
+    w = await unitWorld({ config: { scheduler: { policy: "adaptive" } } });
+    await setPinned(w.res, "lab", "org/hot", true);
+    await refresh(w.res);
+    await ensureHotModels(w.res);
+    await refresh(w.res);
+    const hot = deploymentOf(w, "org/hot");
+    expect(hot?.state).toBe("queued");
+    expect(await historyOf(w, hot?.id as string)).toEqual(["offline->queued: hot model"]);
+  });
+});
