@@ -1,5 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { availableParallelism } from "node:os";
+import type { GatewaySettings } from "@switchyard/core";
 import type { Registry } from "prom-client";
 import { InvalidArgumentError } from "commander";
 import { CliError } from "./cli-io";
@@ -148,6 +149,10 @@ export interface PrimaryOptions {
   logger: Logger;
   /** The primary's own metrics (its scheduler and batch worker), summed into every scrape. */
   registry?: Registry | undefined;
+  /** The gateway's limits (`gateway.limits`), counted here for every worker (without Redis). */
+  limits: GatewaySettings["limits"];
+  /** Whether the workers share state through Redis instead. */
+  redis: boolean;
   /** Extra environment for the workers. */
   env?: NodeJS.ProcessEnv;
 }
@@ -175,8 +180,12 @@ const STOP_GRACE_MS = 30_000;
  */
 export async function startPrimary(options: PrimaryOptions): Promise<RunningPrimary> {
   const { logger } = options;
-  const { servePrimarySharedState } = await import("@switchyard/auth");
-  servePrimarySharedState();
+  if (!options.redis) {
+    const { servePrimarySharedState } = await import("@switchyard/auth");
+    const { serveClusterLimits } = await import("@switchyard/gateway");
+    servePrimarySharedState();
+    serveClusterLimits(options.limits);
+  }
   let stopping = false;
   const started = new Map<number, number>();
   const slots = new Map<Worker, number>();

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ClusterSlots, isGatewayWorker, type RedisLink } from "@switchyard/auth";
+import type { RedisLink } from "@switchyard/auth";
 import { apiError } from "@switchyard/core";
 import type { Redis } from "ioredis";
 
@@ -24,8 +24,6 @@ type SlotRedis = Redis & {
  * with Redis, a sorted set of leases per user shared by every instance, each lease renewed while
  * its request runs and expiring on its own if the instance holding it dies. While Redis is down
  * (or a command fails), the slot is taken in this instance's memory instead, with the same cap.
- * Without Redis, the gateway workers of one `serve --workers N` take their slots in their
- * primary process's memory, so the cap holds across them.
  */
 export class InFlightRequests {
   /** Slots taken in memory, per user. */
@@ -41,10 +39,6 @@ export class InFlightRequests {
   private sequence = 0;
   private renewal: NodeJS.Timeout | undefined;
   private readonly redis: SlotRedis | undefined;
-  /** Without Redis in a gateway worker: the slots its primary counts. */
-  private readonly cluster: ClusterSlots | undefined;
-  /** Leases the primary holds for this worker: lease -> user. */
-  private readonly clusterLeases = new Map<string, string>();
 
   constructor(
     private readonly link?: RedisLink,
@@ -59,15 +53,12 @@ export class InFlightRequests {
       this.stopWatching = link.onChange((up) => {
         if (up) for (const [lease, key] of this.orphans) this.release(key, lease);
       });
-    } else if (isGatewayWorker()) {
-      this.cluster = new ClusterSlots();
     }
   }
 
   /** Take one of the user's `limit` slots, or throw 429; the lease is what `leave` gives back. */
   enter(userId: string, limit: number): string | Promise<string> {
     if (this.redis && this.link?.up) return this.enterShared(this.redis, userId, limit);
-    if (this.cluster) return this.enterCluster(this.cluster, userId, limit);
     this.link?.fellBack("concurrency");
     return this.enterLocal(userId, limit);
   }
@@ -102,19 +93,8 @@ export class InFlightRequests {
     return lease;
   }
 
-  private async enterCluster(slots: ClusterSlots, userId: string, limit: number): Promise<string> {
-    const lease = await slots.enter(userId, limit);
-    if (lease === undefined) throw refused(limit);
-    this.clusterLeases.set(lease, userId);
-    return lease;
-  }
-
   /** Give a slot back (once per `enter`). */
   leave(userId: string, lease: string): void {
-    if (this.clusterLeases.delete(lease)) {
-      this.cluster?.leave(userId, lease);
-      return;
-    }
     if (this.local.delete(lease)) {
       const count = this.counts.get(userId) ?? 0;
       if (count <= 1) this.counts.delete(userId);
@@ -137,7 +117,6 @@ export class InFlightRequests {
   /** Requests a user has in flight on this instance (in memory and leases it holds in Redis). */
   inFlight(userId: string): number {
     let held = this.counts.get(userId) ?? 0;
-    for (const user of this.clusterLeases.values()) if (user === userId) held++;
     if (this.leases.size === 0) return held;
     const key = `sy_inflight:u:${userId}`;
     for (const k of this.leases.values()) if (k === key) held++;
@@ -157,7 +136,6 @@ export class InFlightRequests {
 
   close(): void {
     this.stopWatching?.();
-    this.cluster?.close();
     if (this.renewal) clearInterval(this.renewal);
     this.renewal = undefined;
   }

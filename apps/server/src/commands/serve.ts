@@ -114,7 +114,13 @@ async function primary(flags: ServeFlags, workers: number, io: CliIO): Promise<v
       const loggers = rest ? undefined : createLoggers();
       const logger = rest?.ctx.logger ?? loggers!.logger;
       try {
-        const gateways = await startPrimary({ workers, logger, registry: rest?.ctx.metrics.registry });
+        const gateways = await startPrimary({
+          workers,
+          logger,
+          registry: rest?.ctx.metrics.registry,
+          limits: config.gateway.limits,
+          redis: Boolean(io.env.REDIS_URL),
+        });
         const shownHost = flags.host.includes(":") ? `[${flags.host}]` : flags.host;
         const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${gateways.address.port}`;
         return {
