@@ -1,8 +1,8 @@
 import cluster, { type Worker } from "node:cluster";
 import { availableParallelism } from "node:os";
 import type { GatewaySettings } from "@switchyard/core";
-import type { Registry } from "prom-client";
 import { InvalidArgumentError } from "commander";
+import type { Registry } from "prom-client";
 import { CliError } from "./cli-io";
 import type { Logger } from "./logger";
 import type { InstanceRole } from "./roles";
@@ -29,7 +29,8 @@ const COLLECT_TIMEOUT_MS = 2000;
 export function parseWorkers(value: string): number | "auto" {
   if (value === "auto") return "auto";
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 256) throw new InvalidArgumentError("must be 'auto' or an integer from 1 to 256");
+  if (!/^\d+$/.test(value) || n < 1 || n > 256)
+    throw new InvalidArgumentError("must be 'auto' or an integer from 1 to 256");
   return n;
 }
 
@@ -295,10 +296,12 @@ export async function runWorker<T extends { close(): Promise<void> }>(
   const done = new Promise<void>((resolve) => {
     stopped = resolve;
   });
-  let stopping: Promise<void> | undefined;
+  let closing = false;
   const stop = () => {
     asked = true;
-    if (running) stopping ??= running.close().catch(onError).finally(stopped);
+    if (!running || closing) return;
+    closing = true;
+    void running.close().catch(onError).finally(stopped);
   };
   const onSignal = () => {
     if (++signals > 1) process.exit(1);

@@ -189,7 +189,9 @@ describe.runIf(drivers.includes("postgres"))("serve --workers 2", { timeout: 120
       expect(res.status).toBe(200);
       const line = String(res.body)
         .split("\n")
-        .find((l) => l.startsWith("switchyard_inference_requests_total{") && l.includes('model="org/chat",status="200"'));
+        .find(
+          (l) => l.startsWith("switchyard_inference_requests_total{") && l.includes('model="org/chat",status="200"'),
+        );
       return Number(line?.split(" ").pop() ?? 0);
     };
     const before = await served();

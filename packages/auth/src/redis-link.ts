@@ -1,12 +1,12 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { clusterLimiter, isGatewayWorker } from "./cluster";
 import {
   type IRateLimiterOptions,
   type RateLimiterAbstract,
   RateLimiterMemory,
   RateLimiterRedis,
 } from "rate-limiter-flexible";
+import { clusterLimiter, isGatewayWorker } from "./cluster";
 
 /** What fell back to this instance's memory (the `use` label of the fallback counter). */
 export type RedisUse = "rate_limit" | "concurrency" | "login_throttle" | "revocation" | "introspection";

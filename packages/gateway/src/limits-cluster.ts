@@ -172,7 +172,10 @@ export function serveClusterLimits(settings: GatewaySettings["limits"]): void {
   /** Token holds waiting for their settlement, by reference, with the worker that holds them. */
   const charges = new Map<number, { charge: Charge; worker: number }>();
   /** Slots, by worker and the worker's lease: the lease here (none: no cap), or the refusal. */
-  const slots = new Map<string, { worker: number; userId: string; lease?: string | undefined; refused?: Reply["error"] }>();
+  const slots = new Map<
+    string,
+    { worker: number; userId: string; lease?: string | undefined; refused?: Reply["error"] }
+  >();
 
   const failed = (error: unknown): Reply["error"] => {
     if (!(error instanceof SwitchyardError)) throw error;

@@ -2,8 +2,8 @@ import cluster from "node:cluster";
 import { type Command, Option } from "commander";
 import type { CliIO } from "../cli-io";
 import { loadConfig } from "../config";
-import type { RunningServer } from "../server";
 import { type InstanceRole, parseRoles, ROLES, ROLES_HELP } from "../roles";
+import type { RunningServer } from "../server";
 import { joinPrimaryMetrics, parseWorkers, resolveWorkers, runWorker, workerIndex } from "../workers";
 import { runUntilSignal } from "./lifecycle";
 import { configOption, DEFAULT_HOST, DEFAULT_PORT, dataDirOption, parsePort, resolveDataDir } from "./options";
@@ -49,26 +49,22 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
   const requested = flags.workers ?? (await loadConfig(flags.config, io.env)).config.gateway.workers;
   const workers = resolveWorkers({ requested, roles: flags.roles, databaseUrl: io.env.DATABASE_URL });
   if (workers > 1) return primary(flags, workers, io);
-  await runUntilSignal(
-    io,
-    () => startGateway(flags, io, flags.roles),
-    {
-      stopping: (running, signal) => running.ctx.logger.info({ signal }, "shutting down"),
-      started: (running) => {
-        const url = running.url;
-        io.err(
-          `\nSwitchyard is up: ${url}\n` +
-            (flags.roles ? `  roles:    ${running.ctx.roles.join(", ")}\n` : "") +
-            `  dashboard: ${url}/admin (sign in as admin)\n` +
-            `  sign in:  curl -s ${url}/auth/token -d grant_type=password -d username=admin -d password=... | jq -r .access_token\n` +
-            `  models:   curl -H "Authorization: Bearer $TOKEN" ${url}/v1/models\n` +
-            `  devices:  ${url}/device (approves 'sy login')\n` +
-            `  health:   curl ${url}/health\n` +
-            "  stop:     Ctrl-C\n\n",
-        );
-      },
+  await runUntilSignal(io, () => startGateway(flags, io, flags.roles), {
+    stopping: (running, signal) => running.ctx.logger.info({ signal }, "shutting down"),
+    started: (running) => {
+      const url = running.url;
+      io.err(
+        `\nSwitchyard is up: ${url}\n` +
+          (flags.roles ? `  roles:    ${running.ctx.roles.join(", ")}\n` : "") +
+          `  dashboard: ${url}/admin (sign in as admin)\n` +
+          `  sign in:  curl -s ${url}/auth/token -d grant_type=password -d username=admin -d password=... | jq -r .access_token\n` +
+          `  models:   curl -H "Authorization: Bearer $TOKEN" ${url}/v1/models\n` +
+          `  devices:  ${url}/device (approves 'sy login')\n` +
+          `  health:   curl ${url}/health\n` +
+          "  stop:     Ctrl-C\n\n",
+      );
     },
-  );
+  });
 }
 
 /** One gateway worker of `serve --workers N`: the gateway role alone, its shared state kept by the primary. */
