@@ -17,6 +17,11 @@ import { type Charge, type Limits, RateLimits } from "./limits";
 const CHANNEL = "switchyard:limits";
 /** A call the primary has not answered in this long fails (the request gets a 503). */
 const ANSWER_TIMEOUT_MS = 5000;
+/**
+ * Releases and settlements wait for the next batch a request's charge sends, or this long
+ * (ms): half the IPC writes at saturation, a slot given back a few ms later when idle.
+ */
+const ONE_WAY_DELAY_MS = 5;
 
 type User = { id: string; groups: readonly string[] };
 
@@ -58,6 +63,7 @@ export class ClusterRateLimits implements Limits {
   private sequence = 0;
   private queue: Op[] = [];
   private scheduled = false;
+  private later: NodeJS.Timeout | undefined;
   private readonly waiting = new Map<number, { at: number; resolve(reply: Reply): void; reject(e: Error): void }>();
   /** Leases taken through this worker and not given back: lease -> user (for `inFlightOf`). */
   private readonly leases = new Map<string, string>();
@@ -89,17 +95,24 @@ export class ClusterRateLimits implements Limits {
 
   private flush = () => {
     this.scheduled = false;
+    if (this.later) clearTimeout(this.later);
+    this.later = undefined;
     const ops = this.queue;
     this.queue = [];
     if (ops.length > 0) process.send?.({ channel: CHANNEL, ops } satisfies Batch);
   };
 
-  private push(op: Op): void {
+  /** Queue an op: one a request waits for goes out after this turn's I/O, the others with it or a bit later. */
+  private push(op: Op, waitedFor = true): void {
     this.queue.push(op);
-    if (!this.scheduled) {
+    if (this.scheduled) return;
+    if (waitedFor) {
       this.scheduled = true;
       // After this turn's I/O callbacks: the requests read together go out together.
       setImmediate(this.flush);
+    } else if (!this.later) {
+      this.later = setTimeout(this.flush, ONE_WAY_DELAY_MS);
+      this.later.unref();
     }
   }
 
@@ -129,7 +142,7 @@ export class ClusterRateLimits implements Limits {
   leave(user: { id: string }, lease: string | undefined): void {
     if (lease === undefined) return;
     this.leases.delete(lease);
-    this.push({ op: "leave", user: { id: user.id, groups: [] }, lease });
+    this.push({ op: "leave", user: { id: user.id, groups: [] }, lease }, false);
   }
 
   inFlightOf(userId: string): number {
@@ -153,10 +166,11 @@ export class ClusterRateLimits implements Limits {
   }
 
   async settle(charge: Charge, actualTokens: number): Promise<void> {
-    if (charge.ref !== undefined) this.push({ op: "settle", ref: charge.ref, tokens: actualTokens });
+    if (charge.ref !== undefined) this.push({ op: "settle", ref: charge.ref, tokens: actualTokens }, false);
   }
 
   close(): void {
+    this.flush();
     process.off("message", this.onMessage);
     clearInterval(this.sweep);
   }
