@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { get } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createPostgresDatabase } from "@switchyard/db/testing";
@@ -107,6 +108,29 @@ async function streamTimings(
   return timings;
 }
 
+/** Which gateway worker answers `/health` on a connection of its own (node:cluster hands each new one to the next). */
+function healthWorker(base: string): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    get(`${base}/health`, { agent: false }, (res) => {
+      let text = "";
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => resolve((JSON.parse(text) as { worker?: number }).worker));
+    }).on("error", reject);
+  });
+}
+
+/** Until every worker of `serve --workers n` answers: the first listens seconds before the last. */
+async function allWorkersUp(base: string, workers: number): Promise<void> {
+  const seen = new Set<number>();
+  const deadline = Date.now() + 60_000;
+  while (seen.size < workers) {
+    if (Date.now() > deadline) throw new Error(`only workers ${[...seen].join(", ")} of ${workers} answer at ${base}`);
+    const worker = await healthWorker(base);
+    if (worker !== undefined) seen.add(worker);
+    else await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function percentile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
@@ -192,6 +216,7 @@ models:
         );
         const sy = `http://127.0.0.1:${port}`;
         await waitFor(`${sy}/health`);
+        if (workers > 1) await allWorkersUp(sy, workers);
         const grant = await fetch(`${sy}/auth/token`, {
           method: "POST",
           body: new URLSearchParams({ grant_type: "password", username: "admin", password: "bench-admin-password" }),
