@@ -46,7 +46,8 @@ export function resolveWorkers(options: {
 }): number {
   const { requested, roles } = options;
   const gatewayAlone = roles !== undefined && roles.length === 1 && roles[0] === "gateway";
-  const n = requested === "auto" ? (gatewayAlone ? availableParallelism() : 1) : requested;
+  // `auto` without PostgreSQL is 1: what else is missing for these roles is said by the start itself.
+  const n = requested === "auto" ? (gatewayAlone && options.databaseUrl ? availableParallelism() : 1) : requested;
   if (n > 1 && !options.databaseUrl) {
     throw new CliError(
       `serve --workers ${n} needs PostgreSQL (set DATABASE_URL): the embedded database belongs to one process; run with --workers 1 or set DATABASE_URL`,
