@@ -134,6 +134,21 @@ export class PrincipalCache {
   }
 
   /**
+   * Whether a cached credential should be checked again now, before its entry ends: in the last
+   * fifth of the entry's life (its answer still stands meanwhile).
+   */
+  refreshDue(credential: string): boolean {
+    const entry = this.entries.get(credential);
+    if (!entry) return false;
+    return this.clock.now() >= entry.until - (entry.until - entry.at) / 5;
+  }
+
+  /** Drop one credential's entry (it was refused when checked again). */
+  forget(credential: string): void {
+    this.entries.delete(credential);
+  }
+
+  /**
    * For when the credential cannot be checked again (the database is unreachable): the last
    * principal resolved for it, if its TTL ended less than `DATABASE_DOWN_GRACE_MS` ago and the
    * credential itself has not expired. Never after a revocation reached this instance (that
