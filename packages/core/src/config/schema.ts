@@ -394,6 +394,7 @@ const GATEWAY_DEFAULTS = {
   upstreamTimeout: 600,
   connectTimeout: 10,
   chargeProjects: false,
+  workers: "auto" as number | "auto",
   limits: {
     user: { requestsPerMinute: 600, tokensPerMinute: 60_000, concurrentRequests: 32 },
     model: { tokensPerMinute: 100_000 },
@@ -420,6 +421,12 @@ export const GatewaySettingsSchema = z
      * the user's only active one), refusing them as a batch is refused; batches always are.
      */
     chargeProjects: z.boolean().default(GATEWAY_DEFAULTS.chargeProjects),
+    /**
+     * Gateway processes `serve` runs, sharing its port (`serve --workers` overrides it): `auto` is
+     * one per core when the gateway runs alone (`--roles gateway`), 1 otherwise. More than 1 needs
+     * PostgreSQL; the scheduler and the batch worker stay in the primary process.
+     */
+    workers: z.union([z.int().min(1).max(256), z.literal("auto")]).default(GATEWAY_DEFAULTS.workers),
     limits: z
       .strictObject({
         /** Per user (the reference: 60k tokens per minute). */
