@@ -28,11 +28,17 @@ describe("scheduler.policy in the reconcile steps", () => {
     const oneOff = await bringLive(w, "org/dyn-a");
     w.clock.advance(3 * 60 * MIN);
     await applyLifetimes(w.res, now());
-    // Three hours idle: current would have stopped both at two; predictive keeps the popular one.
+    // Three hours idle: current would have stopped both at two; predictive keeps both (a one-off
+    // on 2 GPUs with a 10 min load is still worth its GPUs at a 10 % chance).
+    expect(deploymentOf(w, "org/dyn-b")?.state).toBe("live");
+    expect(deploymentOf(w, "org/dyn-a")?.state).toBe("live");
+    w.clock.advance(9 * 60 * MIN);
+    await applyLifetimes(w.res, now());
+    // Twelve hours idle: the popular one stays, the one-off has faded below its GPUs' worth.
     expect(deploymentOf(w, "org/dyn-b")?.state).toBe("live");
     expect(deploymentOf(w, "org/dyn-a")?.state).toBe("draining");
     expect((await historyOf(w, oneOff.id)).at(-1)).toMatch(
-      /^live->draining: idle for 3h and unlikely to be asked for within 1h \(\d+ %\)$/,
+      /^live->draining: idle for 12h and unlikely to be asked for within 1h \(\d %, on 2 GPUs\)$/,
     );
   });
 
