@@ -230,6 +230,7 @@ export class Scheduler {
     }
     // A follower probes the replicas its own requests took out of rotation, and nothing else.
     if (!this.leadership.isLeader) return checkHealth(this.res, new Date(this.res.now()), { leader: false });
+    await this.leadership.followDemand();
     await reconcile(this.res, new Date(this.res.now()));
   }
 }

@@ -124,6 +124,7 @@ export function predictivePolicy(options: Partial<PredictiveOptions> = {}): Sche
     );
   return {
     name: o.pooled ? "adaptive" : "predictive",
+    learnsDemand: true,
     ...(o.pooled ? { poolsNodes: true } : {}),
     drainReason(d, ctx) {
       if (ctx.now - d.liveAt >= d.model.maxLifetime * 1000)
