@@ -198,6 +198,11 @@ export class Scheduler {
     return operator.isPinned(this.res, cluster, model);
   }
 
+  /** Replicas kept running whatever the demand (0 for an unpinned hot model under `adaptive`). */
+  keptReplicas(cluster: string, model: string): number {
+    return operator.keptReplicas(this.res, cluster, model);
+  }
+
   setMaintenance(cluster: string, reason: string | null): Promise<void> {
     return operator.setMaintenance(this.res, cluster, reason);
   }
