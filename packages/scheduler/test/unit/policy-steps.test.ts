@@ -94,8 +94,8 @@ describe("scheduler.policy in the reconcile steps", () => {
     const t = w.clock.now();
     for (const model of ["org/dyn-a", "org/dyn-b"]) {
       const key = w.res.catalog.entry("lab", model)?.key as string;
-      // Three sessions in this hour of each of the last three days.
-      for (let day = 1; day <= 3; day++)
+      // Three sessions in this hour of each of the last three days (in time order, as they came).
+      for (let day = 3; day >= 1; day--)
         for (let s = 0; s < 3; s++) w.res.history.record(key, t - day * 24 * 60 * MIN + s * 15 * MIN);
     }
     await prewarmModels(w.res, now());
