@@ -106,7 +106,7 @@ export interface SchedulerResources {
   readonly memory: PassMemory;
   /** How dynamic models are kept, evicted and started ahead of demand (`scheduler.policy`). */
   readonly policy: SchedulingPolicy;
-  /** The requests this process saw per model, which a policy may read (lost with the process). */
+  /** The requests per model a policy may read: this process's, and while leading every instance's from the usage records (demand-feed.ts). */
   readonly history: DemandHistory;
   /** Enqueues under way, by model key: concurrent requests for a cold model share one. */
   readonly coldStarts: Map<string, Promise<void>>;

@@ -285,6 +285,7 @@ const SCHEDULER_DEFAULTS = {
   modelServerEnv: [] as string[],
   scaling: { upWindow: 30, downWindow: 300, demandInterval: 1 },
   policy: "current" as SchedulingPolicyName,
+  demandHistory: 7 * 86_400,
 };
 
 /**
@@ -364,6 +365,13 @@ export const SchedulerSettingsSchema = z
      * operator has not pinned may be evicted and come back by demand).
      */
     policy: z.enum(SCHEDULING_POLICIES).default(SCHEDULER_DEFAULTS.policy),
+    /**
+     * How far back a policy that learns demand (`predictive`, `adaptive`) reads the usage
+     * records when its scheduler becomes leader, and then follows every instance's new ones, so
+     * a restart or a request served by another instance does not leave it blind. 0: learn only
+     * from the requests this process sees.
+     */
+    demandHistory: DurationSchema.default(SCHEDULER_DEFAULTS.demandHistory),
   })
   .default(SCHEDULER_DEFAULTS);
 export type SchedulerSettings = z.output<typeof SchedulerSettingsSchema>;

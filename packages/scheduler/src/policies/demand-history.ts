@@ -39,7 +39,20 @@ export class DemandHistory {
     return this.start;
   }
 
-  /** Count a request for a model (its key) at `at`. */
+  /**
+   * Forget everything recorded and learn from these requests instead (any order): what a new
+   * leader reads from the usage records, which hold every instance's requests.
+   */
+  seed(requests: Iterable<{ key: string; at: number }>): void {
+    this.models.clear();
+    this.start = undefined;
+    for (const r of [...requests].sort((a, b) => a.at - b.at)) this.record(r.key, r.at);
+  }
+
+  /**
+   * Count a request for a model (its key) at `at`. Requests should come in time order; one
+   * older than the model's last (the same request read again, say) starts no session.
+   */
   record(key: string, at: number): void {
     this.start = Math.min(this.start ?? at, at);
     let h = this.models.get(key);

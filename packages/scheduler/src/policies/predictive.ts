@@ -5,12 +5,19 @@ import type { PolicyContext, SchedulingPolicy } from "./types";
 export interface PredictiveOptions {
   /** How far ahead "asked for again soon" looks (default 1 h). */
   horizonMs: number;
-  /** An idle model drains once its chance of a request within the horizon is below this (default 0.1). */
-  keepProbability: number;
+  /**
+   * An idle model drains once the wait it is expected to save per GPU it holds is below this:
+   * the chance of a request within the horizon times its load time, over its GPUs (seconds per
+   * GPU; default 15). A model on 8 GPUs must be far likelier to be asked for than one on 1 GPU to
+   * stay: GPUs held idle are what a policy pays for its warm models.
+   */
+  keepSecondsPerGpu: number;
   /** ...and it has been idle at least this long (default 20 min). */
   minIdleMs: number;
-  /** A model with no deployment starts ahead of demand once that chance is at least this (default 0.6). */
+  /** A model with no deployment starts ahead of demand once that chance is at least this (default 0.6)... */
   prewarmProbability: number;
+  /** ...and the wait it is expected to save per GPU (as for keeping) is at least this (default 100 s). */
+  prewarmSecondsPerGpu: number;
   /**
    * A queued model evicts others only when it is expected to be asked for more often within the
    * horizon than they are (each weighted by its load time), or once it has waited this long.
@@ -26,9 +33,10 @@ export interface PredictiveOptions {
 
 export const PREDICTIVE_DEFAULTS: PredictiveOptions = {
   horizonMs: 3_600_000,
-  keepProbability: 0.1,
+  keepSecondsPerGpu: 15,
   minIdleMs: 20 * 60_000,
   prewarmProbability: 0.6,
+  prewarmSecondsPerGpu: 100,
   maxQueueWaitMs: 0,
   pooled: false,
   hotPriorSessions: 2,
@@ -91,12 +99,18 @@ export function planCheapestEviction(
   return best && { ...best.plan, cost: best.cost };
 }
 
+/** The wait a model's deployment is expected to save per GPU it holds (s): chance × load time / GPUs. */
+export function savedSecondsPerGpu(model: ResolvedModel, probability: number): number {
+  return (probability * model.expectedLoadTime) / Math.max(1, model.gpus);
+}
+
 /**
  * Demand-aware: learns when each model is asked for (sessions, recent rate, hour of the day).
  * Evicts what is least likely to be asked for within the horizon, weighted by how long it takes
  * to load again; keeps an idle model while it is likely to be asked for (up to its maximum
- * lifetime) and lets it go after `minIdle` once it is not; starts a model with no deployment
- * where GPUs are free when a request for it is likely within the horizon.
+ * lifetime) and lets it go after `minIdle` once it is not (likeliness weighed against the GPUs it
+ * holds); starts a model with no deployment where GPUs are free when a request for it is likely
+ * within the horizon and worth the GPUs.
  */
 export function predictivePolicy(options: Partial<PredictiveOptions> = {}): SchedulingPolicy {
   const o = { ...PREDICTIVE_DEFAULTS, ...options };
@@ -110,14 +124,15 @@ export function predictivePolicy(options: Partial<PredictiveOptions> = {}): Sche
     );
   return {
     name: o.pooled ? "adaptive" : "predictive",
+    learnsDemand: true,
     ...(o.pooled ? { poolsNodes: true } : {}),
     drainReason(d, ctx) {
       if (ctx.now - d.liveAt >= d.model.maxLifetime * 1000)
         return `maximum lifetime of ${formatDuration(d.model.maxLifetime)} reached`;
       if (d.inFlight > 0 || ctx.now - d.lastUsed < o.minIdleMs) return undefined;
       const p = ctx.demand.probability(d.key, ctx.now, o.horizonMs);
-      if (p >= o.keepProbability) return undefined;
-      return `idle for ${formatDuration(Math.floor((ctx.now - d.lastUsed) / 60_000) * 60)} and unlikely to be asked for within ${horizon} (${Math.round(p * 100)} %)`;
+      if (savedSecondsPerGpu(d.model, p) >= o.keepSecondsPerGpu) return undefined;
+      return `idle for ${formatDuration(Math.floor((ctx.now - d.lastUsed) / 60_000) * 60)} and unlikely to be asked for within ${horizon} (${Math.round(p * 100)} %, on ${d.model.gpus} GPU${d.model.gpus === 1 ? "" : "s"})`;
     },
     planEviction(model, nodes, occupants, ctx, queued) {
       const plan = planCheapestEviction(model, nodes, occupants, ctx, o.horizonMs, pool);
@@ -132,7 +147,7 @@ export function predictivePolicy(options: Partial<PredictiveOptions> = {}): Sche
           c,
           p: ctx.demand.inSession(c.key, ctx.now) ? 1 : 1 - Math.exp(-expected(c.key, c.model, ctx.now, ctx)),
         }))
-        .filter(({ p }) => p >= o.prewarmProbability)
+        .filter(({ c, p }) => p >= o.prewarmProbability && savedSecondsPerGpu(c.model, p) >= o.prewarmSecondsPerGpu)
         .sort((a, b) => b.p * b.c.model.expectedLoadTime - a.p * a.c.model.expectedLoadTime)
         .map(({ c }) => c);
     },

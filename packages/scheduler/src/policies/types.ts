@@ -45,6 +45,8 @@ export interface SchedulingPolicy {
    * demand, instead of being restarted whatever it costs. They never drain for idleness.
    */
   readonly poolsNodes?: boolean;
+  /** Reads `ctx.demand`: the leader feeds it every instance's requests from the usage records. */
+  readonly learnsDemand?: boolean;
   /** Why a live dynamic deployment drains now (its state reason), or undefined to keep it. */
   drainReason(deployment: LiveDynamic, ctx: PolicyContext): string | undefined;
   /**

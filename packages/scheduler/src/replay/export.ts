@@ -21,6 +21,29 @@ interface LiveRow extends Record<string, unknown> {
   at: Date;
 }
 
+/** When a request arrived: its usage row is written when it finishes, `latencyMs` after. */
+function arrivalOf(row: { at: Date; latencyMs: number }): number {
+  return new Date(row.at).getTime() - Math.max(0, Number(row.latencyMs));
+}
+
+/**
+ * The requests (model and arrival, as `exportTrace` reads them) whose usage rows were written
+ * in [since, until), oldest arrival first: what a policy that learns demand is fed.
+ */
+export async function readArrivals(
+  db: Database,
+  since: Date,
+  until: Date,
+): Promise<{ at: number; cluster: string; model: string }[]> {
+  const rows = await db.query<{ at: Date; latencyMs: number; model: string; clusterName: string }>(
+    `SELECT "at", "latencyMs", "model", "clusterName" FROM "usage_records" WHERE "at" >= $1 AND "at" < $2`,
+    [since, until],
+  );
+  return rows
+    .map((row) => ({ at: arrivalOf(row), cluster: row.clusterName, model: row.model }))
+    .sort((a, b) => a.at - b.at);
+}
+
 /** The route batch lines are accounted under. */
 const BATCH_ROUTE = "/v1/batches";
 
@@ -69,7 +92,7 @@ export async function exportTrace(db: Database, since: Date, until: Date): Promi
     .map((row): TraceRequest => {
       const end = new Date(row.at).getTime();
       const latency = Math.max(0, Number(row.latencyMs));
-      const arrived = end - latency;
+      const arrived = arrivalOf(row);
       const live = intervals.get(`${row.clusterName}/${row.model}`) ?? [];
       const waitMs = live.some((i) => i.from <= arrived && arrived < i.to)
         ? 0

@@ -9,6 +9,7 @@ import {
   policyFor,
   predictivePolicy,
   referencePolicy,
+  savedSecondsPerGpu,
 } from "../../src/policies";
 
 const MIN = 60_000;
@@ -223,12 +224,31 @@ describe("predictive policy", () => {
     expect(policy.drainReason(live(a, { lastUsed: now - 30 * MIN }), { now, demand })).toBeUndefined();
     expect(policy.drainReason(live(b, { lastUsed: now - 10 * MIN }), { now, demand })).toBeUndefined(); // not idle long enough
     expect(policy.drainReason(live(b, { lastUsed: now - 3 * HOUR }), { now, demand })).toMatch(
-      /^idle for 3h and unlikely to be asked for within 1h \(\d+ %\)$/,
+      /^idle for 3h and unlikely to be asked for within 1h \(\d+ %, on 4 GPUs\)$/,
     );
     expect(policy.drainReason(live(a, { liveAt: now - DAY }), { now, demand })).toBe("maximum lifetime of 1d reached");
   });
 
-  it("starts ahead of demand only what is likely to be asked for, the dearest to wait for first", () => {
+  it("weighs the chance of a request against the GPUs a model holds idle", () => {
+    const demand = history();
+    const now = T0 + 8 * HOUR;
+    const policy = predictivePolicy();
+    // `b` was asked for once, eight hours ago (about a 10 % chance within the hour): on 4 GPUs
+    // that saves too little wait per GPU to keep; the same model on 1 GPU is worth keeping.
+    const p = demand.probability("lab/org/b", now, HOUR);
+    expect(p).toBeGreaterThan(0.05);
+    expect(p).toBeLessThan(0.15);
+    const idle = { lastUsed: now - 3 * HOUR };
+    expect(policy.drainReason(live(b, idle), { now, demand })).toMatch(/on 4 GPUs\)$/);
+    expect(policy.drainReason(live({ ...b, gpus: 1 }, idle), { now, demand })).toBeUndefined();
+    expect(savedSecondsPerGpu({ ...b, gpus: 1 }, p)).toBeCloseTo(p * 300);
+    // A stricter threshold lets the small one go too.
+    expect(
+      predictivePolicy({ keepSecondsPerGpu: 60 }).drainReason(live({ ...b, gpus: 1 }, idle), { now, demand }),
+    ).toMatch(/on 1 GPU\)$/);
+  });
+
+  it("starts ahead of demand only what is likely to be asked for and worth its GPUs, the dearest to wait for first", () => {
     const demand = new DemandHistory();
     for (let day = 0; day < 2; day++) {
       for (let s = 0; s < 3; s++) {
@@ -238,10 +258,17 @@ describe("predictive policy", () => {
       demand.record("lab/org/b", T0 + day * DAY + 20 * HOUR);
     }
     const candidates = [a, b, big].map((m) => ({ key: `lab/${m.id}`, model: m }));
-    const policy = predictivePolicy();
-    const atNine = policy.prewarm?.(candidates, { now: T0 + 2 * DAY + 9 * HOUR, demand }).map((c) => c.model.id);
-    expect(atNine).toEqual(["org/big", "org/a"]);
-    expect(policy.prewarm?.(candidates, { now: T0 + 2 * DAY + 3 * HOUR, demand })).toEqual([]);
+    const atNine = { now: T0 + 2 * DAY + 9 * HOUR, demand };
+    const anyCost = predictivePolicy({ prewarmSecondsPerGpu: 0 });
+    expect(anyCost.prewarm?.(candidates, atNine).map((c) => c.model.id)).toEqual(["org/big", "org/a"]);
+    expect(anyCost.prewarm?.(candidates, { now: T0 + 2 * DAY + 3 * HOUR, demand })).toEqual([]);
+    // By default a start ahead of demand must save 100 s of waiting per GPU: `big` (15 min to
+    // load, 8 GPUs) does, `a` (5 min, 4 GPUs) at the same chance does not.
+    expect(
+      predictivePolicy()
+        .prewarm?.(candidates, atNine)
+        .map((c) => c.model.id),
+    ).toEqual(["org/big"]);
   });
 });
 

@@ -1,12 +1,34 @@
+import type { ClusterConfig, ResolvedModel } from "@switchyard/core";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { setPinned } from "../../src/operator";
+import { keptReplicas, setPinned } from "../../src/operator";
 import { ensureHotModels } from "../../src/reconcile/hot-models";
 import { applyLifetimes } from "../../src/reconcile/lifetimes";
 import { prewarmModels } from "../../src/reconcile/prewarm";
-import { refresh } from "../../src/resources";
+import { refresh, type SchedulerResources } from "../../src/resources";
+import { availability, ensureLive } from "../../src/routing/availability";
+import type { Scheduler } from "../../src/scheduler";
+import type { DeploymentRecord } from "../../src/store";
+import { modelObject, resourceJobsView } from "../../src/views";
 import { bringLive, closeSharedDatabase, deploymentOf, historyOf, type UnitWorld, unitWorld } from "./fakes";
 
 const MIN = 60_000;
+
+/** What the views ask of the scheduler, from a world's resources. */
+function viewsOf(res: SchedulerResources): Scheduler {
+  return {
+    availability: (c: string, m: string) => availability(res, c, m),
+    deploymentsOf: (c: string, m: string) => {
+      const entry = res.catalog.entry(c, m);
+      return entry ? res.snapshot.ofModel(entry.rowId) : [];
+    },
+    keptReplicas: (c: string, m: string) => keptReplicas(res, c, m),
+    modelOf: (r: DeploymentRecord) => res.catalog.ofRow(r.modelId)?.config,
+    inflightOf: (deploymentId: string) => res.inFlight.of(deploymentId),
+    now: () => res.now(),
+    deployments: () => res.snapshot.all(),
+    clusterProblem: (c: ClusterConfig) => res.snapshot.clusterProblem(c),
+  } as unknown as Scheduler;
+}
 
 /** The reconcile steps call the policy the config names. */
 describe("scheduler.policy in the reconcile steps", () => {
@@ -28,11 +50,17 @@ describe("scheduler.policy in the reconcile steps", () => {
     const oneOff = await bringLive(w, "org/dyn-a");
     w.clock.advance(3 * 60 * MIN);
     await applyLifetimes(w.res, now());
-    // Three hours idle: current would have stopped both at two; predictive keeps the popular one.
+    // Three hours idle: current would have stopped both at two; predictive keeps both (a one-off
+    // on 2 GPUs with a 10 min load is still worth its GPUs at a 10 % chance).
+    expect(deploymentOf(w, "org/dyn-b")?.state).toBe("live");
+    expect(deploymentOf(w, "org/dyn-a")?.state).toBe("live");
+    w.clock.advance(9 * 60 * MIN);
+    await applyLifetimes(w.res, now());
+    // Twelve hours idle: the popular one stays, the one-off has faded below its GPUs' worth.
     expect(deploymentOf(w, "org/dyn-b")?.state).toBe("live");
     expect(deploymentOf(w, "org/dyn-a")?.state).toBe("draining");
     expect((await historyOf(w, oneOff.id)).at(-1)).toMatch(
-      /^live->draining: idle for 3h and unlikely to be asked for within 1h \(\d+ %\)$/,
+      /^live->draining: idle for 12h and unlikely to be asked for within 1h \(\d %, on 2 GPUs\)$/,
     );
   });
 
@@ -66,8 +94,8 @@ describe("scheduler.policy in the reconcile steps", () => {
     const t = w.clock.now();
     for (const model of ["org/dyn-a", "org/dyn-b"]) {
       const key = w.res.catalog.entry("lab", model)?.key as string;
-      // Three sessions in this hour of each of the last three days.
-      for (let day = 1; day <= 3; day++)
+      // Three sessions in this hour of each of the last three days (in time order, as they came).
+      for (let day = 3; day >= 1; day--)
         for (let s = 0; s < 3; s++) w.res.history.record(key, t - day * 24 * 60 * MIN + s * 15 * MIN);
     }
     await prewarmModels(w.res, now());
@@ -87,5 +115,36 @@ describe("scheduler.policy in the reconcile steps", () => {
     const hot = deploymentOf(w, "org/hot");
     expect(hot?.state).toBe("queued");
     expect(await historyOf(w, hot?.id as string)).toEqual(["offline->queued: hot model"]);
+  });
+
+  it("adaptive: a hot model nobody pinned, with no deployment, reads Offline waiting for demand, and a request starts it", async () => {
+    w = await unitWorld({ config: { scheduler: { policy: "adaptive" } } });
+    await ensureHotModels(w.res);
+    await refresh(w.res);
+    expect(deploymentOf(w, "org/hot")).toBeUndefined();
+    const scheduler = viewsOf(w.res);
+    const hot = w.config.models.find((m) => m.id === "org/hot") as ResolvedModel;
+    const cluster = w.config.clusters[0] as ClusterConfig;
+    // Offline with no failure to report, and kept at 0 replicas: not a hot model below its minimum.
+    expect(modelObject(scheduler, hot, 0)).toMatchObject({
+      status: "offline",
+      status_reason: null,
+      queue_position: null,
+      eta_seconds: null,
+      replicas: { live: 0, starting: 0, queued: 0, draining: 0, min: 0 },
+    });
+    const jobs = resourceJobsView(w.config, scheduler, cluster, { addresses: false });
+    expect(jobs.stopped.map((m) => m.Models)).toContain("org/hot");
+    expect(jobs.cluster_status).toMatchObject({ maintenance: false });
+    // A request (the gateway's cold-start hold calls ensureLive) queues it like a dynamic model.
+    const held = await ensureLive(w.res, "lab", "org/hot");
+    expect(held).toMatchObject({ status: "queued", queuePosition: 1, reason: null });
+    expect(held.etaSeconds).toBeGreaterThan(0);
+    expect(await historyOf(w, held.deploymentId as string)).toEqual(["offline->queued: requested"]);
+    expect(modelObject(scheduler, hot, 0)).toMatchObject({ status: "queued", replicas: { queued: 1, min: 0 } });
+    // Pinned, it is kept as hot models always are: its minimum is back.
+    await setPinned(w.res, "lab", "org/hot", true);
+    await refresh(w.res);
+    expect(modelObject(scheduler, hot, 0).replicas.min).toBe(1);
   });
 });
