@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { get } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createPostgresDatabase } from "@switchyard/db/testing";
@@ -21,6 +22,9 @@ import { wrk } from "../wrk";
 
 const MODEL = "bench/model";
 const STREAM_MODEL = "bench/stream";
+/** Switchyard with one gateway process, and with two (`serve --workers`). */
+const SY1 = "switchyard --workers 1";
+const SY2 = "switchyard --workers 2";
 const BODY = JSON.stringify({
   model: MODEL,
   messages: [{ role: "user", content: "Say hi to the benchmark" }],
@@ -104,15 +108,39 @@ async function streamTimings(
   return timings;
 }
 
+/** Which gateway worker answers `/health` on a connection of its own (node:cluster hands each new one to the next). */
+function healthWorker(base: string): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    get(`${base}/health`, { agent: false }, (res) => {
+      let text = "";
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => resolve((JSON.parse(text) as { worker?: number }).worker));
+    }).on("error", reject);
+  });
+}
+
+/** Until every worker of `serve --workers n` answers: the first listens seconds before the last. */
+async function allWorkersUp(base: string, workers: number): Promise<void> {
+  const seen = new Set<number>();
+  const deadline = Date.now() + 60_000;
+  while (seen.size < workers) {
+    if (Date.now() > deadline) throw new Error(`only workers ${[...seen].join(", ")} of ${workers} answer at ${base}`);
+    const worker = await healthWorker(base);
+    if (worker !== undefined) seen.add(worker);
+    else await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function percentile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
 /**
- * The same model server (the simulator) reached four ways in one run: directly, through nginx
- * (plain reverse proxy), through Switchyard (API key auth, rate limits, metrics, usage and a
- * log line per request, PostgreSQL), and through the Portkey gateway. Saturation with wrk
+ * The same model server (the simulator) reached several ways in one run: directly, through nginx
+ * (plain reverse proxy), a bare node:http + undici proxy, Switchyard with one and with two
+ * gateway processes (`serve --workers 1|2`: API key auth, rate limits, metrics, usage and a log
+ * line per request, PostgreSQL), and the Portkey gateway. Saturation with wrk
  * (1 thread, 32 connections), latency at an evenly paced 1,000 req/s (bench/baselines/paced.mjs), and streaming
  * (first token and gaps between arrivals of tokens) with a paced simulator.
  */
@@ -124,7 +152,8 @@ export const gateway: Suite = {
     if (missing) throw new Error(missing);
     const dir = mkdtempSync(path.join(tmpdir(), "sy-bench-gw-"));
     mkdirSync(path.join(dir, "data"));
-    const [simPort, streamSimPort, nginxPort, syPort, portkeyPort, nodePort] = await Promise.all([
+    const [simPort, streamSimPort, nginxPort, syPort, sy2Port, portkeyPort, nodePort] = await Promise.all([
+      freePort(),
       freePort(),
       freePort(),
       freePort(),
@@ -134,6 +163,7 @@ export const gateway: Suite = {
     ]);
     const procs = [];
     const pg = await createPostgresDatabase("sy_bench");
+    const pg2 = await createPostgresDatabase("sy_bench");
     try {
       // Two upstreams: the fast profile (answers at once) and a paced one for the streaming numbers.
       procs.push(simulatorProcess(MODEL, simPort, ["--profile", "fast"]));
@@ -159,46 +189,65 @@ models:
   - { id: ${STREAM_MODEL}, cluster: bench, framework: vllm, capabilities: [chat], placement: hot, node: n1, engine: { type: external, url: "http://127.0.0.1:${streamSimPort}" } }
 `,
       );
-      procs.push(
-        child(
-          process.execPath,
-          [SWITCHYARD_BIN, "serve", "--port", String(syPort), "--data-dir", path.join(dir, "data"), "--config", config],
-          {
-            DATABASE_URL: pg.url,
-            SWITCHYARD_ADMIN_PASSWORD: "bench-admin-password",
-            SWITCHYARD_LOG_FORMAT: "json",
-            SWITCHYARD_LOG_LEVEL: "info",
-          },
-        ),
-      );
-      const sy = `http://127.0.0.1:${syPort}`;
-      await waitFor(`${sy}/health`);
+      /** Switchyard with `workers` gateway processes (its own database), and an API key on it. */
+      const startSwitchyard = async (port: number, workers: number, database: string) => {
+        procs.push(
+          child(
+            process.execPath,
+            [
+              SWITCHYARD_BIN,
+              "serve",
+              "--port",
+              String(port),
+              "--workers",
+              String(workers),
+              "--data-dir",
+              path.join(dir, `data-${workers}`),
+              "--config",
+              config,
+            ],
+            {
+              DATABASE_URL: database,
+              SWITCHYARD_ADMIN_PASSWORD: "bench-admin-password",
+              SWITCHYARD_LOG_FORMAT: "json",
+              SWITCHYARD_LOG_LEVEL: "info",
+            },
+          ),
+        );
+        const sy = `http://127.0.0.1:${port}`;
+        await waitFor(`${sy}/health`);
+        if (workers > 1) await allWorkersUp(sy, workers);
+        const grant = await fetch(`${sy}/auth/token`, {
+          method: "POST",
+          body: new URLSearchParams({ grant_type: "password", username: "admin", password: "bench-admin-password" }),
+        });
+        const { access_token: token } = (await grant.json()) as { access_token: string };
+        const created = await fetch(`${sy}/v1/keys`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "bench", scopes: ["inference"] }),
+        });
+        const { key } = (await created.json()) as { key: string };
+        await waitFor(`${sy}/v1/models/${MODEL}`, { headers: { authorization: `Bearer ${key}` } });
+        for (let i = 0; i < 100; i++) {
+          const models = (await (
+            await fetch(`${sy}/v1/models`, { headers: { authorization: `Bearer ${key}` } })
+          ).json()) as { data: { status: string }[] };
+          if (models.data.every((m) => m.status === "live")) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return { url: sy, key };
+      };
+      const sy1 = await startSwitchyard(syPort, 1, pg.url);
+      const sy2 = await startSwitchyard(sy2Port, 2, pg2.url);
       await waitFor(`http://127.0.0.1:${portkeyPort}/`);
-      const grant = await fetch(`${sy}/auth/token`, {
-        method: "POST",
-        body: new URLSearchParams({ grant_type: "password", username: "admin", password: "bench-admin-password" }),
-      });
-      const { access_token: token } = (await grant.json()) as { access_token: string };
-      const created = await fetch(`${sy}/v1/keys`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify({ name: "bench", scopes: ["inference"] }),
-      });
-      const { key } = (await created.json()) as { key: string };
-      await waitFor(`${sy}/v1/models/${MODEL}`, { headers: { authorization: `Bearer ${key}` } });
-      for (let i = 0; i < 100; i++) {
-        const models = (await (
-          await fetch(`${sy}/v1/models`, { headers: { authorization: `Bearer ${key}` } })
-        ).json()) as { data: { status: string }[] };
-        if (models.data.every((m) => m.status === "live")) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
 
       const systems: System[] = [
         { name: "direct", url: `http://127.0.0.1:${simPort}/v1/chat/completions`, headers: {} },
         { name: "nginx", url: `http://127.0.0.1:${nginxPort}/v1/chat/completions`, headers: {} },
         { name: "node-proxy", url: `http://127.0.0.1:${nodePort}/v1/chat/completions`, headers: {} },
-        { name: "switchyard", url: `${sy}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } },
+        { name: SY1, url: `${sy1.url}/v1/chat/completions`, headers: { authorization: `Bearer ${sy1.key}` } },
+        { name: SY2, url: `${sy2.url}/v1/chat/completions`, headers: { authorization: `Bearer ${sy2.key}` } },
         {
           name: "portkey",
           url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
@@ -254,14 +303,15 @@ models:
       // Streaming (paced simulator: 20 ms to the first token, 100 tokens/s).
       const streamSystems: System[] = [
         { name: "direct", url: `http://127.0.0.1:${streamSimPort}/v1/chat/completions`, headers: {} },
-        { name: "switchyard", url: `${sy}/v1/chat/completions`, headers: { authorization: `Bearer ${key}` } },
+        { name: SY1, url: `${sy1.url}/v1/chat/completions`, headers: { authorization: `Bearer ${sy1.key}` } },
+        { name: SY2, url: `${sy2.url}/v1/chat/completions`, headers: { authorization: `Bearer ${sy2.key}` } },
       ];
       const streaming = new Map<string, StreamTimings>();
       for (const s of streamSystems) streaming.set(s.name, await streamTimings(s, STREAM_MODEL, 200, 20));
 
       const rows: Row[] = [];
       const base = { suite: "gateway", metric: "req/s", unit: "req/s" };
-      for (const name of ["nginx", "node-proxy", "switchyard", "portkey"]) {
+      for (const name of ["nginx", "node-proxy", SY1, SY2, "portkey"]) {
         const entry = saturation.get(name)!;
         rows.push({
           ...base,
@@ -273,43 +323,45 @@ models:
           note: `p50 ${round(mean(entry.p50))} ms, p99 ${round(mean(entry.p99))} ms${entry.errors ? `, ${entry.errors} errors` : ""}`,
         });
       }
-      rows.push({
-        ...base,
-        case: "switchyard at saturation",
-        baseline: "nginx at saturation",
-        value: round(rps("switchyard"), 0),
-        baselineValue: round(rps("nginx"), 0),
-        ratio: round(rps("switchyard") / rps("nginx"), 3),
-        note: "target >= 0.5",
-      });
-      rows.push({
-        ...base,
-        case: "switchyard at saturation",
-        baseline: "node-proxy at saturation (node:http + undici, nothing else)",
-        value: round(rps("switchyard"), 0),
-        baselineValue: round(rps("node-proxy"), 0),
-        ratio: round(rps("switchyard") / rps("node-proxy"), 3),
-        note: "what auth, validation, limits, routing, usage, metrics and logs cost on top of Node itself",
-      });
-      rows.push({
-        ...base,
-        case: "switchyard at saturation",
-        baseline: "portkey at saturation",
-        value: round(rps("switchyard"), 0),
-        baselineValue: round(rps("portkey"), 0),
-        ratio: round(rps("switchyard") / rps("portkey"), 2),
-        note: "target >= 12",
-      });
+      for (const sy of [SY1, SY2]) {
+        rows.push({
+          ...base,
+          case: `${sy} at saturation`,
+          baseline: "nginx at saturation",
+          value: round(rps(sy), 0),
+          baselineValue: round(rps("nginx"), 0),
+          ratio: round(rps(sy) / rps("nginx"), 3),
+          note: "target >= 0.5",
+        });
+        rows.push({
+          ...base,
+          case: `${sy} at saturation`,
+          baseline: "node-proxy at saturation (node:http + undici, nothing else)",
+          value: round(rps(sy), 0),
+          baselineValue: round(rps("node-proxy"), 0),
+          ratio: round(rps(sy) / rps("node-proxy"), 3),
+          note: "what auth, validation, limits, routing, usage, metrics and logs cost on top of Node itself",
+        });
+        rows.push({
+          ...base,
+          case: `${sy} at saturation`,
+          baseline: "portkey at saturation",
+          value: round(rps(sy), 0),
+          baselineValue: round(rps("portkey"), 0),
+          ratio: round(rps(sy) / rps("portkey"), 2),
+          note: "target >= 12",
+        });
+      }
       // Latencies compare by what each hop adds (a difference in ms), not by a ratio.
       const direct = fixed.get("direct")!;
-      for (const name of ["nginx", "switchyard", "portkey"]) {
+      for (const name of ["nginx", SY1, SY2, "portkey"]) {
         const r = fixed.get(name)!;
         for (const [q, target] of [
           ["p50", 1],
           ["p99", 5],
         ] as const) {
           const notes = [
-            ...(name === "switchyard" ? [`target: +${target} ms`] : []),
+            ...(name.startsWith("switchyard") ? [`target: +${target} ms`] : []),
             ...(r.errors ? [`${r.errors} errors`] : []),
           ];
           rows.push({
@@ -326,35 +378,38 @@ models:
         }
       }
       const sd = streaming.get("direct")!;
-      const ss = streaming.get("switchyard")!;
       const ttft = (t: StreamTimings, q: number) => percentile(t.ttft, q);
-      rows.push({
-        suite: "gateway",
-        case: "switchyard stream: first token",
-        baseline: "direct stream: first token",
-        metric: "p50 time to first token, ms",
-        unit: "ms",
-        value: round(ttft(ss, 0.5), 2),
-        baselineValue: round(ttft(sd, 0.5), 2),
-        difference: round(ttft(ss, 0.5) - ttft(sd, 0.5), 2),
-        note: `target: +2 ms; p99 ${round(ttft(ss, 0.99), 2)} ms vs ${round(ttft(sd, 0.99), 2)} ms`,
-      });
       const perArrival = (t: StreamTimings) => round(t.tokens / t.arrivals, 2);
-      rows.push({
-        suite: "gateway",
-        case: "switchyard stream: gap between arrivals of tokens",
-        baseline: "direct stream: gap between arrivals of tokens",
-        metric: "p99 gap, ms",
-        unit: "ms",
-        value: round(percentile(ss.gaps, 0.99), 2),
-        baselineValue: round(percentile(sd.gaps, 0.99), 2),
-        difference: round(percentile(ss.gaps, 0.99) - percentile(sd.gaps, 0.99), 2),
-        note: `target: +1 ms; tokens per arrival ${perArrival(ss)} vs ${perArrival(sd)}; 200 streams x 24 tokens, 20 at a time`,
-      });
+      for (const sy of [SY1, SY2]) {
+        const ss = streaming.get(sy)!;
+        rows.push({
+          suite: "gateway",
+          case: `${sy} stream: first token`,
+          baseline: "direct stream: first token",
+          metric: "p50 time to first token, ms",
+          unit: "ms",
+          value: round(ttft(ss, 0.5), 2),
+          baselineValue: round(ttft(sd, 0.5), 2),
+          difference: round(ttft(ss, 0.5) - ttft(sd, 0.5), 2),
+          note: `target: +2 ms; p99 ${round(ttft(ss, 0.99), 2)} ms vs ${round(ttft(sd, 0.99), 2)} ms`,
+        });
+        rows.push({
+          suite: "gateway",
+          case: `${sy} stream: gap between arrivals of tokens`,
+          baseline: "direct stream: gap between arrivals of tokens",
+          metric: "p99 gap, ms",
+          unit: "ms",
+          value: round(percentile(ss.gaps, 0.99), 2),
+          baselineValue: round(percentile(sd.gaps, 0.99), 2),
+          difference: round(percentile(ss.gaps, 0.99) - percentile(sd.gaps, 0.99), 2),
+          note: `target: +1 ms; tokens per arrival ${perArrival(ss)} vs ${perArrival(sd)}; 200 streams x 24 tokens, 20 at a time`,
+        });
+      }
       return rows;
     } finally {
       for (const proc of procs.reverse()) await stop(proc);
       await pg.drop().catch(() => {});
+      await pg2.drop().catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     }
   },

@@ -9,6 +9,7 @@ import { registerEngine } from "./commands/engine";
 import { registerMigrate } from "./commands/migrate";
 import { registerServe } from "./commands/serve";
 import { registerSimulator } from "./commands/simulator";
+import { registerTrace } from "./commands/trace";
 import { ConfigError } from "./config";
 import { VERSION } from "./context";
 import { ListenError, RedisConnectError } from "./errors";
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIO): Command {
   registerAdmin(program, io);
   registerSimulator(program, io);
   registerEngine(program, io);
+  registerTrace(program, io);
   return program;
 }
 

@@ -42,6 +42,8 @@ export function registerDatabaseUp(registry: Registry, ping: () => Promise<boole
     name: "switchyard_database_up",
     help: "1 while the database answers a ping, 0 while it does not",
     registers: [registry],
+    // Summed over `serve --workers N`'s processes: 0 when any of them cannot reach it.
+    aggregator: "min",
     async collect() {
       this.set((await ping().catch(() => false)) ? 1 : 0);
     },

@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import type { ProcessContext } from "./context";
 
 /** A probe's answer: its HTTP status and JSON body. */
@@ -26,6 +27,8 @@ export async function health(ctx: ProcessContext, redis?: { up: boolean }): Prom
       ...(redis ? { redis: { status: redisUp ? "up" : "down" } } : {}),
       uptime_seconds: Math.round((ctx.clock.now() - ctx.startedAt) / 1000),
       roles: ctx.roles,
+      // Which gateway worker of `serve --workers N` answered (a number from 1, not a process id).
+      ...(cluster.isWorker ? { worker: Number(ctx.env.SWITCHYARD_GATEWAY_WORKER) || cluster.worker?.id } : {}),
       ...(ctx.roles.includes("scheduler") ? { scheduler: { leader: ctx.scheduler.isLeader } } : {}),
       // A count, not the ids: /health is public on a gateway.
       ...(ctx.batches.worker ? { batch: { running: ctx.batches.worker.running().length } } : {}),

@@ -49,6 +49,7 @@ export async function connectRedis(
       name: "switchyard_redis_up",
       help: "1 while Redis answers, 0 while limits and revocations fall back to this instance",
       registers: [options.registry],
+      aggregator: "min",
       collect() {
         this.set(link.up ? 1 : 0);
       },

@@ -82,6 +82,9 @@ describe.runIf(drivers.includes("postgres"))("the operations guide's several ins
       HOME: process.env.HOME ?? "",
       SWITCHYARD_LOG_FORMAT: "json",
       SWITCHYARD_LOG_LEVEL: "warn",
+      // One event loop per gateway: the commands' default (a worker per core) would start four
+      // gateway processes on a 2-core CI machine; workers have their own test.
+      SWITCHYARD_WORKERS: "1",
     };
     const ownValues: Record<string, string> = { DATABASE_URL: pg.url, SWITCHYARD_CONFIG: config };
     try {

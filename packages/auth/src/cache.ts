@@ -2,6 +2,7 @@ import type { Clock } from "@switchyard/core";
 import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
+import { isGatewayWorker, type RevocationPeers, workerRevocations } from "./cluster";
 import type { Principal } from "./principal";
 import type { RedisLink } from "./redis-link";
 
@@ -28,7 +29,9 @@ export const DATABASE_DOWN_GRACE_MS = 60_000;
 /**
  * Resolved credentials, so a request with a known token or key costs a map lookup. Entries
  * live at most `ttlMs` (a revocation takes effect within it on every instance) and never past
- * the credential's own expiry. With Redis, a revocation also reaches every instance at once.
+ * the credential's own expiry. With Redis, a revocation also reaches every instance at once;
+ * without, it reaches every gateway worker of the same `serve --workers N` at once (through
+ * their primary process).
  *
  * While Redis is unreachable (or this instance is not subscribed yet) a revocation elsewhere
  * cannot reach us, so an entry is trusted for at most `unsharedTtlMs` after it was resolved:
@@ -45,6 +48,9 @@ export class PrincipalCache {
   private readonly unsharedTtlMs: number;
   private stopWatching: (() => void) | undefined;
   private subscribed = false;
+  /** Without Redis, in a gateway worker of `serve --workers N`: the other workers, through the primary. */
+  private readonly peers: RevocationPeers | undefined;
+  private stopPeers: (() => void) | undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -55,9 +61,11 @@ export class PrincipalCache {
     private readonly graceMs = DATABASE_DOWN_GRACE_MS,
   ) {
     this.unsharedTtlMs = Math.min(unsharedTtlMs, ttlMs);
+    this.peers = !redis && isGatewayWorker() ? workerRevocations() : undefined;
   }
 
   async start(): Promise<void> {
+    if (this.peers && !this.stopPeers) this.stopPeers = this.peers.subscribe(() => this.clear());
     if (!this.redis) return;
     const subscriber = this.redis.client.duplicate({ lazyConnect: true });
     this.subscriber = subscriber;
@@ -126,6 +134,21 @@ export class PrincipalCache {
   }
 
   /**
+   * Whether a cached credential should be checked again now, before its entry ends: in the last
+   * fifth of the entry's life (its answer still stands meanwhile).
+   */
+  refreshDue(credential: string): boolean {
+    const entry = this.entries.get(credential);
+    if (!entry) return false;
+    return this.clock.now() >= entry.until - (entry.until - entry.at) / 5;
+  }
+
+  /** Drop one credential's entry (it was refused when checked again). */
+  forget(credential: string): void {
+    this.entries.delete(credential);
+  }
+
+  /**
    * For when the credential cannot be checked again (the database is unreachable): the last
    * principal resolved for it, if its TTL ended less than `DATABASE_DOWN_GRACE_MS` ago and the
    * credential itself has not expired. Never after a revocation reached this instance (that
@@ -154,6 +177,7 @@ export class PrincipalCache {
    */
   async invalidateAll(): Promise<void> {
     this.clear();
+    this.peers?.publish();
     const link = this.redis;
     if (!link) return;
     const sent = link.up
@@ -167,6 +191,7 @@ export class PrincipalCache {
 
   async stop(): Promise<void> {
     this.stopWatching?.();
+    this.stopPeers?.();
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());

@@ -1,6 +1,7 @@
 export * from "./api-keys";
 export { type AuditActor, type AuditRecord, recordAudit, recordAuditMany } from "./audit";
 export type { CleanupReport } from "./cleanup";
+export { isGatewayWorker, servePrimarySharedState } from "./cluster";
 export { AUDIENCE, CredentialResolver, credentialFrom, provisionExternalUser } from "./credentials";
 export { hashPassword, normalizeUserCode, verifyPassword } from "./crypto";
 export type { DeviceCodeResponse } from "./device-flow";

@@ -6,6 +6,7 @@ import {
   RateLimiterMemory,
   RateLimiterRedis,
 } from "rate-limiter-flexible";
+import { clusterLimiter, isGatewayWorker } from "./cluster";
 
 /** What fell back to this instance's memory (the `use` label of the fallback counter). */
 export type RedisUse = "rate_limit" | "concurrency" | "login_throttle" | "revocation" | "introspection";
@@ -196,16 +197,17 @@ class FallbackLimiter extends RateLimiterMemory {
 }
 
 /**
- * A limiter in Redis when there is a link (shared by every instance), else in memory. With
- * Redis, a limiter of this instance's memory takes over whenever Redis is down or a command
- * fails: the same limits, counted per instance meanwhile.
+ * A limiter in Redis when there is a link (shared by every instance), else in memory (in a
+ * gateway worker of `serve --workers N`: the primary's memory, shared by its workers). With
+ * Redis, a limiter of this process's memory takes over whenever Redis is down or a command
+ * fails: the same limits, counted per process meanwhile.
  */
 export function sharedLimiter(
   options: { points: number; duration: number; keyPrefix: string },
   link: RedisLink | undefined,
   use: RedisUse,
 ): RateLimiterAbstract {
-  if (!link) return new RateLimiterMemory(options);
+  if (!link) return isGatewayWorker() ? clusterLimiter(options) : new RateLimiterMemory(options);
   return new RateLimiterRedis({
     ...options,
     storeClient: link.client,

@@ -179,11 +179,23 @@ export class AuthService {
     const cached = this.cache.get(credential);
     if (cached) {
       if (cached.keyId) this.lastUsed.touch(cached.keyId, this.deps.clock.now());
+      // A busy credential is checked again shortly before its entry ends, while the entry still
+      // answers: its requests never wait for the database (every TTL, the ones that arrived
+      // during the lookup did: a tail-latency spike). A refusal drops the entry at once.
+      if (this.cache.refreshDue(credential) && !this.resolving.has(credential)) {
+        this.lookup(credential).catch(() => {});
+      }
       return cached;
     }
-    // One lookup per credential at a time: when a busy key's cache entry expires, the requests
-    // that arrive before the database answers wait for that one lookup instead of each sending
-    // its own (a burst of queries that showed up as a tail-latency spike every cache TTL).
+    return this.lookup(credential);
+  }
+
+  /**
+   * Check a credential in the database and cache the answer. One lookup per credential at a
+   * time: when a busy key's cache entry expires, the requests that arrive before the database
+   * answers wait for that one lookup instead of each sending its own.
+   */
+  private lookup(credential: string): Promise<Principal> {
     let resolving = this.resolving.get(credential);
     if (!resolving) {
       const generation = this.cacheGeneration;
@@ -196,9 +208,13 @@ export class AuthService {
             return principal;
           },
           (error: unknown) => {
-            // A refusal stands; a lookup that could not run (the database is unreachable) falls
-            // back to the credential's last answer for a bounded time (the cache's grace).
-            if (error instanceof SwitchyardError) throw error;
+            // A refusal stands (and ends a cached answer); a lookup that could not run (the
+            // database is unreachable) falls back to the credential's last answer for a bounded
+            // time (the cache's grace).
+            if (error instanceof SwitchyardError) {
+              this.cache.forget(credential);
+              throw error;
+            }
             if (!this.checkFailing) {
               this.checkFailing = true;
               this.deps.logger.warn(

@@ -79,6 +79,34 @@ describe.each(drivers)("API keys on %s", (driver) => {
     expect((await call(h, "/v1/protected", key)).status).toBe(401);
   });
 
+  it("checks a busy key again before its cache entry ends, while the entry answers", async () => {
+    const { key, view } = await createApiKey(h.db.prisma, {
+      userId: (await h.db.prisma.user.findUniqueOrThrow({ where: { username: "svc-owner" } })).id,
+    });
+    await h.auth.authenticate(`Bearer ${key}`);
+    const lookups = vi.spyOn(h.db.prisma.apiKey, "findUnique");
+    try {
+      // In the last fifth of the 5 s entry: answered from the cache, checked again behind it.
+      h.clock.advance(4_100);
+      await h.auth.authenticate(`Bearer ${key}`);
+      await vi.waitFor(() => expect(lookups).toHaveBeenCalledTimes(1));
+      // That check renewed the entry: past the old one's end, no request waits for a lookup.
+      h.clock.advance(1_000);
+      await h.auth.authenticate(`Bearer ${key}`);
+      expect(lookups).toHaveBeenCalledTimes(1);
+      // A check that finds the key revoked ends the entry at once, not at its TTL.
+      await h.db.prisma.apiKey.update({ where: { id: view.id }, data: { revokedAt: new Date() } });
+      h.clock.advance(4_100);
+      await h.auth.authenticate(`Bearer ${key}`);
+      await vi.waitFor(() => expect(lookups).toHaveBeenCalledTimes(2));
+      await vi.waitFor(() =>
+        expect(h.auth.authenticate(`Bearer ${key}`)).rejects.toMatchObject({ code: "invalid_api_key" }),
+      );
+    } finally {
+      lookups.mockRestore();
+    }
+  });
+
   it("looks a busy key up once when its cache entry expires, however many requests carry it", async () => {
     const { key } = await createApiKey(h.db.prisma, {
       userId: (await h.db.prisma.user.findUniqueOrThrow({ where: { username: "svc-owner" } })).id,

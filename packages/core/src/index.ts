@@ -19,5 +19,6 @@ export * from "./openai/models";
 export * from "./openai/responses";
 export * from "./periodic";
 export * from "./status";
+export * from "./trace";
 export * from "./validation";
 export * from "./views";

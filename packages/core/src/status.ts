@@ -80,7 +80,9 @@ export const ReplicaCountsSchema = z
     min: z
       .int()
       .nonnegative()
-      .describe("Replicas kept whatever the demand (minReplicas: hot models at least 1, dynamic 0)"),
+      .describe(
+        "Replicas kept whatever the demand (minReplicas: hot models at least 1, dynamic 0; 0 for a hot model the adaptive policy starts by demand, unless pinned)",
+      ),
     max: z.int().positive().describe("Replicas demand may start (maxReplicas)"),
   })
   .describe(

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type AuthService, admit, principalOf, type RedisLink } from "@switchyard/auth";
+import { type AuthService, admit, isGatewayWorker, principalOf, type RedisLink } from "@switchyard/auth";
 import type { SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { EngineAdapterOptions } from "@switchyard/engines";
@@ -20,6 +20,7 @@ import { type BatchRouteDeps, registerBatchRoutes } from "./batches";
 import { answerError, type GatewayDeps, serveInference } from "./handler";
 import type { KindSpec } from "./kinds";
 import { RateLimits } from "./limits";
+import { ClusterRateLimits } from "./limits-cluster";
 import { GatewayMetrics } from "./metrics";
 import { ModelResolver } from "./resolve";
 import { INFERENCE_ROUTES, type InferenceRoute } from "./routes/inference";
@@ -64,7 +65,11 @@ export class Gateway {
       settings: config.gateway,
       scheduler: options.scheduler,
       resolver: new ModelResolver(config, options.scheduler, options.engines),
-      limits: new RateLimits(config.gateway.limits, options.redis),
+      // A gateway worker of `serve --workers N` without Redis counts in its primary process.
+      limits:
+        !options.redis && isGatewayWorker()
+          ? new ClusterRateLimits()
+          : new RateLimits(config.gateway.limits, options.redis),
       usage: options.usage,
       upstreams: new Upstreams({
         connections: 256,

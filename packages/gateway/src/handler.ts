@@ -21,7 +21,7 @@ import { parseJson, readBody } from "./body";
 import { promptEstimate, tokenEstimate } from "./estimate";
 import { holdFor, notReady } from "./hold";
 import type { KindSpec } from "./kinds";
-import type { Charge, RateLimits } from "./limits";
+import type { Charge, Limits } from "./limits";
 import type { GatewayMetrics } from "./metrics";
 import type { ModelResolver, Target } from "./resolve";
 import { StreamingExchange } from "./streaming";
@@ -36,7 +36,7 @@ export interface GatewayDeps {
   settings: GatewaySettings;
   scheduler: ReplicaSource;
   resolver: ModelResolver;
-  limits: RateLimits;
+  limits: Limits;
   usage: UsageSink;
   upstreams: Upstreams;
   metrics: GatewayMetrics;

@@ -19,6 +19,18 @@ export interface Charge {
   holds: TokenHold[];
   /** OpenAI's `x-ratelimit-*` headers for the caller. */
   headers: Record<string, string>;
+  /** In a gateway worker of `serve --workers N`: the primary's name for the holds it keeps. */
+  ref?: number;
+}
+
+/** What the gateway asks of its limits: in this process (`RateLimits`), or in its primary (`ClusterRateLimits`). */
+export interface Limits {
+  enter(user: { id: string; groups: readonly string[] }): string | Promise<string | undefined> | undefined;
+  leave(user: { id: string }, lease: string | undefined): void;
+  inFlightOf(userId: string): number;
+  charge(user: { id: string; groups: readonly string[] }, model: string, estimate: number): Promise<Charge>;
+  settle(charge: Charge, actualTokens: number): Promise<void>;
+  close(): void;
 }
 
 function reset(res: RateLimiterRes): string {
@@ -32,7 +44,7 @@ function reset(res: RateLimiterRes): string {
  * says it. In memory, or in Redis when configured so every instance shares the counts; while Redis
  * is down, each instance counts in its own memory with the same limits (see `sharedLimiter`).
  */
-export class RateLimits {
+export class RateLimits implements Limits {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
   /** A user's limits by their groups list (the same array while the principal is cached). */
   private readonly userLimits = new WeakMap<readonly string[], UserLimitConfig>();

@@ -114,14 +114,18 @@ export async function fail(
   res.faults.failed(record.id, "unreachable", res.now(), 1, healthInterval * 1000);
   await move(res, record, "failed", `${reason}${await lastLines(res, record)}`, now);
   if (launcher && record.jobId) await launcher.stop(record.id, record.jobId).catch(() => {});
-  if (entry?.config.placement === "hot") {
+  // Hot models are restarted, and a policy that starts models ahead of demand would start this
+  // one again: both wait out a backoff first.
+  if (entry?.config.placement === "hot" || (entry && res.policy.prewarm)) {
     const previous = res.memory.restartBackoff.get(entry.key)?.failures ?? 0;
     const { initial, max } = res.config.scheduler.restartBackoff;
     const delay = Math.min(max, initial * 2 ** previous) * 1000;
     res.memory.restartBackoff.set(entry.key, { failures: previous + 1, notBefore: res.now() + delay });
     res.logger.warn(
       { model: entry.config.id, retryInMs: delay },
-      "scheduler: hot model failed; restarting after backoff",
+      entry.config.placement === "hot"
+        ? "scheduler: hot model failed; restarting after backoff"
+        : "scheduler: model failed; not started ahead of demand again before the backoff",
     );
   }
 }

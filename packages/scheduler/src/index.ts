@@ -5,6 +5,8 @@ export { freePort, isOurProcess, LocalLauncher } from "./launchers/local";
 export { JOB_PREFIX, SlurmError, SlurmLauncher } from "./launchers/slurm";
 export { LEADER_LOCK_KEY } from "./leadership";
 export * from "./placement";
+export * from "./policies";
+export * from "./replay";
 export type { ColdStart, ColdStartRequester, SchedulerDeps } from "./resources";
 export type { Replica } from "./routing/acquire";
 export type { Availability } from "./routing/availability";

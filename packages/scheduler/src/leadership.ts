@@ -1,6 +1,7 @@
 import { isUnfinishedDeployment } from "@switchyard/core";
 import type { Database, LeaderLock } from "@switchyard/db";
 import { fail, move } from "./changes";
+import { DemandFeed } from "./demand-feed";
 import { refresh, type SchedulerResources } from "./resources";
 
 /** The PostgreSQL advisory lock key of the scheduler leader. */
@@ -14,11 +15,15 @@ export const LEADER_LOCK_KEY = 7_370_001;
 export class Leadership {
   private lock: LeaderLock | undefined;
   private lastAttempt = 0;
+  /** The demand a learning policy reads, from every instance's usage records while leading. */
+  private readonly demand: DemandFeed;
 
   constructor(
     private readonly db: Database,
     private readonly res: SchedulerResources,
-  ) {}
+  ) {
+    this.demand = new DemandFeed(db, res);
+  }
 
   get isLeader(): boolean {
     return this.lock !== undefined;
@@ -40,10 +45,17 @@ export class Leadership {
       if (this.lock === lock) {
         this.res.logger.warn("scheduler: lost the leader lock; following until it can lead again");
         this.lock = undefined;
+        this.demand.stop();
       }
     });
     this.res.logger.info("scheduler: leading (launches and stops model servers)");
     await adopt(this.res);
+    await this.demand.seed();
+  }
+
+  /** While leading: add the requests every instance served since the last read (each minute). */
+  async followDemand(): Promise<void> {
+    if (this.lock) await this.demand.follow();
   }
 
   /**
@@ -65,6 +77,7 @@ export class Leadership {
     for (const launcher of res.launchers.values()) await launcher.shutdown();
     await this.lock.release();
     this.lock = undefined;
+    this.demand.stop();
   }
 }
 

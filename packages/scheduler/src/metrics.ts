@@ -16,6 +16,8 @@ export class SchedulerMetrics {
       help: "Deployments by cluster and state",
       labelNames: ["cluster", "state"],
       registers: [registry],
+      // Every process of `serve --workers N` sees the same deployments: one count, not N.
+      aggregator: "max",
     });
     this.launches = new Counter({
       name: "switchyard_scheduler_launches_total",
@@ -28,6 +30,7 @@ export class SchedulerMetrics {
       help: "GPUs of the configured nodes by cluster and state (used: held by a deployment, free)",
       labelNames: ["cluster", "state"],
       registers: [registry],
+      aggregator: "max",
     });
     this.scaling = new Counter({
       name: "switchyard_scheduler_replica_changes_total",

@@ -86,3 +86,15 @@ export async function setMaintenance(res: SchedulerResources, cluster: string, r
   await refresh(res);
   res.wake();
 }
+
+/**
+ * Replicas the scheduler keeps running whatever the demand: the model's `minReplicas`, except a
+ * hot model under a policy that pools the nodes (`adaptive`) that no operator pinned, which
+ * comes and goes by demand like a dynamic one (0: offline is expected of it, not a fault).
+ */
+export function keptReplicas(res: SchedulerResources, cluster: string, model: string): number {
+  const entry = res.catalog.entry(cluster, model);
+  if (!entry) return 0;
+  if (entry.config.placement === "hot" && res.policy.poolsNodes && !res.snapshot.isPinned(entry.rowId)) return 0;
+  return entry.config.minReplicas;
+}

@@ -9,15 +9,25 @@ export interface Occupant {
   evictable: boolean;
   /** Last use (ms); the least recently used is evicted first. */
   lastUsed: number;
+  /** Its model's key (`cluster/model`) and expected load time, for policies that weigh those. */
+  modelKey?: string;
+  loadSeconds?: number;
+  /** A model the config places hot (evictable only under a policy that pools the nodes). */
+  hot?: boolean;
 }
 
 export function freeGpus(node: NodeConfig, occupants: readonly Occupant[]): number {
   return node.gpus - occupants.filter((o) => o.node === node.name).reduce((sum, o) => sum + o.gpus, 0);
 }
 
-/** Nodes a model may run on: its pinned hot node, or any node of its role. */
-export function candidateNodes(model: ResolvedModel, nodes: readonly NodeConfig[]): NodeConfig[] {
+/**
+ * Nodes a model may run on: its pinned hot node, or any node of its role. With `pooled` (a
+ * policy that pools the nodes) a dynamic model may also use hot nodes, rotating ones first.
+ */
+export function candidateNodes(model: ResolvedModel, nodes: readonly NodeConfig[], pooled = false): NodeConfig[] {
   if (model.placement === "hot" && model.node) return nodes.filter((n) => n.name === model.node);
+  if (pooled && model.placement === "dynamic")
+    return [...nodes.filter((n) => n.role === "rotating"), ...nodes.filter((n) => n.role === "hot")];
   const role = model.placement === "hot" ? "hot" : "rotating";
   return nodes.filter((n) => n.role === role);
 }
@@ -31,10 +41,11 @@ export function placeModel(
   model: ResolvedModel,
   nodes: readonly NodeConfig[],
   occupants: readonly Occupant[],
+  pooled = false,
 ): NodeConfig | undefined {
   let best: NodeConfig | undefined;
   let bestLeft = Number.POSITIVE_INFINITY;
-  for (const node of candidateNodes(model, nodes)) {
+  for (const node of candidateNodes(model, nodes, pooled)) {
     const left = freeGpus(node, occupants) - model.gpus;
     if (left >= 0 && left < bestLeft) {
       best = node;

@@ -7,6 +7,7 @@ import { CatalogIndex } from "./catalog-index";
 import { SchedulerEvents } from "./events";
 import type { Launcher } from "./launcher";
 import { SchedulerMetrics } from "./metrics";
+import { DemandHistory, type PolicyContext, policyFor, type SchedulingPolicy } from "./policies";
 import { Demand } from "./routing/demand";
 import { ReplicaFaults } from "./routing/faults";
 import { InFlight } from "./routing/in-flight";
@@ -103,6 +104,10 @@ export interface SchedulerResources {
   readonly events: SchedulerEvents;
   readonly metrics: SchedulerMetrics;
   readonly memory: PassMemory;
+  /** How dynamic models are kept, evicted and started ahead of demand (`scheduler.policy`). */
+  readonly policy: SchedulingPolicy;
+  /** The requests per model a policy may read: this process's, and while leading every instance's from the usage records (demand-feed.ts). */
+  readonly history: DemandHistory;
   /** Enqueues under way, by model key: concurrent requests for a cold model share one. */
   readonly coldStarts: Map<string, Promise<void>>;
   readonly probe: Probe;
@@ -140,6 +145,8 @@ export function createResources(deps: SchedulerDeps, options: { wake: () => void
       evictingFor: new Map(),
       scaling: new Map(),
     },
+    policy: policyFor(deps.config.scheduler.policy),
+    history: new DemandHistory(),
     coldStarts: new Map(),
     probe:
       options.probe ??
@@ -149,6 +156,11 @@ export function createResources(deps: SchedulerDeps, options: { wake: () => void
     now: () => clock.now(),
     wake: options.wake,
   };
+}
+
+/** What the policy reads at `now`. */
+export function policyContext(res: SchedulerResources, now: number): PolicyContext {
+  return { now, demand: res.history };
 }
 
 /** Re-read deployments and operator flags from the database (what every pass starts with). */

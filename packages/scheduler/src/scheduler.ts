@@ -198,6 +198,11 @@ export class Scheduler {
     return operator.isPinned(this.res, cluster, model);
   }
 
+  /** Replicas kept running whatever the demand (0 for an unpinned hot model under `adaptive`). */
+  keptReplicas(cluster: string, model: string): number {
+    return operator.keptReplicas(this.res, cluster, model);
+  }
+
   setMaintenance(cluster: string, reason: string | null): Promise<void> {
     return operator.setMaintenance(this.res, cluster, reason);
   }
@@ -230,6 +235,7 @@ export class Scheduler {
     }
     // A follower probes the replicas its own requests took out of rotation, and nothing else.
     if (!this.leadership.isLeader) return checkHealth(this.res, new Date(this.res.now()), { leader: false });
+    await this.leadership.followDemand();
     await reconcile(this.res, new Date(this.res.now()));
   }
 }

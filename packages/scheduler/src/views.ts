@@ -24,13 +24,18 @@ function ownerOf(model: ResolvedModel): string {
   return slash > 0 ? model.id.slice(0, slash) : (model.family ?? "switchyard");
 }
 
-/** A model's replicas by state now, and its bounds (`replicas` of `/v1/models` and the dashboard). */
+/**
+ * A model's replicas by state now, and its bounds (`replicas` of `/v1/models` and the
+ * dashboard). `min` is what the scheduler keeps whatever the demand: an unpinned hot model
+ * under `adaptive` has 0, so its being offline reads as a model waiting for demand, not as a
+ * hot model below its minimum.
+ */
 export function replicaCounts(scheduler: Scheduler, model: ResolvedModel): ReplicaCounts {
   const counts = { live: 0, starting: 0, queued: 0, draining: 0 };
   for (const d of scheduler.deploymentsOf(model.cluster, model.id)) {
     if (d.state in counts) counts[d.state as keyof typeof counts]++;
   }
-  return { ...counts, min: model.minReplicas, max: model.maxReplicas };
+  return { ...counts, min: scheduler.keptReplicas(model.cluster, model.id), max: model.maxReplicas };
 }
 
 /** One `/v1/models` entry: OpenAI's model object plus status, queue position, ETA and replicas. */

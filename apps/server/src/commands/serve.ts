@@ -1,6 +1,10 @@
+import cluster from "node:cluster";
 import { type Command, Option } from "commander";
 import type { CliIO } from "../cli-io";
+import { loadConfig } from "../config";
 import { type InstanceRole, parseRoles, ROLES, ROLES_HELP } from "../roles";
+import type { RunningServer } from "../server";
+import { joinPrimaryMetrics, parseWorkers, resolveWorkers, runWorker, workerIndex } from "../workers";
 import { runUntilSignal } from "./lifecycle";
 import { configOption, DEFAULT_HOST, DEFAULT_PORT, dataDirOption, parsePort, resolveDataDir } from "./options";
 
@@ -10,45 +14,136 @@ interface ServeFlags {
   dataDir: string;
   config?: string;
   roles?: InstanceRole[];
+  workers?: number | "auto";
+}
+
+/** The gateway of this process (the whole instance, or one worker of `--workers N`). */
+async function startGateway(flags: ServeFlags, io: CliIO, roles: InstanceRole[] | undefined): Promise<RunningServer> {
+  // Loaded here, not at the top: the other commands (simulator, batch-worker) never need it.
+  const { startServer } = await import("../server");
+  const worker = workerIndex(io.env);
+  return startServer({
+    port: flags.port,
+    host: flags.host,
+    dataDir: resolveDataDir(flags.dataDir),
+    configFile: flags.config,
+    env: io.env,
+    roles,
+    // One builder of the dashboard's files, not one per worker.
+    buildDashboard: worker === undefined || worker === 1,
+    onAdminCreated: (admin) => {
+      // Shown once, on the terminal only (never through the logger).
+      io.err(
+        admin.generated
+          ? `\nCreated the first admin user 'admin' with password: ${admin.password}\n(shown only now; set SWITCHYARD_ADMIN_PASSWORD before the first start to choose it)\n`
+          : "\nCreated the first admin user 'admin' with the password from SWITCHYARD_ADMIN_PASSWORD.\n",
+      );
+    },
+  });
 }
 
 /** Resolves when the server has stopped after SIGINT/SIGTERM; a second signal forces exit. */
 async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
   if (flags.roles && !flags.roles.includes("gateway")) return background(flags.roles, flags, io);
+  if (cluster.isWorker) return gatewayWorker(flags, io);
+  const requested = flags.workers ?? (await loadConfig(flags.config, io.env)).config.gateway.workers;
+  const workers = resolveWorkers({ requested, roles: flags.roles, databaseUrl: io.env.DATABASE_URL });
+  if (workers > 1) return primary(flags, workers, io);
+  await runUntilSignal(io, () => startGateway(flags, io, flags.roles), {
+    stopping: (running, signal) => running.ctx.logger.info({ signal }, "shutting down"),
+    started: (running) => {
+      const url = running.url;
+      io.err(
+        `\nSwitchyard is up: ${url}\n` +
+          (flags.roles ? `  roles:    ${running.ctx.roles.join(", ")}\n` : "") +
+          `  dashboard: ${url}/admin (sign in as admin)\n` +
+          `  sign in:  curl -s ${url}/auth/token -d grant_type=password -d username=admin -d password=... | jq -r .access_token\n` +
+          `  models:   curl -H "Authorization: Bearer $TOKEN" ${url}/v1/models\n` +
+          `  devices:  ${url}/device (approves 'sy login')\n` +
+          `  health:   curl ${url}/health\n` +
+          "  stop:     Ctrl-C\n\n",
+      );
+    },
+  });
+}
+
+/** One gateway worker of `serve --workers N`: the gateway role alone, its shared state kept by the primary. */
+async function gatewayWorker(flags: ServeFlags, io: CliIO): Promise<void> {
+  await runWorker(
+    async () => {
+      const running = await startGateway(flags, io, ["gateway"]);
+      const detach = joinPrimaryMetrics(running.ctx.metrics.registry);
+      return {
+        close: async () => {
+          await running.close();
+          detach();
+        },
+      };
+    },
+    (error) => io.err(`switchyard: gateway worker shutdown failed: ${error.message}\n`),
+  );
+}
+
+/**
+ * `serve --workers N` (N > 1): this process runs the roles other than the gateway (the scheduler,
+ * the batch worker) and forks N gateway workers that share the port.
+ */
+async function primary(flags: ServeFlags, workers: number, io: CliIO): Promise<void> {
   await runUntilSignal(
     io,
     async () => {
-      // Loaded here, not at the top: the other commands (simulator, batch-worker) never need it.
-      const { startServer } = await import("../server");
-      return startServer({
-        port: flags.port,
-        host: flags.host,
-        dataDir: resolveDataDir(flags.dataDir),
-        configFile: flags.config,
-        env: io.env,
-        roles: flags.roles,
-        buildDashboard: true,
-        onAdminCreated: (admin) => {
-          // Shown once, on the terminal only (never through the logger).
-          io.err(
-            admin.generated
-              ? `\nCreated the first admin user 'admin' with password: ${admin.password}\n(shown only now; set SWITCHYARD_ADMIN_PASSWORD before the first start to choose it)\n`
-              : "\nCreated the first admin user 'admin' with the password from SWITCHYARD_ADMIN_PASSWORD.\n",
-          );
-        },
-      });
+      const { config } = await loadConfig(flags.config, io.env);
+      const roles = flags.roles ?? [...ROLES].filter((r) => r !== "batch" || config.batch.runInServe);
+      const others = roles.filter((r) => r !== "gateway");
+      const { startBackground } = await import("../batch-worker");
+      const { createLoggers } = await import("../logger");
+      const { startPrimary } = await import("../workers");
+      const rest =
+        others.length > 0
+          ? await startBackground({
+              roles: others,
+              dataDir: resolveDataDir(flags.dataDir),
+              configFile: flags.config,
+              env: io.env,
+            })
+          : undefined;
+      const loggers = rest ? undefined : createLoggers();
+      const logger = rest?.ctx.logger ?? loggers!.logger;
+      try {
+        const gateways = await startPrimary({
+          workers,
+          logger,
+          registry: rest?.ctx.metrics.registry,
+          limits: config.gateway.limits,
+          redis: Boolean(io.env.REDIS_URL),
+        });
+        const shownHost = flags.host.includes(":") ? `[${flags.host}]` : flags.host;
+        const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${gateways.address.port}`;
+        return {
+          url,
+          roles,
+          logger,
+          close: async () => {
+            await gateways.close();
+            await rest?.close();
+            logger.info("switchyard stopped");
+            await loggers?.flush();
+          },
+        };
+      } catch (error) {
+        await rest?.close();
+        throw error;
+      }
     },
     {
-      stopping: (running, signal) => running.ctx.logger.info({ signal }, "shutting down"),
+      stopping: (running, signal) => running.logger.info({ signal }, "shutting down"),
       started: (running) => {
-        const url = running.url;
+        const { url } = running;
         io.err(
           `\nSwitchyard is up: ${url}\n` +
-            (flags.roles ? `  roles:    ${running.ctx.roles.join(", ")}\n` : "") +
+            `  roles:    ${running.roles.join(", ")} (${workers} gateway workers)\n` +
             `  dashboard: ${url}/admin (sign in as admin)\n` +
-            `  sign in:  curl -s ${url}/auth/token -d grant_type=password -d username=admin -d password=... | jq -r .access_token\n` +
             `  models:   curl -H "Authorization: Bearer $TOKEN" ${url}/v1/models\n` +
-            `  devices:  ${url}/device (approves 'sy login')\n` +
             `  health:   curl ${url}/health\n` +
             "  stop:     Ctrl-C\n\n",
         );
@@ -110,6 +205,14 @@ export function registerServe(program: Command, io: CliIO): void {
       )
         .env("SWITCHYARD_ROLES")
         .argParser(parseRoles),
+    )
+    .addOption(
+      new Option(
+        "--workers <n>",
+        "gateway processes sharing the port (default: the config's gateway.workers; 'auto': one per core with --roles gateway, else 1); more than 1 needs DATABASE_URL",
+      )
+        .env("SWITCHYARD_WORKERS")
+        .argParser(parseWorkers),
     )
     .addHelpText("after", ROLES_HELP)
     .action(async (flags: ServeFlags) => serve(flags, io));

@@ -284,7 +284,16 @@ const SCHEDULER_DEFAULTS = {
   stopGrace: 10,
   modelServerEnv: [] as string[],
   scaling: { upWindow: 30, downWindow: 300, demandInterval: 1 },
+  policy: "current" as SchedulingPolicyName,
+  demandHistory: 7 * 86_400,
 };
+
+/**
+ * How dynamic models are kept, evicted and started ahead of demand (docs/scheduler.md compares
+ * them; `switchyard trace replay` shows what each would do with your own demand).
+ */
+export const SCHEDULING_POLICIES = ["reference", "current", "predictive", "adaptive"] as const;
+export type SchedulingPolicyName = (typeof SCHEDULING_POLICIES)[number];
 
 export const SchedulerSettingsSchema = z
   .strictObject({
@@ -344,6 +353,25 @@ export const SchedulerSettingsSchema = z
         demandInterval: DurationSchema.default(SCHEDULER_DEFAULTS.scaling.demandInterval),
       })
       .default(SCHEDULER_DEFAULTS.scaling),
+    /**
+     * Which idle dynamic model makes room for another, when a live one drains, and which are
+     * started before anyone asks. `current`: idle TTL and max lifetime per model, least recently
+     * used evicted first. `reference`: the reference service's (no idle stop, kept until max
+     * lifetime, never evicted: a new model waits for a node). `predictive`: learns each model's
+     * demand (by time of day and recent sessions), evicts the model least likely to be asked for
+     * again weighted by its load time, keeps models warm while they are likely to be asked for
+     * and starts them ahead of the hours they usually are. `adaptive`: `predictive` over all
+     * nodes: the hot set follows demand too (dynamic models may use hot nodes; hot models an
+     * operator has not pinned may be evicted and come back by demand).
+     */
+    policy: z.enum(SCHEDULING_POLICIES).default(SCHEDULER_DEFAULTS.policy),
+    /**
+     * How far back a policy that learns demand (`predictive`, `adaptive`) reads the usage
+     * records when its scheduler becomes leader, and then follows every instance's new ones, so
+     * a restart or a request served by another instance does not leave it blind. 0: learn only
+     * from the requests this process sees.
+     */
+    demandHistory: DurationSchema.default(SCHEDULER_DEFAULTS.demandHistory),
   })
   .default(SCHEDULER_DEFAULTS);
 export type SchedulerSettings = z.output<typeof SchedulerSettingsSchema>;
@@ -374,6 +402,7 @@ const GATEWAY_DEFAULTS = {
   upstreamTimeout: 600,
   connectTimeout: 10,
   chargeProjects: false,
+  workers: "auto" as number | "auto",
   limits: {
     user: { requestsPerMinute: 600, tokensPerMinute: 60_000, concurrentRequests: 32 },
     model: { tokensPerMinute: 100_000 },
@@ -400,6 +429,12 @@ export const GatewaySettingsSchema = z
      * the user's only active one), refusing them as a batch is refused; batches always are.
      */
     chargeProjects: z.boolean().default(GATEWAY_DEFAULTS.chargeProjects),
+    /**
+     * Gateway processes `serve` runs, sharing its port (`serve --workers` overrides it): `auto` is
+     * one per core when the gateway runs alone (`--roles gateway`), 1 otherwise. More than 1 needs
+     * PostgreSQL; the scheduler and the batch worker stay in the primary process.
+     */
+    workers: z.union([z.int().min(1).max(256), z.literal("auto")]).default(GATEWAY_DEFAULTS.workers),
     limits: z
       .strictObject({
         /** Per user (the reference: 60k tokens per minute). */

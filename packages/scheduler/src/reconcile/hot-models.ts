@@ -5,14 +5,17 @@ import { freeSlots } from "./replicas";
 
 /**
  * Step 6: every hot model of a usable cluster has its `minReplicas` current deployments (one,
- * by default); after a failure the next one waits out the model's restart backoff.
+ * by default); after a failure the next one waits out the model's restart backoff. Under a
+ * policy that pools the nodes only pinned hot models are kept so; the others are started by
+ * the prewarm step, by demand.
  */
 export async function ensureHotModels(res: SchedulerResources): Promise<void> {
   for (const entry of res.catalog.entries()) {
     if (
       entry.config.placement !== "hot" ||
       res.snapshot.clusterProblem(entry.cluster) ||
-      !res.launchers.has(entry.cluster.name)
+      !res.launchers.has(entry.cluster.name) ||
+      (res.policy.poolsNodes && !res.snapshot.isPinned(entry.rowId))
     )
       continue;
     const current = res.snapshot.ofModel(entry.rowId).filter((d) => isCurrentDeployment(d.state));

@@ -1,25 +1,30 @@
-import { formatDuration } from "@switchyard/core";
 import { move } from "../changes";
-import type { SchedulerResources } from "../resources";
+import { policyContext, type SchedulerResources } from "../resources";
 
 /**
- * Step 4: a live dynamic model drains at its maximum lifetime, or after its idle TTL with
- * nothing in flight. Pinned models and deployments leased by batch work are left alone.
+ * Step 4: a live dynamic model drains when the policy says so (`current`: at its maximum
+ * lifetime, or after its idle TTL with nothing in flight). Pinned models and deployments leased
+ * by batch work are left alone.
  */
 export async function applyLifetimes(res: SchedulerResources, now: Date): Promise<void> {
   const t = now.getTime();
+  const ctx = policyContext(res, t);
   for (const record of res.snapshot.all()) {
     if (record.state !== "live") continue;
-    const model = res.catalog.ofRow(record.modelId)?.config;
-    if (model?.placement !== "dynamic" || res.snapshot.isPinned(record.modelId)) continue;
+    const entry = res.catalog.ofRow(record.modelId);
+    const model = entry?.config;
+    if (!entry || model?.placement !== "dynamic" || res.snapshot.isPinned(record.modelId)) continue;
     if ((record.busyUntil?.getTime() ?? 0) > t) continue;
-    const liveAt = record.liveAt?.getTime() ?? t;
-    if (t - liveAt >= model.maxLifetime * 1000) {
-      await move(res, record, "draining", `maximum lifetime of ${formatDuration(model.maxLifetime)} reached`, now);
-      continue;
-    }
-    if (t - res.inFlight.lastUsed(record) >= model.idleTtl * 1000 && res.inFlight.of(record.id) === 0) {
-      await move(res, record, "draining", `idle for ${formatDuration(model.idleTtl)}`, now);
-    }
+    const reason = res.policy.drainReason(
+      {
+        key: entry.key,
+        model,
+        liveAt: record.liveAt?.getTime() ?? t,
+        lastUsed: res.inFlight.lastUsed(record),
+        inFlight: res.inFlight.of(record.id),
+      },
+      ctx,
+    );
+    if (reason) await move(res, record, "draining", reason, now);
   }
 }

@@ -4,6 +4,7 @@ import { checkHealth } from "./health";
 import { ensureHotModels } from "./hot-models";
 import { applyLifetimes } from "./lifetimes";
 import { observe } from "./observe";
+import { prewarmModels } from "./prewarm";
 import { processQueue } from "./queue";
 import { checkStarting } from "./readiness";
 import { scaleReplicas } from "./replicas";
@@ -20,6 +21,7 @@ export async function reconcile(res: SchedulerResources, now: Date): Promise<voi
   await finishDraining(res, now);
   await ensureHotModels(res);
   await scaleReplicas(res, now);
+  await prewarmModels(res, now);
   await refresh(res);
   for (const cluster of res.config.clusters) {
     if (!res.snapshot.clusterProblem(cluster) && res.launchers.has(cluster.name))

@@ -1,8 +1,8 @@
 import { type ClusterConfig, isUnfinishedDeployment, type ResolvedModel } from "@switchyard/core";
 import { fail, move, note } from "../changes";
 import type { Launcher } from "../launcher";
-import { type Occupant, placeModel, planEviction } from "../placement";
-import type { SchedulerResources } from "../resources";
+import { type Occupant, placeModel } from "../placement";
+import { policyContext, type SchedulerResources } from "../resources";
 import { type DeploymentRecord, newServerKey, TransitionConflict } from "../store";
 
 /**
@@ -15,22 +15,31 @@ export function occupants(res: SchedulerResources, cluster: string, now: number)
     .all()
     .filter((d) => d.cluster === cluster && d.nodeName && isUnfinishedDeployment(d.state))
     .map((d) => {
-      const model = res.catalog.ofRow(d.modelId)?.config;
+      const entry = res.catalog.ofRow(d.modelId);
+      const model = entry?.config;
       const lastUsed = res.inFlight.lastUsed(d);
       const evictable =
         d.state === "live" &&
-        model?.placement === "dynamic" &&
+        (model?.placement === "dynamic" || (res.policy.poolsNodes === true && model?.placement === "hot")) &&
         !res.snapshot.isPinned(d.modelId) &&
         res.inFlight.of(d.id) === 0 &&
         (d.busyUntil?.getTime() ?? 0) <= now &&
         now - lastUsed >= busyWindow;
-      return { deploymentId: d.id, node: d.nodeName as string, gpus: d.gpus, evictable, lastUsed };
+      return {
+        deploymentId: d.id,
+        node: d.nodeName as string,
+        gpus: d.gpus,
+        evictable,
+        lastUsed,
+        ...(entry ? { modelKey: entry.key, loadSeconds: entry.config.expectedLoadTime } : {}),
+        ...(model?.placement === "hot" ? { hot: true } : {}),
+      };
     });
 }
 
 /**
  * Step 7, per usable cluster: queued deployments not yet submitted, in arrival order, are
- * placed and launched, or make room by evicting (and wait for those to drain), or keep
+ * placed and launched, or make room by evicting what the policy chooses (and wait for those to drain), or keep
  * waiting with the reason shown.
  */
 export async function processQueue(res: SchedulerResources, cluster: ClusterConfig, now: Date): Promise<void> {
@@ -42,13 +51,13 @@ export async function processQueue(res: SchedulerResources, cluster: ClusterConf
     const model = res.catalog.ofRow(record.modelId)?.config;
     if (!model) continue;
     const here = occupants(res, cluster.name, now.getTime());
-    const node = placeModel(model, cluster.nodes, here);
+    const node = placeModel(model, cluster.nodes, here, res.policy.poolsNodes);
     if (node) {
       evictingFor.delete(record.id);
       await launch(res, cluster, launcher, record, model, node.name, now);
       continue;
     }
-    if (record.replica > 0 && model.placement === "dynamic") {
+    if (record.replica > 0 && (model.placement === "dynamic" || res.policy.poolsNodes)) {
       // A replica demand added waits for free GPUs; it never stops another model for them.
       const reason = `extra replica waiting for ${model.gpus} free GPU${model.gpus === 1 ? "" : "s"}`;
       if (record.stateReason !== reason) await note(res, record, { stateReason: reason });
@@ -56,13 +65,17 @@ export async function processQueue(res: SchedulerResources, cluster: ClusterConf
     }
     const pending = evictingFor.get(record.id);
     if (pending && [...pending].some((id) => res.snapshot.get(id)?.state === "draining")) continue;
-    const plan = planEviction(model, cluster.nodes, here);
+    const entry = res.catalog.ofRow(record.modelId);
+    const plan = res.policy.planEviction(model, cluster.nodes, here, policyContext(res, now.getTime()), {
+      key: entry?.key ?? `${cluster.name}/${model.id}`,
+      since: record.queuedAt?.getTime() ?? now.getTime(),
+    });
     if (plan) {
       evictingFor.set(record.id, new Set(plan.evict.map((v) => v.deploymentId)));
       for (const victim of plan.evict) {
         const victimRecord = res.snapshot.get(victim.deploymentId);
         if (victimRecord)
-          await move(res, victimRecord, "draining", `evicted (least recently used) to make room for ${model.id}`, now);
+          await move(res, victimRecord, "draining", `evicted (${plan.cause}) to make room for ${model.id}`, now);
       }
       continue;
     }

@@ -84,7 +84,7 @@ async function scaleUp(
   const slots = freeSlots(current, want - current.length);
   let started = 0;
   for (const slot of slots) {
-    const node = placeModel(model, entry.cluster.nodes, here);
+    const node = placeModel(model, entry.cluster.nodes, here, res.policy.poolsNodes);
     if (!node) break;
     // Count the new replica's GPUs so the next one is placed beside it, not on the same hole.
     here.push({ deploymentId: `planned-${slot}`, node: node.name, gpus: model.gpus, evictable: false, lastUsed: t });

@@ -27,6 +27,7 @@ export function acquire(res: SchedulerResources, cluster: string, model: string)
     if (record.state !== "live" || !baseUrlOf(record) || !res.faults.inRotation(record.id)) continue;
     if (!best || res.inFlight.of(record.id) < res.inFlight.of(best.id)) best = record;
   }
+  res.history.record(entry.key, res.now());
   if (!best) return undefined;
   const release = res.inFlight.take(best.id, entry.rowId, res.now());
   const authorization = authorizationFor(res, best);

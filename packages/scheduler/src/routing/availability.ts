@@ -84,6 +84,7 @@ export async function ensureLive(
 ): Promise<Availability> {
   const entry = res.catalog.entry(cluster, model);
   if (!entry || res.snapshot.clusterProblem(entry.cluster)) return availability(res, cluster, model);
+  res.history.record(entry.key, res.now());
   const current = res.snapshot.ofModel(entry.rowId).some((d) => isCurrentDeployment(d.state));
   if (!current) {
     let start = res.coldStarts.get(entry.key);
