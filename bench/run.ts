@@ -12,6 +12,7 @@ import { llama } from "./suites/llama";
 import { replicas } from "./suites/replicas";
 import { scheduling } from "./suites/scheduling";
 import { soak } from "./suites/soak";
+import { startup } from "./suites/startup";
 import { validation } from "./suites/validation";
 
 /**
@@ -19,7 +20,19 @@ import { validation } from "./suites/validation";
  * same run, same machine), writes bench/results/<suite>.json and the Markdown table in
  * docs/benchmarks.md. Options are the suites' own (`--minutes 1` for soak).
  */
-const SUITES: Suite[] = [validation, catalog, auth, coldStart, gateway, batch, replicas, scheduling, llama, soak];
+const SUITES: Suite[] = [
+  validation,
+  catalog,
+  auth,
+  coldStart,
+  startup,
+  gateway,
+  batch,
+  replicas,
+  scheduling,
+  llama,
+  soak,
+];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, "results");

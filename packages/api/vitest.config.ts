@@ -1,5 +1,7 @@
 import { defineProject } from "vitest/config";
+import { fromSource } from "../../tooling/typescript/vitest.source.ts";
 
 export default defineProject({
+  ...fromSource,
   test: { name: "api", include: ["test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 },
 });

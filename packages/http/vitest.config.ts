@@ -1,3 +1,4 @@
 import { defineProject } from "vitest/config";
+import { fromSource } from "../../tooling/typescript/vitest.source.ts";
 
-export default defineProject({ test: { name: "http", include: ["test/**/*.test.ts"] } });
+export default defineProject({ ...fromSource, test: { name: "http", include: ["test/**/*.test.ts"] } });

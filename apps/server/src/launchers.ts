@@ -5,8 +5,14 @@ import { DEFAULT_MODEL_SERVER_ENV, type EngineAdapterOptions } from "@switchyard
 import { type Launcher, LocalLauncher, SlurmLauncher } from "@switchyard/scheduler";
 import type { Logger } from "./logger";
 
-/** The `switchyard` executable, which launches the simulator (`switchyard simulator ...`). */
-export const SWITCHYARD_BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+/**
+ * The `switchyard` executable, which launches the simulator (`switchyard simulator ...`): the
+ * built one when this runs from dist/, the one that runs src/ through tsx when this runs from
+ * source (tests, development), so that model servers run the same code as the server.
+ */
+export const SWITCHYARD_BIN = fileURLToPath(
+  new URL(import.meta.url.endsWith(".ts") ? "../bin/switchyard-source.mjs" : "../bin/switchyard.mjs", import.meta.url),
+);
 
 /** One launcher per cluster that runs anything, chosen by its `launcher.type` (the one place that decides). */
 export function createLaunchers(config: SwitchyardConfig, dataDir: string, logger: Logger): Map<string, Launcher> {

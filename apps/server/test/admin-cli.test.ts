@@ -7,7 +7,7 @@ import { createPostgresDatabase, testDrivers } from "@switchyard/db/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli";
 
-const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/switchyard-source.mjs", import.meta.url));
 const temp = mkdtempSync(path.join(tmpdir(), "sy-admin-"));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 const drivers = await testDrivers();

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { chatLine, jsonl } from "./batch-harness";
 import { ADMIN_PASSWORD, passwordToken, tempDataDir } from "./helpers";
 
-const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/switchyard-source.mjs", import.meta.url));
 const drivers = await testDrivers();
 const LINES = 6000;
 const KILLS = 6;

@@ -5,7 +5,7 @@ import { testDrivers } from "@switchyard/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchHarness, chatLine, jsonl, startBatchHarness } from "./batch-harness";
 
-const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/switchyard-source.mjs", import.meta.url));
 const drivers = await testDrivers();
 
 /** `switchyard batch-worker` as its own process, as an operator runs it beside serve. */

@@ -6,7 +6,7 @@ import { testDrivers } from "@switchyard/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchHarness, chatLine, jsonl, startBatchHarness } from "./batch-harness";
 
-const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/switchyard-source.mjs", import.meta.url));
 const drivers = await testDrivers();
 /** Issue 16, fault 5: "another resumes it within seconds". */
 const TAKEOVER_LIMIT_MS = 10_000;

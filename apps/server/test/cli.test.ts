@@ -7,7 +7,7 @@ import { loadMigrations } from "@switchyard/db";
 import { afterAll, describe, expect, it } from "vitest";
 import { ADMIN_PASSWORD, passwordToken } from "./helpers";
 
-const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/switchyard-source.mjs", import.meta.url));
 const temp = mkdtempSync(path.join(tmpdir(), "sy-cli-"));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 

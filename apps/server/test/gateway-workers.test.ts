@@ -8,7 +8,7 @@ import { freePort } from "@switchyard/scheduler";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_PASSWORD, passwordToken, tempDataDir } from "./helpers";
 
-const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/switchyard-source.mjs", import.meta.url));
 const drivers = await testDrivers();
 
 const LIMIT = 12;

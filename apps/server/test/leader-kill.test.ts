@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
 import { ADMIN_PASSWORD, memoryLogger, steadyChat, tempDataDir } from "./helpers";
 
-const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/switchyard-source.mjs", import.meta.url));
 const drivers = await testDrivers();
 
 /**

@@ -7,7 +7,7 @@ import { freePort } from "@switchyard/scheduler";
 import { afterAll, describe, expect, it } from "vitest";
 import { tempDataDir } from "./helpers";
 
-const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/switchyard-source.mjs", import.meta.url));
 const drivers = await testDrivers();
 
 /** docs/operations.md's "Running several instances": its config and its commands, as written. */

@@ -5,7 +5,7 @@ import { ModelSchema, type ResolvedModel } from "@switchyard/core";
 import { engineAdapters, waitForReady } from "@switchyard/engines";
 import { afterEach, describe, expect, it } from "vitest";
 
-const BIN = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/switchyard-source.mjs", import.meta.url));
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const child of children.splice(0))

@@ -15,7 +15,7 @@ import { expect } from "vitest";
 import { type ApiDeps, contextFromCredentials, createCaller } from "../src";
 
 /** The switchyard binary runs the simulator; a test-only path into apps/server, as the scheduler's tests use. */
-const SWITCHYARD_BIN = fileURLToPath(new URL("../../../apps/server/bin/switchyard.mjs", import.meta.url));
+const SWITCHYARD_BIN = fileURLToPath(new URL("../../../apps/server/bin/switchyard-source.mjs", import.meta.url));
 
 export const quiet = pino({ level: process.env.SY_TEST_LOG ?? "silent" });
 

@@ -19,7 +19,7 @@ if (process.env.SIMULATOR_CHILD === "1") {
   const concurrency = 32;
   const child = fork(fileURLToPath(import.meta.url), [], {
     env: { ...process.env, SIMULATOR_CHILD: "1" },
-    execArgv: ["--import", "tsx"],
+    execArgv: ["--import", "@switchyard/tsconfig/source.mjs"],
   });
   const url = new URL(await new Promise<string>((resolve) => child.once("message", (m) => resolve(String(m)))));
   const body = Buffer.from(

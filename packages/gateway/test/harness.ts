@@ -20,7 +20,7 @@ import { Counter, Histogram, Registry } from "prom-client";
 import { Gateway } from "../src";
 
 /** The switchyard binary runs the simulator; a test-only path into apps/server, as the scheduler's tests use. */
-const SWITCHYARD_BIN = fileURLToPath(new URL("../../../apps/server/bin/switchyard.mjs", import.meta.url));
+const SWITCHYARD_BIN = fileURLToPath(new URL("../../../apps/server/bin/switchyard-source.mjs", import.meta.url));
 
 /**
  * The lab the gateway's own tests run against: simulators (real processes) for a paced chat

@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { type Launcher, LocalLauncher, Scheduler, SlurmLauncher } from "../src";
 
 /** The switchyard binary, which runs the simulator (`switchyard simulator ...`). Test-only path into apps/server. */
-export const SWITCHYARD_BIN = fileURLToPath(new URL("../../../apps/server/bin/switchyard.mjs", import.meta.url));
+export const SWITCHYARD_BIN = fileURLToPath(new URL("../../../apps/server/bin/switchyard-source.mjs", import.meta.url));
 
 export type LauncherKind = "local" | "slurm";
 

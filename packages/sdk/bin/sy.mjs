@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the CLI from source through tsx's loader: no build step between a change and a run.
-import { register } from "tsx/esm/api";
-
-register();
-await import("../src/cli/bin.ts");
+// The `sy` command: the built JavaScript in dist/ (bin/sy-source.mjs runs src/ in the workspace).
+await import("../dist/cli/bin.js");

@@ -190,7 +190,7 @@ export function freshHome(): { home: string; config: string; tokenFile: string }
   return { home, config, tokenFile: path.join(config, "switchyard", "tokens.json") };
 }
 
-export const BIN = fileURLToPath(new URL("../bin/sy.mjs", import.meta.url));
+export const BIN = fileURLToPath(new URL("../bin/sy-source.mjs", import.meta.url));
 
 export interface SyResult {
   code: number | null;

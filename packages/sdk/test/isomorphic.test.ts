@@ -20,6 +20,8 @@ async function bundle(code: string, platform: "browser" | "node") {
     logLevel: "silent",
     // An optional peer the user's own bundler brings in; only our code is under test.
     external: ["openai"],
+    // The workspace's sources (the published package has only dist/, built from them).
+    conditions: ["switchyard-source", "module"],
   });
   const inputs = Object.keys(result.metafile.inputs);
   const imports = Object.values(result.metafile.inputs).flatMap((input) => input.imports.map((i) => i.path));

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   defaultTokenPath,
@@ -83,7 +84,7 @@ describe("the token store", () => {
       process.execPath,
       [
         "--import",
-        "tsx",
+        pathToFileURL(path.resolve(import.meta.dirname, "../../../tooling/typescript/source.mjs")).href,
         "--input-type=module",
         "-e",
         `const { TokenStore } = await import(${JSON.stringify(path.resolve(import.meta.dirname, "../src/node/token-store.ts"))});

@@ -1,17 +1,51 @@
 import { Command, CommanderError, Option } from "commander";
 import { APIError, OAuthError } from "../errors";
-import { registerAuth } from "./commands/auth";
-import { registerBatch } from "./commands/batch";
-import { registerChat } from "./commands/chat";
-import { registerKeys } from "./commands/keys";
-import { registerModels } from "./commands/models";
 import { CliContext, EXIT } from "./context";
 import { explain, explainWithSuggestion } from "./explain";
 import { Output, wrapText } from "./output";
+import { VERSION } from "./version";
 
 export { explain } from "./explain";
+export { VERSION } from "./version";
 
-export const VERSION = "0.1.0";
+type Register = (program: Command, run: Run) => void;
+
+/**
+ * Each command's module, loaded only when it runs: `sy models` reads none of chat's, batch's or
+ * login's code. Help, `sy help` and an unknown command load them all.
+ */
+const auth = async (): Promise<Register> => (await import("./commands/auth")).registerAuth;
+const models = async (): Promise<Register> => (await import("./commands/models")).registerModels;
+const chat = async (): Promise<Register> => (await import("./commands/chat")).registerChat;
+const keys = async (): Promise<Register> => (await import("./commands/keys")).registerKeys;
+const batch = async (): Promise<Register> => (await import("./commands/batch")).registerBatch;
+const ALL = [auth, models, chat, keys, batch];
+const COMMAND_MODULES: Record<string, () => Promise<Register>> = {
+  login: auth,
+  logout: auth,
+  whoami: auth,
+  token: auth,
+  expires: auth,
+  models,
+  endpoints: models,
+  jobs: models,
+  chat,
+  embed: chat,
+  keys,
+  batch,
+};
+/** The global options that take a value (the command name comes after them). */
+const GLOBAL_WITH_VALUE = new Set(["--server", "--api-key"]);
+
+/** The command an argument list names (the first word that is not a global option or its value). */
+export function commandName(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (GLOBAL_WITH_VALUE.has(arg)) i++;
+    else if (!arg.startsWith("-")) return arg;
+  }
+  return undefined;
+}
 
 const HELP_FOOTER = `
 Server and credentials (every command):
@@ -44,7 +78,12 @@ export interface CliStreams {
   env: NodeJS.ProcessEnv;
 }
 
-export function buildProgram(streams: CliStreams, exit: { code: number }): Command {
+/** The program with the commands `argv` needs (every command when `argv` is not given). */
+export async function buildProgram(
+  streams: CliStreams,
+  exit: { code: number },
+  argv?: readonly string[],
+): Promise<Command> {
   const helpOut = new Output(streams.stdout, false, streams.env);
   const helpErr = new Output(streams.stderr, false, streams.env);
   const program = new Command("sy")
@@ -92,11 +131,9 @@ export function buildProgram(streams: CliStreams, exit: { code: number }): Comma
       }
     };
 
-  registerAuth(program, run);
-  registerModels(program, run);
-  registerChat(program, run);
-  registerKeys(program, run);
-  registerBatch(program, run);
+  const name = argv ? commandName(argv) : undefined;
+  const one = name ? COMMAND_MODULES[name] : undefined;
+  for (const register of await Promise.all((one ? [one] : ALL).map((load) => load()))) register(program, run);
   return program;
 }
 
@@ -109,7 +146,7 @@ function codeOf(error: unknown): { code?: string; status?: number } {
 /** Run `sy` with these arguments; resolves with the exit code. */
 export async function runCli(argv: string[], streams: CliStreams): Promise<number> {
   const exit = { code: EXIT.ok as number };
-  const program = buildProgram(streams, exit);
+  const program = await buildProgram(streams, exit, argv);
   if (argv.length === 0) {
     program.outputHelp();
     return EXIT.ok;

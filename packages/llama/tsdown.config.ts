@@ -1,0 +1,9 @@
+import { defineConfig } from "tsdown";
+import { library } from "../../tooling/typescript/tsdown.base.ts";
+
+export default defineConfig(
+  library({
+    index: "src/index.ts",
+    "gguf/index": "src/gguf/index.ts",
+  }),
+);
