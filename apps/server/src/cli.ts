@@ -9,6 +9,7 @@ import { registerEngine } from "./commands/engine";
 import { registerMigrate } from "./commands/migrate";
 import { registerServe } from "./commands/serve";
 import { registerSimulator } from "./commands/simulator";
+import { registerSimulatorHost } from "./commands/simulator-host";
 import { ConfigError } from "./config";
 import { VERSION } from "./context";
 import { ListenError, RedisConnectError } from "./errors";
@@ -27,6 +28,7 @@ export function buildProgram(io: CliIO): Command {
   registerConfig(program, io);
   registerAdmin(program, io);
   registerSimulator(program, io);
+  registerSimulatorHost(program, io);
   registerEngine(program, io);
   return program;
 }

@@ -20,3 +20,4 @@ export {
   startSimulator,
 } from "./server";
 export { countTokens, PROMPT_COSTS, tokenize } from "./tokenizer";
+export type { SimulatorHostEvent, SimulatorHostRequest } from "./host-protocol";
