@@ -7,6 +7,7 @@ import { auth } from "./suites/auth";
 import { batch } from "./suites/batch";
 import { catalog } from "./suites/catalog";
 import { coldStart } from "./suites/cold-start";
+import { footprint } from "./suites/footprint";
 import { gateway } from "./suites/gateway";
 import { llama } from "./suites/llama";
 import { replicas } from "./suites/replicas";
@@ -18,7 +19,7 @@ import { validation } from "./suites/validation";
  * same run, same machine), writes bench/results/<suite>.json and the Markdown table in
  * docs/benchmarks.md. Options are the suites' own (`--minutes 1` for soak).
  */
-const SUITES: Suite[] = [validation, catalog, auth, coldStart, gateway, batch, replicas, llama, soak];
+const SUITES: Suite[] = [validation, catalog, auth, coldStart, gateway, batch, replicas, llama, soak, footprint];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, "results");
