@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import v8 from "node:v8";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
@@ -234,6 +235,16 @@ async function createPgliteDataDir(pgdata: string): Promise<void> {
   if (code !== 0) throw new Error(output.join("").trim() || `initdb exited with ${code}`);
 }
 
+/**
+ * WebAssembly compiled by V8's baseline compiler only (Liftoff), from the first PGlite open on:
+ * PGlite's 9 MB module (and Prisma's query compiler after it) tiered up by TurboFan cost the
+ * process about 90 MB of resident memory (optimised code, and compiler zones that glibc keeps),
+ * for queries that run about as fast on a database this size. PostgreSQL processes are untouched.
+ */
+function baselineWasmOnly(): void {
+  v8.setFlagsFromString("--liftoff-only");
+}
+
 async function openPglite(dataDir: string | undefined, command: string, loadDataDir?: Blob): Promise<Database> {
   let lock: DataDirLock | undefined;
   let pgdata: string | undefined;
@@ -257,6 +268,7 @@ async function openPglite(dataDir: string | undefined, command: string, loadData
   let pglite: PGlite;
   try {
     if (pgdata !== undefined && !existsSync(path.join(pgdata, "PG_VERSION"))) await createPgliteDataDir(pgdata);
+    baselineWasmOnly();
     const startParams = [...PGLITE_START_PARAMS];
     pglite =
       loadDataDir && pgdata === undefined
