@@ -146,7 +146,9 @@ export const footprint: Suite = {
         samples.set(e.name, [sample(e.proc.pid!, e.startedAt)]);
       }
       const models = { shared: readyModels(shared.dir), separate: readyModels(separate.dir) };
-      process.stderr.write(`  at 30 s: ${JSON.stringify([...samples].map(([k, v]) => [k, v[0]?.serveMb, v[0]?.treeMb]))}\n`);
+      process.stderr.write(
+        `  at 30 s: ${JSON.stringify([...samples].map(([k, v]) => [k, v[0]?.serveMb, v[0]?.treeMb]))}\n`,
+      );
       process.stderr.write(`  idle for ${idleMinutes} min\n`);
       for (const e of [shared, separate]) {
         await sleep(Math.max(0, e.startedAt + idleMinutes * 60_000 - performance.now()));

@@ -72,7 +72,10 @@ async function runSimulatorHost(io: CliIO): Promise<void> {
     const hosted: Hosted = { log, stopRequested: false };
     servers.set(request.id, hosted);
     const fail = (code: number, message: string) => {
-      writeLog(hosted, `${JSON.stringify({ level: "error", time: new Date().toISOString(), msg: message, simulator: true })}\n`);
+      writeLog(
+        hosted,
+        `${JSON.stringify({ level: "error", time: new Date().toISOString(), msg: message, simulator: true })}\n`,
+      );
       if (end(request.id, hosted)) emit({ type: "exited", id: request.id, code });
     };
     let options: ReturnType<typeof simulatorOptionsFromFlags>;
