@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
 import type { CliIO } from "../cli-io";
+import { collectStartupGarbage } from "../memory";
 import { type InstanceRole, parseRoles, ROLES, ROLES_HELP } from "../roles";
 import { runUntilSignal } from "./lifecycle";
 import { configOption, DEFAULT_HOST, DEFAULT_PORT, dataDirOption, parsePort, resolveDataDir } from "./options";
@@ -41,6 +42,7 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
     {
       stopping: (running, signal) => running.ctx.logger.info({ signal }, "shutting down"),
       started: (running) => {
+        collectStartupGarbage();
         const url = running.url;
         io.err(
           `\nSwitchyard is up: ${url}\n` +
