@@ -42,7 +42,9 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
     {
       stopping: (running, signal) => running.ctx.logger.info({ signal }, "shutting down"),
       started: (running) => {
-        collectStartupGarbage();
+        collectStartupGarbage(() =>
+          running.ctx.scheduler.deployments().every((d) => d.state !== "queued" && d.state !== "starting"),
+        );
         const url = running.url;
         io.err(
           `\nSwitchyard is up: ${url}\n` +
