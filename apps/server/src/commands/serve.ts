@@ -42,9 +42,15 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
     {
       stopping: (running, signal) => running.ctx.logger.info({ signal }, "shutting down"),
       started: (running) => {
-        collectStartupGarbage(() =>
-          running.ctx.scheduler.deployments().every((d) => d.state !== "queued" && d.state !== "starting"),
-        );
+        const { config, scheduler } = running.ctx;
+        const hot = config.models.filter(
+          (m) => m.placement === "hot" && config.clusters.some((c) => c.name === m.cluster && c.status === "active"),
+        ).length;
+        // Settled: every hot model has a deployment and none is still on its way.
+        collectStartupGarbage(() => {
+          const deployments = scheduler.deployments();
+          return deployments.length >= hot && deployments.every((d) => d.state !== "queued" && d.state !== "starting");
+        });
         const url = running.url;
         io.err(
           `\nSwitchyard is up: ${url}\n` +
