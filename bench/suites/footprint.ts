@@ -148,7 +148,8 @@ export const footprint: Suite = {
       await at30(shared);
       separate = await startEmbedded("separate", false);
       await at30(separate);
-      const models = { shared: readyModels(shared.dir), separate: readyModels(separate.dir) };
+      // Process-per-model starts ten Node processes on the machine's cores: not all are up at 30 s.
+      const readyAt30 = { shared: readyModels(shared.dir), separate: readyModels(separate.dir) };
       process.stderr.write(
         `  at 30 s: ${JSON.stringify([...samples].map(([k, v]) => [k, v[0]?.serveMb, v[0]?.treeMb]))}\n`,
       );
@@ -157,12 +158,14 @@ export const footprint: Suite = {
         await sleep(Math.max(0, e.startedAt + idleMinutes * 60_000 - performance.now()));
         samples.get(e.name)?.push(sample(e.proc.pid!, e.startedAt));
       }
+      const models = { shared: readyModels(shared.dir), separate: readyModels(separate.dir) };
       const [s30, sIdle] = samples.get("shared")!;
       const [b30, bIdle] = samples.get("separate")!;
       const caseName = `embedded default, shared simulator host (${models.shared} simulated models)`;
       const baseline = `one process per simulated model (${models.separate})`;
       const rows: Row[] = [];
-      const at = (when: string, c: Sample, b: Sample) => {
+      const at = (when: string, c: Sample, b: Sample, ready?: { shared: number; separate: number }) => {
+        const up = ready ? `; simulated models up: ${ready.shared} against ${ready.separate}` : "";
         const base = { suite: "footprint", case: caseName, baseline };
         rows.push(
           {
@@ -180,7 +183,7 @@ export const footprint: Suite = {
             value: c.treeMb,
             baselineValue: b.treeMb,
             ratio: round(c.treeMb / b.treeMb),
-            note: `${c.processes} processes against ${b.processes}`,
+            note: `${c.processes} processes against ${b.processes}${up}`,
           },
           {
             suite: "footprint",
@@ -206,9 +209,9 @@ export const footprint: Suite = {
           },
         );
       };
-      at(`at ${FIRST_SAMPLE_SECONDS} s`, s30!, b30!);
+      at(`at ${FIRST_SAMPLE_SECONDS} s`, s30!, b30!, readyAt30);
       at(`after ${idleMinutes} min idle`, sIdle!, bIdle!);
-      return { rows, details: { idleMinutes, models, samples: Object.fromEntries(samples) } };
+      return { rows, details: { idleMinutes, models, readyAt30, samples: Object.fromEntries(samples) } };
     } finally {
       const started = separate ? [shared, separate] : [shared];
       await Promise.all(started.map((e) => stop(e.proc)));
