@@ -7,6 +7,7 @@ import { auth } from "./suites/auth";
 import { batch } from "./suites/batch";
 import { catalog } from "./suites/catalog";
 import { coldStart } from "./suites/cold-start";
+import { footprint } from "./suites/footprint";
 import { gateway } from "./suites/gateway";
 import { llama } from "./suites/llama";
 import { replicas } from "./suites/replicas";
@@ -32,6 +33,7 @@ const SUITES: Suite[] = [
   scheduling,
   llama,
   soak,
+  footprint,
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -9,6 +9,7 @@ import { registerEngine } from "./commands/engine";
 import { registerMigrate } from "./commands/migrate";
 import { registerServe } from "./commands/serve";
 import { registerSimulator } from "./commands/simulator";
+import { registerSimulatorHost } from "./commands/simulator-host";
 import { registerTrace } from "./commands/trace";
 import { ConfigError } from "./config";
 import { VERSION } from "./context";
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIO): Command {
   registerConfig(program, io);
   registerAdmin(program, io);
   registerSimulator(program, io);
+  registerSimulatorHost(program, io);
   registerEngine(program, io);
   registerTrace(program, io);
   return program;

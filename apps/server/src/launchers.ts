@@ -28,6 +28,7 @@ export function createLaunchers(config: SwitchyardConfig, dataDir: string, logge
           engines,
           stopGraceMs: config.scheduler.stopGrace * 1000,
           logger: logger.child({ cluster: cluster.name }),
+          sharedSimulator: config.simulator.shareProcess,
         }),
       );
     } else {

@@ -18,6 +18,9 @@ const drivers = await testDrivers();
 const CONFIG = `
 auth:
   principalCacheTtl: 1s
+# A process per model: the test kills org/other's server alone.
+simulator:
+  shareProcess: false
 clusters:
   - name: lab
     nodes: [{ name: hot-1, gpus: 8, role: hot }]

@@ -1,5 +1,8 @@
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
+import v8 from "node:v8";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
@@ -199,6 +202,49 @@ async function openPostgres(url: string, poolSize = 10): Promise<Database> {
   };
 }
 
+/**
+ * PGlite's server settings, given at every open. Its initdb writes PostgreSQL's stock 128 MB of
+ * shared buffers, which PGlite touches as it starts (about 125 MB of resident memory): a server's
+ * cache for a database of tens of megabytes whose files the OS caches anyway.
+ */
+export const PGLITE_START_PARAMS: readonly string[] = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
+
+/**
+ * Create a new PGlite data dir in a short-lived child process. initdb runs in its own wasm
+ * instance whose memory (about 430 MB in PGlite 0.5) the process never gets back: done in
+ * `serve` itself, a first start held it for the process's whole life.
+ */
+async function createPgliteDataDir(pgdata: string): Promise<void> {
+  const entry = createRequire(import.meta.url).resolve("@electric-sql/pglite");
+  const script = `const { PGlite } = require(${JSON.stringify(entry)});
+(async () => {
+  const db = new PGlite(process.argv[1], { startParams: ${JSON.stringify(PGLITE_START_PARAMS)} });
+  await db.waitReady;
+  await db.close();
+})().catch((error) => { process.stderr.write(String(error && error.message || error)); process.exit(1); });`;
+  const output: string[] = [];
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ["-e", script, pgdata], { stdio: ["ignore", "ignore", "pipe"] });
+    child.stderr.on("data", (chunk) => output.push(String(chunk)));
+    child.once("error", (error) => {
+      output.push(error.message);
+      resolve(null);
+    });
+    child.once("exit", resolve);
+  });
+  if (code !== 0) throw new Error(output.join("").trim() || `initdb exited with ${code}`);
+}
+
+/**
+ * WebAssembly compiled by V8's baseline compiler only (Liftoff), from the first PGlite open on:
+ * PGlite's 9 MB module (and Prisma's query compiler after it) tiered up by TurboFan cost the
+ * process about 90 MB of resident memory (optimised code, and compiler zones that glibc keeps),
+ * for queries that run about as fast on a database this size. PostgreSQL processes are untouched.
+ */
+function baselineWasmOnly(): void {
+  v8.setFlagsFromString("--liftoff-only");
+}
+
 async function openPglite(dataDir: string | undefined, command: string, loadDataDir?: Blob): Promise<Database> {
   let lock: DataDirLock | undefined;
   let pgdata: string | undefined;
@@ -221,7 +267,13 @@ async function openPglite(dataDir: string | undefined, command: string, loadData
   }
   let pglite: PGlite;
   try {
-    pglite = loadDataDir && pgdata === undefined ? new PGlite({ loadDataDir }) : new PGlite(pgdata);
+    if (pgdata !== undefined && !existsSync(path.join(pgdata, "PG_VERSION"))) await createPgliteDataDir(pgdata);
+    baselineWasmOnly();
+    const startParams = [...PGLITE_START_PARAMS];
+    pglite =
+      loadDataDir && pgdata === undefined
+        ? new PGlite({ loadDataDir, startParams })
+        : new PGlite(pgdata, { startParams });
     await pglite.waitReady;
   } catch (error) {
     lock?.release();

@@ -109,6 +109,16 @@ describe("the embedded data dir", () => {
     expect(await second.prisma.group.count({ where: { name: "kept" } })).toBe(1);
     await second.close();
   });
+
+  it("creates a new data dir outside this process and runs it with a small buffer cache", async () => {
+    const dir = tempDir();
+    const before = process.memoryUsage().external;
+    const db = await openDatabase({ driver: "pglite", dataDir: dir });
+    // PostgreSQL's stock 128MB would be touched at start; initdb's wasm memory (about 430 MB) stays out of this process.
+    expect(await db.query("SHOW shared_buffers", [])).toEqual([{ shared_buffers: "16MB" }]);
+    expect(process.memoryUsage().external - before).toBeLessThan(300 * 1024 * 1024);
+    await db.close();
+  });
 });
 
 describe.each(drivers)("health on %s", (driver) => {

@@ -263,7 +263,11 @@ describe("the other engines", () => {
       env: {},
       baseUrl: "http://10.0.0.7:8123",
       serverKeyEnv: "SWITCHYARD_SIMULATOR_API_KEY",
+      shared: { argv: ["/usr/bin/node", "/opt/sy.mjs", "simulator-host"], args: expect.any(Array) },
     });
+    // In a shared host: the same flags, given to the host instead of a command line of its own.
+    const whole = scaled.simulator.launch(m, target);
+    expect(whole.kind === "process" && whole.shared?.args).toEqual(whole.kind === "process" && whole.argv.slice(3));
     expect(scaled.simulator.gpus(m)).toBe(4);
 
     const tuned = model({

@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import { type Command, Option } from "commander";
 import type { CliIO } from "../cli-io";
 import { loadConfig } from "../config";
+import { collectStartupGarbage } from "../memory";
 import { type InstanceRole, parseRoles, ROLES, ROLES_HELP } from "../roles";
 import type { RunningServer } from "../server";
 import { joinPrimaryMetrics, parseWorkers, resolveWorkers, runWorker, workerIndex } from "../workers";
@@ -52,6 +53,15 @@ async function serve(flags: ServeFlags, io: CliIO): Promise<void> {
   await runUntilSignal(io, () => startGateway(flags, io, flags.roles), {
     stopping: (running, signal) => running.ctx.logger.info({ signal }, "shutting down"),
     started: (running) => {
+      const { config, scheduler } = running.ctx;
+      const hot = config.models.filter(
+        (m) => m.placement === "hot" && config.clusters.some((c) => c.name === m.cluster && c.status === "active"),
+      ).length;
+      // Settled: every hot model has a deployment and none is still on its way.
+      collectStartupGarbage(() => {
+        const deployments = scheduler.deployments();
+        return deployments.length >= hot && deployments.every((d) => d.state !== "queued" && d.state !== "starting");
+      });
       const url = running.url;
       io.err(
         `\nSwitchyard is up: ${url}\n` +

@@ -58,12 +58,9 @@ async function runSimulator(flags: SimulatorFlags, command: Command, io: CliIO):
   });
 }
 
-export function registerSimulator(program: Command, io: CliIO): void {
-  program
-    .command("simulator")
-    .description(
-      "run the simulator: an OpenAI-compatible model server with NO model behind it (generated text), for tests and benchmarks",
-    )
+/** The simulator's flags, on `command` (its own command, and the shared host's parser). */
+export function withSimulatorFlags(command: Command): Command {
+  return command
     .requiredOption("--model <id>", "the model id it serves (other ids get 404)")
     .option("--port <n>", "port to listen on (0: any free port)", "8000")
     .option("--host <host>", "address to listen on", "127.0.0.1")
@@ -95,6 +92,15 @@ export function registerSimulator(program: Command, io: CliIO): void {
     .option(
       "--api-key <key>",
       "require 'Authorization: Bearer <key>' on /v1/* (401 otherwise), as vLLM's --api-key (default: $SWITCHYARD_SIMULATOR_API_KEY)",
-    )
-    .action(async (flags: SimulatorFlags, command: Command) => runSimulator(flags, command, io));
+    );
+}
+
+export function registerSimulator(program: Command, io: CliIO): void {
+  withSimulatorFlags(
+    program
+      .command("simulator")
+      .description(
+        "run the simulator: an OpenAI-compatible model server with NO model behind it (generated text), for tests and benchmarks",
+      ),
+  ).action(async (flags: SimulatorFlags, command: Command) => runSimulator(flags, command, io));
 }

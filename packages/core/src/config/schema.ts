@@ -266,8 +266,14 @@ export const SimulatorSettingsSchema = z
   .strictObject({
     /** Multiply each model's expected load time by this for the simulator (0.001: 10 min -> 0.6 s). */
     loadTimeScale: z.number().min(0).max(1).default(1),
+    /**
+     * Run the simulated models of a local cluster in one shared simulator host process (one port
+     * each) rather than a process each: about 100 MB less per model. `false` gives each its own
+     * process, as real engines have (to kill one model's server from outside, for instance).
+     */
+    shareProcess: z.boolean().default(true),
   })
-  .default({ loadTimeScale: 1 });
+  .default({ loadTimeScale: 1, shareProcess: true });
 
 // ---- scheduling ----------------------------------------------------------------------
 

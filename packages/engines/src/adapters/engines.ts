@@ -208,7 +208,10 @@ export function simulatorAdapter(options: EngineAdapterOptions = {}): EngineAdap
       }
       if (engine.profile !== undefined) argv.push("--profile", engine.profile);
       argv.push(...engine.args);
-      return processPlan("simulator", argv, { ...engine.env }, target);
+      return {
+        ...processPlan("simulator", argv, { ...engine.env }, target),
+        shared: { argv: [...argv.slice(0, 2), "simulator-host"], args: argv.slice(3) },
+      };
     },
     gpus: (model) => model.gpus,
     readiness: () => HEALTH_200,

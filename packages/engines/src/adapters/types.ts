@@ -25,6 +25,13 @@ export type LaunchPlan =
        * stays out of process listings. Undefined: the engine cannot check a key (Ollama).
        */
       serverKeyEnv: string | undefined;
+      /**
+       * Set when the server can also run inside a shared host process (the simulator): `argv`
+       * starts the host, which then opens one server per `args` (the same flags as the
+       * server's own command line) on the port they name. A launcher may use it to run many
+       * such servers in one process; `argv` above stays the one-process-per-server form.
+       */
+      shared?: { argv: string[]; args: string[] };
     }
   | {
       kind: "external";

@@ -1,6 +1,7 @@
 export { SYSTEM_FINGERPRINT } from "./answer";
 export { openAIErrorType } from "./errors";
 export type { ChoicePlan, FinishReason } from "./generate";
+export type { SimulatorHostEvent, SimulatorHostRequest } from "./host-protocol";
 export type { SimulatorMetricsSnapshot } from "./metrics";
 export {
   parseSimulatorOptions,

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -6,6 +6,7 @@ import { adapterFor, type EngineAdapterOptions, inheritedEnvironment } from "@sw
 import type { Logger } from "pino";
 import type { JobObservation, LaunchedJob, Launcher, LaunchRequest } from "../launcher";
 import { tailFile } from "../logs";
+import { SimulatorHost } from "./simulator-host";
 
 /** A free TCP port on the loopback interface. */
 export function freePort(host = "127.0.0.1"): Promise<number> {
@@ -20,7 +21,9 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
 }
 
 interface Child {
-  process: ChildProcess;
+  /** Ask it to stop (SIGTERM, or a hosted server's close); `force` after the grace period. */
+  terminate: () => void;
+  force: () => void;
   jobId: string;
   baseUrl: string;
   logPath: string;
@@ -61,10 +64,17 @@ export class LocalLauncher implements Launcher {
       engines: EngineAdapterOptions;
       stopGraceMs: number;
       logger: Logger;
+      /**
+       * Run simulated servers in one shared simulator host process (one port each) instead of a
+       * process each. Real engines always get their own process.
+       */
+      sharedSimulator?: boolean;
     },
   ) {
     mkdirSync(options.logDir, { recursive: true });
   }
+
+  private simulatorHost: SimulatorHost | undefined;
 
   onChange(listener: () => void): void {
     this.listeners.push(listener);
@@ -78,6 +88,7 @@ export class LocalLauncher implements Launcher {
       return { jobId: "external", baseUrl: plan.baseUrl, logPath: "" };
     }
     const logPath = path.join(this.options.logDir, `${request.deploymentId}.log`);
+    if (plan.shared && this.options.sharedSimulator) return this.launchHosted(request, plan, plan.shared, logPath);
     const log = openSync(logPath, "a");
     const [command, ...args] = plan.argv as [string, ...string[]];
     const child = spawn(command, args, {
@@ -96,12 +107,59 @@ export class LocalLauncher implements Launcher {
     });
     // The child has its own copy of the descriptor; keeping ours leaked one per launch (the soak bench's fds).
     closeSync(log);
-    let markExited: () => void = () => {};
-    const entry: Child = {
-      process: child,
+    const { entry, ended } = this.track(request.deploymentId, {
+      terminate: () => child.kill("SIGTERM"),
+      force: () => child.kill("SIGKILL"),
       jobId: String(child.pid ?? "spawn-failed"),
       baseUrl: plan.baseUrl,
       logPath,
+    });
+    child.once("exit", ended);
+    child.once("error", (error) => {
+      this.options.logger.warn({ deployment: request.deploymentId, err: error }, "model server failed to start");
+      ended(null, null);
+    });
+    return { jobId: entry.jobId, baseUrl: plan.baseUrl, logPath };
+  }
+
+  /** A server in the shared simulator host: its job id is the host's pid; it ends alone or with the host. */
+  private async launchHosted(
+    request: LaunchRequest,
+    plan: { baseUrl: string },
+    shared: { argv: string[]; args: string[] },
+    logPath: string,
+  ): Promise<LaunchedJob> {
+    this.simulatorHost ??= new SimulatorHost({
+      argv: shared.argv,
+      env: inheritedEnvironment(this.options.engines),
+      logPath: path.join(this.options.logDir, "simulator-host.log"),
+      logger: this.options.logger,
+    });
+    const host = this.simulatorHost;
+    const id = request.deploymentId;
+    let ended: (code: number | null, signal: NodeJS.Signals | null) => void = () => {};
+    const pid = await host.start(
+      { id, args: shared.args, logPath, ...(request.serverKey ? { apiKey: request.serverKey } : {}) },
+      (exit) => ended(exit.code, exit.signal),
+    );
+    const tracked = this.track(id, {
+      terminate: () => void host.stop(id, this.options.stopGraceMs),
+      force: () => {},
+      jobId: String(pid),
+      baseUrl: plan.baseUrl,
+      logPath,
+    });
+    ended = tracked.ended;
+    return { jobId: tracked.entry.jobId, baseUrl: plan.baseUrl, logPath };
+  }
+
+  private track(
+    deploymentId: string,
+    fields: Omit<Child, "exited" | "exit">,
+  ): { entry: Child; ended: (code: number | null, signal: NodeJS.Signals | null) => void } {
+    let markExited: () => void = () => {};
+    const entry: Child = {
+      ...fields,
       exited: new Promise<void>((resolve) => {
         markExited = resolve;
       }),
@@ -112,13 +170,8 @@ export class LocalLauncher implements Launcher {
       markExited();
       for (const listener of this.listeners) listener();
     };
-    child.once("exit", ended);
-    child.once("error", (error) => {
-      this.options.logger.warn({ deployment: request.deploymentId, err: error }, "model server failed to start");
-      ended(null, null);
-    });
-    this.children.set(request.deploymentId, entry);
-    return { jobId: entry.jobId, baseUrl: plan.baseUrl, logPath };
+    this.children.set(deploymentId, entry);
+    return { entry, ended };
   }
 
   async observe(): Promise<JobObservation[]> {
@@ -145,8 +198,8 @@ export class LocalLauncher implements Launcher {
       return;
     }
     if (!child.exit) {
-      child.process.kill("SIGTERM");
-      const timer = setTimeout(() => child.process.kill("SIGKILL"), this.options.stopGraceMs);
+      child.terminate();
+      const timer = setTimeout(() => child.force(), this.options.stopGraceMs);
       await child.exited;
       clearTimeout(timer);
     }
@@ -160,5 +213,6 @@ export class LocalLauncher implements Launcher {
 
   async shutdown(): Promise<void> {
     await Promise.all([...this.children.entries()].map(([id, child]) => this.stop(id, child.jobId)));
+    await this.simulatorHost?.shutdown(this.options.stopGraceMs);
   }
 }
