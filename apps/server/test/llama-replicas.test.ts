@@ -104,13 +104,16 @@ describe("real llama.cpp engines: two replicas under overload, and a dynamic mod
     const response = await client.embeddings.create({ model: "llama-cpp/tiny-embedding", input: "hello" });
     expect(response.data[0]?.embedding).toHaveLength(64);
     const deployment = state().deploymentId as string;
-    // Idle for 2 s (no request): drained, its process stopped, offline.
+    // Idle for 2 s (no request): drained, its process stopped, offline. The model reads offline
+    // from the moment it drains, so wait for the deployment's own last transition.
     const deadline = Date.now() + 30_000;
-    while (state().status !== "offline") {
+    let history = await scheduler.history([deployment]);
+    while (history.at(-1)?.toState !== "offline") {
       if (Date.now() > deadline) throw new Error("not stopped after its idle TTL");
       await new Promise((resolve) => setTimeout(resolve, 100));
+      history = await scheduler.history([deployment]);
     }
-    const history = await scheduler.history([deployment]);
+    expect(state().status).toBe("offline");
     expect(history.map((t) => `${t.fromState}->${t.toState}`)).toEqual([
       "offline->queued",
       "queued->starting",

@@ -119,7 +119,7 @@ describe("sy at 80 and 150 columns", () => {
     }
     for (const [columns, whoami] of await atBoth(["whoami"], () => keyEnv)) {
       fits("whoami", whoami, columns);
-      expect(squash(whoami.output)).toMatch(/via: API key key_\w+ \(scopes: inference, batch; never expires\)/);
+      expect(squash(whoami.output)).toMatch(/via: API key key_[\w-]+ \(scopes: inference, batch; never expires\)/);
       expect(COLOUR.test(whoami.raw)).toBe(false);
     }
     // `sy models` with the width from the terminal itself (cli.test.ts sets COLUMNS): every model on one line, status whole.
