@@ -18,6 +18,7 @@ export * from "./openai/messages";
 export * from "./openai/models";
 export * from "./openai/responses";
 export * from "./periodic";
+export * from "./random";
 export * from "./status";
 export * from "./trace";
 export * from "./validation";

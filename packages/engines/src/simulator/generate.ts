@@ -1,5 +1,5 @@
+import { mixSeed, Random } from "@switchyard/core";
 import type { SimulatorOptions } from "./options";
-import { mixSeed, Random } from "./random";
 import { LoremStream, reasoningPieces, toolArguments } from "./text";
 import { tokenize } from "./tokenizer";
 

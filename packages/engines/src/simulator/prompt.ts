@@ -1,5 +1,5 @@
 import type { ChatCompletionRequest, MessagesRequest, ResponsesRequest } from "@switchyard/core";
-import { fnv1a } from "./random";
+import { fnv1a } from "@switchyard/core";
 import { countTokens, PROMPT_COSTS } from "./tokenizer";
 
 /**

@@ -1,12 +1,12 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { mixSeed, Random } from "@switchyard/core";
 import { type Answer, idSource, type SimulatorContext } from "./answer";
 import { deliver } from "./deliver";
 import { anthropicErrorBody, openAIErrorBody, SimulatorHttpError } from "./errors";
 import { SimulatorMetrics, type SimulatorMetricsSnapshot } from "./metrics";
 import { parseSimulatorOptions, type SimulatorOptions, type SimulatorOptionsInput } from "./options";
-import { mixSeed, Random } from "./random";
 import { chatAnswer } from "./routes/chat";
 import { completionAnswer } from "./routes/completions";
 import { embeddingAnswer } from "./routes/embeddings";

@@ -1,4 +1,4 @@
-import type { Random } from "./random";
+import type { Random } from "@switchyard/core";
 
 /**
  * Plausible filler text, generated as tokens of the simulator's tokenizer: every word has at

@@ -1,5 +1,5 @@
 import type { ResolvedModel, TraceRequest } from "@switchyard/core";
-import { SeededRandom } from "./random";
+import { Random } from "@switchyard/core";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -71,7 +71,7 @@ export function generateTrace(
   options: Partial<GenerateOptions> & { seed: number; days: number; start: number },
 ): TraceRequest[] {
   const o: GenerateOptions = { ...GENERATE_DEFAULTS, ...options };
-  const rng = new SeededRandom(o.seed);
+  const rng = new Random(o.seed);
   const ranked = models
     .map((m) => ({ m, score: rng.next() - (m.placement === "hot" ? o.hotBias : 0) }))
     .sort((a, b) => a.score - b.score)
@@ -132,7 +132,7 @@ export function generateTrace(
 }
 
 function request(
-  rng: SeededRandom,
+  rng: Random,
   at: number,
   model: ResolvedModel,
   user: string,

@@ -1,7 +1,6 @@
-import { EmbeddingRequestSchema } from "@switchyard/core";
+import { EmbeddingRequestSchema, fnv1a, mixSeed, Random } from "@switchyard/core";
 import { type Answer, checkModel, nowSeconds, parseBody, requireCapability, type SimulatorContext } from "../answer";
 import { badRequest } from "../errors";
-import { fnv1a, mixSeed, Random } from "../random";
 import { countTokens } from "../tokenizer";
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Seeded, platform-independent randomness: the simulator's answers, embeddings and injected
- * failures are pure functions of (seed, request), so tests and benchmarks are reproducible.
+ * failures are pure functions of (seed, request), and a synthetic demand trace is a pure function
+ * of its seed, so tests, benchmarks and replays are reproducible. Not for anything secret.
  */
 
 /** 32-bit FNV-1a over a string's UTF-16 code units, continued from `hash` (fold several strings). */
@@ -58,5 +59,21 @@ export class Random {
         .toString(16)
         .padStart(4, "0");
     return out.slice(0, length);
+  }
+
+  /** Exponentially distributed with this mean. */
+  exponential(mean: number): number {
+    return -mean * Math.log(1 - this.next());
+  }
+
+  /** An index drawn with these weights. */
+  weighted(weights: readonly number[]): number {
+    const total = weights.reduce((a, b) => a + b, 0);
+    let r = this.next() * total;
+    for (let i = 0; i < weights.length; i++) {
+      r -= weights[i] ?? 0;
+      if (r < 0) return i;
+    }
+    return weights.length - 1;
   }
 }
