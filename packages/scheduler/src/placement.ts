@@ -55,6 +55,24 @@ export function placeModel(
   return best;
 }
 
+/**
+ * Place a model that is about to start and count its GPUs as taken in `occupants` (a pass's
+ * working copy), so the next start planned in the same pass sees them: the node, or undefined
+ * when it fits nowhere (a planned start never evicts). `label` names the placeholder occupant.
+ */
+export function placeAndHold(
+  model: ResolvedModel,
+  nodes: readonly NodeConfig[],
+  occupants: Occupant[],
+  pooled: boolean | undefined,
+  label: string,
+  now: number,
+): NodeConfig | undefined {
+  const node = placeModel(model, nodes, occupants, pooled);
+  if (node) occupants.push({ deploymentId: label, node: node.name, gpus: model.gpus, evictable: false, lastUsed: now });
+  return node;
+}
+
 export interface EvictionPlan {
   node: NodeConfig;
   evict: Occupant[];

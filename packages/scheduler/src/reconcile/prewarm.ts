@@ -1,6 +1,6 @@
 import { isCurrentDeployment } from "@switchyard/core";
 import { enqueue } from "../changes";
-import { placeModel } from "../placement";
+import { placeAndHold } from "../placement";
 import type { PrewarmCandidate } from "../policies";
 import { policyContext, type SchedulerResources } from "../resources";
 import { occupants } from "./queue";
@@ -42,15 +42,8 @@ export async function prewarmModels(res: SchedulerResources, now: Date): Promise
       here = occupants(res, entry.cluster.name, t);
       planned.set(entry.cluster.name, here);
     }
-    const node = placeModel(entry.config, entry.cluster.nodes, here, res.policy.poolsNodes);
-    if (!node) continue;
-    here.push({
-      deploymentId: `prewarm-${entry.key}`,
-      node: node.name,
-      gpus: entry.config.gpus,
-      evictable: false,
-      lastUsed: t,
-    });
+    if (!placeAndHold(entry.config, entry.cluster.nodes, here, res.policy.poolsNodes, `prewarm-${entry.key}`, t))
+      continue;
     await enqueue(res, entry, "started ahead of demand (usually asked for about now)");
   }
 }

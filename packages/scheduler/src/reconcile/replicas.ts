@@ -2,7 +2,7 @@ import { formatDuration, isCurrentDeployment } from "@switchyard/core";
 import type { ModelEntry } from "../catalog-index";
 import { enqueue } from "../changes";
 import * as operator from "../operator";
-import { placeModel } from "../placement";
+import { placeAndHold } from "../placement";
 import type { SchedulerResources } from "../resources";
 import type { ModelDemand } from "../routing/demand";
 import type { DeploymentRecord } from "../store";
@@ -84,10 +84,8 @@ async function scaleUp(
   const slots = freeSlots(current, want - current.length);
   let started = 0;
   for (const slot of slots) {
-    const node = placeModel(model, entry.cluster.nodes, here, res.policy.poolsNodes);
-    if (!node) break;
-    // Count the new replica's GPUs so the next one is placed beside it, not on the same hole.
-    here.push({ deploymentId: `planned-${slot}`, node: node.name, gpus: model.gpus, evictable: false, lastUsed: t });
+    // Its GPUs count as taken, so the next replica is placed beside it, not on the same hole.
+    if (!placeAndHold(model, entry.cluster.nodes, here, res.policy.poolsNodes, `planned-${slot}`, t)) break;
     const load = (demand?.inFlight ?? 0) + (demand?.waiting ?? 0);
     await enqueue(
       res,

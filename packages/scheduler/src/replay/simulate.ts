@@ -1,6 +1,6 @@
 import type { ClusterConfig, ResolvedModel, SwitchyardConfig, TraceRequest } from "@switchyard/core";
 import { modelKey } from "../catalog-index";
-import { type Occupant, placeModel } from "../placement";
+import { type Occupant, placeAndHold, placeModel } from "../placement";
 import { DemandHistory } from "../policies/demand-history";
 import type { PolicyContext, PrewarmCandidate, SchedulingPolicy } from "../policies/types";
 
@@ -290,15 +290,7 @@ export function replay(
         .map((m) => ({ key: modelKey(cluster.name, m.id), model: m }));
       const here = occupantsAt(now);
       for (const pick of policy.prewarm(candidates, ctx(now))) {
-        const node = placeModel(pick.model, cluster.nodes, here, pooled);
-        if (!node) continue;
-        here.push({
-          deploymentId: `planned-${pick.key}`,
-          node: node.name,
-          gpus: pick.model.gpus,
-          evictable: false,
-          lastUsed: now,
-        });
+        if (!placeAndHold(pick.model, cluster.nodes, here, pooled, `planned-${pick.key}`, now)) continue;
         newDeployment(pick.model, now, pick.model.placement === "hot", true);
       }
     }
