@@ -2,6 +2,9 @@ import type { FileHandle } from "node:fs/promises";
 import type { BatchProgress } from "@switchyard/core";
 import { type FileRef, openAppendAt, refOfHandle, replaceFileAt, UnsafePathError } from "./safe-fs";
 
+/** Buffered output past which it is written without waiting for a checkpoint (see `append`). */
+export const WRITE_BEHIND_BYTES = 64 * 1024;
+
 /**
  * An append-only output file (results or errors) that can be cut back to a checkpoint: on
  * resume, whatever was written after the last saved checkpoint (a torn last line, or lines
@@ -15,8 +18,14 @@ export class OutputFile {
   private handle: FileHandle | undefined;
   private pending: string[] = [];
   private pendingBytes = 0;
+  /** Bytes handed to the file in order (written, or queued to be); a cut's length is read here. */
+  private queued = 0;
   /** Bytes on disk and synced. */
   private synced = 0;
+  /** The writes in order: each append of a chunk, then a sync's fsync. */
+  private chain: Promise<void> = Promise.resolve();
+  /** The first write that failed: every later sync fails with it (no checkpoint skips a gap). */
+  private failure: Error | undefined;
 
   constructor(
     private readonly dir: FileHandle,
@@ -56,38 +65,69 @@ export class OutputFile {
     }
     if (size > bytes) await this.handle.truncate(bytes);
     this.synced = bytes;
+    this.queued = bytes;
     return refOfHandle(this.handle);
   }
 
+  /**
+   * Buffer a line. Once `WRITE_BEHIND_BYTES` wait, they are written at once (not synced):
+   * lines leave memory while they are young instead of waiting for the next checkpoint, which
+   * kept a second's worth of lines alive long enough to be promoted into the old heap. What is
+   * written past the last checkpoint is cut off on resume, like a torn line.
+   */
   append(line: string): void {
     this.pending.push(line);
     this.pendingBytes += Buffer.byteLength(line) + 1;
+    if (this.pendingBytes >= WRITE_BEHIND_BYTES) this.writePending();
   }
 
+  /** Bytes appended and not yet handed to the file. */
   get bufferedBytes(): number {
     return this.pendingBytes;
   }
 
   /**
-   * Take what is buffered (synchronously, so a checkpoint can cut the results and errors files
-   * at the same line), to be passed to `write`.
+   * Cut here, synchronously (so a checkpoint can cut the results and errors files at the same
+   * line): everything appended so far is written and fsynced, and the promise resolves with the
+   * file's length at the cut, whatever is appended after.
    */
-  take(): { text: string; bytes: number } {
-    const chunk = { text: this.pending.length > 0 ? `${this.pending.join("\n")}\n` : "", bytes: this.pendingBytes };
-    this.pending = [];
-    this.pendingBytes = 0;
-    return chunk;
+  sync(): Promise<number> {
+    this.writePending();
+    const length = this.queued;
+    const done = this.enqueue(async (handle) => {
+      if (this.synced === length) return;
+      await handle.datasync();
+      this.synced = length;
+    }).then(() => length);
+    // Rejections are the caller's, through the returned promise; this copy only keeps an
+    // abandoned cut (a run that was lost meanwhile) from becoming an unhandled rejection.
+    done.catch(() => {});
+    return done;
   }
 
-  /** Append a taken chunk and fsync; resolves with the file's synced length. */
-  async write(chunk: { text: string; bytes: number }): Promise<number> {
-    if (!this.handle) throw new Error(`${this.path} is not open`);
-    if (chunk.bytes > 0) {
-      await this.handle.appendFile(chunk.text); // loops until every byte is written
-      this.synced += chunk.bytes;
-      await this.handle.datasync();
-    }
-    return this.synced;
+  private writePending(): void {
+    if (this.pendingBytes === 0) return;
+    const text = `${this.pending.join("\n")}\n`;
+    this.queued += this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    void this.enqueue((handle) => handle.appendFile(text)).catch(() => {}); // loops until every byte is written
+  }
+
+  /** Run `step` after the writes before it; after a failure, fail without touching the file. */
+  private enqueue(step: (handle: FileHandle) => Promise<void>): Promise<void> {
+    const run = this.chain.then(async () => {
+      if (this.failure) throw this.failure;
+      if (!this.handle) throw new Error(`${this.path} is not open`);
+      try {
+        await step(this.handle);
+      } catch (error) {
+        this.failure ??= error as Error;
+        throw error;
+      }
+    });
+    this.chain = run.catch(() => {});
+    return run;
   }
 
   get length(): number {
@@ -95,6 +135,7 @@ export class OutputFile {
   }
 
   async close(): Promise<void> {
+    await this.chain;
     await this.handle?.close();
     this.handle = undefined;
   }

@@ -1,7 +1,8 @@
 import { type BatchStatus, canTransitionBatch } from "@switchyard/core";
 import type { Database, Prisma } from "@switchyard/db";
-import { USAGE_COLUMNS, type UsageRecord, usageColumns, usageRowsSelect } from "@switchyard/usage";
+import { USAGE_COLUMNS } from "@switchyard/usage";
 import type { BatchFileRefs } from "./batch-files";
+import { type BatchUsageOwner, type BatchUsageRows, batchUsageRowsSelect, INSERT_BATCH_USAGE } from "./usage";
 
 /** The batch row as a run (run/) reads it. */
 export interface BatchRecord {
@@ -59,7 +60,7 @@ const CHECKPOINT = `WITH moved AS (
   WHERE "id" = $1 AND "status" IN ('in_progress', 'cancelling') RETURNING "status"::text AS "status"
 ), charged AS (
   INSERT INTO "usage_records" ${USAGE_COLUMNS}
-  SELECT * FROM (${usageRowsSelect(11)}) AS lines WHERE EXISTS (SELECT 1 FROM moved)
+  SELECT * FROM (${batchUsageRowsSelect(11)}) AS lines WHERE EXISTS (SELECT 1 FROM moved)
 )
 SELECT "status" FROM moved`;
 
@@ -108,7 +109,12 @@ export class BatchStore {
    * Save a checkpoint while the batch runs (or is being cancelled); the status it has now,
    * or undefined when it is in neither (it ended, or is not this worker's to write).
    */
-  async checkpoint(id: string, row: CheckpointRow, usage: readonly UsageRecord[]): Promise<BatchStatus | undefined> {
+  async checkpoint(
+    id: string,
+    row: CheckpointRow,
+    usage: BatchUsageRows,
+    owner: BatchUsageOwner,
+  ): Promise<BatchStatus | undefined> {
     const rows = await this.db.query<{ status: BatchStatus }>(CHECKPOINT, [
       id,
       row.cursorLine,
@@ -120,14 +126,14 @@ export class BatchStore {
       row.completionTokens,
       row.leaseUntil,
       row.workerId,
-      ...usageColumns(usage),
+      ...usage.parameters(owner),
     ]);
     return rows[0]?.status;
   }
 
   /** Usage of lines written with a final status (`settle`), after that status was saved. */
-  async charge(usage: readonly UsageRecord[]): Promise<void> {
+  async charge(usage: BatchUsageRows, owner: BatchUsageOwner): Promise<void> {
     if (usage.length === 0) return;
-    await this.db.execute(`INSERT INTO "usage_records" ${USAGE_COLUMNS} ${usageRowsSelect(1)}`, usageColumns(usage));
+    await this.db.execute(INSERT_BATCH_USAGE, usage.parameters(owner));
   }
 }

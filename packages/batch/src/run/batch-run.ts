@@ -144,7 +144,7 @@ export class BatchRun {
     const requests = new LineRequests(res, { upstreamName, limiter, format, progress });
     const checkpoints = new Checkpoints(res, output, progress);
     const reader = readRequestLines(files.inputSource, { skip: batch.cursorLine, maxLineBytes: settings.maxLineBytes });
-    const window = new LineWindow(res, { reader, output, requests, limiter, checkpoints, format });
+    const window = new LineWindow(res, { reader, output, requests, limiter, format });
     const hold = (until: number) => scheduler.holdForBatch(batch.clusterName, batch.model, until).catch(() => {});
 
     void scheduler.ensureLive(batch.clusterName, batch.model).catch(() => {});

@@ -118,6 +118,7 @@ export class Checkpoints {
         workerId: res.deps.workerId,
       },
       cut.usage,
+      res.batch,
     );
     const next = interruptionAfterCheckpoint(status, res.batch.expiresAt, res.now());
     if (next) res.interrupts.interrupt(next);
@@ -146,7 +147,7 @@ export class Checkpoints {
     if (moved) {
       res.batch.status = to;
       // After the status: a run that loses this race charges nothing (the winner's lines are its own).
-      await res.store.charge(cut.usage);
+      await res.store.charge(cut.usage, res.batch);
     }
     return moved;
   }

@@ -1,2 +1,2 @@
 export { BatchRun } from "./batch-run";
-export type { BatchUsage, RunnerDeps } from "./resources";
+export type { RunnerDeps } from "./resources";

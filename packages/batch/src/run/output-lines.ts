@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { BatchLineError } from "@switchyard/core";
-import type { UsageRecord } from "@switchyard/usage";
 import type { OutputFile } from "../output";
+import { BatchUsageRows, type LineUsage } from "../usage";
 import type { LineCounts } from "./resources";
 
 /** One line's outcome, ready to be written. */
@@ -13,10 +13,11 @@ export interface Finished {
   promptTokens: number;
   completionTokens: number;
   /**
-   * The line's usage record, written with the checkpoint that covers the line (so a line a
-   * resumed run sends again is charged once, and a worker that dies loses no usage).
+   * The line's usage (its tokens are the fields above), written with the checkpoint that covers
+   * the line (so a line a resumed run sends again is charged once, and a worker that dies loses
+   * no usage).
    */
-  usage?: UsageRecord;
+  usage?: LineUsage;
 }
 
 /** What the model server answered, as a failed line records it. */
@@ -27,10 +28,7 @@ export interface LineResponse {
 }
 
 /** The output file as these lines use it (an `OutputFile`; a fake in tests). */
-export type OutputSink = Pick<OutputFile, "append" | "bufferedBytes" | "take" | "write" | "close">;
-
-/** Buffered output past which a checkpoint is taken early (what waits in memory stays bounded). */
-export const FLUSH_BYTES = 8 * 1024 * 1024;
+export type OutputSink = Pick<OutputFile, "append" | "bufferedBytes" | "sync" | "close">;
 
 /**
  * Output lines in OpenAI's batch output shape. Ids are a random prefix per run and the line's
@@ -75,7 +73,7 @@ export class OutputLines {
   /** Finished lines not yet written, by index. */
   private readonly finished = new Map<number, Finished>();
   /** Usage of the lines moved into the buffers since the last cut. */
-  private usage: UsageRecord[] = [];
+  private usage = new BatchUsageRows();
   /** custom_id of every started line not yet written (for the expired lines' error entries). */
   private readonly started = new Map<number, string>();
 
@@ -115,11 +113,6 @@ export class OutputLines {
     }
   }
 
-  /** Whether enough is buffered to take a checkpoint now. */
-  get full(): boolean {
-    return this.results.bufferedBytes + this.errors.bufferedBytes > FLUSH_BYTES;
-  }
-
   /** Buffer a line in its file and count it (the caller keeps the order). */
   append(outcome: Finished): void {
     if (outcome.ok) {
@@ -131,7 +124,7 @@ export class OutputLines {
     }
     this.counts.prompt += outcome.promptTokens;
     this.counts.completion += outcome.completionTokens;
-    if (outcome.usage) this.usage.push(outcome.usage);
+    if (outcome.usage) this.usage.add(outcome.usage, outcome.promptTokens, outcome.completionTokens);
   }
 
   /** The finished lines, in input order, taken out of the window (a cancel keeps them, gaps and all). */
@@ -155,27 +148,28 @@ export class OutputLines {
 
   /**
    * Cut both files at the same line now (synchronously) and return where that is, with a
-   * `write` that appends and fsyncs what was cut and resolves with both files' lengths.
+   * `write` that resolves with both files' lengths at the cut once everything before it is
+   * written and fsynced.
    */
   cut(): {
     cursorLine: number;
     counts: LineCounts;
     /** The usage of the lines this cut covers, to be saved with it. */
-    usage: UsageRecord[];
+    usage: BatchUsageRows;
     write(): Promise<{ resultsBytes: number; errorsBytes: number }>;
   } {
-    const results = this.results.take();
-    const errors = this.errors.take();
+    const results = this.results.sync();
+    const errors = this.errors.sync();
     const usage = this.usage;
-    this.usage = [];
+    this.usage = new BatchUsageRows();
     return {
       cursorLine: this.written,
       counts: { ...this.counts },
       usage,
-      write: async () => ({
-        resultsBytes: await this.results.write(results),
-        errorsBytes: await this.errors.write(errors),
-      }),
+      write: async () => {
+        const [resultsBytes, errorsBytes] = await Promise.all([results, errors]);
+        return { resultsBytes, errorsBytes };
+      },
     };
   }
 

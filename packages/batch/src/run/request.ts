@@ -11,9 +11,8 @@ import {
   type Failure as UpstreamFailure,
   upstreamErrorOf,
 } from "@switchyard/upstream";
-import { type TokenUsage, type UsageNames, type UsageRecord, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
+import { type TokenUsage, type UsageNames, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
 import type { AdaptiveConcurrency } from "../concurrency";
-import { batchUsageRecord } from "../usage";
 import type { Finished, LineFormat, LineResponse } from "./output-lines";
 import type { Progress } from "./progress";
 import type { RunResources } from "./resources";
@@ -158,7 +157,7 @@ export class LineRequests {
           ok: true,
           promptTokens: tokens.prompt,
           completionTokens: tokens.completion,
-          usage: this.usage(200, tokens, latencyMs, requestId),
+          usage: { at: res.now(), requestId, status: 200, latencyMs: Math.round(latencyMs) },
         };
       }
       const response = { status_code: answer.status, request_id: requestId, body: parsed };
@@ -192,29 +191,8 @@ export class LineRequests {
     }
     this.counters.failed.inc();
     const failed = format.failed(index, request.custom_id, last.response, { code: last.code, message: last.message });
-    failed.usage = this.usage(last.response?.status_code ?? 502, NO_TOKENS, 0, ourId);
+    failed.usage = { at: res.now(), requestId: ourId, status: last.response?.status_code ?? 502, latencyMs: 0 };
     return failed;
-  }
-
-  /** The line's usage record (saved with the checkpoint that covers the line). */
-  private usage(status: number, tokens: TokenUsage, latencyMs: number, requestId: string): UsageRecord {
-    const { batch } = this.res;
-    return batchUsageRecord(
-      {
-        batchId: batch.id,
-        userId: batch.userId,
-        projectId: batch.projectId,
-        model: batch.model,
-        cluster: batch.clusterName,
-        route: "/v1/batches",
-        status,
-        promptTokens: tokens.prompt,
-        completionTokens: tokens.completion,
-        latencyMs: Math.round(latencyMs),
-        requestId,
-      },
-      new Date(this.res.now()),
-    );
   }
 
   /** A live replica; when there is none, start the model and wait (a batch waits, it does not fail). */

@@ -2,19 +2,12 @@ import type { BatchSettings, Clock, SwitchyardConfig } from "@switchyard/core";
 import type { Database } from "@switchyard/db";
 import type { EngineAdapterOptions } from "@switchyard/engines";
 import type { Scheduler } from "@switchyard/scheduler";
-import type { UsageRecord } from "@switchyard/usage";
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import type { FileStore } from "../files";
 import type { BatchMetrics } from "../metrics";
 import type { BatchRecord, BatchStore } from "../store";
 import type { Interrupts } from "./interrupts";
-
-/** One line's usage as a run reports it: a usage record's fields that a batch knows, and its id. */
-export type BatchUsage = Pick<
-  UsageRecord,
-  "requestId" | "model" | "cluster" | "route" | "status" | "promptTokens" | "completionTokens" | "latencyMs"
-> & { batchId: string; userId: string; projectId?: string | null | undefined };
 
 export interface RunnerDeps {
   db: Database;

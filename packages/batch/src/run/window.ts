@@ -1,7 +1,6 @@
 import { batchLineError } from "@switchyard/core";
 import type { AdaptiveConcurrency } from "../concurrency";
 import type { InputLine } from "../lines";
-import type { Checkpoints } from "./checkpoint";
 import type { Finished, LineFormat, OutputLines } from "./output-lines";
 import type { InFlight, LineRequest, LineRequests } from "./request";
 import type { RunResources } from "./resources";
@@ -49,7 +48,6 @@ export class LineWindow {
       output: OutputLines;
       requests: Pick<LineRequests, "send">;
       limiter: Pick<AdaptiveConcurrency, "limit">;
-      checkpoints: Pick<Checkpoints, "queue">;
       format: LineFormat;
     },
   ) {
@@ -142,10 +140,7 @@ export class LineWindow {
         this.inflight.delete(index);
         if (outcome) {
           output.finish(index, outcome);
-          if (!this.res.interrupts.isLost()) {
-            output.advance();
-            if (output.full) this.parts.checkpoints.queue();
-          }
+          if (!this.res.interrupts.isLost()) output.advance();
         }
         this.pump();
         this.checkIdle();

@@ -98,7 +98,7 @@ describe("Checkpoints", () => {
   it("stops the run when a checkpoint fails, to resume from the last good one", async () => {
     const w = await runWorld("in_progress");
     const { results, checkpoints: c } = checkpoints(w);
-    results.write = async () => {
+    results.sync = async () => {
       throw new Error("disk full");
     };
     c.queue();

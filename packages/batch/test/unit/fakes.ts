@@ -24,14 +24,9 @@ export class FakeSink implements OutputSink {
     return this.pending.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
   }
 
-  take(): { text: string; bytes: number } {
-    const chunk = { text: this.pending.map((line) => `${line}\n`).join(""), bytes: this.bufferedBytes };
+  async sync(): Promise<number> {
+    this.synced.push(...this.pending);
     this.pending = [];
-    return chunk;
-  }
-
-  async write(chunk: { text: string; bytes: number }): Promise<number> {
-    if (chunk.text) this.synced.push(...chunk.text.slice(0, -1).split("\n"));
     return this.length;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FLUSH_BYTES, LineFormat, OutputLines } from "../../src/run/output-lines";
+import { LineFormat, OutputLines } from "../../src/run/output-lines";
 import { FakeSink, outcome } from "./fakes";
 
 function lines(written = 0) {
@@ -58,12 +58,18 @@ describe("ordered output", () => {
     expect(output.waiting).toBe(0);
   });
 
-  it("asks for a checkpoint once more than 8 MiB waits in the buffers", () => {
+  it("collects the usage of the lines a cut covers, and starts afresh after it", () => {
     const { output } = lines();
-    output.append(outcome("x".repeat(FLUSH_BYTES / 2)));
-    expect(output.full).toBe(false);
-    output.append(outcome("y".repeat(FLUSH_BYTES / 2), false));
-    expect(output.full).toBe(true);
+    const usage = (requestId: string) => ({ at: 1_000, requestId, status: 200, latencyMs: 5 });
+    output.finish(0, { ...outcome("a", true, 3), usage: usage("r0") });
+    output.finish(1, { ...outcome("b", false), usage: { ...usage("r1"), status: 502, latencyMs: 0 } });
+    output.finish(2, outcome("c")); // a line with no usage (an internal error) adds no row
+    output.advance();
+    const cut = output.cut();
+    expect(cut.usage.requestId).toEqual(["r0", "r1"]);
+    expect(cut.usage.status).toEqual([200, 502]);
+    expect(cut.usage.promptTokens).toEqual([3, 0]);
+    expect(output.cut().usage.length).toBe(0);
   });
 
   it("formats lines in OpenAI's output shape with ids that follow the input order", () => {

@@ -95,7 +95,7 @@ describe("a batch line's request", () => {
     expect(waits).toEqual([null, "model org/batchy is queued (position 3 in the queue, ready in about 62 s)"]);
     expect(progress.waitingFor).toBeNull();
     expect(finished).toMatchObject({ ok: true, customId: "q0", promptTokens: 21, completionTokens: 5 });
-    // Its usage record travels with it, to be saved with the checkpoint that covers the line.
-    expect(finished?.usage).toMatchObject({ route: "/v1/batches", status: 200, promptTokens: 21, completionTokens: 5 });
+    // Its usage travels with it, to be saved with the checkpoint that covers the line.
+    expect(finished?.usage).toMatchObject({ status: 200, requestId: expect.any(String) });
   });
 });

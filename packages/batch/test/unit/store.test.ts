@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { batchUsageRecord } from "../../src/usage";
+import { BatchUsageRows } from "../../src/usage";
 import { closeSharedDatabase, runWorld } from "./fakes";
 
 afterAll(closeSharedDatabase);
@@ -52,32 +52,39 @@ describe("BatchStore", () => {
       leaseUntil: new Date(w.clock.now() + 60_000),
       workerId: "worker-1",
     };
-    const line = (requestId: string) =>
-      batchUsageRecord(
-        {
-          batchId: id,
-          userId: w.res.batch.userId,
-          model: "org/batchy",
-          cluster: "lab",
-          route: "/v1/batches",
-          status: 200,
-          promptTokens: 10,
-          completionTokens: 5,
-          latencyMs: 3,
-          requestId,
-        },
-        new Date(w.clock.now()),
-      );
+    const lines = (...ids: string[]) => {
+      const rows = new BatchUsageRows();
+      for (const requestId of ids) rows.add({ at: w.clock.now(), requestId, status: 200, latencyMs: 3 }, 10, 5);
+      return rows;
+    };
     const charged = async () =>
       (await w.db.prisma.usageRecord.findMany({ where: { requestId: { startsWith: `${id}-` } } })).map(
         (r) => r.requestId,
       );
-    expect(await w.store.checkpoint(id, row, [line(`${id}-1`), line(`${id}-2`)])).toBe("cancelling");
+    expect(await w.store.checkpoint(id, row, lines(`${id}-1`, `${id}-2`), w.res.batch)).toBe("cancelling");
     expect(await w.row()).toMatchObject({ cursorLine: 7, resultsBytes: 70n, completedCount: 6, workerId: "worker-1" });
     expect(await charged()).toEqual([`${id}-1`, `${id}-2`]);
+    // Each line is accounted as the user's own request would be: no key, not streamed, no
+    // first-token time, on /v1/batches, charged to the batch's project.
+    const first = await w.db.prisma.usageRecord.findFirst({ where: { requestId: `${id}-1` } });
+    expect(first).toMatchObject({
+      at: new Date(w.clock.now()),
+      userId: w.res.batch.userId,
+      apiKeyId: null,
+      model: w.res.batch.model,
+      clusterName: w.res.batch.clusterName,
+      route: "/v1/batches",
+      status: 200,
+      promptTokens: 10,
+      completionTokens: 5,
+      latencyMs: 3,
+      ttftMs: null,
+      stream: false,
+      projectId: w.res.batch.projectId ?? null,
+    });
     await w.store.transition(id, "cancelling", "cancelled");
     // No longer this run's: neither the checkpoint nor its lines' usage is saved.
-    expect(await w.store.checkpoint(id, { ...row, cursorLine: 9 }, [line(`${id}-3`)])).toBeUndefined();
+    expect(await w.store.checkpoint(id, { ...row, cursorLine: 9 }, lines(`${id}-3`), w.res.batch)).toBeUndefined();
     expect((await w.row()).cursorLine).toBe(7);
     expect(await charged()).toEqual([`${id}-1`, `${id}-2`]);
   });

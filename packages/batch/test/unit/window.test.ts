@@ -43,16 +43,14 @@ async function world(count: number, limit: number) {
   const results = new FakeSink();
   const output = new OutputLines(results, new FakeSink(), w.res.counts, 0);
   const requests = new HeldRequests();
-  let checkpoints = 0;
   const window = new LineWindow(w.res, {
     reader: lines(count),
     output,
     requests,
     limiter: { limit },
-    checkpoints: { queue: () => checkpoints++ },
     format: new LineFormat(),
   });
-  return { w, output, results, requests, window, checkpoints: () => checkpoints };
+  return { w, output, results, requests, window };
 }
 
 describe("the in-flight window", () => {
