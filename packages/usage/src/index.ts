@@ -14,5 +14,6 @@ export {
   type UsageNames,
   usageFromBuffer,
   usageFromJson,
+  usageFromObject,
   usageNamesOf,
 } from "./tokens";

@@ -1,7 +1,8 @@
 /**
- * The token counts of a model server's answer, read the one way the gateway and the batch
- * worker both read them: from the `usage` object, by scanning for its keys rather than parsing
- * the whole body (answers can be large; only two numbers are needed).
+ * The token counts of a model server's answer, read by the same rules wherever they are read:
+ * from the `usage` object. The gateway scans for its keys rather than parsing the whole body
+ * (answers can be large; only two numbers are needed); the batch worker, which parses every
+ * answer anyway to check it, reads them off the parsed object (`usageFromObject`).
  */
 
 /** Tokens of one request: the prompt, and what was generated. */
@@ -56,4 +57,26 @@ export function usageFromBuffer(body: Buffer, names: UsageNames): TokenUsage | u
   const at = body.lastIndexOf(USAGE_KEY);
   if (at < 0) return undefined;
   return usageFromJson(body.toString("latin1", at, Math.min(body.length, at + 400)), names);
+}
+
+/** A whole number of tokens, or undefined for anything else. */
+function count(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** `usageFromJson`'s counts from an answer already parsed. */
+export function usageFromObject(body: unknown, names: UsageNames): TokenUsage | undefined {
+  const usage = (body as { usage?: unknown } | null)?.usage;
+  if (typeof usage !== "object" || usage === null) return undefined;
+  const fields = usage as Record<string, unknown>;
+  if (names === "input") {
+    const prompt = count(fields.input_tokens);
+    const completion = count(fields.output_tokens);
+    return prompt === undefined && completion === undefined
+      ? undefined
+      : { prompt: prompt ?? 0, completion: completion ?? 0 };
+  }
+  const prompt = count(fields.prompt_tokens);
+  if (prompt === undefined) return undefined;
+  return { prompt, completion: count(fields.completion_tokens) ?? 0 };
 }

@@ -11,7 +11,7 @@ import {
   type Failure as UpstreamFailure,
   upstreamErrorOf,
 } from "@switchyard/upstream";
-import { type TokenUsage, type UsageNames, usageFromBuffer, usageNamesOf } from "@switchyard/usage";
+import { type TokenUsage, type UsageNames, usageFromObject, usageNamesOf } from "@switchyard/usage";
 import type { AdaptiveConcurrency } from "../concurrency";
 import type { Finished, LineFormat, LineResponse } from "./output-lines";
 import type { Progress } from "./progress";
@@ -147,7 +147,7 @@ export class LineRequests {
       }
       if (answer.status === 200 && typeof parsed === "object" && parsed !== null) {
         limiter.success(latencyMs);
-        const tokens = usageFromBuffer(answer.body, this.usageNames) ?? NO_TOKENS;
+        const tokens = usageFromObject(parsed, this.usageNames) ?? NO_TOKENS;
         this.counters.completed.inc();
         // The server's own JSON goes in as it came (re-serialised only if it spans lines).
         const raw = text.includes("\n") ? JSON.stringify(parsed) : text;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { usageFromBuffer, usageFromJson, usageNamesOf } from "../../src";
+import { type UsageNames, usageFromBuffer, usageFromJson, usageFromObject, usageNamesOf } from "../../src";
 
 describe("token counts of an answer", () => {
   it("reads OpenAI's names from the usage object only, not from the generated text", () => {
@@ -29,6 +29,29 @@ describe("token counts of an answer", () => {
     expect(usageFromBuffer(Buffer.from(JSON.stringify({ usage: { total_tokens: 4 } })), "input")).toBeUndefined();
     // The other API's names are not this one's.
     expect(usageFromJson(JSON.stringify({ usage: { input_tokens: 5 } }), "prompt")).toBeUndefined();
+  });
+
+  it("reads the same counts off an answer already parsed (the batch worker's way)", () => {
+    const answers: [unknown, UsageNames][] = [
+      [
+        {
+          choices: [{ message: { content: '"prompt_tokens": 999' } }],
+          usage: { prompt_tokens: 12, completion_tokens: 4 },
+        },
+        "prompt",
+      ],
+      [{ data: [], usage: { prompt_tokens: 3, total_tokens: 3 } }, "prompt"],
+      [{ output: [], usage: { input_tokens: 5, output_tokens: 2 } }, "input"],
+      [{ usage: { output_tokens: 6 } }, "input"],
+      [{ usage: { input_tokens: 5 } }, "prompt"],
+      [{ usage: { total_tokens: 4 } }, "input"],
+      [{ choices: [], usage: null }, "prompt"],
+      [{ choices: [] }, "prompt"],
+    ];
+    for (const [answer, names] of answers) {
+      expect(usageFromObject(answer, names)).toEqual(usageFromJson(JSON.stringify(answer), names));
+    }
+    expect(usageFromObject("not an object", "prompt")).toBeUndefined();
   });
 
   it("knows which names each API path uses", () => {
