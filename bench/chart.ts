@@ -121,27 +121,14 @@ export function lineChartSvg(options: {
   return { svg: parts.join("\n"), width: WIDTH, height };
 }
 
-/** Debian's chromium, as the dashboard's browser tests use it (no browser download at install). */
-const CHROMIUM = process.env.SWITCHYARD_CHROMIUM ?? "/usr/bin/chromium";
-/** Without the networking flags chromium stalls on a closed network. */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
 /** The SVG as a PNG, drawn by headless chromium. */
 export async function svgToPng(chart: { svg: string; width: number; height: number }, file: string): Promise<void> {
   const { chromium } = await import("playwright-core");
+  const { CHROMIUM, CHROMIUM_ARGS } = await import("@switchyard/db/testing");
   const profile = mkdtempSync(path.join(tmpdir(), "sy-bench-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS],
     headless: true,
     viewport: { width: chart.width, height: chart.height },
   });

@@ -1,35 +1,18 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { servicesRequired } from "@switchyard/db/testing";
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable as chromiumAvailableFor } from "@switchyard/db/testing";
 import { type RunningServer, startServer } from "@switchyard/server";
 import { pino } from "pino";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 
-/** Debian's chromium (`./scripts/chromium.sh` installs it); `npx playwright install` cannot work here. */
-export const CHROMIUM = process.env.SWITCHYARD_CHROMIUM ?? "/usr/bin/chromium";
-/** Without the networking flags chromium stalls on a closed network. */
-export const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 export const RESULTS_DIR = fileURLToPath(new URL("../test-results/", import.meta.url));
 export const ADMIN_PASSWORD = "admin-password-for-tests";
 
 /** Whether chromium is here; missing with SWITCHYARD_REQUIRE_SERVICES=1 is a failure, otherwise a skip. */
 export function chromiumAvailable(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  const message = `chromium is not installed at ${CHROMIUM} (sudo ./scripts/chromium.sh installs it)`;
-  if (servicesRequired) throw new Error(`${message}; SWITCHYARD_REQUIRE_SERVICES=1 forbids skipping`);
-  console.warn(`${message}: skipping the browser tests`);
-  return false;
+  return chromiumAvailableFor("the browser tests");
 }
 
 export interface Browser {
@@ -45,7 +28,7 @@ export async function launchBrowser(): Promise<Browser> {
   const profile = mkdtempSync(path.join(tmpdir(), "sy-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS],
     headless: true,
     viewport: { width: 1280, height: 900 },
   });

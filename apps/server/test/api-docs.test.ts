@@ -1,33 +1,11 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { servicesRequired } from "@switchyard/db/testing";
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from "@switchyard/db/testing";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../src";
 import { memoryLogger, tempDataDir } from "./helpers";
-
-/** Debian's chromium, as the dashboard's browser tests use it. */
-const CHROMIUM = process.env.SWITCHYARD_CHROMIUM ?? "/usr/bin/chromium";
-/** Without the networking flags chromium stalls on a closed network. */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-function chromiumAvailable(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (servicesRequired)
-    throw new Error(`chromium is not installed at ${CHROMIUM}; SWITCHYARD_REQUIRE_SERVICES=1 forbids skipping`);
-  console.warn(`chromium is not installed at ${CHROMIUM}: skipping the /docs browser check`);
-  return false;
-}
 
 describe("the API reference page (/docs)", () => {
   let server: RunningServer;
@@ -80,13 +58,13 @@ describe("the API reference page (/docs)", () => {
     expect(doc.paths["/docs/assets/{file}"].get.security).toEqual([]);
   });
 
-  it.skipIf(!chromiumAvailable())(
+  it.skipIf(!chromiumAvailable("the /docs browser check"))(
     "renders in chromium under its Content-Security-Policy: the API's title and its paths",
     async () => {
       const profile = mkdtempSync(path.join(tmpdir(), "sy-docs-chromium-"));
       const context = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
-        args: CHROMIUM_ARGS,
+        args: [...CHROMIUM_ARGS],
         headless: true,
         viewport: { width: 1280, height: 900 },
       });

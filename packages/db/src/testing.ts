@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, realpathSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,6 +20,37 @@ export const TEST_POSTGRES_URL =
   process.env.SWITCHYARD_TEST_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
 export const servicesRequired = process.env.SWITCHYARD_REQUIRE_SERVICES === "1";
+
+/**
+ * The browser of the browser tests and the benchmark's charts: Debian's chromium
+ * (`./scripts/chromium.sh` installs it), driven by playwright-core; `npx playwright install`
+ * cannot work here.
+ */
+export const CHROMIUM = process.env.SWITCHYARD_CHROMIUM ?? "/usr/bin/chromium";
+
+/** Its launch flags: without the networking ones chromium stalls on a closed network. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/**
+ * Whether chromium is here; missing with SWITCHYARD_REQUIRE_SERVICES=1 is a failure, otherwise
+ * a warning that `skipping` (what is left out) is skipped.
+ */
+export function chromiumAvailable(skipping: string): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  const message = `chromium is not installed at ${CHROMIUM} (sudo ./scripts/chromium.sh installs it)`;
+  if (servicesRequired) throw new Error(`${message}; SWITCHYARD_REQUIRE_SERVICES=1 forbids skipping`);
+  console.warn(`${message}: skipping ${skipping}`);
+  return false;
+}
 
 export type TestDriver = "pglite" | "postgres";
 

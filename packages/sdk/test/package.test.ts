@@ -56,6 +56,15 @@ describe("the packed SDK, installed alone", () => {
     rmSync(temp, { recursive: true, force: true });
   });
 
+  it("carries a package.json for users: no devDependencies, no workspace: or catalog: versions", async () => {
+    const { stdout } = await run("tar", ["-xzOf", tarball, "package/package.json"]);
+    const manifest = JSON.parse(stdout) as Record<string, unknown>;
+    expect(manifest.name).toBe("@switchyard/sdk");
+    expect(manifest).not.toHaveProperty("devDependencies");
+    expect(Object.keys(manifest.dependencies as object)).toContain("zod");
+    expect(stdout).not.toMatch(/"(workspace|catalog):/);
+  });
+
   it("installs globally with npm and `sy` runs: --version, --help, and models against a server", async () => {
     const cwd = path.join(temp, "empty");
     mkdirSync(cwd);

@@ -2,14 +2,15 @@ import cluster from "node:cluster";
 import { type Command, Option } from "commander";
 import type { CliIO } from "../cli-io";
 import { loadConfig } from "../config";
+import type { Logger, Loggers } from "../logger";
 import { collectStartupGarbage } from "../memory";
 import { type InstanceRole, parseRoles, ROLES, ROLES_HELP } from "../roles";
 import type { RunningServer } from "../server";
-import { joinPrimaryMetrics, parseWorkers, resolveWorkers, runWorker, workerIndex } from "../workers";
+import { joinPrimaryMetrics, parseWorkers, resolveWorkers, runWorker, startPrimary, workerIndex } from "../workers";
 import { runUntilSignal } from "./lifecycle";
 import { configOption, DEFAULT_HOST, DEFAULT_PORT, dataDirOption, parsePort, resolveDataDir } from "./options";
 
-interface ServeFlags {
+export interface ServeFlags {
   port: number;
   host: string;
   dataDir: string;
@@ -94,72 +95,90 @@ async function gatewayWorker(flags: ServeFlags, io: CliIO): Promise<void> {
   );
 }
 
+/** The primary of `serve --workers N`, started: where its workers listen, and its own logger. */
+export interface RunningPrimaryProcess {
+  url: string;
+  roles: InstanceRole[];
+  /** The primary's own lines (`component: primary`); its scheduler and batch worker log as `batch-worker`. */
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/**
+ * Start the primary of `serve --workers N`: the roles other than the gateway (the scheduler, the
+ * batch worker) in this process, then the N gateway workers. Its own lines (workers listening,
+ * exiting, shutting down) say `component: primary`, not the `batch-worker` of the background
+ * roles it runs beside them.
+ */
+export async function startPrimaryProcess(
+  flags: ServeFlags,
+  workers: number,
+  env: NodeJS.ProcessEnv,
+  given?: Loggers,
+): Promise<RunningPrimaryProcess> {
+  const { config } = await loadConfig(flags.config, env);
+  // Loaded here, not at the top: the CLI's other commands never need pino.
+  const loggers = given ?? (await import("../logger")).createLoggers();
+  const roles = flags.roles ?? [...ROLES].filter((r) => r !== "batch" || config.batch.runInServe);
+  const others = roles.filter((r) => r !== "gateway");
+  const { startBackground } = await import("../batch-worker");
+  const rest =
+    others.length > 0
+      ? await startBackground({
+          roles: others,
+          dataDir: resolveDataDir(flags.dataDir),
+          configFile: flags.config,
+          env,
+          logger: loggers.logger,
+        })
+      : undefined;
+  const logger = loggers.logger.child({ component: "primary" });
+  try {
+    const gateways = await startPrimary({
+      workers,
+      logger,
+      registry: rest?.ctx.metrics.registry,
+      limits: config.gateway.limits,
+      redis: Boolean(env.REDIS_URL),
+    });
+    const shownHost = flags.host.includes(":") ? `[${flags.host}]` : flags.host;
+    const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${gateways.address.port}`;
+    return {
+      url,
+      roles,
+      logger,
+      close: async () => {
+        await gateways.close();
+        await rest?.close();
+        logger.info("switchyard stopped");
+        await loggers.flush();
+      },
+    };
+  } catch (error) {
+    await rest?.close();
+    throw error;
+  }
+}
+
 /**
  * `serve --workers N` (N > 1): this process runs the roles other than the gateway (the scheduler,
  * the batch worker) and forks N gateway workers that share the port.
  */
 async function primary(flags: ServeFlags, workers: number, io: CliIO): Promise<void> {
-  await runUntilSignal(
-    io,
-    async () => {
-      const { config } = await loadConfig(flags.config, io.env);
-      const roles = flags.roles ?? [...ROLES].filter((r) => r !== "batch" || config.batch.runInServe);
-      const others = roles.filter((r) => r !== "gateway");
-      const { startBackground } = await import("../batch-worker");
-      const { createLoggers } = await import("../logger");
-      const { startPrimary } = await import("../workers");
-      const rest =
-        others.length > 0
-          ? await startBackground({
-              roles: others,
-              dataDir: resolveDataDir(flags.dataDir),
-              configFile: flags.config,
-              env: io.env,
-            })
-          : undefined;
-      const loggers = rest ? undefined : createLoggers();
-      const logger = rest?.ctx.logger ?? loggers!.logger;
-      try {
-        const gateways = await startPrimary({
-          workers,
-          logger,
-          registry: rest?.ctx.metrics.registry,
-          limits: config.gateway.limits,
-          redis: Boolean(io.env.REDIS_URL),
-        });
-        const shownHost = flags.host.includes(":") ? `[${flags.host}]` : flags.host;
-        const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${gateways.address.port}`;
-        return {
-          url,
-          roles,
-          logger,
-          close: async () => {
-            await gateways.close();
-            await rest?.close();
-            logger.info("switchyard stopped");
-            await loggers?.flush();
-          },
-        };
-      } catch (error) {
-        await rest?.close();
-        throw error;
-      }
+  await runUntilSignal(io, () => startPrimaryProcess(flags, workers, io.env), {
+    stopping: (running, signal) => running.logger.info({ signal }, "shutting down"),
+    started: (running) => {
+      const { url } = running;
+      io.err(
+        `\nSwitchyard is up: ${url}\n` +
+          `  roles:    ${running.roles.join(", ")} (${workers} gateway workers)\n` +
+          `  dashboard: ${url}/admin (sign in as admin)\n` +
+          `  models:   curl -H "Authorization: Bearer $TOKEN" ${url}/v1/models\n` +
+          `  health:   curl ${url}/health\n` +
+          "  stop:     Ctrl-C\n\n",
+      );
     },
-    {
-      stopping: (running, signal) => running.logger.info({ signal }, "shutting down"),
-      started: (running) => {
-        const { url } = running;
-        io.err(
-          `\nSwitchyard is up: ${url}\n` +
-            `  roles:    ${running.roles.join(", ")} (${workers} gateway workers)\n` +
-            `  dashboard: ${url}/admin (sign in as admin)\n` +
-            `  models:   curl -H "Authorization: Bearer $TOKEN" ${url}/v1/models\n` +
-            `  health:   curl ${url}/health\n` +
-            "  stop:     Ctrl-C\n\n",
-        );
-      },
-    },
-  );
+  });
 }
 
 /** `serve --roles` without the gateway: the scheduler and/or the batch worker, with their probes on --port. */
