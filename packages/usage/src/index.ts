@@ -5,8 +5,6 @@ export {
   UsageRecorder,
   type UsageRecorderOptions,
   type UsageSink,
-  usageColumns,
-  usageRowsSelect,
 } from "./recorder";
 export {
   numberAfter,

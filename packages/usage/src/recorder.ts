@@ -21,50 +21,40 @@ export interface UsageRecord {
   projectId?: string | null | undefined;
 }
 
-/** The usage rows of `$<first>`..`$<first + 13>` (one array each, see `usageColumns`), as a SELECT. */
-export function usageRowsSelect(first: number): string {
-  const types = [
-    "timestamptz",
-    "text",
-    "uuid",
-    "text",
-    "text",
-    "text",
-    "text",
-    "int",
-    "int",
-    "int",
-    "int",
-    "int",
-    "bool",
-    "uuid",
-  ];
-  return `SELECT * FROM unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(", ")})`;
-}
-
-/** The columns `usageRowsSelect` fills, in its order. */
+/** The columns of a usage row, in the order every INSERT of them fills. */
 export const USAGE_COLUMNS = `("at", "requestId", "userId", "apiKeyId", "model", "clusterName", "route", "status", "promptTokens", "completionTokens", "latencyMs", "ttftMs", "stream", "projectId")`;
 
-const INSERT = `INSERT INTO "usage_records" ${USAGE_COLUMNS}\n${usageRowsSelect(1)}`;
+/**
+ * Records in bulk from one parameter: a JSON array of one array per record (`usageRows`),
+ * unpacked by PostgreSQL. Encoding is JSON.stringify, native code: about 0.4 µs a record,
+ * where fourteen text arrays for pg cost ~1.7 µs and 2.6 KB of garbage a record (a tenth of a
+ * flush's time and half its allocations at 1,000 req/s).
+ */
+const INSERT = `INSERT INTO "usage_records" ${USAGE_COLUMNS}
+SELECT to_timestamp((r->>0)::float8 / 1000), r->>1, (r->>2)::uuid, r->>3, r->>4, r->>5, r->>6,
+  (r->>7)::int, (r->>8)::int, (r->>9)::int, (r->>10)::int, (r->>11)::int, (r->>12)::bool, (r->>13)::uuid
+FROM jsonb_array_elements($1::jsonb) AS r`;
 
-/** Records as the fourteen arrays `usageRowsSelect` reads (one per column). */
-export function usageColumns(batch: readonly UsageRecord[]): unknown[] {
-  return [
-    batch.map((r) => r.at.toISOString()),
-    batch.map((r) => r.requestId),
-    batch.map((r) => r.userId),
-    batch.map((r) => r.apiKeyId),
-    batch.map((r) => r.model),
-    batch.map((r) => r.cluster),
-    batch.map((r) => r.route),
-    batch.map((r) => r.status),
-    batch.map((r) => r.promptTokens),
-    batch.map((r) => r.completionTokens),
-    batch.map((r) => r.latencyMs),
-    batch.map((r) => r.ttftMs),
-    batch.map((r) => r.stream),
-    batch.map((r) => r.projectId ?? null),
-  ];
+/** Records as `INSERT` reads them: one JSON array of tuples in `USAGE_COLUMNS` order. */
+function usageRows(batch: readonly UsageRecord[]): string {
+  return JSON.stringify(
+    batch.map((r) => [
+      r.at.getTime(),
+      r.requestId,
+      r.userId,
+      r.apiKeyId,
+      r.model,
+      r.cluster,
+      r.route,
+      r.status,
+      r.promptTokens,
+      r.completionTokens,
+      r.latencyMs,
+      r.ttftMs,
+      r.stream,
+      r.projectId ?? null,
+    ]),
+  );
 }
 
 /** Where usage goes: the gateway and the batch worker only ever record. */
@@ -80,10 +70,10 @@ export interface UsageRecorderOptions {
   /** Records held while the database is behind; more are dropped (default 200,000). */
   maxBuffered?: number | undefined;
   /**
-   * Records per INSERT (default 250). Turning a batch into the statement's arrays is synchronous
-   * work (about 4 µs a record): 2,000 records (two seconds at 1,000 req/s) in one statement held
-   * the event loop for 7-16 ms, a stall every flush that showed in the gateway's p99; 250 hold it
-   * for 1-2 ms at a time, the INSERTs' round trips between them.
+   * Records per INSERT (default 250). Turning a batch into the statement's parameter is
+   * synchronous work: 2,000 records (two seconds at 1,000 req/s) in one statement held the event
+   * loop for 7-16 ms when they went as fourteen arrays, a stall every flush that showed in the
+   * gateway's p99; 250 at a time keep each piece short, the INSERTs' round trips between them.
    */
   batchSize?: number | undefined;
 }
@@ -160,7 +150,7 @@ export class UsageRecorder implements UsageSink {
       for (let start = 0; start < taken.length; start += batchSize) {
         this.writing = taken.length - start;
         try {
-          await this.db.execute(INSERT, usageColumns(taken.slice(start, start + batchSize)));
+          await this.db.execute(INSERT, [usageRows(taken.slice(start, start + batchSize))]);
           this.writing = 0;
         } catch (error) {
           this.writing = 0;
