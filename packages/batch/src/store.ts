@@ -1,5 +1,5 @@
 import { type BatchStatus, canTransitionBatch } from "@switchyard/core";
-import type { Database, Prisma } from "@switchyard/db";
+import type { Database, Prisma, PrismaClientOrTransaction } from "@switchyard/db";
 import { USAGE_COLUMNS } from "@switchyard/usage";
 import type { BatchFileRefs } from "./batch-files";
 import { type BatchUsageOwner, type BatchUsageRows, batchUsageRowsSelect, INSERT_BATCH_USAGE } from "./usage";
@@ -80,21 +80,29 @@ export class BatchStore {
   /**
    * Move the batch to `to` if its status is still one of `from`, with `fields` in the same
    * UPDATE. False when it had moved on (another process, or the API, changed it first).
+   * `charge`, the usage of the lines written with this status, is inserted in the same
+   * transaction, only if the move happened: a run that loses the race charges nothing, and a
+   * process that dies right after the move loses no usage.
    */
   async transition(
     id: string,
     from: BatchStatus | readonly BatchStatus[],
     to: BatchStatus,
     fields: TransitionFields = {},
+    charge?: { usage: BatchUsageRows; owner: BatchUsageOwner },
   ): Promise<boolean> {
     const froms: readonly BatchStatus[] = typeof from === "string" ? [from] : from;
     const wrong = froms.filter((status) => !canTransitionBatch(status, to));
     if (wrong.length > 0) throw new Error(`a batch cannot go from ${wrong.join(", ")} to ${to}`);
-    const updated = await this.db.prisma.batch.updateMany({
-      where: { id, status: { in: [...froms] } },
-      data: { ...fields, status: to },
+    const move = async (db: PrismaClientOrTransaction) =>
+      (await db.batch.updateMany({ where: { id, status: { in: [...froms] } }, data: { ...fields, status: to } }))
+        .count === 1;
+    if (!charge || charge.usage.length === 0) return move(this.db.prisma);
+    return this.db.prisma.$transaction(async (tx) => {
+      const moved = await move(tx);
+      if (moved) await tx.$executeRawUnsafe(INSERT_BATCH_USAGE, ...charge.usage.parameters(charge.owner));
+      return moved;
     });
-    return updated.count === 1;
   }
 
   /** Record the batch's files (the identities its later runs check them against). */
@@ -129,11 +137,5 @@ export class BatchStore {
       ...usage.parameters(owner),
     ]);
     return rows[0]?.status;
-  }
-
-  /** Usage of lines written with a final status (`settle`), after that status was saved. */
-  async charge(usage: BatchUsageRows, owner: BatchUsageOwner): Promise<void> {
-    if (usage.length === 0) return;
-    await this.db.execute(INSERT_BATCH_USAGE, usage.parameters(owner));
   }
 }

@@ -44,35 +44,38 @@ export class BatchUsageRows {
     this.latencyMs.push(line.latencyMs);
   }
 
-  /** The parameters of `batchUsageRowsSelect(first)`, in its order. */
+  /**
+   * The parameters of `batchUsageRowsSelect(first)`, in its order: the rows as one JSON array
+   * of tuples (encoded natively, and a single text parameter that both pg and Prisma's raw
+   * queries pass as is), then the fields every row shares.
+   */
   parameters(owner: BatchUsageOwner): unknown[] {
-    return [
-      this.at,
-      this.requestId,
-      this.status,
-      this.promptTokens,
-      this.completionTokens,
-      this.latencyMs,
-      owner.userId,
-      owner.projectId ?? null,
-      owner.model,
-      owner.clusterName,
-    ];
+    const rows = new Array<unknown[]>(this.length);
+    for (let i = 0; i < rows.length; i++) {
+      rows[i] = [
+        this.at[i],
+        this.requestId[i],
+        this.status[i],
+        this.promptTokens[i],
+        this.completionTokens[i],
+        this.latencyMs[i],
+      ];
+    }
+    return [JSON.stringify(rows), owner.userId, owner.projectId ?? null, owner.model, owner.clusterName];
   }
 }
 
 /**
- * A batch's usage rows from `$<first>`..`$<first + 9>` (see `BatchUsageRows.parameters`), as a
+ * A batch's usage rows from `$<first>`..`$<first + 4>` (see `BatchUsageRows.parameters`), as a
  * SELECT in `USAGE_COLUMNS` order. A line is accounted as the user's own request would be, on
  * route `/v1/batches`: no key, never streamed, no first-token time, charged to the batch's
  * project. The fields every line shares are sent once, not once per row.
  */
 export function batchUsageRowsSelect(first: number): string {
   const $ = (i: number) => `$${first + i}`;
-  return `SELECT to_timestamp(l.at / 1000.0), l.request_id, ${$(6)}::uuid, NULL::text, ${$(8)}::text, ${$(9)}::text,
-    '/v1/batches', l.status, l.prompt, l.completion, l.latency, NULL::int, false, ${$(7)}::uuid
-  FROM unnest(${$(0)}::float8[], ${$(1)}::text[], ${$(2)}::int[], ${$(3)}::int[], ${$(4)}::int[], ${$(5)}::int[])
-    AS l(at, request_id, status, prompt, completion, latency)`;
+  return `SELECT to_timestamp((r->>0)::float8 / 1000), r->>1, ${$(1)}::uuid, NULL::text, ${$(3)}::text, ${$(4)}::text,
+    '/v1/batches', (r->>2)::int, (r->>3)::int, (r->>4)::int, (r->>5)::int, NULL::int, false, ${$(2)}::uuid
+  FROM jsonb_array_elements(${$(0)}::jsonb) AS r`;
 }
 
 /** The INSERT of a batch's usage rows (`batchUsageRowsSelect(1)`). */

@@ -134,21 +134,23 @@ export class Checkpoints {
     const { res } = this;
     const cut = this.output.cut();
     const { resultsBytes, errorsBytes } = await cut.write();
-    const moved = await res.store.transition(res.batch.id, from, to, {
-      cursorLine: cut.cursorLine,
-      resultsBytes: BigInt(resultsBytes),
-      errorsBytes: BigInt(errorsBytes),
-      completedCount: cut.counts.completed,
-      failedCount: cut.counts.failed,
-      promptTokens: BigInt(cut.counts.prompt),
-      completionTokens: BigInt(cut.counts.completion),
-      ...fields,
-    });
-    if (moved) {
-      res.batch.status = to;
-      // After the status: a run that loses this race charges nothing (the winner's lines are its own).
-      await res.store.charge(cut.usage, res.batch);
-    }
+    const moved = await res.store.transition(
+      res.batch.id,
+      from,
+      to,
+      {
+        cursorLine: cut.cursorLine,
+        resultsBytes: BigInt(resultsBytes),
+        errorsBytes: BigInt(errorsBytes),
+        completedCount: cut.counts.completed,
+        failedCount: cut.counts.failed,
+        promptTokens: BigInt(cut.counts.prompt),
+        completionTokens: BigInt(cut.counts.completion),
+        ...fields,
+      },
+      { usage: cut.usage, owner: res.batch },
+    );
+    if (moved) res.batch.status = to;
     return moved;
   }
 }

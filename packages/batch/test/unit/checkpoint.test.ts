@@ -83,16 +83,27 @@ describe("Checkpoints", () => {
     expect((await w.row()).cursorLine).toBe(0);
   });
 
-  it("settles: the final status with the synced output, or false when the batch moved on", async () => {
+  it("settles: the final status with the synced output and its lines' usage, or false (and no usage) when the batch moved on", async () => {
     const w = await runWorld("in_progress");
     const { output, results, checkpoints: c } = checkpoints(w);
-    output.finish(0, outcome("a"));
+    const id = w.res.batch.id;
+    const usage = (n: number) => ({ at: w.clock.now(), requestId: `${id}-${n}`, status: 200, latencyMs: 4 });
+    const charged = async () =>
+      (await w.db.prisma.usageRecord.findMany({ where: { requestId: { startsWith: `${id}-` } } })).map(
+        (r) => r.requestId,
+      );
+    output.finish(0, { ...outcome("a", true, 3), usage: usage(0) });
     output.advance();
     expect(await c.settle(["in_progress"], "finalizing", { finalizingAt: new Date(w.clock.now()) })).toBe(true);
     expect(results.synced).toEqual(["a"]);
     expect(w.res.batch.status).toBe("finalizing");
     expect(await w.row()).toMatchObject({ status: "finalizing", cursorLine: 1, resultsBytes: 2n, completedCount: 1 });
+    // In the same transaction as the status: a process dying right after it loses no usage.
+    expect(await charged()).toEqual([`${id}-0`]);
+    output.finish(1, { ...outcome("b"), usage: usage(1) });
+    output.advance();
     expect(await c.settle(["in_progress"], "finalizing", {})).toBe(false);
+    expect(await charged()).toEqual([`${id}-0`]); // the run that lost the race charges nothing
   });
 
   it("stops the run when a checkpoint fails, to resume from the last good one", async () => {
