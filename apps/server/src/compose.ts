@@ -114,7 +114,8 @@ export async function compose<R extends Role>(options: ComposeOptions<R>): Promi
       close,
     };
 
-    registerDatabaseUp(base.metrics.registry, () => db.ping());
+    const stopDatabaseUp = registerDatabaseUp(base.metrics.registry, (timeoutMs) => db.ping(timeoutMs));
+    base.onClose(async () => stopDatabaseUp());
 
     // serve's HTTP front: shared state and authentication, before the scheduler as always.
     const front = role === "serve" ? await openFront(base, options) : undefined;

@@ -33,21 +33,61 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   };
 }
 
+/** How often `switchyard_database_up` pings the database once it is scraped. */
+export const DATABASE_PING_INTERVAL_MS = 5000;
+/** How long one of those pings may take before it counts as "down". */
+export const DATABASE_PING_TIMEOUT_MS = 1000;
+
 /**
- * `switchyard_database_up`: 1 while the database answers a ping at scrape time, 0 otherwise
- * (the "database down" alert reads it; a scrape waits at most the ping's own timeout).
+ * `switchyard_database_up`: 1 while the database answers a ping, 0 while it does not (the
+ * "database down" alert reads it). A scrape never waits on the database: it reports the answer
+ * of the last ping. The first scrape starts pinging in the background, every `intervalMs`, each
+ * ping giving up after `timeoutMs` and none starting while one is still out; so however many
+ * scrapers ask and however often, the database sees at most one ping per interval, and a hung
+ * database turns the gauge to 0 within an interval and a timeout. Until the first answer the
+ * gauge says 1 (the process opened and migrated the database as it started). Returns the stop,
+ * for the process's close.
  */
-export function registerDatabaseUp(registry: Registry, ping: () => Promise<boolean>): void {
+export function registerDatabaseUp(
+  registry: Registry,
+  ping: (timeoutMs: number) => Promise<boolean>,
+  options: { intervalMs?: number; timeoutMs?: number } = {},
+): () => void {
+  const intervalMs = options.intervalMs ?? DATABASE_PING_INTERVAL_MS;
+  const timeoutMs = options.timeoutMs ?? DATABASE_PING_TIMEOUT_MS;
+  let up = true;
+  let pinging = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const check = () => {
+    if (pinging || stopped) return;
+    pinging = true;
+    void ping(timeoutMs)
+      .catch(() => false)
+      .then((answer) => {
+        pinging = false;
+        if (!stopped) up = answer;
+      });
+  };
   new Gauge({
     name: "switchyard_database_up",
     help: "1 while the database answers a ping, 0 while it does not",
     registers: [registry],
     // Summed over `serve --workers N`'s processes: 0 when any of them cannot reach it.
     aggregator: "min",
-    async collect() {
-      this.set((await ping().catch(() => false)) ? 1 : 0);
+    collect() {
+      if (timer === undefined && !stopped) {
+        check();
+        // The process's other work keeps it alive, not this.
+        timer = setInterval(check, intervalMs).unref();
+      }
+      this.set(up ? 1 : 0);
     },
   });
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }
 
 /** The scrape token: the value of the environment variable `metrics.tokenEnv` names, when set. */

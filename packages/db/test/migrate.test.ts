@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +22,31 @@ function prismaMigrateStatus(env: Record<string, string>): Promise<{ code: numbe
     child.stderr.on("data", (d) => (output += d));
     child.on("close", (code) => resolve({ code: code ?? 1, output }));
   });
+}
+
+/**
+ * The `@@index` and `@@unique` lists of schema.prisma as `index|unique table("col",...)`; the
+ * schema maps tables with `@@map` and never renames a column, so field names are column names.
+ */
+function declaredIndexes(schema: string): string[] {
+  const keys: string[] = [];
+  for (const [, model = "", body = ""] of schema.matchAll(/^model (\w+) \{\n([\s\S]*?)^\}/gm)) {
+    const table = /@@map\("([^"]+)"\)/.exec(body)?.[1] ?? model;
+    for (const [, kind, fields = ""] of body.matchAll(/@@(index|unique)\(\[([^\]]+)\]/g)) {
+      const columns = fields.split(",").map((f) => `"${f.trim()}"`);
+      keys.push(`${kind} ${table}(${columns.join(",")})`);
+    }
+  }
+  return keys;
+}
+
+/** A non-partial b-tree index from pg_indexes in the same form; undefined for anything else. */
+function indexKey(indexdef: string): string | undefined {
+  const match = /^CREATE (UNIQUE )?INDEX \S+ ON public\.(\S+) USING btree \(([^)]+)\)$/.exec(indexdef);
+  if (!match) return undefined;
+  const [, unique, table = "", columns = ""] = match;
+  const quoted = columns.split(", ").map((c) => `"${c.replace(/^"|"$/g, "")}"`);
+  return `${unique ? "unique" : "index"} ${table.replace(/^"|"$/g, "")}(${quoted.join(",")})`;
 }
 
 describe.each(drivers)("migrations on %s", (driver) => {
@@ -181,6 +206,20 @@ describe.each(drivers)("migrations on %s", (driver) => {
         },
       });
       expect(await prisma.usageRecord.count({ where: { projectId } })).toBe(1);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("creates every index schema.prisma declares", async () => {
+    const db = await openTestDatabase(driver);
+    try {
+      const rows = await db.prisma.$queryRaw<{ indexdef: string }[]>`
+        SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'`;
+      const actual = new Set(rows.map((r) => indexKey(r.indexdef)).filter((k) => k !== undefined));
+      const declared = declaredIndexes(readFileSync(path.join(packageDir, "prisma", "schema.prisma"), "utf8"));
+      expect(declared).toContain('index audit_log("action","targetType","targetId")');
+      expect(declared.filter((k) => !actual.has(k))).toEqual([]);
     } finally {
       await db.close();
     }
