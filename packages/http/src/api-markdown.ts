@@ -165,7 +165,7 @@ function schemaFields(name: string, names: Names): string[] {
     if (itemName) return [`An array of ${names.link(itemName)}.`, ""];
     if (items.properties) return ["An array of objects with these fields:", "", ...fieldTable(items, names)];
   }
-  return [`${cell(names.typeOf(schema))}.`, ""];
+  return [`Type: ${cell(names.typeOf(schema))}.`, ""];
 }
 
 function parameterTable(parameters: Parameter[], names: Names): string[] {
@@ -208,9 +208,11 @@ function answerSection(op: Operation, names: Names): string[] {
     const name = componentName(entry.schema?.$ref);
     return { media, name };
   });
-  const what = described
-    .map(({ media, name }) => (name ? `\`${name}\` (${media})` : `as the model server sends it (${media})`))
-    .join(", ");
+  const unnamed = described.filter((d) => !d.name).map((d) => d.media);
+  const what = [
+    ...described.filter((d) => d.name).map(({ media, name }) => `\`${name}\` (${media})`),
+    ...(unnamed.length ? [`as the model server sends it (${unnamed.join(", ")})`] : []),
+  ].join(", ");
   const note = answer.description && answer.description !== "OK" ? ` ${answer.description}` : "";
   const json = described.find((d) => d.media === "application/json")?.name;
   return [
