@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { JobEntrySchema, type JobsView, JobsViewSchema } from "./control-plane";
+import { API_KEY_SCOPES, JobEntrySchema, type JobsView, JobsViewSchema } from "./control-plane";
 import { ModelStatusSchema } from "./status";
 
 /**
@@ -49,14 +49,28 @@ export type ApiKeyList = z.infer<typeof ApiKeyListSchema>;
 export const CreatedApiKeySchema = ApiKeyObjectSchema.extend({ key: z.string() });
 export type CreatedApiKey = z.infer<typeof CreatedApiKeySchema>;
 
-/** The body of `POST /v1/keys`. */
-export interface CreateApiKeyRequest {
-  name?: string;
-  /** 0 to 3650; 0: the key never expires; omitted: the server's default (`auth.apiKeyDefaultExpiryDays`, 90). */
-  expires_days?: number;
-  /** Default: inference and batch. */
-  scopes?: ("inference" | "batch" | "keys" | "admin")[];
-}
+/**
+ * The body of `POST /v1/keys`, for its documentation: the handler checks these fields itself
+ * (naming the field in its 400) and ignores others.
+ */
+export const CreateApiKeyRequestSchema = z.looseObject({
+  name: z.string().max(100).optional().describe("A label for the key, at most 100 characters"),
+  expires_days: z
+    .number()
+    .int()
+    .min(0)
+    .max(3650)
+    .nullable()
+    .optional()
+    .describe(
+      "Days until the key expires, 0 to 3650; 0: never; omitted or null: the server's default (`auth.apiKeyDefaultExpiryDays`, 90)",
+    ),
+  scopes: z
+    .array(z.enum(API_KEY_SCOPES))
+    .default(["inference", "batch"])
+    .describe("What the key may call; only scopes its creator holds (`admin` needs the admin role)"),
+});
+export type CreateApiKeyRequest = z.input<typeof CreateApiKeyRequestSchema>;
 
 /** One deployment in the jobs view (`GET /resource_server/{cluster}/jobs`, `JobsViewSchema` in control-plane.ts). */
 export type Job = JobsView["running"][number];

@@ -1,5 +1,6 @@
 import { ERROR_CATALOGUE, ErrorBodySchema, type ErrorCode } from "@switchyard/core";
 import { z } from "zod";
+import { PASS_THROUGH } from "./api-markdown";
 import type { JsonSchema, NamedSchema, ResponseSpec, RouteSpec } from "./routes";
 
 /** What any protected route may answer before its handler runs. */
@@ -126,12 +127,16 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
         })),
         ...queryParameters,
       ],
-      responses: { "200": answerOf(route.response, components), ...responsesOf(routeErrors(route)) },
+      responses: {
+        [String(route.response?.status ?? 200)]: answerOf(route.response, components),
+        ...responsesOf(routeErrors(route)),
+      },
     };
     if (route.body) {
       operation.requestBody = {
         required: true,
         content: { [route.body.media ?? "application/json"]: { schema: components.ref(route.body.schema) } },
+        ...(route.body.passThrough ? { [PASS_THROUGH]: true } : {}),
       };
     }
     paths[path] ??= {};

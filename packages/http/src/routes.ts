@@ -41,9 +41,16 @@ export interface BodySpec<S extends z.ZodType | JsonSchema = z.ZodType | JsonSch
    * runs: the default for JSON), or the handler itself (uploads, the inference path's own reader).
    */
   readBy?: "table" | "handler";
+  /**
+   * The body goes to the model server as the client sent it: the schema names only the fields
+   * Switchyard reads or checks, and any other field is forwarded unchanged (documented so).
+   */
+  passThrough?: boolean;
 }
 
 export interface ResponseSpec {
+  /** The success status; default 200. */
+  status?: 200 | 201;
   /** Default "OK". */
   description?: string;
   /** What a 200 carries, by media type; `null`: the shape is the model server's, not described. */
@@ -62,7 +69,7 @@ export interface RouteSpec {
   body?: BodySpec;
   /** The query string: validated by the table before the handler runs (the catalogue's 400 naming the field). */
   query?: z.ZodType;
-  /** The 200 answer. */
+  /** The success answer (200 unless `response.status` says otherwise). */
   response?: ResponseSpec;
   /**
    * The catalogue errors the route may answer besides those its spec implies (see `routeErrors`:

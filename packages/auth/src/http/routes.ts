@@ -1,5 +1,13 @@
-import { apiError, SwitchyardError } from "@switchyard/core";
-import { BODY_ERRORS, type RouteTable, readFormOrJson, readJsonObject } from "@switchyard/http";
+import {
+  ApiKeyListSchema,
+  ApiKeyObjectSchema,
+  apiError,
+  CreateApiKeyRequestSchema,
+  CreatedApiKeySchema,
+  MeSchema,
+  SwitchyardError,
+} from "@switchyard/core";
+import { BODY_ERRORS, named, type RouteTable, readFormOrJson, readJsonObject } from "@switchyard/http";
 import type { Request, Response, Router } from "express";
 import { apiKeyExpiry, createApiKey, listApiKeys, revokeApiKey } from "../api-keys";
 import { principalOf } from "../guard";
@@ -178,6 +186,7 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
       access: "user",
       scope: "any",
       summary: "Who am I: user, groups, credential expiry",
+      response: { content: { "application/json": named("Me", MeSchema) } },
     },
     (_req, res) => {
       const p = principalOf(res);
@@ -198,7 +207,14 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
 
   routes.add(
     router,
-    { method: "GET", path: "/v1/keys", access: "user", scope: "keys", summary: "List your API keys" },
+    {
+      method: "GET",
+      path: "/v1/keys",
+      access: "user",
+      scope: "keys",
+      summary: "List your API keys",
+      response: { content: { "application/json": named("ApiKeyList", ApiKeyListSchema) } },
+    },
     async (_req, res) => {
       const keys = await listApiKeys(auth.db, { userId: principalOf(res).userId });
       res.json({ object: "list", data: keys.map(keyJson) });
@@ -212,6 +228,13 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
       access: "user",
       scope: "keys",
       summary: "Create an API key (shown once)",
+      // The handler checks the fields itself (each 400 names its field); the schema documents them.
+      body: { schema: named("CreateApiKeyRequest", CreateApiKeyRequestSchema), readBy: "handler" },
+      response: {
+        status: 201,
+        description: "The key, with its secret in `key`: shown this once.",
+        content: { "application/json": named("CreatedApiKey", CreatedApiKeySchema) },
+      },
       errors: BODY_ERRORS,
     },
     async (req, res) => {
@@ -260,7 +283,17 @@ export function registerAuthRoutes(router: Router, routes: RouteTable, auth: Aut
   );
   routes.add(
     router,
-    { method: "DELETE", path: "/v1/keys/:id", access: "user", scope: "keys", summary: "Revoke one of your API keys" },
+    {
+      method: "DELETE",
+      path: "/v1/keys/:id",
+      access: "user",
+      scope: "keys",
+      summary: "Revoke one of your API keys",
+      response: {
+        description: "The revoked key.",
+        content: { "application/json": named("ApiKey", ApiKeyObjectSchema) },
+      },
+    },
     async (req, res) => {
       const p = principalOf(res);
       const view = await revokeApiKey(

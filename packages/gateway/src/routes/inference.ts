@@ -65,8 +65,9 @@ export const INFERENCE_ROUTES: readonly InferenceRoute[] = Object.values(KINDS).
     method: "POST",
     access: "user",
     scope: "inference",
-    // The handler reads the body itself (size cap, depth scan, one parse) on both paths.
-    body: { schema: named(`${kind.kind}Request`, kind.schema), readBy: "handler" },
+    // The handler reads the body itself (size cap, depth scan, one parse) on both paths, checks
+    // the fields the schema names and forwards the client's bytes.
+    body: { schema: named(`${kind.kind}Request`, kind.schema), readBy: "handler", passThrough: true },
     response: answerOf(kind),
     errors: INFERENCE_ERRORS,
   } as const;

@@ -3,7 +3,16 @@ import { z } from "zod";
 import { apiMarkdown, BODY_ERRORS, buildOpenApi, named, type RouteSpec, routeErrors } from "../../src";
 
 const Thing = named("Thing", z.object({ id: z.string(), size: z.number().int() }));
-const CreateThing = named("CreateThing", z.strictObject({ name: z.string().min(1) }));
+const CreateThing = named(
+  "CreateThing",
+  z.strictObject({
+    name: z.string().min(1).describe("What to call | the thing"),
+    colour: z.enum(["red", "blue"]).default("red"),
+    parts: z.array(Thing.schema).optional(),
+    extra: z.object({ a: z.string(), b: z.number() }).nullable().optional(),
+  }),
+);
+const Forwarded = named("Forwarded", z.looseObject({ model: z.string(), stream: z.boolean().optional() }));
 
 const ROUTES: RouteSpec[] = [
   { method: "GET", path: "/health", access: "public", summary: "Up?" },
@@ -25,6 +34,14 @@ const ROUTES: RouteSpec[] = [
     body: { schema: CreateThing },
     query: z.object({ dry: z.enum(["yes", "no"]).optional(), limit: z.coerce.number().default(3) }),
     response: { content: { "application/json": Thing, "text/event-stream": null } },
+  },
+  {
+    method: "POST",
+    path: "/forward",
+    access: "user",
+    summary: "Forward a thing",
+    body: { schema: Forwarded, readBy: "handler", passThrough: true },
+    response: { status: 201, content: { "application/json": null } },
   },
 ];
 
@@ -52,7 +69,7 @@ describe("buildOpenApi", () => {
   const doc = buildOpenApi(ROUTES, "1.2.3") as any;
 
   it("documents every route of the table under its OpenAPI path, in the table's order", () => {
-    expect(Object.keys(doc.paths)).toEqual(["/health", "/things/{cluster}/{framework}/{id}", "/things"]);
+    expect(Object.keys(doc.paths)).toEqual(["/health", "/things/{cluster}/{framework}/{id}", "/things", "/forward"]);
     expect(doc.info.version).toBe("1.2.3");
     expect(doc.paths["/health"].get).toMatchObject({ security: [], "x-switchyard-access": "public" });
     expect(doc.paths["/health"].get.responses).toEqual({ "200": { description: "OK" } });
@@ -119,11 +136,64 @@ describe("buildOpenApi", () => {
     ).toThrow(/two different schemas are named Thing/);
   });
 
+  it("answers with the spec's success status and marks a pass-through body", () => {
+    const forward = doc.paths["/forward"].post;
+    expect(Object.keys(forward.responses)).toContain("201");
+    expect(forward.responses["200"]).toBeUndefined();
+    expect(forward.requestBody["x-switchyard-pass-through"]).toBe(true);
+    expect(doc.paths["/things"].post.requestBody["x-switchyard-pass-through"]).toBeUndefined();
+  });
+
   it("renders docs/api.md's table and sections from the document", () => {
     const md = apiMarkdown(doc);
     expect(md).toContain("| POST | `/things` | admin | admin | Make a thing |");
-    expect(md).toContain("Request body: `CreateThing` (application/json, see /openapi.json).");
-    expect(md).toContain("Answer: `Thing`.");
+    expect(md).toContain("Request body: `CreateThing` (application/json).");
+    expect(md).toContain("Answer: `Thing` (application/json), as the model server sends it (text/event-stream).");
     expect(md).toMatch(/### GET \/health\n\nUp\?\n/);
+  });
+
+  it("lists a route's parameters and the top-level fields of its bodies, nested schemas by name", () => {
+    const md = apiMarkdown(doc);
+    const make = md.slice(md.indexOf("### POST /things"), md.indexOf("### POST /forward"));
+    expect(make).toContain(
+      [
+        "| parameter | in | type | required | default |",
+        "| --- | --- | --- | --- | --- |",
+        '| `dry` | query | `"yes"` \\| `"no"` | no | |',
+        "| `limit` | query | number | no | `3` |",
+      ].join("\n"),
+    );
+    // Required marker, default and description, a pipe in a description escaped for the table;
+    // the nested `Thing` by name, linked to the section listing its fields; an unnamed object by its keys.
+    expect(make).toContain(
+      [
+        "| field | type | required | default | description |",
+        "| --- | --- | --- | --- | --- |",
+        "| `name` | string | yes | | What to call \\| the thing |",
+        '| `colour` | `"red"` \\| `"blue"` | no | `"red"` | |',
+        "| `parts` | [`Thing`](#get-thingsclusterframeworkid)[] | no | | |",
+        "| `extra` | object (a, b) \\| null | no | | |",
+      ].join("\n"),
+    );
+    // The answer's fields, without the columns no field fills.
+    expect(make).toContain(
+      [
+        "| field | type | required |",
+        "| --- | --- | --- |",
+        "| `id` | string | yes |",
+        "| `size` | integer | yes |",
+      ].join("\n"),
+    );
+    const one = md.slice(md.indexOf("### GET /things/"), md.indexOf("### POST /things"));
+    expect(one).toContain("| `framework` | path | string | yes |");
+  });
+
+  it("says a pass-through body is forwarded and lists the fields the server checks", () => {
+    const md = apiMarkdown(doc);
+    const forward = md.slice(md.indexOf("### POST /forward"));
+    expect(forward).toContain("Pass-through: the body goes to the model server as sent;");
+    expect(forward).toContain("| `model` | string | yes |");
+    expect(forward).toContain("| `stream` | boolean | no |");
+    expect(forward).toContain("Answer (201): as the model server sends it (application/json).");
   });
 });
