@@ -27,13 +27,18 @@ function prismaMigrateStatus(env: Record<string, string>): Promise<{ code: numbe
 /**
  * The `@@index` and `@@unique` lists of schema.prisma as `index|unique table("col",...)`; the
  * schema maps tables with `@@map` and never renames a column, so field names are column names.
+ * A raw operator class, `field(ops: raw("x_ops"))`, reads `"field" x_ops` as in pg_indexes.
  */
 function declaredIndexes(schema: string): string[] {
   const keys: string[] = [];
   for (const [, model = "", body = ""] of schema.matchAll(/^model (\w+) \{\n([\s\S]*?)^\}/gm)) {
     const table = /@@map\("([^"]+)"\)/.exec(body)?.[1] ?? model;
     for (const [, kind, fields = ""] of body.matchAll(/@@(index|unique)\(\[([^\]]+)\]/g)) {
-      const columns = fields.split(",").map((f) => `"${f.trim()}"`);
+      const columns = fields.split(",").map((f) => {
+        const field = f.trim();
+        const raw = /^(\w+)\(ops: raw\("(\w+)"\)\)$/.exec(field);
+        return raw ? `"${raw[1]}" ${raw[2]}` : `"${field}"`;
+      });
       keys.push(`${kind} ${table}(${columns.join(",")})`);
     }
   }
@@ -45,7 +50,11 @@ function indexKey(indexdef: string): string | undefined {
   const match = /^CREATE (UNIQUE )?INDEX \S+ ON public\.(\S+) USING btree \(([^)]+)\)$/.exec(indexdef);
   if (!match) return undefined;
   const [, unique, table = "", columns = ""] = match;
-  const quoted = columns.split(", ").map((c) => `"${c.replace(/^"|"$/g, "")}"`);
+  const quoted = columns.split(", ").map((c) => {
+    const withOps = /^("[^"]+"|\S+) (\w+)$/.exec(c);
+    const column = `"${(withOps?.[1] ?? c).replace(/^"|"$/g, "")}"`;
+    return withOps ? `${column} ${withOps[2]}` : column;
+  });
   return `${unique ? "unique" : "index"} ${table.replace(/^"|"$/g, "")}(${quoted.join(",")})`;
 }
 
@@ -219,6 +228,8 @@ describe.each(drivers)("migrations on %s", (driver) => {
       const actual = new Set(rows.map((r) => indexKey(r.indexdef)).filter((k) => k !== undefined));
       const declared = declaredIndexes(readFileSync(path.join(packageDir, "prisma", "schema.prisma"), "utf8"));
       expect(declared).toContain('index audit_log("action","targetType","targetId")');
+      expect(declared).toContain('index audit_log("action" text_pattern_ops,"id")');
+      expect(declared).toContain('index audit_log("actorUsername","id")');
       expect(declared.filter((k) => !actual.has(k))).toEqual([]);
     } finally {
       await db.close();
