@@ -320,6 +320,14 @@ export const ReferenceCreateBatchSchema = z.strictObject({
     ),
   project: ProjectNameSchema.optional().describe(PROJECT_DESCRIPTION),
 });
+
+/** `GET /resource_server[/{cluster}/{framework}]/v1/batches`: an empty `status` lists every batch, as none does. */
+export const ReferenceBatchListQuerySchema = z.object({
+  status: z
+    .enum([...REFERENCE_BATCH_STATUSES, ""])
+    .optional()
+    .describe("Only the batches in this status; empty or absent: all of them"),
+});
 export type ReferenceCreateBatch = z.infer<typeof ReferenceCreateBatchSchema>;
 
 export const ReferenceBatchSchema = z.object({
