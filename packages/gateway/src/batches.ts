@@ -9,8 +9,7 @@ import {
   type ErrorCode,
   FileListQuerySchema,
   ListQuerySchema,
-  type ReferenceBatchStatus,
-  ReferenceBatchStatusSchema,
+  ReferenceBatchListQuerySchema,
 } from "@switchyard/core";
 import { BODY_ERRORS, type RouteTable } from "@switchyard/http";
 import type { Request, Router } from "express";
@@ -320,23 +319,12 @@ export function registerBatchRoutes(router: Router, routes: RouteTable, deps: Ba
         path: prefix,
         ...BATCH,
         summary: `Your batches (?status=pending|running|completed|failed|cancelled)${where}`,
+        query: ReferenceBatchListQuerySchema,
         response: answers(SCHEMAS.ReferenceBatchList),
       },
-      async (req, res) => {
-        const raw = req.query.status;
-        let status: ReferenceBatchStatus | undefined;
-        if (raw !== undefined && raw !== "") {
-          const parsed = ReferenceBatchStatusSchema.safeParse(raw);
-          if (!parsed.success) {
-            throw apiError(
-              "invalid_field",
-              { param: "status", detail: `expected one of ${ReferenceBatchStatusSchema.options.join(", ")}` },
-              { param: "status" },
-            );
-          }
-          status = parsed.data;
-        }
-        res.json(await service.listReference(principalOf(res).userId, status));
+      async (_req, res, { query }) => {
+        // An empty status filters nothing, as an absent one.
+        res.json(await service.listReference(principalOf(res).userId, query.status || undefined));
       },
     );
     routes.add(

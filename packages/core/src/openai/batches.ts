@@ -157,16 +157,32 @@ export const ProjectNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use 1-64 letters, digits, '.', '_' or '-'");
 
+/** What each project field means, on every body that names one. */
+const PROJECT_DESCRIPTION =
+  "The project (allocation) to charge, a Switchyard field; default: your only active one (400 `project_required` when you have several)";
+
 export const CreateBatchRequestSchema = z.strictObject({
-  input_file_id: z.string().min(1),
-  endpoint: BatchEndpointSchema,
-  completion_window: z.string().min(1),
+  input_file_id: z
+    .string()
+    .min(1)
+    .describe(
+      "The id of a JSONL file you uploaded with `POST /v1/files` (purpose `batch`); its first line names the model",
+    ),
+  endpoint: BatchEndpointSchema.describe("The endpoint every line calls; each line's `url` must be this one"),
+  completion_window: z
+    .string()
+    .min(1)
+    .describe(
+      'How long the batch may run before it expires: one of the server\'s `batch.completionWindows` (default `"24h"`)',
+    ),
   metadata: z
     .record(z.string().max(64), z.string().max(512))
     .refine((m) => Object.keys(m).length <= 16, "at most 16 key-value pairs")
-    .nullish(),
-  /** The project to charge (a Switchyard field); default: your only active project. */
-  project: ProjectNameSchema.optional(),
+    .nullish()
+    .describe(
+      "Labels of your own, returned on the batch: at most 16 pairs, keys up to 64 characters, values up to 512",
+    ),
+  project: ProjectNameSchema.optional().describe(PROJECT_DESCRIPTION),
 });
 export type CreateBatchRequest = z.infer<typeof CreateBatchRequestSchema>;
 
@@ -176,12 +192,14 @@ export type CreateBatchRequest = z.infer<typeof CreateBatchRequestSchema>;
  * with the model named here instead of read from the file.
  */
 export const BatchPrecheckRequestSchema = z.strictObject({
-  model: z.string().min(1).max(256),
-  endpoint: BatchEndpointSchema.optional(),
-  /** Default: the first window the server offers. */
-  completion_window: z.string().min(1).optional(),
-  /** The project the batch would be charged to; default: your only active project. */
-  project: ProjectNameSchema.optional(),
+  model: z.string().min(1).max(256).describe("The model the batch would call: its id or an alias"),
+  endpoint: BatchEndpointSchema.optional().describe("The endpoint the batch's lines would call"),
+  completion_window: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("One of the server's `batch.completionWindows`; default: the first of them"),
+  project: ProjectNameSchema.optional().describe(PROJECT_DESCRIPTION),
 });
 export type BatchPrecheckRequest = z.infer<typeof BatchPrecheckRequestSchema>;
 
@@ -282,13 +300,33 @@ export const FileListQuerySchema = z.object({
 // ---- the reference service's batch API ------------------------------------------------
 
 export const ReferenceCreateBatchSchema = z.strictObject({
-  model: z.string().min(1).max(256),
-  /** Absolute path of the JSONL file on shared storage. */
-  input_file: z.string().min(1),
-  /** Where the results folder goes; default: beside the input file. */
-  output_folder_path: z.string().min(1).optional(),
-  /** The project to charge (a Switchyard field); default: your only active project. */
-  project: ProjectNameSchema.optional(),
+  model: z
+    .string()
+    .min(1)
+    .max(256)
+    .describe("The model the batch calls: its id or an alias; a line without `body.model` takes it"),
+  input_file: z
+    .string()
+    .min(1)
+    .describe(
+      "Absolute path of the JSONL file on shared storage, inside the cluster's allowed directories or a world-readable root; no `..`, no symlinks below them",
+    ),
+  output_folder_path: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Absolute folder inside the allowed directories where the batch's results folder is made; default: beside the input (`world` mode: your own folder); required for an input under a world-readable root",
+    ),
+  project: ProjectNameSchema.optional().describe(PROJECT_DESCRIPTION),
+});
+
+/** `GET /resource_server[/{cluster}/{framework}]/v1/batches`: an empty `status` lists every batch, as none does. */
+export const ReferenceBatchListQuerySchema = z.object({
+  status: z
+    .enum([...REFERENCE_BATCH_STATUSES, ""])
+    .optional()
+    .describe("Only the batches in this status; empty or absent: all of them"),
 });
 export type ReferenceCreateBatch = z.infer<typeof ReferenceCreateBatchSchema>;
 

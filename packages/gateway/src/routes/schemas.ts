@@ -43,8 +43,12 @@ export const SCHEMAS = {
     type: "object",
     required: ["file", "purpose"],
     properties: {
-      file: { type: "string", format: "binary", description: "The JSONL file" },
-      purpose: { type: "string", enum: ["batch"] },
+      file: {
+        type: "string",
+        format: "binary",
+        description: "The JSONL batch input, one request per line; at most `batch.maxFileBytes` (200 MB by default)",
+      },
+      purpose: { type: "string", enum: ["batch"], description: 'Must be `"batch"`; other purposes are refused' },
     },
   }),
   CreateBatchRequest: named("CreateBatchRequest", CreateBatchRequestSchema),
