@@ -15,10 +15,13 @@ export const AUTH_ERRORS: readonly ErrorCode[] = [
 /** What reading a request body may answer. */
 export const BODY_ERRORS: readonly ErrorCode[] = ["invalid_json", "invalid_body", "invalid_field", "payload_too_large"];
 
+/** What validating a declared query string may answer (no route's query has a required field). */
+export const QUERY_ERRORS: readonly ErrorCode[] = ["invalid_field"];
+
 /**
  * Every catalogue error a route may answer: those of its access (credentials, scope, admin),
  * the ones it declares, the unknown cluster or framework of its path parameters, and those of
- * reading its body. Drives the OpenAPI document and the access matrix test.
+ * validating its query and reading its body. Drives the OpenAPI document and the access matrix test.
  */
 export function routeErrors(route: RouteSpec): ErrorCode[] {
   const codes = new Set<ErrorCode>(route.access === "public" ? [] : AUTH_ERRORS);
@@ -26,6 +29,7 @@ export function routeErrors(route: RouteSpec): ErrorCode[] {
   if (route.access === "admin") codes.add("admin_required");
   if (route.path.includes(":cluster")) codes.add("cluster_not_found");
   if (route.path.includes(":framework")) codes.add("framework_not_found");
+  if (route.query) for (const code of QUERY_ERRORS) codes.add(code);
   if (route.body) for (const code of BODY_ERRORS) codes.add(code);
   return [...codes];
 }

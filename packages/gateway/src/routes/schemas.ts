@@ -49,6 +49,17 @@ export const SCHEMAS = {
         description: "The JSONL batch input, one request per line; at most `batch.maxFileBytes` (200 MB by default)",
       },
       purpose: { type: "string", enum: ["batch"], description: 'Must be `"batch"`; other purposes are refused' },
+      "expires_after[anchor]": {
+        type: "string",
+        enum: ["created_at"],
+        description: 'Must be `"created_at"`; required when `expires_after[seconds]` is sent',
+      },
+      "expires_after[seconds]": {
+        type: "integer",
+        minimum: 3600,
+        description:
+          "Seconds after upload until the file is deleted: a whole number from 3600 to `batch.fileExpiry` (30 days by default or when that is 0); required when `expires_after[anchor]` is sent",
+      },
     },
   }),
   CreateBatchRequest: named("CreateBatchRequest", CreateBatchRequestSchema),

@@ -63,6 +63,24 @@ describe("routeErrors", () => {
     expect(post).toEqual(expect.arrayContaining([...BODY_ERRORS]));
     expect(new Set(post).size).toBe(post.length);
   });
+
+  it("adds a bad query value's 400 to a route that declares a query, in the document and api.md", () => {
+    const list: RouteSpec = {
+      method: "GET",
+      path: "/things",
+      access: "user",
+      summary: "Your things",
+      query: z.object({ after: z.string().min(1).optional() }),
+    };
+    expect(routeErrors(list)).toContain("invalid_field");
+    expect(routeErrors(list)).not.toContain("invalid_json");
+    expect(routeErrors({ ...list, query: undefined })).not.toContain("invalid_field");
+    const doc = buildOpenApi([list], "1.2.3") as any;
+    expect(Object.keys(doc.paths["/things"].get.responses["400"].content["application/json"].examples)).toEqual([
+      "invalid_field",
+    ]);
+    expect(apiMarkdown(doc)).toContain("Errors: 400 (`invalid_field`); 401 (");
+  });
 });
 
 describe("buildOpenApi", () => {
