@@ -83,6 +83,7 @@ export function isPinned(res: SchedulerResources, cluster: string, model: string
 /** Put a cluster in maintenance (requests get 503, nothing starts there) or end it (null). */
 export async function setMaintenance(res: SchedulerResources, cluster: string, reason: string | null): Promise<void> {
   await res.store.setMaintenance(cluster, reason, new Date(res.now()));
+  res.snapshot.flagWritten(); // a pass reading the flags meanwhile would put back the old ones
   await refresh(res);
   res.wake();
 }

@@ -167,5 +167,6 @@ export function policyContext(res: SchedulerResources, now: number): PolicyConte
 export async function refresh(res: SchedulerResources): Promise<void> {
   const { records, serverKeys } = await res.store.active(new Date(res.now() - 3_600_000));
   res.snapshot.replace(records, serverKeys);
-  res.snapshot.replaceFlags(await res.store.operatorFlags());
+  const readFrom = res.snapshot.flagsVersion;
+  res.snapshot.replaceFlags(await res.store.operatorFlags(), readFrom);
 }

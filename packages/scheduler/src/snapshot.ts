@@ -20,6 +20,11 @@ export class Snapshot {
   private pinned = new Set<string>();
   /** Operator maintenance windows, by cluster. */
   private maintenance = new Map<string, string>();
+  /**
+   * Counts this process's own writes of the operator flags. A re-read that began before one of
+   * them is older than what it wrote, and is not applied (see `replaceFlags`).
+   */
+  private flagWrites = 0;
   /** Deployments by model row id, rebuilt after a change (acquire() runs per request). */
   private byModel: Map<string, DeploymentRecord[]> | undefined;
 
@@ -29,9 +34,26 @@ export class Snapshot {
     this.byModel = undefined;
   }
 
-  replaceFlags(flags: OperatorFlags): void {
+  /** Where this process's flag writes stand: take it before reading the flags from the database. */
+  get flagsVersion(): number {
+    return this.flagWrites;
+  }
+
+  /**
+   * The operator flags as read from the database, when the read began at `readFrom` (a
+   * `flagsVersion`). If this process wrote a flag since, the read may predate that write (an
+   * unpin made while a reconcile pass was reading would come back pinned), so it is dropped;
+   * the next pass reads them again.
+   */
+  replaceFlags(flags: OperatorFlags, readFrom: number): void {
+    if (readFrom !== this.flagWrites) return;
     this.pinned = flags.pinned;
     this.maintenance = flags.maintenance;
+  }
+
+  /** This process wrote an operator flag to the database (reads begun before it are stale). */
+  flagWritten(): void {
+    this.flagWrites++;
   }
 
   remember(record: DeploymentRecord): void {
@@ -73,6 +95,7 @@ export class Snapshot {
   }
 
   setPinned(rowId: string, pinned: boolean): void {
+    this.flagWritten();
     if (pinned) this.pinned.add(rowId);
     else this.pinned.delete(rowId);
   }
