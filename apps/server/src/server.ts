@@ -4,6 +4,7 @@ import type { Clock } from "@switchyard/core";
 import { databaseOptions } from "@switchyard/db";
 import type { RouteTable } from "@switchyard/http";
 import { CliError } from "./cli-io";
+import { shownUrl } from "./commands/options";
 import { compose } from "./compose";
 import type { AppContext } from "./context";
 import { Dashboard, DEFAULT_DASHBOARD_DIR } from "./dashboard";
@@ -146,8 +147,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       metricsUrl = `${scrapes.url}/metrics`;
     }
     const { port } = server.address() as AddressInfo;
-    const shownHost = options.host.includes(":") ? `[${options.host}]` : options.host;
-    const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${port}`;
+    const url = shownUrl(options.host, port);
     ctx.setPublicUrl(url);
     await ctx.shareIssuer(url);
     logger.info(

@@ -5,6 +5,12 @@ export const DEFAULT_DATA_DIR = ".switchyard";
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = "127.0.0.1";
 
+/** The URL to show for a server listening on `host`:`port` (a wildcard host shown as 127.0.0.1, IPv6 bracketed). */
+export function shownUrl(host: string, port: number): string {
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  return `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${port}`;
+}
+
 export function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError("must be an integer from 0 to 65535");

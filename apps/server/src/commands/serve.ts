@@ -8,7 +8,15 @@ import { type InstanceRole, parseRoles, ROLES, ROLES_HELP } from "../roles";
 import type { RunningServer } from "../server";
 import { joinPrimaryMetrics, parseWorkers, resolveWorkers, runWorker, startPrimary, workerIndex } from "../workers";
 import { runUntilSignal } from "./lifecycle";
-import { configOption, DEFAULT_HOST, DEFAULT_PORT, dataDirOption, parsePort, resolveDataDir } from "./options";
+import {
+  configOption,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  dataDirOption,
+  parsePort,
+  resolveDataDir,
+  shownUrl,
+} from "./options";
 
 export interface ServeFlags {
   port: number;
@@ -141,10 +149,8 @@ export async function startPrimaryProcess(
       limits: config.gateway.limits,
       redis: Boolean(env.REDIS_URL),
     });
-    const shownHost = flags.host.includes(":") ? `[${flags.host}]` : flags.host;
-    const url = `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${gateways.address.port}`;
     return {
-      url,
+      url: shownUrl(flags.host, gateways.address.port),
       roles,
       logger,
       close: async () => {
