@@ -29,6 +29,18 @@ const MAX_KEYS = 6;
 
 const componentName = (ref: string | undefined): string | undefined => ref?.split("/").pop();
 
+/** The component a route's request body is (its first media type's), if it is one. */
+function requestComponent(op: Operation): { media: string; name: string } | undefined {
+  const [media, entry] = Object.entries(op.requestBody?.content ?? {})[0] ?? [];
+  const name = componentName(entry?.schema?.$ref);
+  return media && name ? { media, name } : undefined;
+}
+
+/** A route's success answer: the first 2xx of its responses. */
+function successOf(op: Operation): [status: string, answer: Operation["responses"][string]] | undefined {
+  return Object.entries(op.responses).find(([status]) => status.startsWith("2"));
+}
+
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
 function anchorOf(heading: string): string {
   return heading
@@ -186,11 +198,9 @@ function parameterTable(parameters: Parameter[], names: Names): string[] {
 }
 
 function requestSection(op: Operation, names: Names): string[] {
-  const content = op.requestBody?.content;
-  if (!content) return [];
-  const [media, entry] = Object.entries(content)[0] ?? [];
-  const name = componentName(entry?.schema?.$ref);
-  if (!media || !name) return [];
+  const request = requestComponent(op);
+  if (!request) return [];
+  const { media, name } = request;
   const lines = [`Request body: \`${name}\` (${media}).`, ""];
   if (op.requestBody?.[PASS_THROUGH]) {
     lines.push(
@@ -202,7 +212,7 @@ function requestSection(op: Operation, names: Names): string[] {
 }
 
 function answerSection(op: Operation, names: Names): string[] {
-  const [status, answer] = Object.entries(op.responses).find(([s]) => s.startsWith("2")) ?? [];
+  const [status, answer] = successOf(op) ?? [];
   if (!status || !answer?.content) return [];
   const described = Object.entries(answer.content).map(([media, entry]) => {
     const name = componentName(entry.schema?.$ref);
@@ -228,11 +238,8 @@ function anchorComponents(paths: Record<string, Record<string, Operation>>, name
     for (const [method, op] of Object.entries(methods)) {
       const anchor = anchorOf(`${method.toUpperCase()} ${path}`);
       const shown = [
-        componentName(Object.values(op.requestBody?.content ?? {})[0]?.schema?.$ref),
-        componentName(
-          Object.entries(op.responses).find(([s]) => s.startsWith("2"))?.[1].content?.["application/json"]?.schema
-            ?.$ref,
-        ),
+        requestComponent(op)?.name,
+        componentName(successOf(op)?.[1].content?.["application/json"]?.schema?.$ref),
       ];
       for (const name of shown) if (name && !names.anchors.has(name)) names.anchors.set(name, anchor);
     }
